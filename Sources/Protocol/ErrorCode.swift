@@ -1,0 +1,49 @@
+// The error codes of `ERR <code> <text>` and `BYE <code> <text>`, and the error a parsed line can carry.
+
+/// A wire error code: one lowercase word with dashes, as in `ERR bad-topic ...`.
+///
+/// The codes of PROTOCOL.md are the static members; extensions add their own
+/// the same way. It is a string wrapper rather than an enum so that a client can
+/// carry any code a broker sends, including ones it does not know.
+public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+
+    /// The verb is not known.
+    public static let unknownCommand = ErrorCode(rawValue: "unknown-command")
+    /// Too few or too many arguments for the verb.
+    public static let badArguments = ErrorCode(rawValue: "bad-arguments")
+    /// A topic or pattern breaks the naming rules.
+    public static let badTopic = ErrorCode(rawValue: "bad-topic")
+    /// A client `PUB` to a topic whose first level starts with `$`.
+    public static let reservedTopic = ErrorCode(rawValue: "reserved-topic")
+    /// The line passed `max_line_bytes`.
+    public static let lineTooLong = ErrorCode(rawValue: "line-too-long")
+    /// `UNSUB` of a string the connection has no subscription for.
+    public static let notSubscribed = ErrorCode(rawValue: "not-subscribed")
+    /// A `SUB` beyond `max_subscriptions_per_connection`.
+    public static let tooManySubscriptions = ErrorCode(rawValue: "too-many-subscriptions")
+    /// `BYE` code: the broker is shutting down.
+    public static let shuttingDown = ErrorCode(rawValue: "shutting-down")
+    /// `BYE` code: the connection limit was reached.
+    public static let tooManyConnections = ErrorCode(rawValue: "too-many-connections")
+    /// `BYE` code: a partial line was left incomplete for too long.
+    public static let idleTimeout = ErrorCode(rawValue: "idle-timeout")
+}
+
+/// Why a client line was refused: the code and the free text of its `ERR` reply.
+///
+/// The text is never empty and never contains LF or CR, so it can be written as
+/// one frame as it is.
+public struct ProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let code: ErrorCode
+    public let text: String
+
+    public init(_ code: ErrorCode, _ text: String) {
+        self.code = code
+        self.text = text
+    }
+
+    public var description: String { "\(code.rawValue) \(text)" }
+}

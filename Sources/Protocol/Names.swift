@@ -1,0 +1,130 @@
+// Topic and pattern rules (PROTOCOL.md, "Names") and matching one topic against one pattern.
+
+/// The naming rules for topics and subscription patterns.
+///
+/// A topic is 1 to 255 bytes of printable ASCII (0x21–0x7E) split into non-empty
+/// levels by dots. A pattern is a topic in which a level may be exactly `*` (any
+/// one level) and the last level may be exactly `>` (one or more levels).
+/// Topics whose first level starts with `$` are reserved for the broker.
+/// Every function here works on bytes and allocates nothing.
+public enum Names {
+    /// The longest topic or pattern, in bytes.
+    public static let maxLength = 255
+
+    /// Why a topic or pattern is invalid.
+    public enum Violation: Error, Hashable, Sendable {
+        case empty
+        case tooLong
+        case badByte
+        case emptyLevel
+        case wildcardInTopic
+        case misplacedWildcard
+
+        /// The free text of the `ERR bad-topic` reply.
+        public var text: String {
+            switch self {
+            case .empty: "topic is empty"
+            case .tooLong: "topic is longer than 255 bytes"
+            case .badByte: "topic must be printable ASCII (0x21-0x7E)"
+            case .emptyLevel: "topic has an empty level"
+            case .wildcardInTopic: "wildcards are not allowed in a PUB topic"
+            case .misplacedWildcard: "'*' must be a whole level and '>' a whole last level"
+            }
+        }
+    }
+
+    /// Checks a concrete topic (a `PUB` topic): no wildcard anywhere.
+    @inlinable
+    public static func validateTopic(_ topic: UnsafeRawBufferPointer) -> Violation? {
+        let count = topic.count
+        if count == 0 { return .empty }
+        if count > maxLength { return .tooLong }
+        var levelLength = 0
+        for byte in topic {
+            if byte == ASCII.dot {
+                if levelLength == 0 { return .emptyLevel }
+                levelLength = 0
+                continue
+            }
+            if byte < ASCII.firstPrintable || byte > ASCII.lastPrintable { return .badByte }
+            if byte == ASCII.star || byte == ASCII.greater { return .wildcardInTopic }
+            levelLength += 1
+        }
+        return levelLength == 0 ? .emptyLevel : nil
+    }
+
+    /// Checks a `SUB`/`UNSUB` argument: a topic, or a pattern with `*` and `>` levels.
+    public static func validatePattern(_ pattern: UnsafeRawBufferPointer) -> Violation? {
+        let count = pattern.count
+        if count == 0 { return .empty }
+        if count > maxLength { return .tooLong }
+        var levelStart = 0
+        var index = 0
+        while index <= count {
+            if index == count || pattern[index] == ASCII.dot {
+                let length = index - levelStart
+                if length == 0 { return .emptyLevel }
+                // A wildcard byte must be the whole level; `>` only as the last level.
+                for position in levelStart..<index {
+                    let byte = pattern[position]
+                    if byte == ASCII.star || byte == ASCII.greater {
+                        if length != 1 { return .misplacedWildcard }
+                        if byte == ASCII.greater && index != count { return .misplacedWildcard }
+                    }
+                }
+                levelStart = index + 1
+            } else {
+                let byte = pattern[index]
+                if byte < ASCII.firstPrintable || byte > ASCII.lastPrintable { return .badByte }
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    /// True when the first level of `name` starts with `$` (the broker's own topics).
+    @inlinable
+    public static func isReserved(_ name: UnsafeRawBufferPointer) -> Bool {
+        name.first == ASCII.dollar
+    }
+
+    /// True when `pattern` contains a `*` or `>` level (it is not a plain topic).
+    public static func hasWildcard(_ pattern: UnsafeRawBufferPointer) -> Bool {
+        pattern.contains(ASCII.star) || pattern.contains(ASCII.greater)
+    }
+
+    /// Whether a valid `pattern` matches a valid concrete `topic`.
+    ///
+    /// `*` matches exactly one level, a last `>` one or more levels. A pattern whose
+    /// first level is `*` or `>` never matches a topic whose first level starts with `$`.
+    public static func matches(pattern: UnsafeRawBufferPointer, topic: UnsafeRawBufferPointer) -> Bool {
+        if isReserved(topic), let first = pattern.first, first == ASCII.star || first == ASCII.greater {
+            return false
+        }
+        var p = 0
+        var t = 0
+        let pc = pattern.count
+        let tc = topic.count
+        while p < pc {
+            // The pattern level [p, pEnd).
+            let pEnd = pattern.firstIndex(of: ASCII.dot, from: p) ?? pc
+            if t >= tc { return false }  // the topic has fewer levels
+            let tEnd = topic.firstIndex(of: ASCII.dot, from: t) ?? tc
+            let isSingle = pEnd - p == 1
+            if isSingle && pattern[p] == ASCII.greater {
+                return true  // one or more levels remain (t < tc) — matched
+            }
+            if !(isSingle && pattern[p] == ASCII.star) {
+                if pEnd - p != tEnd - t { return false }
+                var offset = 0
+                while offset < pEnd - p {
+                    if pattern[p + offset] != topic[t + offset] { return false }
+                    offset += 1
+                }
+            }
+            p = pEnd + 1
+            t = tEnd + 1
+        }
+        return t >= tc  // every topic level consumed
+    }
+}

@@ -132,6 +132,11 @@ import Testing
         #expect(error?.exitCode == 78)
     }
 
+    @Test func configSourceLine() {
+        #expect(BrokerCommandLine.configSourceLine(configPath: "conf/broker.conf") == "configuration file: conf/broker.conf")
+        #expect(BrokerCommandLine.configSourceLine(configPath: nil) == "configuration file: none (built-in defaults)")
+    }
+
     @Test func helpAndVersion() throws {
         #expect(try parse(["--help"]) == .help(HelpText.text))
         #expect(try parse(["-h"]) == .help(HelpText.text))

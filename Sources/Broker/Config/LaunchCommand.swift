@@ -112,6 +112,13 @@ public enum BrokerCommandLine {
         return .run(config: config, configPath: configPath, overriddenKeys: overridden)
     }
 
+    /// The startup log line saying where the configuration came from:
+    /// `configuration file: <path>` or
+    /// `configuration file: none (built-in defaults)`.
+    public static func configSourceLine(configPath: String?) -> String {
+        ConfigText.oneLine("configuration file: " + (configPath ?? "none (built-in defaults)"))
+    }
+
     /// `-x` or `--xyz`, but not `-` alone.
     static func looksLikeFlag(_ argument: String) -> Bool {
         argument.hasPrefix("-") && argument.count > 1

@@ -42,8 +42,8 @@ extension BrokerConfig {
                 return .rejected(error)
             }
         }
-        // `BrokerConfig()` recomputes nothing: `threads` default is fixed at
-        // first use, so an unset `threads` does not show up as a change.
+        // The `threads` default is computed once per process, so a file that
+        // leaves `threads` unset does not show up as a change.
         let wanted = fromFile.overriding(overriddenKeys, from: current)
         let plan = reloadPlan(from: current, to: wanted)
         let restartOnly = Set(ConfigKey.all.filter { !$0.reloadsLive }.map(\.name))

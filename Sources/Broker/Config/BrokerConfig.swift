@@ -1,0 +1,53 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The daemon's complete, validated configuration.
+///
+/// Guarantees: `BrokerConfig()` holds the documented built-in defaults, and
+/// every value produced by the configuration file parser or the command-line
+/// parser lies inside the range that key's descriptor in `ConfigKey.all`
+/// documents (the parsers reject anything else). Values assigned directly in
+/// code are not re-validated. Field names are the Swift spelling of the keys;
+/// the key table (`ConfigKey.all`) maps them to their file and flag names.
+public struct BrokerConfig: Sendable, Equatable {
+    /// `host`: IPv4 or IPv6 address literal to listen on.
+    public var host: String = "127.0.0.1"
+    /// `port`: TCP port to listen on; 0 picks a free port.
+    public var port: Int = 7400
+    /// `threads`: worker threads; defaults to the number of online CPUs.
+    public var threads: Int = BrokerConfig.defaultThreads
+    /// `capacity`: messages kept per topic ring (applies to new topics).
+    public var capacity: Int = 1024
+    /// `max_connections`: 0 means limited only by the open-file limit.
+    public var maxConnections: Int = 0
+    /// `max_subscriptions_per_connection`.
+    public var maxSubscriptionsPerConnection: Int = 10_000
+    /// `max_topics`.
+    public var maxTopics: Int = 1_000_000
+    /// `max_line_bytes`: longest protocol line accepted.
+    public var maxLineBytes: Int = 65_536
+    /// `idle_timeout_ms`: 0 turns the idle timeout off.
+    public var idleTimeoutMs: Int = 60_000
+    /// `shutdown_grace_ms`: time connections get to drain on shutdown.
+    public var shutdownGraceMs: Int = 5_000
+    /// `tcp_keepalive_s`: keepalive idle seconds for new connections; 0 = off.
+    public var tcpKeepaliveS: Int = 60
+    /// `log_level`: least severe message that is logged.
+    public var logLevel: LogLevel = .info
+
+    /// The built-in defaults.
+    public init() {}
+
+    /// Upper bound for `threads`.
+    public static let maxThreads = 4096
+
+    /// The number of online CPUs (`sysconf(_SC_NPROCESSORS_ONLN)`), clamped to
+    /// `1...maxThreads`; 1 if the system cannot tell.
+    public static let defaultThreads: Int = {
+        let online = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        return min(max(online, 1), maxThreads)
+    }()
+}

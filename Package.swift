@@ -17,6 +17,7 @@ let package = Package(
         .executableTarget(name: "codec-bench", dependencies: ["Protocol"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
         .testTarget(name: "ConfigTests", dependencies: ["Broker"]),
+        .testTarget(name: "ChannelsTests", dependencies: ["Broker"]),
     ],
     swiftLanguageModes: [.v6]
 )

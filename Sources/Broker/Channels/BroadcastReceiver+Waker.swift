@@ -1,0 +1,80 @@
+/// The result of one ``BroadcastReceiver/readBatch(into:)`` call.
+///
+/// Exactly one of these holds: `lagged > 0` (and `count == 0`); `count > 0`;
+/// `closed` (nothing left, ever); or all zero/false (nothing available now).
+public struct BroadcastBatch: Sendable, Equatable {
+    /// Values this receiver was owed that were overwritten (0 if none).
+    public var lagged: UInt64
+    /// Number of values written to the front of the buffer.
+    public var count: Int
+    /// True when every sender is gone and this receiver has read everything.
+    public var closed: Bool
+
+    public init(lagged: UInt64 = 0, count: Int = 0, closed: Bool = false) {
+        self.lagged = lagged
+        self.count = count
+        self.closed = closed
+    }
+}
+
+extension BroadcastReceiver {
+    /// Arms a one-shot wake-up for a non-async consumer (an event-loop thread).
+    ///
+    /// If values (or lag, or close) are already available, returns false and
+    /// arms nothing: read first. Otherwise registers `waker` and returns true.
+    /// The next send (or close) disarms it and calls `waker.wake()` once, after
+    /// the channel lock is released. Arming again while armed replaces the
+    /// waker. No allocation once the channel's waiter slab has grown.
+    public func armWaker(_ waker: any BroadcastWaker) -> Bool {
+        let (armed, old) = shared.state.withLock { s -> (Bool, Waiter) in
+            if s.waiters.nodes[Int(id)].cursor != s.tail || s.closed { return (false, .none) }
+            return (true, s.waiters.park(id, .waker(waker)))
+        }
+        _ = old  // a replaced waker is released outside the lock, not fired
+        return armed
+    }
+
+    /// Cancels a pending ``armWaker(_:)`` (no-op if none or already fired).
+    public func disarmWaker() {
+        let old = shared.state.withLock { $0.waiters.unpark(id) }
+        _ = old
+    }
+
+    /// Reads many values in ONE lock acquisition.
+    ///
+    /// If the receiver was overrun, reports only the lag (and moves the cursor
+    /// to the oldest value held, as `recv()` would); the values follow in the
+    /// next call, so a caller can write LAGGED before the next MSG. Otherwise
+    /// copies up to `buffer.count` available values into the front of
+    /// `buffer`, advancing the cursor and releasing each slot's claim.
+    ///
+    /// `buffer` must be fully initialized; its slots are overwritten by
+    /// assignment (the previous contents are released, inside the lock, so a
+    /// caller that wants the lock held for the shortest time clears them
+    /// first). Each value costs one retain for a class `T`, except for the
+    /// last receiver to read a slot, which takes the value by move (no
+    /// refcount operation) and so releases the slot at once.
+    public func readBatch(into buffer: UnsafeMutableBufferPointer<T>) -> BroadcastBatch {
+        let limit = UInt64(buffer.count)
+        return shared.state.withLock { s -> BroadcastBatch in
+            let cursor = s.waiters.nodes[Int(id)].cursor
+            let behind = s.tail &- cursor
+            if behind > s.capacity {
+                let oldest = s.tail &- s.capacity
+                s.waiters.nodes[Int(id)].cursor = oldest
+                return BroadcastBatch(lagged: oldest &- cursor)
+            }
+            if behind == 0 { return BroadcastBatch(closed: s.closed) }
+            let n = min(behind, limit)
+            var p = cursor
+            var k = 0
+            while k < Int(n) {
+                buffer[k] = s.take(Int(truncatingIfNeeded: p) & s.mask)
+                p &+= 1
+                k += 1
+            }
+            s.waiters.nodes[Int(id)].cursor = p
+            return BroadcastBatch(count: k, closed: s.closed && p == s.tail)
+        }
+    }
+}

@@ -1,0 +1,194 @@
+import Synchronization
+
+/// One ring slot: the position it was written for, how many receivers still
+/// have to read it, and the value (nil once every receiver read it).
+struct BroadcastSlot<T> {
+    var pos: UInt64
+    var rem: Int
+    var value: T?
+}
+
+/// The outcome of one read attempt under the lock.
+enum BroadcastRead<T> {
+    case value(T)
+    case lagged(UInt64)
+    case empty
+    case closed
+}
+
+/// The locked state of a broadcast channel. Only accessed inside
+/// `BroadcastShared.state.withLock`.
+struct BroadcastState<T: Sendable> {
+    var slots: [BroadcastSlot<T>]
+    let mask: Int
+    let capacity: UInt64
+    /// Position the next send writes.
+    var tail: UInt64 = 0
+    var receiverCount = 0
+    var senderCount = 1
+    var closed = false
+    /// One node per receiver (allocated at subscribe, freed at deinit); the
+    /// node's `cursor` is that receiver's next position to read.
+    var waiters = WaiterList()
+
+    init(capacity: Int) {
+        slots = Array(repeating: BroadcastSlot(pos: .max, rem: 0, value: nil), count: capacity)
+        mask = capacity - 1
+        self.capacity = UInt64(capacity)
+    }
+
+    /// Reads one value (or lag/empty/closed) for receiver node `id`.
+    @inline(__always)
+    mutating func read(_ id: Int32) -> BroadcastRead<T> {
+        let cursor = waiters.nodes[Int(id)].cursor
+        let behind = tail &- cursor
+        if behind == 0 { return closed ? .closed : .empty }
+        if behind > capacity {
+            let oldest = tail &- capacity
+            waiters.nodes[Int(id)].cursor = oldest
+            return .lagged(oldest &- cursor)
+        }
+        waiters.nodes[Int(id)].cursor = cursor &+ 1
+        return .value(take(Int(truncatingIfNeeded: cursor) & mask))
+    }
+
+    /// Takes this receiver's copy of slot `idx`: the last reader moves the value
+    /// out (no refcount operation, and the slot is released), others copy it.
+    @inline(__always)
+    mutating func take(_ idx: Int) -> T {
+        slots[idx].rem -= 1
+        if slots[idx].rem == 0 {
+            // The slot's value is non-nil while rem > 0 (every receiver counted in
+            // rem has not read it yet, and an overwrite resets rem).
+            return slots[idx].value.take().unsafelyUnwrapped
+        }
+        return slots[idx].value.unsafelyUnwrapped
+    }
+
+    /// Gives up receiver `id`'s claim on every value it has not read yet.
+    /// Values whose last claim this was are appended to `released`.
+    mutating func releaseClaims(_ id: Int32, into released: inout [T]) {
+        var p = waiters.nodes[Int(id)].cursor
+        if tail &- p > capacity { p = tail &- capacity }
+        while p != tail {
+            let idx = Int(truncatingIfNeeded: p) & mask
+            if slots[idx].pos == p {
+                slots[idx].rem -= 1
+                if slots[idx].rem == 0, let v = slots[idx].value.take() {
+                    released.append(v)
+                }
+            }
+            p &+= 1
+        }
+    }
+}
+
+/// The storage shared by every sender and receiver handle of one broadcast
+/// channel. All mutable state is inside `state` (a `Mutex`), so the class is
+/// `Sendable` without `@unchecked`.
+final class BroadcastShared<T: Sendable>: Sendable {
+    let state: Mutex<BroadcastState<T>>
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        state = Mutex(BroadcastState(capacity: capacity))
+    }
+
+    // MARK: senders
+
+    /// Stores `value` (if anyone listens) and wakes the receivers that waited.
+    func send(_ value: T) -> Int {
+        withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { buf in
+            let (count, old, woken, rest) = state.withLock { s -> (Int, T?, Int, Int32) in
+                let n = s.receiverCount
+                if n == 0 || s.closed { return (0, nil, 0, -1) }
+                let idx = Int(truncatingIfNeeded: s.tail) & s.mask
+                let old = s.slots[idx].value.take()
+                s.slots[idx].pos = s.tail
+                s.slots[idx].rem = n
+                s.slots[idx].value = value
+                s.tail &+= 1
+                if s.waiters.isMainEmpty { return (n, old, 0, -1) }
+                let w = s.waiters.pop(from: 0, into: buf)
+                let rest = s.waiters.detachAll()
+                return (n, old, w, rest)
+            }
+            _ = old  // an overwritten value is released here, outside the lock
+            fireAndClear(buf, woken)
+            if rest >= 0 { drainDetached(rest, buf) }
+            return count
+        }
+    }
+
+    /// Wakes, in batches with the lock released between them, every waiter of
+    /// the detached list whose sentinel is `sentinel`, then frees the sentinel.
+    func drainDetached(_ sentinel: Int32, _ buf: UnsafeMutableBufferPointer<Waiter>) {
+        var done = false
+        while !done {
+            let n = state.withLock { s -> Int in
+                let n = s.waiters.pop(from: sentinel, into: buf)
+                if s.waiters.isEmpty(sentinel) {
+                    s.waiters.free(sentinel)
+                    done = true
+                }
+                return n
+            }
+            fireAndClear(buf, n)
+        }
+    }
+
+    /// Registers one more sender handle; false if the channel already closed.
+    func addSender() -> Bool {
+        state.withLock { s in
+            if s.closed { return false }
+            s.senderCount += 1
+            return true
+        }
+    }
+
+    /// Releases one sender handle; the last one closes the channel and wakes
+    /// every waiting receiver.
+    func releaseSender() {
+        withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { buf in
+            let rest = state.withLock { s -> Int32 in
+                s.senderCount -= 1
+                if s.senderCount > 0 || s.closed { return -1 }
+                s.closed = true
+                return s.waiters.detachAll()
+            }
+            if rest >= 0 { drainDetached(rest, buf) }
+        }
+    }
+
+    // MARK: receivers
+
+    /// Creates a receiver node positioned at the tail.
+    func addReceiver() -> Int32 {
+        state.withLock { s in
+            let id = s.waiters.allocate()
+            s.waiters.nodes[Int(id)].cursor = s.tail
+            s.receiverCount += 1
+            return id
+        }
+    }
+
+    /// Removes receiver `id`: unparks it and releases its claim on unread values.
+    func removeReceiver(_ id: Int32) {
+        var released: [T] = []
+        let w = state.withLock { s -> Waiter in
+            let w = s.waiters.unpark(id)
+            s.releaseClaims(id, into: &released)
+            s.waiters.free(id)
+            s.receiverCount -= 1
+            return w
+        }
+        _ = w  // dropped (not fired) outside the lock
+        released.removeAll()  // values are released outside the lock
+    }
+
+    var receiverCount: Int { state.withLock { $0.receiverCount } }
+
+    /// Number of parked waiters (async receivers and armed wakers), for tests.
+    var parkedCount: Int { state.withLock { $0.waiters.linkedCount } }
+}

@@ -1,0 +1,178 @@
+/// Something a channel calls, outside its lock, after values (or a close)
+/// became available to a consumer that armed it.
+///
+/// The channel calls `wake()` at most once per arming, from whatever thread
+/// performed the send or close, never while holding a channel lock. An
+/// implementation must be cheap and must not block (typically it writes to an
+/// eventfd or sets a flag); it may call back into the channel (for example
+/// `tryRecv()` or `readBatch(into:)`) without deadlocking.
+/// Used by ``BroadcastReceiver/armWaker(_:)`` and ``MpscReceiver/armWaker(_:)``.
+public protocol BroadcastWaker: AnyObject, Sendable {
+    /// Called once after the arming that registered this waker was satisfied.
+    func wake()
+}
+
+/// What a parked consumer is waiting with.
+enum Waiter: Sendable {
+    case none
+    /// A suspended task; resumed exactly once.
+    case task(UnsafeContinuation<Void, Never>)
+    /// An armed non-async consumer; `wake()` is called exactly once.
+    case waker(any BroadcastWaker)
+
+    /// Performs the wake-up. Must be called without holding any channel lock.
+    @inline(__always)
+    func fire() {
+        switch self {
+        case .none: break
+        case .task(let c): c.resume()
+        case .waker(let w): w.wake()
+        }
+    }
+}
+
+/// An intrusive, index-based, circular doubly linked list of waiters that lives
+/// inside a channel's locked state.
+///
+/// Nodes live in one array (a slab) and link to each other by index, so arming,
+/// disarming and waking allocate nothing once the slab has grown to the
+/// steady-state number of nodes. Node 0 is the sentinel of the main list;
+/// other sentinels can be allocated to detach the whole main list in O(1)
+/// (see ``detachAll()``), the way tokio's broadcast moves its waiters into a
+/// guarded list before waking them (tokio issue #5923). A node unlinks in
+/// O(1) from whichever list it is in, because every list is circular with a
+/// sentinel.
+///
+/// Not thread-safe by itself: only ever touched while the owning channel's
+/// `Mutex` is held.
+struct WaiterList {
+    struct Node {
+        var prev: Int32
+        var next: Int32
+        var linked: Bool
+        var waiter: Waiter
+        /// Free-list link when the node is not allocated.
+        var nextFree: Int32
+        /// Broadcast stores the receiver cursor here (unused otherwise).
+        var cursor: UInt64
+    }
+
+    /// The slab; index 0 is the main list's sentinel. Mutated in place by the owning channel.
+    var nodes: [Node]
+    private var freeHead: Int32 = -1
+    /// Number of nodes linked in any list (main or detached): parked waiters.
+    private(set) var linkedCount: Int = 0
+
+    init() {
+        nodes = [Node(prev: 0, next: 0, linked: false, waiter: .none, nextFree: -1, cursor: 0)]
+        nodes.reserveCapacity(8)
+    }
+
+    var isMainEmpty: Bool { nodes[0].next == 0 }
+
+    /// Allocates a node (reusing a freed one when possible).
+    mutating func allocate() -> Int32 {
+        if freeHead >= 0 {
+            let i = freeHead
+            freeHead = nodes[Int(i)].nextFree
+            nodes[Int(i)] = Node(prev: i, next: i, linked: false, waiter: .none, nextFree: -1, cursor: 0)
+            return i
+        }
+        let i = Int32(nodes.count)
+        nodes.append(Node(prev: i, next: i, linked: false, waiter: .none, nextFree: -1, cursor: 0))
+        return i
+    }
+
+    /// Returns an unlinked node to the free list.
+    mutating func free(_ i: Int32) {
+        nodes[Int(i)].waiter = .none
+        nodes[Int(i)].linked = false
+        nodes[Int(i)].nextFree = freeHead
+        freeHead = i
+    }
+
+    /// Stores `waiter` in node `i` and links it at the back of the main list if
+    /// it is not linked yet. Returns the waiter it replaced (to be dropped, not
+    /// fired, by the caller outside the lock).
+    @discardableResult
+    mutating func park(_ i: Int32, _ waiter: Waiter) -> Waiter {
+        let old = nodes[Int(i)].waiter
+        nodes[Int(i)].waiter = waiter
+        if !nodes[Int(i)].linked {
+            let last = nodes[0].prev
+            nodes[Int(i)].prev = last
+            nodes[Int(i)].next = 0
+            nodes[Int(last)].next = i
+            nodes[0].prev = i
+            nodes[Int(i)].linked = true
+            linkedCount += 1
+        }
+        return old
+    }
+
+    /// Unlinks node `i` from whatever list holds it and returns its waiter.
+    mutating func unpark(_ i: Int32) -> Waiter {
+        guard nodes[Int(i)].linked else { return .none }
+        let p = nodes[Int(i)].prev, n = nodes[Int(i)].next
+        nodes[Int(p)].next = n
+        nodes[Int(n)].prev = p
+        nodes[Int(i)].prev = i
+        nodes[Int(i)].next = i
+        nodes[Int(i)].linked = false
+        linkedCount -= 1
+        let w = nodes[Int(i)].waiter
+        nodes[Int(i)].waiter = .none
+        return w
+    }
+
+    /// Moves every node of the main list to a new sentinel in O(1) and returns
+    /// that sentinel, or -1 if the main list is empty.
+    mutating func detachAll() -> Int32 {
+        if isMainEmpty { return -1 }
+        let s = allocate()
+        let first = nodes[0].next, last = nodes[0].prev
+        nodes[Int(s)].next = first
+        nodes[Int(s)].prev = last
+        nodes[Int(first)].prev = s
+        nodes[Int(last)].next = s
+        nodes[0].next = 0
+        nodes[0].prev = 0
+        nodes[Int(s)].linked = true  // a sentinel is never free while in use
+        return s
+    }
+
+    /// Pops up to `buffer.count` waiters from the list whose sentinel is `s`
+    /// into `buffer` (initializing it). Returns how many were popped.
+    mutating func pop(from s: Int32, into buffer: UnsafeMutableBufferPointer<Waiter>) -> Int {
+        var n = 0
+        while n < buffer.count {
+            let i = nodes[Int(s)].next
+            if i == s { break }
+            let w = unpark(i)
+            buffer.initializeElement(at: n, to: w)
+            n += 1
+        }
+        return n
+    }
+
+    /// Whether the list whose sentinel is `s` is empty.
+    func isEmpty(_ s: Int32) -> Bool { nodes[Int(s)].next == s }
+}
+
+/// Number of waiters a channel wakes per lock release: bounded, so that waking
+/// needs only a small stack buffer and never allocates.
+let wakeBatchSize = 32
+
+/// Fires the first `count` waiters of `buffer` and deinitializes them.
+/// Must be called without holding any channel lock.
+@inline(__always)
+func fireAndClear(_ buffer: UnsafeMutableBufferPointer<Waiter>, _ count: Int) {
+    var k = 0
+    while k < count {
+        buffer[k].fire()
+        k += 1
+    }
+    if count > 0 {
+        _ = buffer.extracting(0..<count).deinitialize()
+    }
+}

@@ -1,0 +1,1 @@
+print("channel-bench: placeholder")

@@ -11,8 +11,10 @@ let package = Package(
     targets: [
         // The wire format of ../shared/PROTOCOL.md: framing, parsing, encoding. No I/O.
         .target(name: "Protocol"),
-        // The daemon's core: configuration (and, as they land, channels, topics, server).
-        .target(name: "Broker"),
+        // System headers Glibc does not export to Swift (epoll, eventfd, signalfd).
+        .target(name: "CBrokerShim"),
+        // The daemon's core: channels, topics, server, configuration.
+        .target(name: "Broker", dependencies: ["Protocol", "CBrokerShim"]),
         // Throughput of the framer and command parser (release mode).
         .executableTarget(name: "codec-bench", dependencies: ["Protocol"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),

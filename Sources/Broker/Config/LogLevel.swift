@@ -9,7 +9,7 @@ public enum LogLevel: String, Sendable, Equatable, Hashable, Comparable, CaseIte
     case warn
     case error
 
-    private var rank: Int {
+    var rank: Int {
         switch self {
         case .debug: 0
         case .info: 1

@@ -1,0 +1,87 @@
+// IPv4/IPv6 socket addresses: parsing a host literal, and printing `ip:port` / `[ip]:port`.
+import CBrokerShim
+import Glibc
+
+/// An IPv4 or IPv6 address with a port, as the kernel takes it.
+public struct SocketAddress: Sendable, CustomStringConvertible {
+    /// The raw address (sockaddr_in or sockaddr_in6 inside a sockaddr_storage).
+    var storage: sockaddr_storage
+    /// The length of the address inside `storage`.
+    var length: socklen_t
+
+    /// Parses an IPv4 or IPv6 literal (`127.0.0.1`, `::1`); nil if it is neither.
+    public init?(host: String, port: Int) {
+        var storage = sockaddr_storage()
+        var length = socklen_t(0)
+        let parsed: Bool = withUnsafeMutableBytes(of: &storage) { raw in
+            if host.contains(":") {
+                var address = sockaddr_in6()
+                address.sin6_family = sa_family_t(AF_INET6)
+                address.sin6_port = in_port_t(UInt16(truncatingIfNeeded: port)).bigEndian
+                guard inet_pton(AF_INET6, host, &address.sin6_addr) == 1 else { return false }
+                raw.storeBytes(of: address, as: sockaddr_in6.self)
+                length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+            } else {
+                var address = sockaddr_in()
+                address.sin_family = sa_family_t(AF_INET)
+                address.sin_port = in_port_t(UInt16(truncatingIfNeeded: port)).bigEndian
+                guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { return false }
+                raw.storeBytes(of: address, as: sockaddr_in.self)
+                length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            }
+            return true
+        }
+        guard parsed else { return nil }
+        self.storage = storage
+        self.length = length
+    }
+
+    init(storage: sockaddr_storage, length: socklen_t) {
+        self.storage = storage
+        self.length = length
+    }
+
+    /// The address family (AF_INET or AF_INET6).
+    var family: Int32 { Int32(storage.ss_family) }
+
+    /// The port, in host byte order.
+    public var port: Int {
+        withUnsafeBytes(of: storage) { raw in
+            if family == AF_INET6 {
+                return Int(UInt16(bigEndian: raw.load(as: sockaddr_in6.self).sin6_port))
+            }
+            return Int(UInt16(bigEndian: raw.load(as: sockaddr_in.self).sin_port))
+        }
+    }
+
+    /// The address without the port (`127.0.0.1`, `::1`).
+    public var ip: String {
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        withUnsafeBytes(of: storage) { raw in
+            if family == AF_INET6 {
+                var address = raw.load(as: sockaddr_in6.self).sin6_addr
+                _ = inet_ntop(AF_INET6, &address, &text, socklen_t(text.count))
+            } else {
+                var address = raw.load(as: sockaddr_in.self).sin_addr
+                _ = inet_ntop(AF_INET, &address, &text, socklen_t(text.count))
+            }
+        }
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// `ip:port`, with brackets around an IPv6 address (`[::1]:7400`).
+    public var description: String {
+        family == AF_INET6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+
+    /// Whether this is a loopback address (127.0.0.0/8 or ::1).
+    public var isLoopback: Bool {
+        withUnsafeBytes(of: storage) { raw in
+            if family == AF_INET6 {
+                let bytes = withUnsafeBytes(of: raw.load(as: sockaddr_in6.self).sin6_addr) { Array($0) }
+                return bytes == [UInt8](repeating: 0, count: 15) + [1]
+            }
+            return UInt32(bigEndian: raw.load(as: sockaddr_in.self).sin_addr.s_addr) >> 24 == 127
+        }
+    }
+}

@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "Protocol", targets: ["Protocol"]),
         .library(name: "Broker", targets: ["Broker"]),
+        .executable(name: "broker-server", targets: ["broker-server"]),
     ],
     targets: [
         // The wire format of ../shared/PROTOCOL.md: framing, parsing, encoding. No I/O.
@@ -15,6 +16,8 @@ let package = Package(
         .target(name: "CBrokerShim"),
         // The daemon's core: channels, topics, server, configuration.
         .target(name: "Broker", dependencies: ["Protocol", "CBrokerShim"]),
+        // The daemon's entry point: configuration, signals, the server.
+        .executableTarget(name: "broker-server", dependencies: ["Broker"]),
         // Throughput of the framer and command parser (release mode).
         .executableTarget(name: "codec-bench", dependencies: ["Protocol"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),

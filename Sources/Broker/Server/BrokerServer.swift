@@ -1,0 +1,128 @@
+// The server: binds the listening socket and runs the event-loop threads.
+import Glibc
+import Protocol
+import Synchronization
+
+/// The broker's version, printed by `--version` and reported in STATS.
+public enum BrokerVersion {
+    public static let current = "0.1.0"
+}
+
+/// Why the server could not start.
+public enum ServerError: Error, CustomStringConvertible {
+    /// `host` is not an IPv4 or IPv6 address literal.
+    case badHost(String)
+    /// The address could not be bound or listened on.
+    case cannotListen(address: String, SystemError)
+    /// A loop's epoll, eventfd or thread could not be created.
+    case system(SystemError)
+
+    public var description: String {
+        switch self {
+        case let .badHost(host): "cannot listen on \(host): not an IPv4 or IPv6 address"
+        case let .cannotListen(address, error): "cannot listen on \(address): \(error.reason)"
+        case let .system(error): "cannot start: \(error)"
+        }
+    }
+}
+
+/// A running broker: `threads` event loops serving one listening socket.
+///
+/// Lifecycle: ``start()`` once, then ``apply(_:)`` any number of times (a
+/// reload), ``shutdown(graceMs:)`` once, and ``wait()`` until every loop has
+/// ended. Any thread.
+public final class BrokerServer: Sendable {
+    private let config: BrokerConfig
+    private let context: ServerContext
+    private let loops: [EventLoop]
+    private let threads = Mutex<[pthread_t]>([])
+
+    public init(config: BrokerConfig, logger: Logger) throws(ServerError) {
+        self.config = config
+        let settings = LiveSettings(config)
+        context = ServerContext(settings: settings, logger: logger)
+        var loops: [EventLoop] = []
+        do {
+            for index in 0..<max(1, config.threads) {
+                loops.append(try EventLoop(index: index, context: context, settings: settings))
+            }
+        } catch {
+            throw .system(error)
+        }
+        self.loops = loops
+    }
+
+    /// Binds `host:port`, starts the loops, and returns the address actually bound.
+    public func start() throws(ServerError) -> SocketAddress {
+        guard let address = SocketAddress(host: config.host, port: config.port) else { throw .badHost(config.host) }
+        let listener: Int32
+        let bound: SocketAddress
+        do {
+            listener = try Socket.listen(on: address)
+            bound = try Socket.localAddress(listener)
+            try loops[0].listen(on: listener, spreadingOver: loops)
+        } catch {
+            throw .cannotListen(address: address.description, error)
+        }
+        var started: [pthread_t] = []
+        for loop in loops {
+            do {
+                started.append(try spawnThread(name: "loop-\(loop.index)") { loop.run() })
+            } catch {
+                throw .system(error)
+            }
+        }
+        threads.withLock { $0 = started }
+        return bound
+    }
+
+    /// Applies live settings to every loop (a configuration reload).
+    public func apply(_ newConfig: BrokerConfig) {
+        let settings = LiveSettings(newConfig)
+        context.registry.update(capacity: settings.capacity, maxTopics: settings.maxTopics)
+        context.logger.setLevel(settings.logLevel)
+        for loop in loops { loop.send(.settings(settings)) }
+    }
+
+    /// Begins a graceful shutdown: stop accepting, BYE to every client, flush
+    /// for at most `graceMs`, close.
+    public func shutdown(graceMs: Int) {
+        let deadline = monotonicMilliseconds() + Int64(graceMs)
+        for loop in loops { loop.send(.shutdown(deadlineMs: deadline)) }
+    }
+
+    /// Blocks until every loop has ended.
+    public func wait() {
+        let started = threads.withLock { threads -> [pthread_t] in
+            let all = threads
+            threads = []
+            return all
+        }
+        for thread in started { _ = pthread_join(thread, nil) }
+    }
+
+    /// Open client connections now.
+    public var connectionCount: Int { context.connectionCount.load(ordering: .relaxed) }
+}
+
+/// Starts a joinable thread running `body`.
+func spawnThread(name: String, _ body: @escaping @Sendable () -> Void) throws(SystemError) -> pthread_t {
+    final class Box: @unchecked Sendable {
+        // @unchecked Sendable: written once before the thread starts, read once by it.
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+    let box = Unmanaged.passRetained(Box(body)).toOpaque()
+    var thread = pthread_t()
+    let result = pthread_create(&thread, nil, { argument in
+        guard let argument else { return nil }
+        let box = Unmanaged<Box>.fromOpaque(argument).takeRetainedValue()
+        box.body()
+        return nil
+    }, box)
+    guard result == 0 else {
+        Unmanaged<Box>.fromOpaque(box).release()
+        throw SystemError("pthread_create", errno: result)
+    }
+    return thread
+}

@@ -1,0 +1,119 @@
+// Executing client commands: PUB, SUB, UNSUB, PING, QUIT.
+import Protocol
+
+extension EventLoop {
+    /// Parses and executes one line, appending its one reply.
+    func run(_ line: UnsafeRawBufferPointer, on connection: Connection) {
+        let command: CommandView
+        do {
+            command = try CommandParser.parse(line)
+        } catch {
+            reply(connection) { WireEncoder.appendErr(error, to: &$0) }
+            return
+        }
+        switch command {
+        case let .publish(topic, payload):
+            publish(topic: topic, payload: payload, from: connection)
+        case let .subscribe(pattern):
+            subscribe(pattern, connection)
+        case let .unsubscribe(pattern):
+            unsubscribe(pattern, connection)
+        case let .ping(token):
+            reply(connection) { buffer in
+                if let token { WireEncoder.appendPong(token, to: &buffer) } else { WireEncoder.appendPong(to: &buffer) }
+            }
+        case .quit:
+            reply(connection) { WireEncoder.appendOK(to: &$0) }
+            dropSubscriptions(connection)
+            connection.closeAfterFlush = true
+            connection.pendingCloseReason = .quit
+            updateInterest(connection)
+        }
+    }
+
+    private func reply(_ connection: Connection, _ encode: (inout [UInt8]) -> Void) {
+        connection.output.appendControl(encode)
+        markDirty(connection)
+    }
+
+    private func publish(topic name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, from connection: Connection) {
+        var topic: Topic?
+        if let cached = connection.publishCache, !cached.retired.isSet, cached.name.elementsEqual(name) {
+            topic = cached
+        } else {
+            do {
+                topic = try context.registry.topicForPublish(name)
+            } catch {
+                reply(connection) { WireEncoder.appendErr(ProtocolError(.tooManyTopics, error.text), to: &$0) }
+                return
+            }
+            connection.publishCache = topic
+        }
+        var receivers = 0
+        if let topic {
+            receivers = topic.sender.send(Message.make(topic: name, payload: payload))
+            topic.published.add(1)
+        }
+        context.stats.published.add(1)
+        reply(connection) { WireEncoder.appendOK(count: receivers, to: &$0) }
+    }
+
+    private func subscribe(_ pattern: UnsafeRawBufferPointer, _ connection: Connection) {
+        let key = Array(pattern)
+        if connection.subscriptions[key] != nil {
+            reply(connection) { WireEncoder.appendOK(to: &$0) }
+            return
+        }
+        let limit = settings.maxSubscriptionsPerConnection
+        if connection.subscriptions.count >= limit {
+            reply(connection) {
+                WireEncoder.appendErr(ProtocolError(.tooManySubscriptions, "this connection has \(limit) subscriptions, the limit"), to: &$0)
+            }
+            return
+        }
+        let subscription = Subscription(pattern: key, isPattern: Names.hasWildcard(pattern), id: connection.nextSubscriptionID,
+                                        connectionToken: connection.token, scheduler: self)
+        connection.nextSubscriptionID += 1
+        do {
+            try context.registry.subscribe(subscription)
+        } catch {
+            reply(connection) { WireEncoder.appendErr(ProtocolError(.tooManyTopics, error.text), to: &$0) }
+            return
+        }
+        connection.subscriptions[key] = subscription
+        context.stats.subscriptions.add(1)
+        reply(connection) { WireEncoder.appendOK(to: &$0) }
+    }
+
+    private func unsubscribe(_ pattern: UnsafeRawBufferPointer, _ connection: Connection) {
+        let key = Array(pattern)
+        guard let subscription = connection.subscriptions.removeValue(forKey: key) else {
+            reply(connection) {
+                WireEncoder.appendErr(ProtocolError(.notSubscribed, "no subscription to \(String(decoding: key, as: UTF8.self))"), to: &$0)
+            }
+            return
+        }
+        context.registry.unsubscribe(subscription)
+        context.stats.subscriptions.subtract(1)
+        connection.ready.removeAll { cursor in
+            guard cursor.subscriptionID == subscription.id else { return false }
+            cursor.isQueued = false
+            return true
+        }
+        connection.publishCache = nil
+        reply(connection) { WireEncoder.appendOK(to: &$0) }
+    }
+}
+
+extension ErrorCode {
+    /// Extension: creating a topic would pass `max_topics`.
+    public static let tooManyTopics = ErrorCode(rawValue: "too-many-topics")
+}
+
+extension RegistryError {
+    var text: String {
+        switch self {
+        case let .tooManyTopics(limit): "the broker holds \(limit) topics, its limit"
+        }
+    }
+}

@@ -1,0 +1,329 @@
+// One event-loop thread: an epoll instance, the connections it owns, and its inbox.
+import CBrokerShim
+import Glibc
+import Protocol
+import Synchronization
+
+/// Commands other threads send into a loop.
+enum LoopCommand: Sendable {
+    /// Apply new live settings.
+    case settings(LiveSettings)
+    /// Stop accepting, say BYE to every client, flush until the deadline (monotonic ms), then stop.
+    case shutdown(deadlineMs: Int64)
+}
+
+/// An event loop: one thread, one epoll instance, the connections accepted onto it.
+///
+/// Other threads reach it only through ``schedule(_:)`` (a cursor has
+/// messages), ``adopt(fd:peer:)`` (a new connection) and ``send(_:)`` (a
+/// command); each appends to the mutex-guarded inbox and rings the eventfd.
+/// Everything else is loop thread only.
+final class EventLoop: CursorScheduler, @unchecked Sendable {
+    // @unchecked Sendable: the cross-thread entry points touch only `inbox`
+    // (a Mutex), `doorbell` (an eventfd) and `threadID` (an Atomic). Every other
+    // stored property is read and written only on the loop's own thread, after
+    // `run()` has started on it (asserted by `isOnLoopThread` in debug builds).
+
+    /// Messages from other threads.
+    private struct Inbox {
+        var cursors: [Cursor] = []
+        var newConnections: [(Int32, SocketAddress)] = []
+        var commands: [LoopCommand] = []
+        var rung = false
+    }
+
+    static let doorbellToken = UInt64.max
+    static let listenerToken = UInt64.max - 1
+
+    let index: Int
+    let context: ServerContext
+    private let inbox = Mutex(Inbox())
+    private let doorbell: EventFD
+    private let threadID = Atomic<UInt>(0)
+
+    // Loop-thread state.
+    let epoll: Epoll
+    var settings: LiveSettings
+    var connections: [UInt64: Connection] = [:]
+    var generation: UInt32 = 0
+    /// Cursors woken on this thread, to be moved to their connection's ready list.
+    var wokenCursors: [Cursor] = []
+    /// Connections with output to write this turn.
+    var dirty: [Connection] = []
+    /// Connections holding an incomplete line (for the idle timeout).
+    var partialLines: [UInt64: Connection] = [:]
+    /// Where reads land before framing; shared by every connection of the loop.
+    let readBuffer: UnsafeMutableRawBufferPointer
+    /// Scratch for batch reads from rings.
+    var batch: [Message]
+    /// Scratch for writev.
+    let vectors: UnsafeMutableBufferPointer<iovec>
+    /// The listening socket, on the loop that accepts (loop 0).
+    var listener: Int32?
+    /// The loops connections are spread over (set before run).
+    var peers: [EventLoop] = []
+    var nextPeer = 0
+    /// Set once shutdown has begun: the monotonic deadline.
+    var shutdownDeadlineMs: Int64?
+    /// Cleared when the loop should end.
+    var running = true
+    /// When accepting resumes after running out of file descriptors.
+    var acceptPausedUntilMs: Int64?
+    /// Counters added to the server's stats once per turn.
+    var turnDelivered: UInt64 = 0
+
+    init(index: Int, context: ServerContext, settings: LiveSettings) throws(SystemError) {
+        self.index = index
+        self.context = context
+        self.settings = settings
+        self.epoll = try Epoll()
+        self.doorbell = try EventFD()
+        self.readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
+        self.vectors = UnsafeMutableBufferPointer<iovec>.allocate(capacity: 512)
+        self.vectors.initialize(repeating: iovec())
+        self.batch = Array(repeating: Message.placeholder, count: 64)
+        try epoll.add(doorbell.fd, events: EpollBits.readable, token: EventLoop.doorbellToken)
+    }
+
+    deinit {
+        readBuffer.deallocate()
+        vectors.deallocate()
+    }
+
+    // MARK: - Cross-thread entry points
+
+    var isOnLoopThread: Bool { threadID.load(ordering: .relaxed) == UInt(bitPattern: Int(bitPattern: UInt(pthread_self()))) }
+
+    /// A cursor has messages (called by a ring after a send). Any thread.
+    func schedule(_ cursor: Cursor) {
+        if isOnLoopThread {
+            wokenCursors.append(cursor)
+            return
+        }
+        ring { $0.cursors.append(cursor) }
+    }
+
+    /// Hands a freshly accepted socket to this loop. Any thread.
+    func adopt(fd: Int32, peer: SocketAddress) {
+        ring { $0.newConnections.append((fd, peer)) }
+    }
+
+    /// Sends a command to this loop. Any thread.
+    func send(_ command: LoopCommand) {
+        ring { $0.commands.append(command) }
+    }
+
+    private func ring(_ update: (inout Inbox) -> Void) {
+        let needsSignal = inbox.withLock { box -> Bool in
+            update(&box)
+            if box.rung { return false }
+            box.rung = true
+            return true
+        }
+        if needsSignal { doorbell.signal() }
+    }
+
+    // MARK: - The loop
+
+    /// Runs until shutdown completes. Call on the loop's own thread.
+    func run() {
+        threadID.store(UInt(bitPattern: Int(bitPattern: UInt(pthread_self()))), ordering: .relaxed)
+        let events = UnsafeMutableBufferPointer<epoll_event>.allocate(capacity: 256)
+        defer { events.deallocate() }
+        while running {
+            let timeout = nextTimeoutMs()
+            let count: Int
+            do {
+                count = try epoll.wait(into: events, timeoutMs: timeout)
+            } catch {
+                context.logger.error("event loop \(index): \(error)")
+                break
+            }
+            for position in 0..<count {
+                let event = events[position]
+                let token = event.data.u64
+                switch token {
+                case EventLoop.doorbellToken: drainInbox()
+                case EventLoop.listenerToken: acceptConnections()
+                default: handle(event: event.events, token: token)
+                }
+            }
+            processWokenCursors()
+            flushDirty()
+            checkTimers()
+        }
+        closeAll(reason: .shutdown)
+    }
+
+    /// The epoll timeout: 0 when work is pending, else the nearest timer, at most 1 s.
+    private func nextTimeoutMs() -> Int32 {
+        if !dirty.isEmpty || !wokenCursors.isEmpty { return 0 }
+        if shutdownDeadlineMs != nil { return 20 }
+        if acceptPausedUntilMs != nil { return 100 }
+        if !partialLines.isEmpty && settings.idleTimeoutMs > 0 { return Int32(min(1000, max(10, settings.idleTimeoutMs / 4))) }
+        return 1000
+    }
+
+    private func drainInbox() {
+        doorbell.drain()
+        let box = inbox.withLock { box -> Inbox in
+            let taken = box
+            box = Inbox()
+            return taken
+        }
+        for (fd, peer) in box.newConnections { register(fd: fd, peer: peer) }
+        wokenCursors.append(contentsOf: box.cursors)
+        for command in box.commands {
+            switch command {
+            case let .settings(newSettings): apply(newSettings)
+            case let .shutdown(deadlineMs): beginShutdown(deadlineMs: deadlineMs)
+            }
+        }
+    }
+
+    private func apply(_ newSettings: LiveSettings) {
+        settings = newSettings
+        for connection in connections.values { connection.framer.maxLineBytes = newSettings.maxLineBytes }
+    }
+
+    /// Moves woken cursors onto their connections' ready lists.
+    func processWokenCursors() {
+        while !wokenCursors.isEmpty {
+            let woken = wokenCursors
+            wokenCursors.removeAll(keepingCapacity: true)
+            for cursor in woken {
+                guard cursor.receiver != nil, !cursor.isQueued,
+                      let connection = connections[cursor.connectionToken], !connection.isClosed else { continue }
+                cursor.isQueued = true
+                connection.ready.append(cursor)
+                markDirty(connection)
+            }
+        }
+    }
+
+    func markDirty(_ connection: Connection) {
+        if connection.isDirty { return }
+        connection.isDirty = true
+        dirty.append(connection)
+    }
+
+    private func flushDirty() {
+        if dirty.isEmpty { return }
+        let current = dirty
+        dirty.removeAll(keepingCapacity: true)
+        for connection in current {
+            connection.isDirty = false
+            if !connection.isClosed { flush(connection) }
+        }
+        if turnDelivered > 0 {
+            context.stats.delivered.add(turnDelivered)
+            turnDelivered = 0
+        }
+    }
+
+    private func checkTimers() {
+        let now = monotonicMilliseconds()
+        if let until = acceptPausedUntilMs, now >= until, let listener {
+            acceptPausedUntilMs = nil
+            try? epoll.modify(listener, events: EpollBits.readable, token: EventLoop.listenerToken)
+        }
+        if settings.idleTimeoutMs > 0 && !partialLines.isEmpty {
+            let limit = Int64(settings.idleTimeoutMs)
+            for connection in Array(partialLines.values) {
+                guard let since = connection.partialSinceMs, now - since >= limit else { continue }
+                partialLines[connection.token] = nil
+                context.logger.info("idle timeout: incomplete line held for \(now - since) ms", connection: connection.id, peer: connection.peer)
+                sayGoodbye(connection, code: .idleTimeout, text: "no complete line for \(settings.idleTimeoutMs) ms", reason: .idleTimeout)
+            }
+        }
+        if let deadline = shutdownDeadlineMs {
+            if connections.isEmpty || now >= deadline { running = false }
+        }
+    }
+
+    // MARK: - Accepting
+
+    /// Starts accepting on `fd` (loop 0 only), spreading connections over `peers`.
+    func listen(on fd: Int32, spreadingOver loops: [EventLoop]) throws(SystemError) {
+        listener = fd
+        peers = loops
+        try epoll.add(fd, events: EpollBits.readable, token: EventLoop.listenerToken)
+    }
+
+    private func acceptConnections() {
+        guard let listener else { return }
+        for _ in 0..<64 {
+            let accepted: IOResult<(Int32, SocketAddress)>
+            do {
+                accepted = try Socket.accept(listener)
+            } catch {
+                if error.errno == EMFILE || error.errno == ENFILE || error.errno == ENOBUFS || error.errno == ENOMEM {
+                    context.logger.warn("cannot accept: \(error); pausing accept for 100 ms")
+                    epoll.remove(listener)
+                    try? epoll.add(listener, events: 0, token: EventLoop.listenerToken)
+                    acceptPausedUntilMs = monotonicMilliseconds() + 100
+                    return
+                }
+                continue  // ECONNABORTED and the like concern only that connection
+            }
+            guard case let .done((fd, peer)) = accepted else { return }
+            let limit = settings.maxConnections
+            let open = context.connectionCount.wrappingAdd(1, ordering: .relaxed).newValue
+            if limit > 0 && open > limit {
+                context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
+                var bye: [UInt8] = []
+                WireEncoder.appendBye(.tooManyConnections, "the broker has \(limit) connections, its limit", to: &bye)
+                _ = Socket.send(fd, bye)
+                Socket.close(fd)
+                context.logger.warn("refused connection: max_connections \(limit) reached", peer: peer.description)
+                continue
+            }
+            let target = peers.isEmpty ? self : peers[nextPeer % peers.count]
+            nextPeer &+= 1
+            if target === self { register(fd: fd, peer: peer) } else { target.adopt(fd: fd, peer: peer) }
+        }
+    }
+
+    /// Takes ownership of an accepted socket (the connection count was already taken).
+    private func register(fd: Int32, peer: SocketAddress) {
+        if shutdownDeadlineMs != nil {
+            var bye: [UInt8] = []
+            WireEncoder.appendBye(.shuttingDown, "the broker is shutting down", to: &bye)
+            _ = Socket.send(fd, bye)
+            Socket.close(fd)
+            context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
+            return
+        }
+        Socket.configureConnection(fd, keepaliveSeconds: settings.tcpKeepaliveS)
+        generation &+= 1
+        let token = UInt64(generation) << 32 | UInt64(UInt32(bitPattern: fd))
+        let id = context.nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let connection = Connection(fd: fd, id: id, token: token, peer: peer.description, maxLineBytes: settings.maxLineBytes)
+        do {
+            try epoll.add(fd, events: EpollBits.readable | EpollBits.readHangup, token: token)
+        } catch {
+            context.logger.error("cannot watch connection: \(error)", connection: id, peer: connection.peer)
+            Socket.close(fd)
+            context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
+            return
+        }
+        connection.interest = EpollBits.readable | EpollBits.readHangup
+        connections[token] = connection
+        context.logger.info("connection opened", connection: id, peer: connection.peer)
+    }
+
+    // MARK: - Shutdown
+
+    private func beginShutdown(deadlineMs: Int64) {
+        guard shutdownDeadlineMs == nil else { return }
+        shutdownDeadlineMs = deadlineMs
+        if let listener {
+            epoll.remove(listener)
+            Socket.close(listener)
+            self.listener = nil
+        }
+        for connection in Array(connections.values) {
+            sayGoodbye(connection, code: .shuttingDown, text: "the broker is shutting down", reason: .shutdown)
+        }
+    }
+}

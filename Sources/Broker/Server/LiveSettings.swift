@@ -1,0 +1,27 @@
+// The settings an event loop reads while it runs; replaced as a whole on reload.
+
+/// The configuration values that apply without a restart, as one value that the
+/// server hands to every event loop when it changes.
+public struct LiveSettings: Sendable, Equatable {
+    public var capacity: Int
+    public var maxConnections: Int
+    public var maxSubscriptionsPerConnection: Int
+    public var maxTopics: Int
+    public var maxLineBytes: Int
+    public var idleTimeoutMs: Int
+    public var shutdownGraceMs: Int
+    public var tcpKeepaliveS: Int
+    public var logLevel: LogLevel
+
+    public init(_ config: BrokerConfig) {
+        capacity = config.capacity
+        maxConnections = config.maxConnections
+        maxSubscriptionsPerConnection = config.maxSubscriptionsPerConnection
+        maxTopics = config.maxTopics
+        maxLineBytes = config.maxLineBytes
+        idleTimeoutMs = config.idleTimeoutMs
+        shutdownGraceMs = config.shutdownGraceMs
+        tcpKeepaliveS = config.tcpKeepaliveS
+        logLevel = config.logLevel
+    }
+}

@@ -1,0 +1,40 @@
+// What every event loop of one server shares: topics, logger, counters, the loops themselves.
+import Glibc
+import Synchronization
+
+/// State shared by the event loops of one server. Any thread.
+final class ServerContext: Sendable {
+    /// Every topic and subscription.
+    let registry: TopicRegistry
+    /// Where log lines go.
+    let logger: Logger
+    /// Open client connections, across loops.
+    let connectionCount = Atomic<Int>(0)
+    /// The next connection id (ids start at 1 and are never reused).
+    let nextConnectionID = Atomic<UInt64>(1)
+    /// Counters for operators.
+    let stats = ServerStats()
+
+    init(settings: LiveSettings, logger: Logger) {
+        registry = TopicRegistry(capacity: settings.capacity, maxTopics: settings.maxTopics)
+        self.logger = logger
+    }
+}
+
+/// Monotonic milliseconds (for timeouts; never goes backwards).
+func monotonicMilliseconds() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+}
+
+/// Server-wide counters; relaxed atomics, added to in batches by the loops.
+final class ServerStats: Sendable {
+    let published = RelaxedCounter()
+    let delivered = RelaxedCounter()
+    let laggedEvents = RelaxedCounter()
+    let laggedMessages = RelaxedCounter()
+    let bytesIn = RelaxedCounter()
+    let bytesOut = RelaxedCounter()
+    let subscriptions = RelaxedCounter()
+}

@@ -1,0 +1,94 @@
+// A connection's subscription (one SUB string) and its cursors, one per concrete topic.
+
+/// Where a cursor reports that it has something to deliver: the event loop
+/// that owns the cursor's connection. Any thread may call `schedule`.
+protocol CursorScheduler: AnyObject, Sendable {
+    func schedule(_ cursor: Cursor)
+}
+
+/// One subscription's read position in one topic's ring.
+///
+/// Created under the registry's lock (possibly by another loop's publish, for a
+/// pattern subscription); from then on its loop-only fields are touched only on
+/// the owning event loop's thread.
+final class Cursor: BroadcastWaker, @unchecked Sendable {
+    // @unchecked Sendable: `scheduler`, `topic`, `subscriptionID` and `connectionToken`
+    // are immutable. `receiver`, `isQueued` and the lag fields are written at
+    // init (before the cursor is published through the registry's lock) and
+    // afterwards only on the owning loop's thread. `wake()` reads only `scheduler`.
+
+    /// The loop that owns this cursor's connection.
+    let scheduler: any CursorScheduler
+    /// The topic this cursor reads.
+    let topic: Topic
+    /// Identifies the owning subscription (unique per connection and SUB string).
+    let subscriptionID: UInt64
+    /// The ring receiver; nil once dropped (UNSUB, close): then it is skipped.
+    var receiver: BroadcastReceiver<Message>?
+    /// The owning connection's token in its loop.
+    let connectionToken: UInt64
+    /// True while the cursor is on its connection's ready list (loop thread only).
+    var isQueued = false
+    /// Messages this cursor missed since its last lag log line (loop thread only).
+    var lagSinceLog: UInt64 = 0
+    /// When the last lag log line for this cursor was written, in ms (loop thread only).
+    var lagLoggedAtMs: Int64 = 0
+
+    init(topic: Topic, subscriptionID: UInt64, connectionToken: UInt64, scheduler: any CursorScheduler) {
+        self.topic = topic
+        self.subscriptionID = subscriptionID
+        self.connectionToken = connectionToken
+        self.scheduler = scheduler
+        self.receiver = topic.sender.subscribe()
+    }
+
+    /// Called by the ring, outside its lock, when a send follows an arm.
+    func wake() {
+        scheduler.schedule(self)
+    }
+
+    /// Releases the receiver (and with it its claim on unread messages).
+    func drop() {
+        receiver?.disarmWaker()
+        receiver = nil
+    }
+}
+
+/// One `SUB <topic-or-pattern>` of one connection.
+///
+/// `cursors` is read and changed only under the registry's lock; the other
+/// fields are immutable.
+final class Subscription: @unchecked Sendable {
+    // @unchecked Sendable: `cursors` is guarded by TopicRegistry's mutex (every
+    // access is inside `TopicRegistry.state.withLock`); the rest is immutable.
+
+    /// The SUB string as the client sent it.
+    let pattern: [UInt8]
+    /// True when the string contains a `*` or `>` level.
+    let isPattern: Bool
+    /// Unique id (for cursor bookkeeping).
+    let id: UInt64
+    /// The owning connection's token in its loop.
+    let connectionToken: UInt64
+    /// The owning loop.
+    let scheduler: any CursorScheduler
+    /// A cursor per concrete topic this subscription reads (guarded by the registry lock).
+    var cursors: [Cursor] = []
+
+    init(pattern: [UInt8], isPattern: Bool, id: UInt64, connectionToken: UInt64, scheduler: any CursorScheduler) {
+        self.pattern = pattern
+        self.isPattern = isPattern
+        self.id = id
+        self.connectionToken = connectionToken
+        self.scheduler = scheduler
+    }
+
+    /// Adds and arms a cursor on `topic` (caller holds the registry lock).
+    func attach(to topic: Topic) {
+        let cursor = Cursor(topic: topic, subscriptionID: id, connectionToken: connectionToken, scheduler: scheduler)
+        cursors.append(cursor)
+        if let receiver = cursor.receiver, !receiver.armWaker(cursor) {
+            scheduler.schedule(cursor)
+        }
+    }
+}

@@ -1,0 +1,27 @@
+// A topic: one broadcast ring of encoded messages shared by all its subscriptions.
+
+/// A concrete topic. Publishing sends one ``Message`` into its ring; every
+/// subscription reads it through its own cursor.
+///
+/// Any thread. `retired` is set (under the registry's lock) when the registry
+/// drops the topic; a publisher that cached the topic must check it and look
+/// the topic up again.
+public final class Topic: Sendable {
+    /// The topic's name.
+    public let name: [UInt8]
+    /// The ring. The registry holds the only sender.
+    let sender: BroadcastSender<Message>
+    /// True once the registry has removed this topic.
+    let retired = AtomicFlag()
+    /// Messages published to this topic.
+    let published = RelaxedCounter()
+
+    init(name: [UInt8], capacity: Int) throws(BroadcastChannelError) {
+        self.name = name
+        let (sender, _) = try Broadcast.channel(of: Message.self, capacity: capacity)
+        self.sender = sender
+    }
+
+    /// Subscriptions currently attached.
+    public var receiverCount: Int { sender.receiverCount }
+}

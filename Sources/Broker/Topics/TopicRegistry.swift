@@ -1,0 +1,134 @@
+// All topics and subscriptions of the broker, shared by every event loop.
+import Protocol
+import Synchronization
+
+/// Why the registry refused a subscription or a topic.
+enum RegistryError: Error, Equatable {
+    /// Creating the topic would pass `max_topics`.
+    case tooManyTopics(limit: Int)
+}
+
+/// The broker's topics (by name) and wildcard subscriptions (a trie), behind one lock.
+///
+/// Any thread. Structure changes (SUB, UNSUB, a topic created or freed) take
+/// the lock; publishing to a topic a connection has looked up before does not
+/// (see ``Topic/retired``). Lock order: the registry lock may be held while a
+/// ring's lock is taken, never the reverse (rings call no registry code).
+final class TopicRegistry: Sendable {
+    private struct State {
+        var topics: [[UInt8]: Topic] = [:]
+        var patterns = PatternIndex()
+    }
+
+    private let state = Mutex(State())
+    /// Ring capacity for topics created from now on (a live setting).
+    private let capacity: Atomic<Int>
+    /// The most topics that may exist at once (a live setting).
+    private let maxTopics: Atomic<Int>
+    /// Number of topics, readable without the lock.
+    private let topicCount = Atomic<Int>(0)
+
+    init(capacity: Int, maxTopics: Int) {
+        self.capacity = Atomic(capacity)
+        self.maxTopics = Atomic(maxTopics)
+    }
+
+    /// Applies live settings; existing topics keep their ring.
+    func update(capacity: Int, maxTopics: Int) {
+        self.capacity.store(capacity, ordering: .relaxed)
+        self.maxTopics.store(maxTopics, ordering: .relaxed)
+    }
+
+    /// Topics that exist now.
+    var count: Int { topicCount.load(ordering: .relaxed) }
+
+    /// Attaches a new subscription: to its topic (created if needed) or, for a
+    /// pattern, to the index and to every existing topic it matches.
+    func subscribe(_ subscription: Subscription) throws(RegistryError) {
+        let result: Result<Void, RegistryError> = state.withLock { state in
+            if subscription.isPattern {
+                state.patterns.insert(subscription)
+                for (name, topic) in state.topics where matches(subscription.pattern, name) {
+                    subscription.attach(to: topic)
+                }
+                return .success(())
+            }
+            switch topic(named: subscription.pattern, in: &state) {
+            case let .success(topic):
+                subscription.attach(to: topic)
+                return .success(())
+            case let .failure(error):
+                return .failure(error)
+            }
+        }
+        try result.get()
+    }
+
+    /// Detaches a subscription, drops its cursors, and frees topics left without readers.
+    func unsubscribe(_ subscription: Subscription) {
+        state.withLock { state in
+            if subscription.isPattern { state.patterns.remove(subscription) }
+            for cursor in subscription.cursors {
+                cursor.drop()
+                if cursor.topic.receiverCount == 0 { retire(cursor.topic, in: &state) }
+            }
+            subscription.cursors.removeAll()
+        }
+    }
+
+    /// The topic to publish `name` to: an existing one, or a new one when a
+    /// pattern subscription matches it; nil when nobody would receive it.
+    func topicForPublish(_ name: UnsafeRawBufferPointer) throws(RegistryError) -> Topic? {
+        let key = Array(name)
+        let result: Result<Topic?, RegistryError> = state.withLock { state in
+            if let topic = state.topics[key] { return .success(topic) }
+            var matching: [Subscription] = []
+            state.patterns.forEachMatch(key) { matching.append($0) }
+            if matching.isEmpty { return .success(nil) }
+            switch topic(named: key, in: &state) {
+            case let .success(topic):
+                for subscription in matching { subscription.attach(to: topic) }
+                return .success(topic)
+            case let .failure(error):
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// The topic called `name`, if it exists.
+    func existingTopic(_ name: [UInt8]) -> Topic? {
+        state.withLock { $0.topics[name] }
+    }
+
+    // MARK: - Under the lock
+
+    private func topic(named name: [UInt8], in state: inout State) -> Result<Topic, RegistryError> {
+        if let topic = state.topics[name] { return .success(topic) }
+        let limit = maxTopics.load(ordering: .relaxed)
+        if state.topics.count >= limit { return .failure(.tooManyTopics(limit: limit)) }
+        do {
+            let topic = try Topic(name: name, capacity: capacity.load(ordering: .relaxed))
+            state.topics[name] = topic
+            topicCount.store(state.topics.count, ordering: .relaxed)
+            return .success(topic)
+        } catch {
+            // The capacity was validated by the configuration; fall back to the default.
+            guard let topic = try? Topic(name: name, capacity: 1024) else { return .failure(.tooManyTopics(limit: limit)) }
+            state.topics[name] = topic
+            topicCount.store(state.topics.count, ordering: .relaxed)
+            return .success(topic)
+        }
+    }
+
+    private func retire(_ topic: Topic, in state: inout State) {
+        guard let current = state.topics[topic.name], current === topic else { return }
+        state.topics[topic.name] = nil
+        topic.retired.set()
+        topicCount.store(state.topics.count, ordering: .relaxed)
+    }
+
+    private func matches(_ pattern: [UInt8], _ topic: [UInt8]) -> Bool {
+        pattern.withUnsafeBytes { p in topic.withUnsafeBytes { t in Names.matches(pattern: p, topic: t) } }
+    }
+}

@@ -1,0 +1,59 @@
+// broker-server: parse the configuration, start the server, turn signals into reload and shutdown.
+import Broker
+import Glibc
+
+ProcessSetup.ignoreSIGPIPE()
+ProcessSetup.blockControlSignals()  // before any thread starts, so every thread inherits the mask
+
+func fail(_ message: String, exitCode: Int32) -> Never {
+    let line = Array("broker-server: \(message)\n".utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    exit(exitCode)
+}
+
+let command: LaunchCommand
+do {
+    command = try BrokerCommandLine.parse(CommandLine.arguments.dropFirst())
+} catch {
+    fail(error.description, exitCode: error.exitCode)
+}
+
+switch command {
+case let .help(text):
+    print(text)
+    exit(0)
+case .version:
+    print("broker-server \(BrokerVersion.current)")
+    exit(0)
+case let .run(config, configPath, overriddenKeys):
+    let logger = Logger(level: config.logLevel)
+    logger.info(BrokerCommandLine.configSourceLine(configPath: configPath))
+    let fileLimit = ProcessSetup.raiseOpenFileLimit()
+    logger.info("open file limit \(fileLimit)")
+    let server: BrokerServer
+    let address: SocketAddress
+    do {
+        server = try BrokerServer(config: config, logger: logger)
+        address = try server.start()
+    } catch {
+        if case .cannotListen = error { fail(error.description, exitCode: 69) }
+        fail(error.description, exitCode: 71)
+    }
+    // The readiness line: exactly this, on stdout, in one write (stdout carries nothing else).
+    let ready = Array("listening on \(address)\n".utf8)
+    _ = ready.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+    logger.info("listening on \(address) with \(config.threads) event loop(s)")
+
+    let watcher: SignalWatcher
+    do {
+        watcher = try SignalWatcher()
+    } catch {
+        fail("cannot watch signals: \(error)", exitCode: 71)
+    }
+    let signals = try? spawnSignalThread(watcher: watcher, server: server, logger: logger,
+                                         config: config, configPath: configPath, overriddenKeys: overriddenKeys)
+    if signals == nil { logger.warn("signals are not handled: no thread for them") }
+    server.wait()
+    logger.info("shut down")
+    exit(0)
+}

@@ -60,6 +60,8 @@ final class Connection {
     var isDirty = false
     /// Since when (monotonic ms) an incomplete line has been held, if one is.
     var partialSinceMs: Int64?
+    /// Set when a line completes; tells the idle timer that the held partial line is new.
+    var completedLine = false
     /// The topic of the last PUB, reused while it is not retired.
     var publishCache: Topic?
     /// The next subscription id of this connection.

@@ -59,6 +59,7 @@ extension EventLoop {
     /// Executes one framed line; pauses the framer when replies back up or after QUIT.
     private func execute(_ event: FramerEvent, on connection: Connection) -> FramerDecision {
         if connection.closeAfterFlush { return .pause }  // QUIT: nothing after it runs
+        connection.completedLine = true
         switch event {
         case let .line(line):
             run(line, on: connection)
@@ -72,8 +73,11 @@ extension EventLoop {
 
     /// Tracks whether an incomplete line is held, for the idle timeout.
     private func notePartialLine(_ connection: Connection) {
+        let lineCompleted = connection.completedLine
+        connection.completedLine = false
         if connection.framer.hasPartialLine && !connection.framer.isPaused {
-            if connection.partialSinceMs == nil {
+            // A line completed in this read means the incomplete one began in it too.
+            if connection.partialSinceMs == nil || lineCompleted {
                 connection.partialSinceMs = monotonicMilliseconds()
                 partialLines[connection.token] = connection
             }

@@ -14,6 +14,10 @@ struct Args {
     var workers = 2
     var slowUs: UInt64 = 1000
     var warmup: UInt64? = nil
+    /// Swift only: `tokio-like` (default, a `TwoWorkerExecutor` with `--workers`
+    /// threads) or `global` (Swift's default cooperative pool).
+    var executor = "tokio-like"
+    var taskExecutor: (any TaskExecutor)? = nil
 
     static let usage = """
         usage: channel-bench [--mode fanout|lag|mpsc] [options]
@@ -25,8 +29,9 @@ struct Args {
           --pace yield|none  fanout sender pacing (default yield; lag mode always yields)
           --margin X         pacing margin: yield when pending >= C - X (default C/8)
           --producers K      mpsc producers (default 1)
-          --workers W        accepted for compatibility; must be 2 (the Swift
-                             cooperative pool has one thread per core)
+          --workers W        worker threads of the tokio-like executor (default 2)
+          --executor E       tokio-like (default) or global (Swift's cooperative pool,
+                             one thread per core; --workers is then ignored)
           --slow-us U        lag mode: sleep of the slow receiver per message (default 1000)
           --warmup W         messages in the unmeasured warm-up pass (default M/20, 0 = none)
 
@@ -41,6 +46,9 @@ struct Args {
             let num = UInt64(val.replacingOccurrences(of: "_", with: ""))
             func need() -> UInt64? { num }
             switch flag {
+            case "--executor":
+                guard val == "tokio-like" || val == "global" else { return .failure(ArgError(message: "unknown executor \(val)")) }
+                a.executor = val
             case "--mode":
                 guard let m = Mode(rawValue: val) else { return .failure(ArgError(message: "unknown mode \(val)")) }
                 a.mode = m

@@ -21,7 +21,7 @@ struct FanoutResult {
 /// and is left out of pacing.
 func broadcastPass(
     m: UInt64, n: Int, cap: Int, p: Int, pace: Args.Pace, margin: Int,
-    slow: (index: Int, sleep: Duration)?
+    slow: (index: Int, sleep: Duration)?, ex: (any TaskExecutor)?
 ) async -> FanoutResult {
     let tx: BroadcastSender<Payload>
     do {
@@ -37,7 +37,7 @@ func broadcastPass(
         let rx = tx.subscribe()
         let prog = progress[i]
         let sleep: Duration? = (slow?.index == i) ? slow?.sleep : nil
-        rxTasks.append(Task.detached {
+        rxTasks.append(Task(executorPreference: ex) {
             await gate.wait()
             var r = RxResult()
             var next: UInt64 = 0
@@ -65,7 +65,7 @@ func broadcastPass(
     }
     let paced = (0..<n).filter { $0 != slow?.index }.map { progress[$0] }
     let threshold = UInt64(cap - margin)
-    let sender = Task.detached { () -> (ContinuousClock.Instant, Duration, UInt64) in
+    let sender = Task(executorPreference: ex) { () -> (ContinuousClock.Instant, Duration, UInt64) in
         await gate.wait()
         let start = ContinuousClock.now
         var yields: UInt64 = 0
@@ -105,7 +105,7 @@ struct MpscResult {
 
 /// One mpsc pass: `k` producers send `m` messages in total into one bounded
 /// channel; one consumer receives until every producer is gone.
-func mpscPass(m: UInt64, k: Int, cap: Int, p: Int) async -> MpscResult {
+func mpscPass(m: UInt64, k: Int, cap: Int, p: Int, ex: (any TaskExecutor)?) async -> MpscResult {
     let tx: MpscSender<Payload>, rx: MpscReceiver<Payload>
     do {
         (tx, rx) = try Mpsc.bounded(of: Payload.self, capacity: cap)
@@ -117,7 +117,7 @@ func mpscPass(m: UInt64, k: Int, cap: Int, p: Int) async -> MpscResult {
     for pid in 0..<k {
         let h = tx.clone()
         let count = m / UInt64(k) + (UInt64(pid) < m % UInt64(k) ? 1 : 0)
-        producers.append(Task.detached {
+        producers.append(Task(executorPreference: ex) {
             await gate.wait()
             let start = ContinuousClock.now
             var i: UInt64 = 0
@@ -131,7 +131,7 @@ func mpscPass(m: UInt64, k: Int, cap: Int, p: Int) async -> MpscResult {
         })
     }
     tx.close()
-    let consumer = Task.detached { () -> (ContinuousClock.Instant, UInt64, UInt64) in
+    let consumer = Task(executorPreference: ex) { () -> (ContinuousClock.Instant, UInt64, UInt64) in
         await gate.wait()
         var next = [UInt64](repeating: 0, count: k)
         var received: UInt64 = 0, orderErrors: UInt64 = 0

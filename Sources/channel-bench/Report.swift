@@ -6,9 +6,9 @@ enum FileHandleStderr {
 
 func runFanout(_ a: Args, warmup: UInt64) async -> Bool {
     if warmup > 0 {
-        _ = await broadcastPass(m: warmup, n: a.receivers, cap: a.capacity, p: a.payload, pace: a.pace, margin: a.margin, slow: nil)
+        _ = await broadcastPass(m: warmup, n: a.receivers, cap: a.capacity, p: a.payload, pace: a.pace, margin: a.margin, slow: nil, ex: a.taskExecutor)
     }
-    let r = await broadcastPass(m: a.messages, n: a.receivers, cap: a.capacity, p: a.payload, pace: a.pace, margin: a.margin, slow: nil)
+    let r = await broadcastPass(m: a.messages, n: a.receivers, cap: a.capacity, p: a.payload, pace: a.pace, margin: a.margin, slow: nil, ex: a.taskExecutor)
     let m = a.messages, n = UInt64(a.receivers)
     let deliveries = r.rx.reduce(0) { $0 + $1.received }
     let laggedTotal = r.rx.reduce(0) { $0 + $1.lagged }
@@ -28,9 +28,9 @@ func runFanout(_ a: Args, warmup: UInt64) async -> Bool {
 func runLag(_ a: Args, warmup: UInt64) async -> Bool {
     let slow = (index: 0, sleep: Duration.microseconds(Int64(a.slowUs)))
     if warmup > 0 {
-        _ = await broadcastPass(m: warmup, n: a.receivers, cap: a.capacity, p: a.payload, pace: .yield, margin: a.margin, slow: nil)
+        _ = await broadcastPass(m: warmup, n: a.receivers, cap: a.capacity, p: a.payload, pace: .yield, margin: a.margin, slow: nil, ex: a.taskExecutor)
     }
-    let r = await broadcastPass(m: a.messages, n: a.receivers, cap: a.capacity, p: a.payload, pace: .yield, margin: a.margin, slow: slow)
+    let r = await broadcastPass(m: a.messages, n: a.receivers, cap: a.capacity, p: a.payload, pace: .yield, margin: a.margin, slow: slow, ex: a.taskExecutor)
     let m = a.messages
     var ok = r.rx.count == a.receivers
     for (i, x) in r.rx.enumerated() {
@@ -56,8 +56,8 @@ func runLag(_ a: Args, warmup: UInt64) async -> Bool {
 }
 
 func runMpsc(_ a: Args, warmup: UInt64) async -> Bool {
-    if warmup > 0 { _ = await mpscPass(m: warmup, k: a.producers, cap: a.capacity, p: a.payload) }
-    let r = await mpscPass(m: a.messages, k: a.producers, cap: a.capacity, p: a.payload)
+    if warmup > 0 { _ = await mpscPass(m: warmup, k: a.producers, cap: a.capacity, p: a.payload, ex: a.taskExecutor) }
+    let r = await mpscPass(m: a.messages, k: a.producers, cap: a.capacity, p: a.payload, ex: a.taskExecutor)
     let ok = r.received == a.messages && r.orderErrors == 0
     let w = seconds(r.wall)
     print("result mode=mpsc producers=\(a.producers) capacity=\(a.capacity) messages=\(a.messages) payload=\(a.payload) workers=\(a.workers) "

@@ -3,17 +3,21 @@
 // same `result mode=... key=value` line, so that the two can be compared
 // column for column.
 //
-// Runtime: Swift's global concurrent executor (the cooperative pool). On Linux
-// it has one thread per CPU, i.e. 2 threads on the 2-core benchmark machine,
-// the closest equivalent of tokio's 2 worker threads. All senders and
-// receivers are detached tasks; the main thread only awaits them.
+// Runtime: by default a `TwoWorkerExecutor` (a task executor with `--workers`
+// threads, 2 by default, with a tokio-like LIFO slot; see its doc comment),
+// the closest equivalent of tokio's 2-worker multi-thread runtime. With
+// `--executor global`, Swift's default cooperative pool is used instead (one
+// thread per CPU, i.e. also 2 here). All senders and receivers are tasks with
+// that executor preference; the main thread only awaits them.
 #if canImport(Glibc)
 import Glibc
 #endif
 
 let args: Args
 switch Args.parse(Array(CommandLine.arguments.dropFirst())) {
-case .success(let a): args = a
+case .success(var a):
+    if a.executor == "tokio-like" { a.taskExecutor = TwoWorkerExecutor(workers: a.workers) }
+    args = a
 case .failure(let e):
     if !e.message.isEmpty { FileHandleStderr.write("error: \(e.message)\n") }
     FileHandleStderr.write(Args.usage)

@@ -1,0 +1,94 @@
+import Synchronization
+
+/// A sending handle of a bounded mpsc channel.
+///
+/// `Sendable`; any task or thread may call it concurrently. The channel's
+/// senders are gone when every handle was closed (``close()`` or deinit); the
+/// receiver then drains the buffer and gets nil.
+public final class MpscSender<T: Sendable>: Sendable {
+    let shared: MpscShared<T>
+    private let released: Atomic<Bool>
+
+    init(shared: MpscShared<T>, released: Bool = false) {
+        self.shared = shared
+        self.released = Atomic(released)
+    }
+
+    deinit { close() }
+
+    /// Sends `value`, suspending while the channel is full (backpressure).
+    ///
+    /// Throws ``MpscSendError/closed(_:)`` if the receiver is closed or gone
+    /// (or this handle was closed), and ``MpscSendError/cancelled(_:)`` if the
+    /// task is cancelled while waiting; both hand the value back. A cancelled
+    /// send leaves no waiter behind. FIFO per sender; blocked senders are woken
+    /// one per freed slot in arrival order, but a sender arriving while others
+    /// are woken may take the slot first (not strictly fair, unlike tokio).
+    public func send(_ value: T) async throws(MpscSendError<T>) {
+        if released.load(ordering: .relaxed) { throw .closed(value) }
+        try await shared.send(value)
+    }
+
+    /// Sends `value` if there is room right now.
+    public func trySend(_ value: T) throws(MpscTrySendError<T>) {
+        if released.load(ordering: .relaxed) { throw .closed(value) }
+        switch shared.tryPush(value) {
+        case .sent(let w): w.fire()
+        case .full: throw .full(value)
+        case .closed: throw .closed(value)
+        }
+    }
+
+    /// Another handle to the same channel (a closed handle if the channel is
+    /// already closed).
+    public func clone() -> MpscSender<T> {
+        let ok = !released.load(ordering: .relaxed) && shared.addSender()
+        return MpscSender(shared: shared, released: !ok)
+    }
+
+    /// Closes this handle (idempotent; deinit does the same).
+    public func close() {
+        if !released.exchange(true, ordering: .acquiringAndReleasing) { shared.releaseSender() }
+    }
+
+    /// True once the receiver was closed or deinitialized.
+    public var isClosed: Bool { shared.state.withLock { $0.closed } }
+}
+
+/// A sending handle of an unbounded mpsc channel. Same rules as
+/// ``MpscSender``, but `send` never waits.
+public final class MpscUnboundedSender<T: Sendable>: Sendable {
+    let shared: MpscShared<T>
+    private let released: Atomic<Bool>
+
+    init(shared: MpscShared<T>, released: Bool = false) {
+        self.shared = shared
+        self.released = Atomic(released)
+    }
+
+    deinit { close() }
+
+    /// Buffers `value` and wakes the receiver if it waits. Throws
+    /// ``MpscSendError/closed(_:)`` (with the value) if the receiver is gone.
+    public func send(_ value: T) throws(MpscSendError<T>) {
+        if released.load(ordering: .relaxed) { throw .closed(value) }
+        switch shared.tryPush(value) {
+        case .sent(let w): w.fire()
+        case .full, .closed: throw .closed(value)
+        }
+    }
+
+    /// Another handle to the same channel.
+    public func clone() -> MpscUnboundedSender<T> {
+        let ok = !released.load(ordering: .relaxed) && shared.addSender()
+        return MpscUnboundedSender(shared: shared, released: !ok)
+    }
+
+    /// Closes this handle (idempotent; deinit does the same).
+    public func close() {
+        if !released.exchange(true, ordering: .acquiringAndReleasing) { shared.releaseSender() }
+    }
+
+    /// True once the receiver was closed or deinitialized.
+    public var isClosed: Bool { shared.state.withLock { $0.closed } }
+}

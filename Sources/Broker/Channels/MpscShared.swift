@@ -1,0 +1,139 @@
+import Synchronization
+
+/// The locked state of an mpsc channel.
+struct MpscState<T: Sendable> {
+    var buffer: RingBuffer<T>
+    /// Maximum number of buffered values (`Int.max` when unbounded).
+    let bound: Int
+    var senderCount = 1
+    /// Set by the receiver's `close()` or deinit: no more sends accepted.
+    var closed = false
+    /// The single consumer's parked task or armed waker.
+    var rxWaiter: Waiter = .none
+    /// Senders suspended because the channel was full, FIFO.
+    var sendWaiters = WaiterList()
+
+    /// True when nothing is buffered and nothing can arrive any more.
+    var finished: Bool { buffer.isEmpty && (closed || senderCount == 0) }
+
+    /// Pops one value and wakes (returns) the first waiting sender, if any.
+    @inline(__always)
+    mutating func pop() -> (T?, Waiter) {
+        guard let v = buffer.popFirst() else { return (nil, .none) }
+        if sendWaiters.isMainEmpty { return (v, .none) }
+        let first = sendWaiters.nodes[0].next
+        return (v, sendWaiters.unpark(first))
+    }
+}
+
+/// Outcome of one push attempt under the lock.
+enum MpscPush {
+    case sent(Waiter)
+    case full
+    case closed
+}
+
+/// Storage shared by the handles of one mpsc channel. All mutable state is in
+/// the `Mutex`, so it is `Sendable` without `@unchecked`.
+final class MpscShared<T: Sendable>: Sendable {
+    let state: Mutex<MpscState<T>>
+
+    init(bound: Int) {
+        state = Mutex(MpscState(buffer: RingBuffer(reserving: bound == .max ? 16 : bound), bound: bound))
+    }
+
+    @inline(__always)
+    func tryPush(_ value: T) -> MpscPush {
+        state.withLock { s -> MpscPush in
+            if s.closed { return .closed }
+            if s.buffer.count >= s.bound { return .full }
+            s.buffer.append(value)
+            let w = s.rxWaiter
+            s.rxWaiter = .none
+            return .sent(w)
+        }
+    }
+
+    /// Bounded send: waits (suspends) while the channel is full.
+    func send(_ value: T) async throws(MpscSendError<T>) {
+        switch tryPush(value) {
+        case .sent(let w): w.fire(); return
+        case .closed: throw .closed(value)
+        case .full: break
+        }
+        let id = state.withLock { $0.sendWaiters.allocate() }
+        defer {
+            let w = state.withLock { s -> Waiter in
+                let w = s.sendWaiters.unpark(id)
+                s.sendWaiters.free(id)
+                return w
+            }
+            _ = w
+        }
+        while true {
+            await parkSender(id)
+            switch tryPush(value) {
+            case .sent(let w): w.fire(); return
+            case .closed: throw .closed(value)
+            case .full:
+                if Task.isCancelled { throw .cancelled(value) }
+            }
+        }
+    }
+
+    /// Suspends until the receiver frees a slot, the channel closes, or the task
+    /// is cancelled. A woken sender always retries its push first, so a wake-up
+    /// is never lost (if the room was taken by a newer sender, it parks again).
+    private func parkSender(_ id: Int32) async {
+        await withTaskCancellationHandler {
+            await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
+                let parked = state.withLock { s -> Bool in
+                    if s.closed || s.buffer.count < s.bound || Task.isCancelled { return false }
+                    s.sendWaiters.park(id, .task(c))
+                    return true
+                }
+                if !parked { c.resume() }
+            }
+        } onCancel: {
+            // If this runs late, after `id` was freed and reused, it wakes another
+            // sender spuriously; that sender just retries and parks again.
+            let w = state.withLock { $0.sendWaiters.unpark(id) }
+            w.fire()
+        }
+    }
+
+    func addSender() -> Bool {
+        state.withLock { s in
+            if s.closed || s.senderCount == 0 { return false }
+            s.senderCount += 1
+            return true
+        }
+    }
+
+    func releaseSender() {
+        let w = state.withLock { s -> Waiter in
+            s.senderCount -= 1
+            if s.senderCount > 0 { return .none }
+            let w = s.rxWaiter
+            s.rxWaiter = .none
+            return w
+        }
+        w.fire()
+    }
+
+    /// Closes the receiving side: later sends fail, blocked senders wake.
+    func closeReceiver() {
+        withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { buf in
+            var more = true
+            while more {
+                let n = state.withLock { s -> Int in
+                    s.closed = true
+                    let n = s.sendWaiters.pop(from: 0, into: buf)
+                    more = !s.sendWaiters.isMainEmpty
+                    return n
+                }
+                fireAndClear(buf, n)
+            }
+        }
+    }
+}

@@ -13,6 +13,10 @@ public enum CommandView {
     case ping(token: UnsafeRawBufferPointer?)
     /// `QUIT`.
     case quit
+    /// `STATS [<topic>]` (extension): server figures, or one topic's; the topic is a valid concrete topic.
+    case stats(topic: UnsafeRawBufferPointer?)
+    /// `AUTH <token>` (extension): authenticate with the configured token; the token is non-empty.
+    case auth(token: UnsafeRawBufferPointer)
 }
 
 /// A client command that owns its bytes (for clients, tests and queues).
@@ -22,6 +26,8 @@ public enum Command: Hashable, Sendable {
     case unsubscribe(pattern: [UInt8])
     case ping(token: [UInt8]?)
     case quit
+    case stats(topic: [UInt8]?)
+    case auth(token: [UInt8])
 
     /// Copies a borrowed view.
     public init(_ view: CommandView) {
@@ -31,6 +37,8 @@ public enum Command: Hashable, Sendable {
         case let .unsubscribe(pattern): self = .unsubscribe(pattern: Array(pattern))
         case let .ping(token): self = .ping(token: token.map { Array($0) })
         case .quit: self = .quit
+        case let .stats(topic): self = .stats(topic: topic.map { Array($0) })
+        case let .auth(token): self = .auth(token: Array(token))
         }
     }
 
@@ -48,6 +56,8 @@ public enum Command: Hashable, Sendable {
         case let .unsubscribe(pattern): WireEncoder.appendUnsub(pattern, to: &buffer)
         case let .ping(token): WireEncoder.appendPing(token, to: &buffer)
         case .quit: WireEncoder.appendQuit(to: &buffer)
+        case let .stats(topic): WireEncoder.appendStats(topic, to: &buffer)
+        case let .auth(token): WireEncoder.appendAuth(token, to: &buffer)
         }
     }
 }

@@ -33,6 +33,18 @@ public enum CommandParser {
         case .quit:
             if rest != nil { throw ProtocolError(.badArguments, "QUIT takes no argument") }
             return .quit
+        case .stats:
+            guard let rest else { return .stats(topic: nil) }
+            if rest.firstIndex(of: ASCII.space, from: 0) != nil {
+                throw ProtocolError(.badArguments, "STATS takes at most one topic")
+            }
+            if let violation = Names.validateTopic(rest) { throw ProtocolError(.badTopic, violation.text) }
+            return .stats(topic: rest)
+        case .auth:
+            guard let rest, !rest.isEmpty, rest.firstIndex(of: ASCII.space, from: 0) == nil else {
+                throw ProtocolError(.badArguments, "AUTH takes exactly one token")
+            }
+            return .auth(token: rest)
         case .unknown:
             throw ProtocolError(.unknownCommand, "unknown command")
         }
@@ -80,7 +92,7 @@ public enum CommandParser {
 
 /// The verbs the broker knows, matched case-insensitively without allocating.
 enum Verb {
-    case pub, sub, unsub, ping, quit, unknown
+    case pub, sub, unsub, ping, quit, stats, auth, unknown
 
     init(_ bytes: UnsafeRawBufferPointer) {
         switch bytes.count {
@@ -90,8 +102,10 @@ enum Verb {
         case 4:
             if Verb.equalsFolded(bytes, "ping") { self = .ping; return }
             if Verb.equalsFolded(bytes, "quit") { self = .quit; return }
+            if Verb.equalsFolded(bytes, "auth") { self = .auth; return }
         case 5:
             if Verb.equalsFolded(bytes, "unsub") { self = .unsub; return }
+            if Verb.equalsFolded(bytes, "stats") { self = .stats; return }
         default:
             break
         }

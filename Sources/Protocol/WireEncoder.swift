@@ -49,6 +49,21 @@ public enum WireEncoder {
         appendVerb("QUIT\n", to: &buffer)
     }
 
+    /// `STATS\n` or `STATS <topic>\n` (extension).
+    @inlinable
+    public static func appendStats(_ topic: (some Collection<UInt8>)?, to buffer: inout [UInt8]) {
+        appendVerb("STATS", to: &buffer)
+        appendOptionalToken(topic, to: &buffer)
+    }
+
+    /// `AUTH <token>\n` (extension).
+    @inlinable
+    public static func appendAuth(_ token: some Collection<UInt8>, to buffer: inout [UInt8]) {
+        appendVerb("AUTH ", to: &buffer)
+        buffer.append(contentsOf: token)
+        buffer.append(ASCII.lf)
+    }
+
     // MARK: Broker to client
 
     /// `OK\n`

@@ -53,6 +53,9 @@ import Testing
         source.shutdownGraceMs = 19
         source.tcpKeepaliveS = 0
         source.logLevel = .warn
+        source.statsIntervalMs = 0
+        source.metricsPort = 9100
+        source.metricsTopTopics = 5
         var args: [String] = []
         for key in ConfigKey.all {
             #expect(!key.isSame(in: source, and: BrokerConfig()), "pick a non-default for \(key.name)")

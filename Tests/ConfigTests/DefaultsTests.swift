@@ -24,6 +24,7 @@ import Testing
             "host", "port", "threads", "capacity", "max_connections",
             "max_subscriptions_per_connection", "max_topics", "max_line_bytes",
             "idle_timeout_ms", "shutdown_grace_ms", "tcp_keepalive_s", "log_level",
+            "stats_interval_ms", "metrics_port", "metrics_top_topics",
         ])
         #expect(Set(ConfigKey.all.map(\.name)).count == ConfigKey.all.count)
     }
@@ -38,7 +39,7 @@ import Testing
 
     @Test func liveReloadClassification() {
         let restart = ConfigKey.all.filter { !$0.reloadsLive }.map(\.name)
-        #expect(restart == ["host", "port", "threads"])
+        #expect(restart == ["host", "port", "threads", "metrics_port"])
     }
 
     @Test func defaultsRenderAndReparse() throws {

@@ -127,4 +127,19 @@ import Protocol
             #expect(error.code.rawValue.allSatisfy { $0.isLowercase || $0 == "-" })
         }
     }
+
+    @Test func statsTakesAnOptionalConcreteTopic() throws {
+        #expect(try parse("STATS").get() == .stats(topic: nil))
+        #expect(try parse("stats orders.eu").get() == .stats(topic: bytes("orders.eu")))
+        #expect(errorCode("STATS a b") == .badArguments)
+        #expect(errorCode("STATS a.*") == .badTopic)
+        #expect(errorCode("STATS a..b") == .badTopic)
+    }
+
+    @Test func authTakesExactlyOneToken() throws {
+        #expect(try parse("AUTH s3cret").get() == .auth(token: bytes("s3cret")))
+        #expect(errorCode("AUTH") == .badArguments)
+        #expect(errorCode("AUTH ") == .badArguments)
+        #expect(errorCode("AUTH a b") == .badArguments)
+    }
 }

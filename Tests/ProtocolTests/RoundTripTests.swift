@@ -87,7 +87,7 @@ import Protocol
         var offset = 0
         while offset < stream.count {
             let size = min(Int.random(in: 1...200, using: &rng), stream.count - offset)
-            try stream[offset..<(offset + size)].withUnsafeBytes { chunk in
+            _ = try stream[offset..<(offset + size)].withUnsafeBytes { chunk in
                 try framer.feed(chunk) { event in
                     if case let .line(line) = event { decoded.append(ServerFrame(try ServerFrameParser.parse(line))) }
                     return .proceed

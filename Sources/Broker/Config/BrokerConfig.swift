@@ -37,6 +37,12 @@ public struct BrokerConfig: Sendable, Equatable {
     public var tcpKeepaliveS: Int = 60
     /// `log_level`: least severe message that is logged.
     public var logLevel: LogLevel = .info
+    /// `stats_interval_ms`: period of the `$SYS.stats` line; 0 = off.
+    public var statsIntervalMs: Int = 10_000
+    /// `metrics_port`: the Prometheus HTTP port; 0 = off.
+    public var metricsPort: Int = 0
+    /// `metrics_top_topics`: cap on per-topic metric series.
+    public var metricsTopTopics: Int = 20
 
     /// The built-in defaults.
     public init() {}

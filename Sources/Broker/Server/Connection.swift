@@ -66,8 +66,6 @@ final class Connection {
     var publishCache: Topic?
     /// The next subscription id of this connection.
     var nextSubscriptionID: UInt64 = 1
-    /// Bytes read and written, for the statistics, not yet added to the server's counters.
-    var unreportedBytesIn = 0
 
     init(fd: Int32, id: UInt64, token: UInt64, peer: String, maxLineBytes: Int) {
         self.fd = fd

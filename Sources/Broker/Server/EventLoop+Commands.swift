@@ -22,6 +22,10 @@ extension EventLoop {
             reply(connection) { buffer in
                 if let token { WireEncoder.appendPong(token, to: &buffer) } else { WireEncoder.appendPong(to: &buffer) }
             }
+        case let .stats(topic):
+            statistics(topic, connection)
+        case .auth:
+            reply(connection) { WireEncoder.appendOK(to: &$0) }  // no token configured: AUTH is accepted
         case .quit:
             reply(connection) { WireEncoder.appendOK(to: &$0) }
             dropSubscriptions(connection)
@@ -31,7 +35,7 @@ extension EventLoop {
         }
     }
 
-    private func reply(_ connection: Connection, _ encode: (inout [UInt8]) -> Void) {
+    func reply(_ connection: Connection, _ encode: (inout [UInt8]) -> Void) {
         connection.output.appendControl(encode)
         markDirty(connection)
     }
@@ -105,7 +109,28 @@ extension EventLoop {
     }
 }
 
+extension EventLoop {
+    /// `STATS` → `OK key=value ...`; `STATS <topic>` → that topic's figures or `ERR no-such-topic`.
+    private func statistics(_ topic: UnsafeRawBufferPointer?, _ connection: Connection) {
+        guard let topic else {
+            let line = context.statisticsLine()
+            reply(connection) { WireEncoder.appendOK(rest: line.utf8, to: &$0) }
+            return
+        }
+        let name = Array(topic)
+        guard let figures = context.registry.statistics(of: name) else {
+            reply(connection) { WireEncoder.appendErr(ProtocolError(.noSuchTopic, "no topic \(String(decoding: name, as: UTF8.self))"), to: &$0) }
+            return
+        }
+        let line = "topic=\(String(decoding: name, as: UTF8.self)) subscribers=\(figures.subscribers) held=\(figures.held)"
+            + " published_total=\(figures.published) lagging=\(figures.lagging) max_lag=\(figures.maxLag)"
+        reply(connection) { WireEncoder.appendOK(rest: line.utf8, to: &$0) }
+    }
+}
+
 extension ErrorCode {
+    /// Extension: `STATS <topic>` for a topic that does not exist.
+    public static let noSuchTopic = ErrorCode(rawValue: "no-such-topic")
     /// Extension: creating a topic would pass `max_topics`.
     public static let tooManyTopics = ErrorCode(rawValue: "too-many-topics")
 }

@@ -40,7 +40,7 @@ extension EventLoop {
                 peerClosed(connection)
                 return
             }
-            connection.unreportedBytesIn += count
+            context.stats.bytesIn.add(UInt64(count))
             let decision = connection.framer.feed(UnsafeRawBufferPointer(rebasing: readBuffer[0..<count])) { event in
                 execute(event, on: connection)
             }
@@ -52,8 +52,6 @@ extension EventLoop {
             }
             if count < readBuffer.count { break }
         }
-        context.stats.bytesIn.add(UInt64(connection.unreportedBytesIn))
-        connection.unreportedBytesIn = 0
     }
 
     /// Executes one framed line; pauses the framer when replies back up or after QUIT.
@@ -111,8 +109,6 @@ extension EventLoop {
     /// EOF: run the complete lines already received, write their replies, then close.
     private func peerClosed(_ connection: Connection) {
         connection.readClosed = true
-        context.stats.bytesIn.add(UInt64(connection.unreportedBytesIn))
-        connection.unreportedBytesIn = 0
         if connection.framer.isPaused { return }  // resumes after the replies drain
         finishAfterEOF(connection)
     }

@@ -15,6 +15,19 @@ final class ServerContext: Sendable {
     /// Counters for operators.
     let stats = ServerStats()
 
+    /// When the server was created (monotonic ms), for `uptime_s`.
+    let startedAtMs = monotonicMilliseconds()
+
+    /// The `STATS` reply's text: `uptime_s=... version=...`.
+    func statisticsLine() -> String {
+        let uptime = (monotonicMilliseconds() - startedAtMs) / 1000
+        return "uptime_s=\(uptime) connections=\(connectionCount.load(ordering: .relaxed)) topics=\(registry.count)"
+            + " subscriptions=\(stats.subscriptions.load) published_total=\(stats.published.load)"
+            + " delivered_total=\(stats.delivered.load) lagged_events_total=\(stats.laggedEvents.load)"
+            + " lagged_messages_total=\(stats.laggedMessages.load) bytes_in_total=\(stats.bytesIn.load)"
+            + " bytes_out_total=\(stats.bytesOut.load) version=\(BrokerVersion.current)"
+    }
+
     init(settings: LiveSettings, logger: Logger) {
         registry = TopicRegistry(capacity: settings.capacity, maxTopics: settings.maxTopics)
         self.logger = logger

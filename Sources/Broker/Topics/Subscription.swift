@@ -33,6 +33,8 @@ final class Cursor: BroadcastWaker, @unchecked Sendable {
     var lagSinceLog: UInt64 = 0
     /// When the last lag log line for this cursor was written, in ms (loop thread only).
     var lagLoggedAtMs: Int64 = 0
+    /// Position in `topic.cursors` (guarded by the registry's lock).
+    var indexInTopic = -1
 
     init(topic: Topic, subscriptionID: UInt64, connectionToken: UInt64, scheduler: any CursorScheduler) {
         self.topic = topic
@@ -47,10 +49,20 @@ final class Cursor: BroadcastWaker, @unchecked Sendable {
         scheduler.schedule(self)
     }
 
-    /// Releases the receiver (and with it its claim on unread messages).
+    /// Releases the receiver (and with it its claim on unread messages) and
+    /// leaves the topic's cursor list. Caller holds the registry lock and runs
+    /// on the owning loop's thread.
     func drop() {
         receiver?.disarmWaker()
         receiver = nil
+        let index = indexInTopic
+        guard index >= 0, index < topic.cursors.count, topic.cursors[index] === self else { return }
+        let last = topic.cursors.removeLast()
+        if index < topic.cursors.count {
+            topic.cursors[index] = last
+            last.indexInTopic = index
+        }
+        indexInTopic = -1
     }
 }
 
@@ -87,6 +99,8 @@ final class Subscription: @unchecked Sendable {
     func attach(to topic: Topic) {
         let cursor = Cursor(topic: topic, subscriptionID: id, connectionToken: connectionToken, scheduler: scheduler)
         cursors.append(cursor)
+        cursor.indexInTopic = topic.cursors.count
+        topic.cursors.append(cursor)
         if let receiver = cursor.receiver, !receiver.armWaker(cursor) {
             scheduler.schedule(cursor)
         }

@@ -6,7 +6,10 @@
 /// Any thread. `retired` is set (under the registry's lock) when the registry
 /// drops the topic; a publisher that cached the topic must check it and look
 /// the topic up again.
-public final class Topic: Sendable {
+public final class Topic: @unchecked Sendable {
+    // @unchecked Sendable: `cursors` is read and changed only under the
+    // registry's lock; every other stored property is immutable or atomic.
+
     /// The topic's name.
     public let name: [UInt8]
     /// The ring. The registry holds the only sender.
@@ -15,6 +18,9 @@ public final class Topic: Sendable {
     let retired = AtomicFlag()
     /// Messages published to this topic.
     let published = RelaxedCounter()
+    /// The cursors reading this topic (guarded by the registry's lock); each
+    /// cursor knows its index here, for O(1) removal.
+    var cursors: [Cursor] = []
 
     init(name: [UInt8], capacity: Int) throws(BroadcastChannelError) {
         self.name = name

@@ -2,6 +2,18 @@
 import Protocol
 import Synchronization
 
+/// One topic's figures (STATS <topic>): lag is tail − cursor, now.
+struct TopicStatistics: Equatable {
+    var subscribers: Int
+    /// Messages the ring holds for somebody (the largest lag, at most the capacity).
+    var held: Int
+    var published: UInt64
+    /// Subscriptions with at least one message not yet read.
+    var lagging: Int
+    /// The largest lag; above the capacity means that subscription will get LAGGED.
+    var maxLag: Int
+}
+
 /// Why the registry refused a subscription or a topic.
 enum RegistryError: Error, Equatable {
     /// Creating the topic would pass `max_topics`.
@@ -96,9 +108,40 @@ final class TopicRegistry: Sendable {
         return try result.get()
     }
 
-    /// The topic called `name`, if it exists.
-    func existingTopic(_ name: [UInt8]) -> Topic? {
-        state.withLock { $0.topics[name] }
+    /// One topic's figures now, or nil if no such topic exists.
+    func statistics(of name: [UInt8]) -> TopicStatistics? {
+        state.withLock { state -> TopicStatistics? in
+            guard let topic = state.topics[name] else { return nil }
+            var figures = TopicStatistics(subscribers: 0, held: 0, published: topic.published.load, lagging: 0, maxLag: 0)
+            for cursor in topic.cursors {
+                guard let receiver = cursor.receiver else { continue }
+                figures.subscribers += 1
+                let lag = receiver.pendingCount
+                if lag > 0 { figures.lagging += 1 }
+                figures.maxLag = max(figures.maxLag, lag)
+            }
+            figures.held = min(figures.maxLag, topic.sender.capacity)
+            return figures
+        }
+    }
+
+    /// Per-topic figures for the `limit` topics with the most subscribers or lag.
+    func busiestTopics(limit: Int) -> [(name: [UInt8], figures: TopicStatistics)] {
+        guard limit > 0 else { return [] }
+        let names = state.withLock { state in Array(state.topics.keys) }
+        var all: [(name: [UInt8], figures: TopicStatistics)] = []
+        for name in names {
+            if let figures = statistics(of: name) { all.append((name, figures)) }
+        }
+        all.sort { ($0.figures.subscribers, $0.figures.maxLag) > ($1.figures.subscribers, $1.figures.maxLag) }
+        var chosen = Array(all.prefix(limit))
+        // Make room for the most lagged topics too, when they were not among the busiest.
+        let byLag = all.sorted { $0.figures.maxLag > $1.figures.maxLag }.prefix(max(1, limit / 2))
+        for entry in byLag where entry.figures.maxLag > 0 && !chosen.contains(where: { $0.name == entry.name }) {
+            if chosen.count >= limit { chosen.removeLast() }
+            chosen.append(entry)
+        }
+        return chosen
     }
 
     // MARK: - Under the lock

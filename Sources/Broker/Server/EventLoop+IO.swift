@@ -206,6 +206,10 @@ extension EventLoop {
         context.stats.laggedEvents.add(1)
         context.stats.laggedMessages.add(missed)
         cursor.lagSinceLog &+= missed
+        if topic.first != 0x24 {  // lags on the broker's own topics are not announced (no feedback loop)
+            publishSystemEvent(SystemTopics.lagged,
+                               "topic=\(String(decoding: topic, as: UTF8.self)) client=\(connection.id) addr=\(connection.peer) missed=\(missed)")
+        }
         let now = monotonicMilliseconds()
         if now - cursor.lagLoggedAtMs >= 1000 {
             context.logger.warn("subscription lagging on \(String(decoding: topic, as: UTF8.self)): \(cursor.lagSinceLog) messages missed",

@@ -71,6 +71,8 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
     var acceptPausedUntilMs: Int64?
     /// Counters added to the server's stats once per turn.
     var turnDelivered: UInt64 = 0
+    /// When loop 0 next publishes `$SYS.stats` (monotonic ms; 0 = not scheduled yet).
+    var nextStatisticsAtMs: Int64 = 0
 
     init(index: Int, context: ServerContext, settings: LiveSettings) throws(SystemError) {
         self.index = index
@@ -160,6 +162,10 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
         if !dirty.isEmpty || !wokenCursors.isEmpty { return 0 }
         if shutdownDeadlineMs != nil { return 20 }
         if acceptPausedUntilMs != nil { return 100 }
+        if index == 0 && settings.statsIntervalMs > 0 {
+            let untilStats = max(0, nextStatisticsAtMs - monotonicMilliseconds())
+            if untilStats < 1000 { return Int32(untilStats) }
+        }
         if !partialLines.isEmpty && settings.idleTimeoutMs > 0 { return Int32(min(1000, max(10, settings.idleTimeoutMs / 4))) }
         return 1000
     }
@@ -223,6 +229,7 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
 
     private func checkTimers() {
         let now = monotonicMilliseconds()
+        publishStatisticsIfDue(now: now)
         if let until = acceptPausedUntilMs, now >= until, let listener {
             acceptPausedUntilMs = nil
             try? epoll.modify(listener, events: EpollBits.readable, token: EventLoop.listenerToken)

@@ -12,6 +12,8 @@ public struct LiveSettings: Sendable, Equatable {
     public var shutdownGraceMs: Int
     public var tcpKeepaliveS: Int
     public var logLevel: LogLevel
+    public var statsIntervalMs: Int
+    public var metricsTopTopics: Int
 
     public init(_ config: BrokerConfig) {
         capacity = config.capacity
@@ -23,5 +25,7 @@ public struct LiveSettings: Sendable, Equatable {
         shutdownGraceMs = config.shutdownGraceMs
         tcpKeepaliveS = config.tcpKeepaliveS
         logLevel = config.logLevel
+        statsIntervalMs = config.statsIntervalMs
+        metricsTopTopics = config.metricsTopTopics
     }
 }

@@ -2,7 +2,7 @@ import Synchronization
 
 /// One ring slot: the position it was written for, how many receivers still
 /// have to read it, and the value (nil once every receiver read it).
-struct BroadcastSlot<T> {
+struct BroadcastSlot<T: Sendable>: Sendable {
     var pos: UInt64
     var rem: Int
     var value: T?
@@ -18,7 +18,7 @@ enum BroadcastRead<T> {
 
 /// The locked state of a broadcast channel. Only accessed inside
 /// `BroadcastShared.state.withLock`.
-struct BroadcastState<T: Sendable> {
+struct BroadcastState<T: Sendable>: Sendable {
     var slots: [BroadcastSlot<T>]
     let mask: Int
     let capacity: UInt64
@@ -84,15 +84,15 @@ struct BroadcastState<T: Sendable> {
 }
 
 /// The storage shared by every sender and receiver handle of one broadcast
-/// channel. All mutable state is inside `state` (a `Mutex`), so the class is
+/// channel. All mutable state is inside `state` (a `ChannelLock`), so the class is
 /// `Sendable` without `@unchecked`.
 final class BroadcastShared<T: Sendable>: Sendable {
-    let state: Mutex<BroadcastState<T>>
+    let state: ChannelLock<BroadcastState<T>>
     let capacity: Int
 
     init(capacity: Int) {
         self.capacity = capacity
-        state = Mutex(BroadcastState(capacity: capacity))
+        state = ChannelLock(BroadcastState(capacity: capacity))
     }
 
     // MARK: senders

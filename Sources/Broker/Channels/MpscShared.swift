@@ -1,7 +1,7 @@
 import Synchronization
 
 /// The locked state of an mpsc channel.
-struct MpscState<T: Sendable> {
+struct MpscState<T: Sendable>: Sendable {
     var buffer: RingBuffer<T>
     /// Maximum number of buffered values (`Int.max` when unbounded).
     let bound: Int
@@ -34,12 +34,12 @@ enum MpscPush {
 }
 
 /// Storage shared by the handles of one mpsc channel. All mutable state is in
-/// the `Mutex`, so it is `Sendable` without `@unchecked`.
+/// the `ChannelLock`, so it is `Sendable` without `@unchecked` of its own.
 final class MpscShared<T: Sendable>: Sendable {
-    let state: Mutex<MpscState<T>>
+    let state: ChannelLock<MpscState<T>>
 
     init(bound: Int) {
-        state = Mutex(MpscState(buffer: RingBuffer(reserving: bound == .max ? 16 : bound), bound: bound))
+        state = ChannelLock(MpscState(buffer: RingBuffer(reserving: bound == .max ? 16 : bound), bound: bound))
     }
 
     @inline(__always)

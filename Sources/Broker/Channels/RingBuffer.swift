@@ -2,7 +2,7 @@
 /// Not thread-safe by itself. Push and pop are O(1); it only allocates when it
 /// has to grow past its current storage (never, for a bounded channel whose
 /// storage was reserved up front).
-struct RingBuffer<T> {
+struct RingBuffer<T: Sendable>: Sendable {
     private var storage: ContiguousArray<T?>
     private var head = 0
     private(set) var count = 0

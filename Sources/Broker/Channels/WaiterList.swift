@@ -44,9 +44,9 @@ enum Waiter: Sendable {
 /// sentinel.
 ///
 /// Not thread-safe by itself: only ever touched while the owning channel's
-/// `Mutex` is held.
-struct WaiterList {
-    struct Node {
+/// `ChannelLock` is held.
+struct WaiterList: Sendable {
+    struct Node: Sendable {
         var prev: Int32
         var next: Int32
         var linked: Bool

@@ -25,7 +25,7 @@ public enum WatchChangedError: Error, Equatable, Sendable {
     case cancelled
 }
 
-struct WatchState<T: Sendable> {
+struct WatchState<T: Sendable>: Sendable {
     var value: T
     var version: UInt64 = 0
     var closed = false
@@ -34,11 +34,11 @@ struct WatchState<T: Sendable> {
     var waiters = WaiterList()
 }
 
-/// Shared state of one watch channel; all mutable state is in the `Mutex`.
+/// Shared state of one watch channel; all mutable state is in the `ChannelLock`.
 final class WatchShared<T: Sendable>: Sendable {
-    let state: Mutex<WatchState<T>>
+    let state: ChannelLock<WatchState<T>>
 
-    init(_ value: T) { state = Mutex(WatchState(value: value)) }
+    init(_ value: T) { state = ChannelLock(WatchState(value: value)) }
 
     /// Updates the state under the lock, then wakes every parked receiver in
     /// batches with the lock released (the list is detached in O(1)).

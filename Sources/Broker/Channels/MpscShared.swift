@@ -5,6 +5,11 @@ struct MpscState<T: Sendable>: Sendable {
     var buffer: RingBuffer<T>
     /// Maximum number of buffered values (`Int.max` when unbounded).
     let bound: Int
+    /// Blocked senders are woken (all of them) once the buffer has drained to
+    /// this many values: half the bound. Waking per freed slot would make
+    /// every message of a saturated channel cost a park and a wake-up; with
+    /// this hysteresis each woken sender gets a run of free slots.
+    var lowWater: Int { bound - max(1, bound / 2) }
     var senderCount = 1
     /// Set by the receiver's `close()` or deinit: no more sends accepted.
     var closed = false
@@ -16,13 +21,12 @@ struct MpscState<T: Sendable>: Sendable {
     /// True when nothing is buffered and nothing can arrive any more.
     var finished: Bool { buffer.isEmpty && (closed || senderCount == 0) }
 
-    /// Pops one value and wakes (returns) the first waiting sender, if any.
+    /// Pops one value; the flag says blocked senders must now be woken
+    /// (the buffer reached ``lowWater`` and someone waits).
     @inline(__always)
-    mutating func pop() -> (T?, Waiter) {
-        guard let v = buffer.popFirst() else { return (nil, .none) }
-        if sendWaiters.isMainEmpty { return (v, .none) }
-        let first = sendWaiters.nodes[0].next
-        return (v, sendWaiters.unpark(first))
+    mutating func pop() -> (T?, Bool) {
+        guard let v = buffer.popFirst() else { return (nil, false) }
+        return (v, !sendWaiters.isMainEmpty && buffer.count <= lowWater)
     }
 }
 
@@ -123,11 +127,17 @@ final class MpscShared<T: Sendable>: Sendable {
 
     /// Closes the receiving side: later sends fail, blocked senders wake.
     func closeReceiver() {
+        wakeSenders(closing: true)
+    }
+
+    /// Wakes every blocked sender, in batches with the lock released between
+    /// them (each woken sender retries its push).
+    func wakeSenders(closing: Bool = false) {
         withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { buf in
             var more = true
             while more {
                 let n = state.withLock { s -> Int in
-                    s.closed = true
+                    if closing { s.closed = true }
                     let n = s.sendWaiters.pop(from: 0, into: buf)
                     more = !s.sendWaiters.isMainEmpty
                     return n

@@ -18,7 +18,7 @@ public final class MpscReceiver<T: Sendable>: Sendable {
     /// receiver was closed) and the buffer is drained, or when the task is
     /// cancelled while nothing is buffered (then nothing was consumed and no
     /// waiter is left behind; check `Task.isCancelled` to tell the cases apart).
-    public func recv() async -> T? {
+    nonisolated(nonsending) public func recv() async -> T? {
         while true {
             let (v, wake, done) = shared.state.withLock { s -> (T?, Bool, Bool) in
                 let (v, wake) = s.pop()
@@ -33,7 +33,7 @@ public final class MpscReceiver<T: Sendable>: Sendable {
         }
     }
 
-    private func park() async {
+    nonisolated(nonsending) private func park() async {
         let shared = self.shared
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in

@@ -27,7 +27,7 @@ public final class MpscSender<T: Sendable>: Sendable {
     /// capacity, together with every other blocked sender; they then race for
     /// the room (not strictly fair). This trades some latency under
     /// saturation for not paying one park and one wake-up per message.
-    public func send(_ value: T) async throws(MpscSendError<T>) {
+    nonisolated(nonsending) public func send(_ value: T) async throws(MpscSendError<T>) {
         if released.load(ordering: .relaxed) { throw .closed(value) }
         try await shared.send(value)
     }

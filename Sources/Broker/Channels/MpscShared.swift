@@ -59,7 +59,7 @@ final class MpscShared<T: Sendable>: Sendable {
     }
 
     /// Bounded send: waits (suspends) while the channel is full.
-    func send(_ value: T) async throws(MpscSendError<T>) {
+    nonisolated(nonsending) func send(_ value: T) async throws(MpscSendError<T>) {
         switch tryPush(value) {
         case .sent(let w): w.fire(); return
         case .closed: throw .closed(value)
@@ -88,7 +88,7 @@ final class MpscShared<T: Sendable>: Sendable {
     /// Suspends until the receiver frees a slot, the channel closes, or the task
     /// is cancelled. A woken sender always retries its push first, so a wake-up
     /// is never lost (if the room was taken by a newer sender, it parks again).
-    private func parkSender(_ id: Int32) async {
+    nonisolated(nonsending) private func parkSender(_ id: Int32) async {
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
                 let parked = state.withLock { s -> Bool in

@@ -124,7 +124,7 @@ public final class OneshotReceiver<T: Sendable>: Sendable {
     /// went away without sending (or the value was already taken), and
     /// ``OneshotRecvError/cancelled`` if the task is cancelled first (no waiter
     /// is left behind; a later call can still take the value).
-    public func value() async throws(OneshotRecvError) -> T {
+    nonisolated(nonsending) public func value() async throws(OneshotRecvError) -> T {
         while true {
             switch shared.state.withLock({ $0.take() }) {
             case .success(let v): return v

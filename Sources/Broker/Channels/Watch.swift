@@ -160,7 +160,7 @@ public final class WatchReceiver<T: Sendable>: Sendable {
     /// ``WatchChangedError/closed`` only once the sender is gone and the last
     /// value was seen, and with ``WatchChangedError/cancelled`` if the task is
     /// cancelled while waiting.
-    public func changed() async throws(WatchChangedError) {
+    nonisolated(nonsending) public func changed() async throws(WatchChangedError) {
         let shared = self.shared, id = self.id
         while true {
             let r = shared.state.withLock { s -> WatchChangedError? in

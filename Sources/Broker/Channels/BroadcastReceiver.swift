@@ -27,6 +27,7 @@ public final class BroadcastReceiver<T: Sendable>: Sendable {
     /// task is cancelled while nothing is available. Cancellation leaves no
     /// waiter behind and consumes nothing: a value available at the same time
     /// is returned rather than dropped.
+    @inline(__always)
     nonisolated(nonsending) public func recv() async throws(BroadcastRecvError) -> T {
         while true {
             switch shared.state.withLock({ $0.read(id) }) {

@@ -18,8 +18,14 @@ enum BroadcastRead<T> {
 
 /// The locked state of a broadcast channel. Only accessed inside
 /// `BroadcastShared.state.withLock`.
-struct BroadcastState<T: Sendable>: Sendable {
-    var slots: [BroadcastSlot<T>]
+///
+/// `@unchecked Sendable` invariant: `slots` is a buffer owned by this state
+/// alone (never copied: the state lives in one `ChannelLock`), only touched
+/// under that lock, and freed once by `destroy()` from the channel's deinit.
+struct BroadcastState<T: Sendable>: @unchecked Sendable {
+    /// The ring, `capacity` slots; a manually managed buffer so that slot
+    /// writes need no copy-on-write uniqueness check.
+    let slots: UnsafeMutablePointer<BroadcastSlot<T>>
     let mask: Int
     let capacity: UInt64
     /// Position the next send writes.
@@ -32,9 +38,17 @@ struct BroadcastState<T: Sendable>: Sendable {
     var waiters = WaiterList()
 
     init(capacity: Int) {
-        slots = Array(repeating: BroadcastSlot(pos: .max, rem: 0, value: nil), count: capacity)
+        slots = .allocate(capacity: capacity)
+        slots.initialize(repeating: BroadcastSlot(pos: .max, rem: 0, value: nil), count: capacity)
         mask = capacity - 1
         self.capacity = UInt64(capacity)
+    }
+
+    /// Frees the ring and the waiter slab (values still held are released).
+    func destroy() {
+        slots.deinitialize(count: Int(capacity))
+        slots.deallocate()
+        waiters.destroy()
     }
 
     /// Reads one value (or lag/empty/closed) for receiver node `id`.
@@ -94,6 +108,8 @@ final class BroadcastShared<T: Sendable>: Sendable {
         self.capacity = capacity
         state = ChannelLock(BroadcastState(capacity: capacity))
     }
+
+    deinit { state.withLock { $0.destroy() } }
 
     // MARK: senders
 

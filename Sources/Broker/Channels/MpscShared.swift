@@ -46,6 +46,8 @@ final class MpscShared<T: Sendable>: Sendable {
         state = ChannelLock(MpscState(buffer: RingBuffer(reserving: bound == .max ? 16 : bound), bound: bound))
     }
 
+    deinit { state.withLock { $0.sendWaiters.destroy() } }
+
     @inline(__always)
     func tryPush(_ value: T) -> MpscPush {
         state.withLock { s -> MpscPush in

@@ -40,6 +40,8 @@ final class WatchShared<T: Sendable>: Sendable {
 
     init(_ value: T) { state = ChannelLock(WatchState(value: value)) }
 
+    deinit { state.withLock { $0.waiters.destroy() } }
+
     /// Updates the state under the lock, then wakes every parked receiver in
     /// batches with the lock released (the list is detached in O(1)).
     func update(_ body: (inout WatchState<T>) -> Void) {

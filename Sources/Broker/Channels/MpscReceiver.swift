@@ -18,6 +18,7 @@ public final class MpscReceiver<T: Sendable>: Sendable {
     /// receiver was closed) and the buffer is drained, or when the task is
     /// cancelled while nothing is buffered (then nothing was consumed and no
     /// waiter is left behind; check `Task.isCancelled` to tell the cases apart).
+    @inline(__always)
     nonisolated(nonsending) public func recv() async -> T? {
         while true {
             let (v, wake, done) = shared.state.withLock { s -> (T?, Bool, Bool) in

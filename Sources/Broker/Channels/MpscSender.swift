@@ -27,9 +27,14 @@ public final class MpscSender<T: Sendable>: Sendable {
     /// capacity, together with every other blocked sender; they then race for
     /// the room (not strictly fair). This trades some latency under
     /// saturation for not paying one park and one wake-up per message.
+    @inline(__always)
     nonisolated(nonsending) public func send(_ value: T) async throws(MpscSendError<T>) {
         if released.load(ordering: .relaxed) { throw .closed(value) }
-        try await shared.send(value)
+        switch shared.tryPush(value) {
+        case .sent(let w): w.fire()
+        case .closed: throw .closed(value)
+        case .full: try await shared.sendWhenFull(value)
+        }
     }
 
     /// Sends `value` if there is room right now.

@@ -46,7 +46,12 @@ final class MpscShared<T: Sendable>: Sendable {
         state = ChannelLock(MpscState(buffer: RingBuffer(reserving: bound == .max ? 16 : bound), bound: bound))
     }
 
-    deinit { state.withLock { $0.sendWaiters.destroy() } }
+    deinit {
+        state.withLock { s in
+            s.sendWaiters.destroy()
+            s.buffer.destroy()
+        }
+    }
 
     @inline(__always)
     func tryPush(_ value: T) -> MpscPush {
@@ -60,13 +65,9 @@ final class MpscShared<T: Sendable>: Sendable {
         }
     }
 
-    /// Bounded send: waits (suspends) while the channel is full.
-    nonisolated(nonsending) func send(_ value: T) async throws(MpscSendError<T>) {
-        switch tryPush(value) {
-        case .sent(let w): w.fire(); return
-        case .closed: throw .closed(value)
-        case .full: break
-        }
+    /// Bounded send's slow path, after a push found the channel full: waits
+    /// (suspends) until there is room, the channel closes, or cancellation.
+    nonisolated(nonsending) func sendWhenFull(_ value: T) async throws(MpscSendError<T>) {
         let id = state.withLock { $0.sendWaiters.allocate() }
         defer {
             let w = state.withLock { s -> Waiter in

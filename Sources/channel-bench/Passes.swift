@@ -79,7 +79,7 @@ func broadcastPass(
                     floor = lo
                     if seq - floor >= threshold {
                         yields += 1
-                        await Task.yield()
+                        await yieldNow(ex)
                     }
                 }
             }
@@ -152,4 +152,14 @@ func mpscPass(m: UInt64, k: Int, cap: Int, p: Int, ex: (any TaskExecutor)?) asyn
     }
     let (end, received, orderErrors) = await consumer.value
     return MpscResult(wall: end - (start ?? end), received: received, orderErrors: orderErrors)
+}
+
+/// The pacing yield: tokio's `yield_now` semantics on the tokio-like executor,
+/// `Task.yield()` on Swift's global executor.
+func yieldNow(_ ex: (any TaskExecutor)?) async {
+    if let t = ex as? TwoWorkerExecutor {
+        await t.yieldNow()
+    } else {
+        await Task.yield()
+    }
 }

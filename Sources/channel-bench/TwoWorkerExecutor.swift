@@ -9,10 +9,11 @@ import Glibc
 ///   runs next on the same thread, without waking another thread (tokio's
 ///   `lifo_slot`); the job it displaces goes to the shared queue and an idle
 ///   worker is woken.
-/// - A job that re-enqueues itself while running (`Task.yield()`) goes to the
-///   back of the shared queue **without waking an idle worker** (tokio's
-///   `yield_now` defers the task to the same worker rather than handing it
-///   to another one).
+/// - ``yieldNow()`` is tokio's `yield_now`: the task is deferred on its
+///   worker and resumed only when that worker has nothing else to run (no
+///   LIFO job, empty shared queue); no other worker is woken for it.
+///   (`Task.yield()` cannot be used for this: it enqueues a separate
+///   continuation job, which this executor cannot tell apart from a wake-up.)
 /// - Jobs enqueued from other threads go to the shared FIFO queue.
 /// - At most `lifoBudget` LIFO jobs run in a row before the shared queue gets
 ///   a turn (tokio caps LIFO polls too), so nothing starves.
@@ -30,6 +31,19 @@ final class TwoWorkerExecutor: TaskExecutor, @unchecked Sendable {
         var lifo: UnownedJob? = nil
         var current: UnsafeRawPointer? = nil
         var lifoRun = 0
+        var deferred: [UnsafeContinuation<Void, Never>] = []
+    }
+
+    /// Yields like tokio's `yield_now` (see the type's doc comment). Outside a
+    /// worker thread it falls back to `Task.yield()`.
+    func yieldNow() async {
+        await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
+            if let w = currentWorker() {
+                w.deferred.append(c)
+            } else {
+                c.resume()
+            }
+        }
     }
 
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -102,8 +116,6 @@ final class TwoWorkerExecutor: TaskExecutor, @unchecked Sendable {
                 }
                 return
             }
-            push(j, signal: false)  // a yield: defer, do not wake another worker
-            return
         }
         push(j)
     }
@@ -122,9 +134,13 @@ final class TwoWorkerExecutor: TaskExecutor, @unchecked Sendable {
         pthread_mutex_unlock(mutex)
     }
 
-    private func pop() -> UnownedJob? {
+    private func pop(block: Bool) -> UnownedJob? {
         pthread_mutex_lock(mutex)
         while count == 0 {
+            if !block {
+                pthread_mutex_unlock(mutex)
+                return nil
+            }
             idle += 1
             pthread_cond_wait(cond, mutex)
             idle -= 1
@@ -155,7 +171,14 @@ final class TwoWorkerExecutor: TaskExecutor, @unchecked Sendable {
                     push(l)
                 }
                 w.lifoRun = 0
-                next = pop()
+                next = pop(block: w.deferred.isEmpty)
+                if next == nil {
+                    // Nothing else to run: resume the tasks that yielded.
+                    let ds = w.deferred
+                    w.deferred.removeAll(keepingCapacity: true)
+                    for d in ds { d.resume() }
+                    continue
+                }
             }
             guard let job = next else { continue }
             w.current = unsafeBitCast(job, to: UnsafeRawPointer.self)

@@ -48,6 +48,7 @@ extension BroadcastReceiver {
     /// copies up to `buffer.count` available values into the front of
     /// `buffer`, advancing the cursor and releasing each slot's claim.
     ///
+    /// An empty `buffer` reads nothing (only lag or close are reported).
     /// `buffer` must be fully initialized; its slots are overwritten by
     /// assignment (the previous contents are released, inside the lock, so a
     /// caller that wants the lock held for the shortest time clears them

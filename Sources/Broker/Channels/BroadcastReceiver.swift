@@ -27,7 +27,8 @@ public final class BroadcastReceiver<T: Sendable>: Sendable {
     /// task is cancelled while nothing is available. Cancellation leaves no
     /// waiter behind and consumes nothing: a value available at the same time
     /// is returned rather than dropped.
-    public func recv() async throws(BroadcastRecvError) -> T {
+    @inline(__always)
+    nonisolated(nonsending) public func recv() async throws(BroadcastRecvError) -> T {
         while true {
             switch shared.state.withLock({ $0.read(id) }) {
             case .value(let v): return v
@@ -41,7 +42,7 @@ public final class BroadcastReceiver<T: Sendable>: Sendable {
     }
 
     /// Suspends until a send or close after this point, or cancellation.
-    private func park() async {
+    nonisolated(nonsending) private func park() async {
         let shared = self.shared, id = self.id
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in

@@ -2,7 +2,7 @@ import Synchronization
 
 /// One ring slot: the position it was written for, how many receivers still
 /// have to read it, and the value (nil once every receiver read it).
-struct BroadcastSlot<T> {
+struct BroadcastSlot<T: Sendable>: Sendable {
     var pos: UInt64
     var rem: Int
     var value: T?
@@ -18,8 +18,14 @@ enum BroadcastRead<T> {
 
 /// The locked state of a broadcast channel. Only accessed inside
 /// `BroadcastShared.state.withLock`.
-struct BroadcastState<T: Sendable> {
-    var slots: [BroadcastSlot<T>]
+///
+/// `@unchecked Sendable` invariant: `slots` is a buffer owned by this state
+/// alone (never copied: the state lives in one `ChannelLock`), only touched
+/// under that lock, and freed once by `destroy()` from the channel's deinit.
+struct BroadcastState<T: Sendable>: @unchecked Sendable {
+    /// The ring, `capacity` slots; a manually managed buffer so that slot
+    /// writes need no copy-on-write uniqueness check.
+    let slots: UnsafeMutablePointer<BroadcastSlot<T>>
     let mask: Int
     let capacity: UInt64
     /// Position the next send writes.
@@ -32,9 +38,17 @@ struct BroadcastState<T: Sendable> {
     var waiters = WaiterList()
 
     init(capacity: Int) {
-        slots = Array(repeating: BroadcastSlot(pos: .max, rem: 0, value: nil), count: capacity)
+        slots = .allocate(capacity: capacity)
+        slots.initialize(repeating: BroadcastSlot(pos: .max, rem: 0, value: nil), count: capacity)
         mask = capacity - 1
         self.capacity = UInt64(capacity)
+    }
+
+    /// Frees the ring and the waiter slab (values still held are released).
+    func destroy() {
+        slots.deinitialize(count: Int(capacity))
+        slots.deallocate()
+        waiters.destroy()
     }
 
     /// Reads one value (or lag/empty/closed) for receiver node `id`.
@@ -84,16 +98,18 @@ struct BroadcastState<T: Sendable> {
 }
 
 /// The storage shared by every sender and receiver handle of one broadcast
-/// channel. All mutable state is inside `state` (a `Mutex`), so the class is
+/// channel. All mutable state is inside `state` (a `ChannelLock`), so the class is
 /// `Sendable` without `@unchecked`.
 final class BroadcastShared<T: Sendable>: Sendable {
-    let state: Mutex<BroadcastState<T>>
+    let state: ChannelLock<BroadcastState<T>>
     let capacity: Int
 
     init(capacity: Int) {
         self.capacity = capacity
-        state = Mutex(BroadcastState(capacity: capacity))
+        state = ChannelLock(BroadcastState(capacity: capacity))
     }
+
+    deinit { state.withLock { $0.destroy() } }
 
     // MARK: senders
 

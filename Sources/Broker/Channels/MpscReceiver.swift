@@ -18,14 +18,15 @@ public final class MpscReceiver<T: Sendable>: Sendable {
     /// receiver was closed) and the buffer is drained, or when the task is
     /// cancelled while nothing is buffered (then nothing was consumed and no
     /// waiter is left behind; check `Task.isCancelled` to tell the cases apart).
-    public func recv() async -> T? {
+    @inline(__always)
+    nonisolated(nonsending) public func recv() async -> T? {
         while true {
-            let (v, w, done) = shared.state.withLock { s -> (T?, Waiter, Bool) in
-                let (v, w) = s.pop()
-                return (v, w, v == nil && s.finished)
+            let (v, wake, done) = shared.state.withLock { s -> (T?, Bool, Bool) in
+                let (v, wake) = s.pop()
+                return (v, wake, v == nil && s.finished)
             }
             if let v {
-                w.fire()
+                if wake { shared.wakeSenders() }
                 return v
             }
             if done || Task.isCancelled { return nil }
@@ -33,7 +34,7 @@ public final class MpscReceiver<T: Sendable>: Sendable {
         }
     }
 
-    private func park() async {
+    nonisolated(nonsending) private func park() async {
         let shared = self.shared
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
@@ -57,44 +58,32 @@ public final class MpscReceiver<T: Sendable>: Sendable {
 
     /// The next value if one is buffered, without waiting.
     public func tryRecv() throws(MpscTryRecvError) -> T {
-        let (v, w, done) = shared.state.withLock { s -> (T?, Waiter, Bool) in
-            let (v, w) = s.pop()
-            return (v, w, s.finished)
+        let (v, wake, done) = shared.state.withLock { s -> (T?, Bool, Bool) in
+            let (v, wake) = s.pop()
+            return (v, wake, s.finished)
         }
-        w.fire()
+        if wake { shared.wakeSenders() }
         if let v { return v }
         throw done ? .disconnected : .empty
     }
 
     /// Moves up to `buffer.count` buffered values into the front of `buffer`
     /// (initialized slots are overwritten by assignment) in one lock
-    /// acquisition, and wakes as many blocked senders as slots were freed.
-    /// Returns how many were moved and whether the channel is finished.
+    /// acquisition, then wakes blocked senders if the buffer drained to its
+    /// low-water mark. Returns how many were moved and whether the channel is
+    /// finished (nothing buffered, nothing more can arrive).
     public func readBatch(into buffer: UnsafeMutableBufferPointer<T>) -> (count: Int, finished: Bool) {
-        withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { wake in
-            var total = 0
-            var finished = false
-            while true {
-                let (n, woken) = shared.state.withLock { s -> (Int, Int) in
-                    var n = 0, woken = 0
-                    while total + n < buffer.count, let v = s.buffer.popFirst() {
-                        buffer[total + n] = v
-                        n += 1
-                        if woken < wake.count, !s.sendWaiters.isMainEmpty {
-                            wake.initializeElement(at: woken, to: s.sendWaiters.unpark(s.sendWaiters.nodes[0].next))
-                            woken += 1
-                        }
-                        if woken == wake.count { break }
-                    }
-                    finished = s.finished
-                    return (n, woken)
-                }
-                fireAndClear(wake, woken)
-                total += n
-                if n == 0 || total == buffer.count || woken < wake.count { break }
+        let (n, wake, finished) = shared.state.withLock { s -> (Int, Bool, Bool) in
+            var n = 0
+            while n < buffer.count, let v = s.buffer.popFirst() {
+                buffer[n] = v
+                n += 1
             }
-            return (total, finished)
+            let wake = n > 0 && !s.sendWaiters.isMainEmpty && s.buffer.count <= s.lowWater
+            return (n, wake, s.finished)
         }
+        if wake { shared.wakeSenders() }
+        return (n, finished)
     }
 
     /// Arms a one-shot wake-up for a non-async consumer: returns false (arming

@@ -1,10 +1,15 @@
 import Synchronization
 
 /// The locked state of an mpsc channel.
-struct MpscState<T: Sendable> {
+struct MpscState<T: Sendable>: Sendable {
     var buffer: RingBuffer<T>
     /// Maximum number of buffered values (`Int.max` when unbounded).
     let bound: Int
+    /// Blocked senders are woken (all of them) once the buffer has drained to
+    /// this many values: half the bound. Waking per freed slot would make
+    /// every message of a saturated channel cost a park and a wake-up; with
+    /// this hysteresis each woken sender gets a run of free slots.
+    var lowWater: Int { bound - max(1, bound / 2) }
     var senderCount = 1
     /// Set by the receiver's `close()` or deinit: no more sends accepted.
     var closed = false
@@ -16,13 +21,12 @@ struct MpscState<T: Sendable> {
     /// True when nothing is buffered and nothing can arrive any more.
     var finished: Bool { buffer.isEmpty && (closed || senderCount == 0) }
 
-    /// Pops one value and wakes (returns) the first waiting sender, if any.
+    /// Pops one value; the flag says blocked senders must now be woken
+    /// (the buffer reached ``lowWater`` and someone waits).
     @inline(__always)
-    mutating func pop() -> (T?, Waiter) {
-        guard let v = buffer.popFirst() else { return (nil, .none) }
-        if sendWaiters.isMainEmpty { return (v, .none) }
-        let first = sendWaiters.nodes[0].next
-        return (v, sendWaiters.unpark(first))
+    mutating func pop() -> (T?, Bool) {
+        guard let v = buffer.popFirst() else { return (nil, false) }
+        return (v, !sendWaiters.isMainEmpty && buffer.count <= lowWater)
     }
 }
 
@@ -34,12 +38,19 @@ enum MpscPush {
 }
 
 /// Storage shared by the handles of one mpsc channel. All mutable state is in
-/// the `Mutex`, so it is `Sendable` without `@unchecked`.
+/// the `ChannelLock`, so it is `Sendable` without `@unchecked` of its own.
 final class MpscShared<T: Sendable>: Sendable {
-    let state: Mutex<MpscState<T>>
+    let state: ChannelLock<MpscState<T>>
 
     init(bound: Int) {
-        state = Mutex(MpscState(buffer: RingBuffer(reserving: bound == .max ? 16 : bound), bound: bound))
+        state = ChannelLock(MpscState(buffer: RingBuffer(reserving: bound == .max ? 16 : bound), bound: bound))
+    }
+
+    deinit {
+        state.withLock { s in
+            s.sendWaiters.destroy()
+            s.buffer.destroy()
+        }
     }
 
     @inline(__always)
@@ -54,13 +65,9 @@ final class MpscShared<T: Sendable>: Sendable {
         }
     }
 
-    /// Bounded send: waits (suspends) while the channel is full.
-    func send(_ value: T) async throws(MpscSendError<T>) {
-        switch tryPush(value) {
-        case .sent(let w): w.fire(); return
-        case .closed: throw .closed(value)
-        case .full: break
-        }
+    /// Bounded send's slow path, after a push found the channel full: waits
+    /// (suspends) until there is room, the channel closes, or cancellation.
+    nonisolated(nonsending) func sendWhenFull(_ value: T) async throws(MpscSendError<T>) {
         let id = state.withLock { $0.sendWaiters.allocate() }
         defer {
             let w = state.withLock { s -> Waiter in
@@ -84,7 +91,7 @@ final class MpscShared<T: Sendable>: Sendable {
     /// Suspends until the receiver frees a slot, the channel closes, or the task
     /// is cancelled. A woken sender always retries its push first, so a wake-up
     /// is never lost (if the room was taken by a newer sender, it parks again).
-    private func parkSender(_ id: Int32) async {
+    nonisolated(nonsending) private func parkSender(_ id: Int32) async {
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
                 let parked = state.withLock { s -> Bool in
@@ -123,11 +130,17 @@ final class MpscShared<T: Sendable>: Sendable {
 
     /// Closes the receiving side: later sends fail, blocked senders wake.
     func closeReceiver() {
+        wakeSenders(closing: true)
+    }
+
+    /// Wakes every blocked sender, in batches with the lock released between
+    /// them (each woken sender retries its push).
+    func wakeSenders(closing: Bool = false) {
         withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { buf in
             var more = true
             while more {
                 let n = state.withLock { s -> Int in
-                    s.closed = true
+                    if closing { s.closed = true }
                     let n = s.sendWaiters.pop(from: 0, into: buf)
                     more = !s.sendWaiters.isMainEmpty
                     return n

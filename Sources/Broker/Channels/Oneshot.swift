@@ -40,7 +40,7 @@ public enum OneshotTryRecvError: Error, Equatable, Sendable {
     case closed
 }
 
-struct OneshotState<T: Sendable> {
+struct OneshotState<T: Sendable>: Sendable {
     var value: T? = nil
     var sent = false
     var taken = false
@@ -59,9 +59,9 @@ struct OneshotState<T: Sendable> {
     }
 }
 
-/// Shared state of one oneshot channel; all mutable state is in the `Mutex`.
+/// Shared state of one oneshot channel; all mutable state is in the `ChannelLock`.
 final class OneshotShared<T: Sendable>: Sendable {
-    let state = Mutex(OneshotState<T>())
+    let state = ChannelLock(OneshotState<T>())
 }
 
 /// The sending half of a oneshot channel. `Sendable`; any thread may call it.
@@ -124,7 +124,7 @@ public final class OneshotReceiver<T: Sendable>: Sendable {
     /// went away without sending (or the value was already taken), and
     /// ``OneshotRecvError/cancelled`` if the task is cancelled first (no waiter
     /// is left behind; a later call can still take the value).
-    public func value() async throws(OneshotRecvError) -> T {
+    nonisolated(nonsending) public func value() async throws(OneshotRecvError) -> T {
         while true {
             switch shared.state.withLock({ $0.take() }) {
             case .success(let v): return v

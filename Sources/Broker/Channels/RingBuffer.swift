@@ -1,30 +1,40 @@
 /// A growable FIFO ring of values, used inside a channel's locked state.
-/// Not thread-safe by itself. Push and pop are O(1); it only allocates when it
+///
+/// Not thread-safe by itself. Push and pop are O(1) with no copy-on-write
+/// check (the storage is a manually managed buffer); it only allocates when it
 /// has to grow past its current storage (never, for a bounded channel whose
 /// storage was reserved up front).
-struct RingBuffer<T> {
-    private var storage: ContiguousArray<T?>
+///
+/// `@unchecked Sendable` invariant: a `RingBuffer` is never copied (it lives
+/// in one channel state inside one `ChannelLock`), is only touched under that
+/// lock, and its owner calls ``destroy()`` exactly once, from its deinit.
+struct RingBuffer<T: Sendable>: @unchecked Sendable {
+    private var storage: UnsafeMutablePointer<T>
+    private var capacity: Int
     private var head = 0
     private(set) var count = 0
 
-    init(reserving capacity: Int) {
+    init(reserving wanted: Int) {
         var c = 1
-        while c < max(capacity, 1) { c <<= 1 }
-        storage = ContiguousArray(repeating: nil, count: c)
+        while c < max(wanted, 1) { c <<= 1 }
+        capacity = c
+        storage = .allocate(capacity: c)
     }
 
     var isEmpty: Bool { count == 0 }
 
+    @inline(__always)
     mutating func append(_ value: T) {
-        if count == storage.count { grow() }
-        storage[(head &+ count) & (storage.count &- 1)] = value
+        if count == capacity { grow() }
+        (storage + ((head &+ count) & (capacity &- 1))).initialize(to: value)
         count &+= 1
     }
 
+    @inline(__always)
     mutating func popFirst() -> T? {
         if count == 0 { return nil }
-        let v = storage[head].take()
-        head = (head &+ 1) & (storage.count &- 1)
+        let v = (storage + head).move()
+        head = (head &+ 1) & (capacity &- 1)
         count &-= 1
         return v
     }
@@ -37,10 +47,18 @@ struct RingBuffer<T> {
         return out
     }
 
+    /// Releases the values still held and the storage.
+    mutating func destroy() {
+        while popFirst() != nil {}
+        storage.deallocate()
+    }
+
     private mutating func grow() {
-        var bigger = ContiguousArray<T?>(repeating: nil, count: storage.count * 2)
-        for k in 0..<count { bigger[k] = storage[(head + k) & (storage.count - 1)].take() }
+        let bigger = UnsafeMutablePointer<T>.allocate(capacity: capacity * 2)
+        for k in 0..<count { (bigger + k).initialize(to: (storage + ((head + k) & (capacity - 1))).move()) }
+        storage.deallocate()
         storage = bigger
+        capacity *= 2
         head = 0
     }
 }

@@ -44,9 +44,11 @@ enum Waiter: Sendable {
 /// sentinel.
 ///
 /// Not thread-safe by itself: only ever touched while the owning channel's
-/// `Mutex` is held.
-struct WaiterList {
-    struct Node {
+/// `ChannelLock` is held. The slab is a manually managed buffer (no
+/// copy-on-write check per access): a `WaiterList` is never copied, and its
+/// owner calls ``destroy()`` exactly once, from its deinit.
+struct WaiterList: @unchecked Sendable {
+    struct Node: Sendable {
         var prev: Int32
         var next: Int32
         var linked: Bool
@@ -57,15 +59,27 @@ struct WaiterList {
         var cursor: UInt64
     }
 
-    /// The slab; index 0 is the main list's sentinel. Mutated in place by the owning channel.
-    var nodes: [Node]
+    /// The slab; index 0 is the main list's sentinel. Mutated in place (through
+    /// the pointer) by the owning channel, under its lock. Indices come from
+    /// `allocate()` only, so they are always in bounds.
+    private(set) var nodes: UnsafeMutablePointer<Node>
+    private var capacity: Int
+    private var used: Int
     private var freeHead: Int32 = -1
     /// Number of nodes linked in any list (main or detached): parked waiters.
     private(set) var linkedCount: Int = 0
 
     init() {
-        nodes = [Node(prev: 0, next: 0, linked: false, waiter: .none, nextFree: -1, cursor: 0)]
-        nodes.reserveCapacity(8)
+        capacity = 8
+        nodes = .allocate(capacity: capacity)
+        nodes.initialize(to: Node(prev: 0, next: 0, linked: false, waiter: .none, nextFree: -1, cursor: 0))
+        used = 1
+    }
+
+    /// Releases the slab. Called once by the owning channel's deinit.
+    func destroy() {
+        nodes.deinitialize(count: used)
+        nodes.deallocate()
     }
 
     var isMainEmpty: Bool { nodes[0].next == 0 }
@@ -78,8 +92,16 @@ struct WaiterList {
             nodes[Int(i)] = Node(prev: i, next: i, linked: false, waiter: .none, nextFree: -1, cursor: 0)
             return i
         }
-        let i = Int32(nodes.count)
-        nodes.append(Node(prev: i, next: i, linked: false, waiter: .none, nextFree: -1, cursor: 0))
+        if used == capacity {
+            let bigger = UnsafeMutablePointer<Node>.allocate(capacity: capacity * 2)
+            bigger.moveInitialize(from: nodes, count: used)
+            nodes.deallocate()
+            nodes = bigger
+            capacity *= 2
+        }
+        let i = Int32(used)
+        (nodes + used).initialize(to: Node(prev: i, next: i, linked: false, waiter: .none, nextFree: -1, cursor: 0))
+        used += 1
         return i
     }
 

@@ -25,7 +25,7 @@ public enum WatchChangedError: Error, Equatable, Sendable {
     case cancelled
 }
 
-struct WatchState<T: Sendable> {
+struct WatchState<T: Sendable>: Sendable {
     var value: T
     var version: UInt64 = 0
     var closed = false
@@ -34,11 +34,13 @@ struct WatchState<T: Sendable> {
     var waiters = WaiterList()
 }
 
-/// Shared state of one watch channel; all mutable state is in the `Mutex`.
+/// Shared state of one watch channel; all mutable state is in the `ChannelLock`.
 final class WatchShared<T: Sendable>: Sendable {
-    let state: Mutex<WatchState<T>>
+    let state: ChannelLock<WatchState<T>>
 
-    init(_ value: T) { state = Mutex(WatchState(value: value)) }
+    init(_ value: T) { state = ChannelLock(WatchState(value: value)) }
+
+    deinit { state.withLock { $0.waiters.destroy() } }
 
     /// Updates the state under the lock, then wakes every parked receiver in
     /// batches with the lock released (the list is detached in O(1)).
@@ -160,7 +162,7 @@ public final class WatchReceiver<T: Sendable>: Sendable {
     /// ``WatchChangedError/closed`` only once the sender is gone and the last
     /// value was seen, and with ``WatchChangedError/cancelled`` if the task is
     /// cancelled while waiting.
-    public func changed() async throws(WatchChangedError) {
+    nonisolated(nonsending) public func changed() async throws(WatchChangedError) {
         let shared = self.shared, id = self.id
         while true {
             let r = shared.state.withLock { s -> WatchChangedError? in

@@ -18,6 +18,8 @@ let package = Package(
         .target(name: "Broker", dependencies: ["Protocol", "CBrokerShim"]),
         // The daemon's entry point: configuration, signals, the server.
         .executableTarget(name: "broker-server", dependencies: ["Broker"]),
+        // The channel family beside tokio's (release mode; see scripts/bench-channels.sh).
+        .executableTarget(name: "channel-bench", dependencies: ["Broker"]),
         // Throughput of the framer and command parser (release mode).
         .executableTarget(name: "codec-bench", dependencies: ["Protocol"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),

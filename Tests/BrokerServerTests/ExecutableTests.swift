@@ -80,7 +80,7 @@ let baseConfig = ["host 127.0.0.1", "threads 2"]
             for _ in 0..<100 { try publisher.expectLine("OK 1") }
         }
         for (index, client) in clients.enumerated() { try client.expectLine("MSG own.\(index) hello-\(index)") }
-        let status = try String(contentsOfFile: "/proc/\(broker.pid)/status", encoding: .utf8)
+        let status = try readWholeFile("/proc/\(broker.pid)/status")
         let threads = status.split(separator: "\n").first { $0.hasPrefix("Threads:") }
             .flatMap { Int($0.dropFirst("Threads:".count).trimmingCharacters(in: .whitespaces)) }
         #expect(threads != nil)

@@ -165,14 +165,35 @@ func messagesAfterLastLag(_ client: TestClient, topic: String, last: Int) throws
 
 /// The kernel timer on the broker's side of a connection: (timer kind, ticks until it fires).
 func brokerSideTimer(brokerPort: Int, clientPort: Int) throws -> (kind: Int, ticks: Int) {
-    let table = try String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)
     let local = String(format: "0100007F:%04X", brokerPort)
     let remote = String(format: "0100007F:%04X", clientPort)
-    for row in table.split(separator: "\n").dropFirst() {
-        let fields = row.split(separator: " ")
-        guard fields.count > 5, fields[1] == local, fields[2] == remote else { continue }
-        let timer = fields[5].split(separator: ":")
-        return (Int(timer[0], radix: 16) ?? -1, Int(timer[1], radix: 16) ?? -1)
+    // The kernel writes the table in pieces; rows can be skipped while other tests open and
+    // close sockets, so a missing row is looked for again (a bounded number of times).
+    for _ in 0..<50 {
+        let table = try readWholeFile("/proc/net/tcp")
+        for row in table.split(separator: "\n").dropFirst() {
+            let fields = row.split(separator: " ")
+            guard fields.count > 5, fields[1] == local, fields[2] == remote else { continue }
+            let timer = fields[5].split(separator: ":")
+            return (Int(timer[0], radix: 16) ?? -1, Int(timer[1], radix: 16) ?? -1)
+        }
     }
     throw ClientError("no /proc/net/tcp row for \(local) -> \(remote)")
+}
+
+/// Reads a file to its end with read(2) (a /proc file reports size 0, so it is read until EOF).
+func readWholeFile(_ path: String) throws -> String {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw ClientError("open \(path): errno \(errno)") }
+    defer { Glibc.close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        if count < 0 && errno == EINTR { continue }
+        if count < 0 { throw ClientError("read \(path): errno \(errno)") }
+        if count == 0 { break }
+        bytes.append(contentsOf: chunk[0..<count])
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }

@@ -63,7 +63,8 @@ let baseConfig = ["host 127.0.0.1", "threads 2"]
             try client.expectLine(startingWith: "BYE shutting-down ")
             try client.expectEOF()
         }
-        #expect(try broker.waitForExit() == 0)
+        let status = try broker.waitForExit()
+        #expect(status == 0, "exit status \(status); stderr ends \(broker.stderr.lines.suffix(3))")
         #expect(broker.stderr.lines.contains { $0.contains("shut down") })
     }
 
@@ -86,7 +87,8 @@ let baseConfig = ["host 127.0.0.1", "threads 2"]
         #expect(threads != nil)
         #expect((threads ?? .max) <= 2 + 4, "broker-server runs \(String(describing: threads)) threads with threads = 2")
         broker.signal(SIGTERM)
-        #expect(try broker.waitForExit() == 0)
+        let exit = try broker.waitForExit()
+        #expect(exit == 0, "exit status \(exit); stderr ends \(broker.stderr.lines.suffix(3))")
     }
 }
 

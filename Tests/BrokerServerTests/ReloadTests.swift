@@ -98,7 +98,8 @@ import Testing
         let sent = try stuck.sendWithoutBlocking(pings, from: 0)
         #expect(sent < pings.count)
         broker.signal(SIGTERM)
-        #expect(try broker.waitForExit() == 0)  // the 600 s grace would outlast the 30 s guard
+        let status = try broker.waitForExit()  // the 600 s grace would outlast the 30 s guard
+        #expect(status == 0, "exit status \(status); stderr ends \(broker.stderr.lines.suffix(3))")
     }
 
     @Test func capacityReloadsLiveForTopicsCreatedAfterwards() throws {

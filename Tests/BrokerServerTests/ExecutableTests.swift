@@ -30,6 +30,22 @@ let baseConfig = ["host 127.0.0.1", "threads 2"]
         #expect(result.stdout.isEmpty)
     }
 
+    @Test(arguments: [["--port", "abc"], ["--max-line-bytes", "10"], ["--port", "1", "--port", "2"], ["stray"]])
+    func aBadCommandLineExits64WithOneLine(arguments: [String]) throws {
+        let result = try runBrokerServer(arguments)
+        #expect(result.status == 64)
+        #expect(result.stderr.count == 1, "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test func anUnreadableConfigurationFileExits78() throws {
+        let path = NSTemporaryDirectory() + "broker-e2e-missing-\(getpid()).conf"
+        let result = try runBrokerServer(["--config", path])
+        #expect(result.status == 78)
+        #expect(result.stderr.count == 1)
+        #expect(result.stderr.first?.contains("\(path): cannot read configuration file: ") == true, "\(result.stderr)")
+    }
+
     @Test func aBadConfigurationValueExits78NamingFileLineAndKey() throws {
         let file = try ConfigFile(["port 0", "max_line_bytes abc"])
         let result = try runBrokerServer(["--config", file.path])
@@ -66,6 +82,30 @@ let baseConfig = ["host 127.0.0.1", "threads 2"]
         let status = try broker.waitForExit()
         #expect(status == 0, "exit status \(status); stderr ends \(broker.stderr.lines.suffix(3))")
         #expect(broker.stderr.lines.contains { $0.contains("shut down") })
+    }
+
+    @Test func sigintShutsDownGracefullyToo() throws {
+        let (broker, _) = try BrokerProcess.start(config: baseConfig)
+        let client = try broker.connect()
+        try client.barrier()
+        broker.signal(SIGINT)
+        try client.expectLine(startingWith: "BYE shutting-down ")
+        try client.expectEOF()
+        let status = try broker.waitForExit()
+        #expect(status == 0, "exit status \(status); stderr ends \(broker.stderr.lines.suffix(3))")
+    }
+
+    @Test func aSecondSigtermDuringTheGracePeriodExitsAtOnce() throws {
+        let (broker, _) = try BrokerProcess.start(config: baseConfig + ["shutdown_grace_ms 600000"])
+        // A client that never reads keeps the shutdown waiting for the whole grace period.
+        let stuck = try broker.connect(receiveBuffer: 4096)
+        let pings = Array(String(repeating: "PING " + String(repeating: "p", count: 200) + "\n", count: 100_000).utf8)
+        #expect(try stuck.sendWithoutBlocking(pings, from: 0) < pings.count)
+        broker.signal(SIGTERM)
+        try broker.stderr.waitForLine(containing: "shutting down (grace 600000 ms)")
+        broker.signal(SIGTERM)
+        #expect(try broker.waitForExit() == 1)
+        #expect(broker.stderr.lines.contains { $0.contains("second signal") })
     }
 
     @Test func aThousandConnectionsUseAtMostThreadsPlusFourThreads() throws {

@@ -177,14 +177,16 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
             box = Inbox()
             return taken
         }
-        for (fd, peer) in box.newConnections { register(fd: fd, peer: peer) }
-        wokenCursors.append(contentsOf: box.cursors)
+        // Commands first: a connection accepted after a reload was sent here must be
+        // registered with the new settings (keepalive is set only at registration).
         for command in box.commands {
             switch command {
             case let .settings(newSettings): apply(newSettings)
             case let .shutdown(deadlineMs): beginShutdown(deadlineMs: deadlineMs)
             }
         }
+        for (fd, peer) in box.newConnections { register(fd: fd, peer: peer) }
+        wokenCursors.append(contentsOf: box.cursors)
     }
 
     private func apply(_ newSettings: LiveSettings) {

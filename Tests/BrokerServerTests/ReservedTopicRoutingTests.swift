@@ -1,0 +1,38 @@
+// `$` topics are not matched by a leading wildcard, checked in the broker's own registry:
+// no broker code publishes on `$SYS` yet, so this cannot be seen over TCP.
+import Testing
+@testable import Broker
+
+/// A scheduler that ignores wake-ups (nothing reads these cursors).
+private final class IdleScheduler: CursorScheduler {
+    func schedule(_ cursor: Cursor) {}
+}
+
+@Suite struct ReservedTopicRoutingTests {
+    private let scheduler = IdleScheduler()
+
+    private func subscription(_ pattern: String, id: UInt64) -> Subscription {
+        Subscription(pattern: Array(pattern.utf8), isPattern: pattern.contains("*") || pattern.contains(">"),
+                     id: id, connectionToken: id, scheduler: scheduler)
+    }
+
+    @Test func aLeadingWildcardDoesNotRouteADollarTopicButDollarSYSDoes() throws {
+        let registry = TopicRegistry(capacity: 8, maxTopics: 100)
+        try registry.subscribe(subscription(">", id: 1))
+        try registry.subscribe(subscription("*.lagged", id: 2))
+        #expect(try Array("$SYS.lagged".utf8).withUnsafeBytes { try registry.topicForPublish($0) } == nil)
+        try registry.subscribe(subscription("$SYS.>", id: 3))
+        let topic = try Array("$SYS.lagged".utf8).withUnsafeBytes { try registry.topicForPublish($0) }
+        #expect(topic?.receiverCount == 1)  // only `$SYS.>`
+    }
+
+    @Test func aLeadingWildcardSubscribedLaterDoesNotAttachToAnExistingDollarTopic() throws {
+        let registry = TopicRegistry(capacity: 8, maxTopics: 100)
+        try registry.subscribe(subscription("$SYS.lagged", id: 1))
+        try registry.subscribe(subscription(">", id: 2))
+        try registry.subscribe(subscription("*.lagged", id: 3))
+        #expect(registry.existingTopic(Array("$SYS.lagged".utf8))?.receiverCount == 1)
+        try registry.subscribe(subscription("$SYS.*", id: 4))
+        #expect(registry.existingTopic(Array("$SYS.lagged".utf8))?.receiverCount == 2)
+    }
+}

@@ -35,7 +35,7 @@ public final class BrokerServer: Sendable {
     private let config: BrokerConfig
     private let context: ServerContext
     private let loops: [EventLoop]
-    private let threads = Mutex<[pthread_t]>([])
+    private let threads = ChannelLock<[pthread_t]>([])
 
     public init(config: BrokerConfig, logger: Logger) throws(ServerError) {
         self.config = config

@@ -20,7 +20,7 @@ enum LoopCommand: Sendable {
 /// Everything else is loop thread only.
 final class EventLoop: CursorScheduler, @unchecked Sendable {
     // @unchecked Sendable: the cross-thread entry points touch only `inbox`
-    // (a Mutex), `doorbell` (an eventfd) and `threadID` (an Atomic). Every other
+    // (a pthread mutex), `doorbell` (an eventfd) and `threadID` (an Atomic). Every other
     // stored property is read and written only on the loop's own thread, after
     // `run()` has started on it (asserted by `isOnLoopThread` in debug builds).
 
@@ -37,7 +37,7 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
 
     let index: Int
     let context: ServerContext
-    private let inbox = Mutex(Inbox())
+    private let inbox = ChannelLock(Inbox())
     private let doorbell: EventFD
     private let threadID = Atomic<UInt>(0)
 

@@ -5,7 +5,9 @@ import Protocol
 /// O(levels + matches), whatever the number of patterns.
 ///
 /// Not thread-safe: the registry guards it with its lock.
-struct PatternIndex {
+struct PatternIndex: @unchecked Sendable {
+    // @unchecked Sendable: the trie's nodes are classes, reached only through
+    // the registry's lock (`TopicRegistry.state`), so no two threads touch them at once.
     /// One level of the trie.
     final class Node {
         /// Children by literal level.

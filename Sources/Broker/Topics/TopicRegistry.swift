@@ -27,12 +27,12 @@ enum RegistryError: Error, Equatable {
 /// (see ``Topic/retired``). Lock order: the registry lock may be held while a
 /// ring's lock is taken, never the reverse (rings call no registry code).
 final class TopicRegistry: Sendable {
-    private struct State {
+    private struct State: Sendable {
         var topics: [[UInt8]: Topic] = [:]
         var patterns = PatternIndex()
     }
 
-    private let state = Mutex(State())
+    private let state = ChannelLock(State())
     /// Ring capacity for topics created from now on (a live setting).
     private let capacity: Atomic<Int>
     /// The most topics that may exist at once (a live setting).
@@ -106,6 +106,11 @@ final class TopicRegistry: Sendable {
             }
         }
         return try result.get()
+    }
+
+    /// The topic called `name`, if it exists.
+    func existingTopic(_ name: [UInt8]) -> Topic? {
+        state.withLock { $0.topics[name] }
     }
 
     /// One topic's figures now, or nil if no such topic exists.

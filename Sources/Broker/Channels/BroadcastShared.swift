@@ -23,10 +23,17 @@ enum BroadcastRead<T> {
 /// alone (never copied: the state lives in one `ChannelLock`), only touched
 /// under that lock, and freed once by `destroy()` from the channel's deinit.
 struct BroadcastState<T: Sendable>: @unchecked Sendable {
-    /// The ring, `capacity` slots; a manually managed buffer so that slot
-    /// writes need no copy-on-write uniqueness check.
-    let slots: UnsafeMutablePointer<BroadcastSlot<T>>
-    let mask: Int
+    /// The ring's storage: `physical` slots, a manually managed buffer so
+    /// that slot writes need no copy-on-write uniqueness check. It starts small
+    /// and doubles (up to `capacity`) only when a send would otherwise
+    /// overwrite a value some receiver has not read, so an idle or keeping-up
+    /// channel costs a few slots, not `capacity`.
+    var slots: UnsafeMutablePointer<BroadcastSlot<T>>
+    /// Slots allocated now: a power of two, at most `capacity`.
+    var physical: Int
+    /// `physical - 1`: position `p` lives in slot `p & mask`.
+    var mask: Int
+    /// The channel's capacity: how far behind a receiver may fall before it lags.
     let capacity: UInt64
     /// Position the next send writes.
     var tail: UInt64 = 0
@@ -38,17 +45,39 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
     var waiters = WaiterList()
 
     init(capacity: Int) {
-        slots = .allocate(capacity: capacity)
-        slots.initialize(repeating: BroadcastSlot(pos: .max, rem: 0, value: nil), count: capacity)
-        mask = capacity - 1
+        physical = min(capacity, 2)
+        slots = .allocate(capacity: physical)
+        slots.initialize(repeating: BroadcastSlot(pos: .max, rem: 0, value: nil), count: physical)
+        mask = physical - 1
         self.capacity = UInt64(capacity)
     }
 
     /// Frees the ring and the waiter slab (values still held are released).
     func destroy() {
-        slots.deinitialize(count: Int(capacity))
+        slots.deinitialize(count: physical)
         slots.deallocate()
         waiters.destroy()
+    }
+
+    /// Doubles the storage, moving every slot to its place under the new mask.
+    /// Called by a send that would overwrite a value still owed to a receiver
+    /// while `physical < capacity`; the live positions are the last `physical`
+    /// ones before `tail`, so they stay distinct under the larger mask.
+    mutating func grow() {
+        let larger = physical * 2
+        let newSlots = UnsafeMutablePointer<BroadcastSlot<T>>.allocate(capacity: larger)
+        newSlots.initialize(repeating: BroadcastSlot(pos: .max, rem: 0, value: nil), count: larger)
+        let newMask = larger - 1
+        for index in 0..<physical {
+            let slot = (slots + index).move()
+            if slot.pos != .max {
+                newSlots[Int(truncatingIfNeeded: slot.pos) & newMask] = slot
+            }
+        }
+        slots.deallocate()
+        slots = newSlots
+        physical = larger
+        mask = newMask
     }
 
     /// Reads one value (or lag/empty/closed) for receiver node `id`.
@@ -83,7 +112,7 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
     /// Values whose last claim this was are appended to `released`.
     mutating func releaseClaims(_ id: Int32, into released: inout [T]) {
         var p = waiters.nodes[Int(id)].cursor
-        if tail &- p > capacity { p = tail &- capacity }
+        if tail &- p > UInt64(physical) { p = tail &- UInt64(physical) }
         while p != tail {
             let idx = Int(truncatingIfNeeded: p) & mask
             if slots[idx].pos == p {
@@ -119,7 +148,11 @@ final class BroadcastShared<T: Sendable>: Sendable {
             let (count, old, woken, rest) = state.withLock { s -> (Int, T?, Int, Int32) in
                 let n = s.receiverCount
                 if n == 0 || s.closed { return (0, nil, 0, -1) }
-                let idx = Int(truncatingIfNeeded: s.tail) & s.mask
+                var idx = Int(truncatingIfNeeded: s.tail) & s.mask
+                while s.slots[idx].rem > 0 && s.physical < Int(s.capacity) {
+                    s.grow()  // the slot is still owed to a receiver: make room instead of overwriting
+                    idx = Int(truncatingIfNeeded: s.tail) & s.mask
+                }
                 let old = s.slots[idx].value.take()
                 s.slots[idx].pos = s.tail
                 s.slots[idx].rem = n

@@ -59,4 +59,14 @@ public final class BroadcastSender<T: Sendable>: Sendable {
             shared.releaseSender()
         }
     }
+
+    /// Closes the channel for every handle if no receiver has anything left to
+    /// read; returns whether it is closed now. Receivers then get `closed`, and
+    /// later sends store nothing and return 0. (Not in Tokio: the broker uses
+    /// it to free topics that only wildcard subscriptions keep open.)
+    @discardableResult
+    public func closeIfDrained() -> Bool { shared.closeIfDrained() }
+
+    /// Whether the channel is closed.
+    public var isClosed: Bool { shared.isClosed }
 }

@@ -210,6 +210,26 @@ final class BroadcastShared<T: Sendable>: Sendable {
         }
     }
 
+    /// Closes the channel if no value is owed to any receiver (every receiver
+    /// has read everything); returns whether the channel is closed now. After
+    /// it, sends store nothing and return 0, and waiting receivers are woken to
+    /// find `closed`. One lock acquisition; O(slots allocated).
+    func closeIfDrained() -> Bool {
+        withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { buf in
+            let (closed, rest) = state.withLock { s -> (Bool, Int32) in
+                if s.closed { return (true, -1) }
+                for index in 0..<s.physical where s.slots[index].rem > 0 { return (false, -1) }
+                s.closed = true
+                return (true, s.waiters.detachAll())
+            }
+            if rest >= 0 { drainDetached(rest, buf) }
+            return closed
+        }
+    }
+
+    /// Whether the channel is closed (last sender gone, or closed when drained).
+    var isClosed: Bool { state.withLock { $0.closed } }
+
     // MARK: receivers
 
     /// Creates a receiver node positioned at the tail.

@@ -54,9 +54,23 @@ extension EventLoop {
             connection.publishCache = topic
         }
         var receivers = 0
-        if let topic {
-            receivers = topic.sender.send(Message.make(topic: name, payload: payload))
-            topic.published.add(1)
+        if var target = topic {
+            let message = Message.make(topic: name, payload: payload)
+            receivers = target.sender.send(message)
+            if receivers == 0 && target.sender.isClosed {
+                // A sweep freed the topic meanwhile: publish to the one made anew.
+                do {
+                    if let fresh = try context.registry.topicForPublish(name) {
+                        target = fresh
+                        receivers = fresh.sender.send(message)
+                    }
+                } catch {
+                    reply(connection) { WireEncoder.appendErr(ProtocolError(.tooManyTopics, error.text), to: &$0) }
+                    return
+                }
+                connection.publishCache = target
+            }
+            target.published.add(1)
         }
         context.stats.published.add(1)
         reply(connection) { WireEncoder.appendOK(count: receivers, to: &$0) }

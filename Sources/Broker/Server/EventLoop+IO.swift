@@ -187,8 +187,14 @@ extension EventLoop {
                 turnDelivered &+= UInt64(result.count)
                 if result.count == room { index += 1; continue }  // more may be waiting
             }
+            if result.closed {  // a sweep freed this topic: the subscription goes on without it
+                context.registry.forget(cursor)
+                cursor.isQueued = false
+                connection.ready.remove(at: index)
+                continue
+            }
             // Drained: arm the wake-up; if messages slipped in meanwhile, keep it ready.
-            if result.closed || receiver.armWaker(cursor) {
+            if receiver.armWaker(cursor) {
                 cursor.isQueued = false
                 connection.ready.remove(at: index)
             } else {

@@ -73,6 +73,10 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
     var turnDelivered: UInt64 = 0
     /// When loop 0 next publishes `$SYS.stats` (monotonic ms; 0 = not scheduled yet).
     var nextStatisticsAtMs: Int64 = 0
+    /// When this loop next frees idle topics kept only by its pattern subscriptions.
+    var nextSweepAtMs: Int64 = monotonicMilliseconds() + EventLoop.sweepIntervalMs
+    /// How often idle pattern-only topics are freed.
+    static let sweepIntervalMs: Int64 = 2000
 
     init(index: Int, context: ServerContext, settings: LiveSettings) throws(SystemError) {
         self.index = index
@@ -232,6 +236,10 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
     private func checkTimers() {
         let now = monotonicMilliseconds()
         publishStatisticsIfDue(now: now)
+        if now >= nextSweepAtMs {
+            nextSweepAtMs = now + EventLoop.sweepIntervalMs
+            sweepIdleTopics()
+        }
         if let until = acceptPausedUntilMs, now >= until, let listener {
             acceptPausedUntilMs = nil
             try? epoll.modify(listener, events: EpollBits.readable, token: EventLoop.listenerToken)
@@ -248,6 +256,20 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
         if let deadline = shutdownDeadlineMs {
             if connections.isEmpty || now >= deadline { running = false }
         }
+    }
+
+    /// Frees topics that only this loop's pattern subscriptions keep open and
+    /// that have nothing left to deliver (see ``TopicRegistry/sweepIdleTopics(of:)``).
+    private func sweepIdleTopics() {
+        var patterns: [Subscription] = []
+        for connection in connections.values {
+            for subscription in connection.subscriptions.values where subscription.isPattern {
+                patterns.append(subscription)
+            }
+        }
+        if patterns.isEmpty { return }
+        let freed = context.registry.sweepIdleTopics(of: patterns)
+        if freed > 0 { context.logger.debug("freed \(freed) idle topic(s) kept only by pattern subscriptions") }
     }
 
     // MARK: - Accepting

@@ -12,8 +12,9 @@ protocol CursorScheduler: AnyObject, Sendable {
 /// pattern subscription); from then on its loop-only fields are touched only on
 /// the owning event loop's thread.
 final class Cursor: BroadcastWaker, @unchecked Sendable {
-    // @unchecked Sendable: `scheduler`, `topic`, `subscriptionID` and `connectionToken`
-    // are immutable. `receiver`, `isQueued` and the lag fields are written at
+    // @unchecked Sendable: `scheduler`, `topic`, `subscriptionID`, `connectionToken`
+    // and `isPattern` are immutable; `subscription` and `indexInTopic` are
+    // guarded by the registry's lock. `receiver`, `isQueued` and the lag fields are written at
     // init (before the cursor is published through the registry's lock) and
     // afterwards only on the owning loop's thread. `wake()` reads only `scheduler`.
 
@@ -35,9 +36,14 @@ final class Cursor: BroadcastWaker, @unchecked Sendable {
     var lagLoggedAtMs: Int64 = 0
     /// Position in `topic.cursors` (guarded by the registry's lock).
     var indexInTopic = -1
+    /// The subscription this cursor reads for (it owns the cursor).
+    weak var subscription: Subscription?
+    /// True when that subscription is a wildcard pattern.
+    let isPattern: Bool
 
-    init(topic: Topic, subscriptionID: UInt64, connectionToken: UInt64, scheduler: any CursorScheduler) {
+    init(topic: Topic, subscriptionID: UInt64, connectionToken: UInt64, scheduler: any CursorScheduler, isPattern: Bool) {
         self.topic = topic
+        self.isPattern = isPattern
         self.subscriptionID = subscriptionID
         self.connectionToken = connectionToken
         self.scheduler = scheduler
@@ -97,7 +103,9 @@ final class Subscription: @unchecked Sendable {
 
     /// Adds and arms a cursor on `topic` (caller holds the registry lock).
     func attach(to topic: Topic) {
-        let cursor = Cursor(topic: topic, subscriptionID: id, connectionToken: connectionToken, scheduler: scheduler)
+        let cursor = Cursor(topic: topic, subscriptionID: id, connectionToken: connectionToken, scheduler: scheduler,
+                            isPattern: isPattern)
+        cursor.subscription = self
         cursors.append(cursor)
         cursor.indexInTopic = topic.cursors.count
         topic.cursors.append(cursor)

@@ -88,6 +88,46 @@ final class TopicRegistry: Sendable {
         }
     }
 
+    /// Frees topics that only wildcard subscriptions keep open and that have
+    /// nothing left to deliver: their rings close (so a publisher holding one
+    /// looks the topic up again, and the topic is made anew, with a cursor for
+    /// every matching pattern, at its next publish), the calling loop's cursors
+    /// on them are dropped, and other loops' cursors drop themselves when they
+    /// read `closed` (``forget(_:)``). Call on the loop that owns `subscriptions`.
+    /// Returns how many topics were freed.
+    func sweepIdleTopics(of subscriptions: some Sequence<Subscription>) -> Int {
+        state.withLock { state in
+            var freed = 0
+            for subscription in subscriptions where subscription.isPattern {
+                var kept: [Cursor] = []
+                for cursor in subscription.cursors {
+                    let topic = cursor.topic
+                    let onlyPatterns = !topic.cursors.contains { !$0.isPattern }
+                    if onlyPatterns && topic.sender.closeIfDrained() {
+                        if state.topics[topic.name] === topic { freed += 1 }
+                        retire(topic, in: &state)
+                        cursor.drop()
+                    } else {
+                        kept.append(cursor)
+                    }
+                }
+                subscription.cursors = kept
+            }
+            return freed
+        }
+    }
+
+    /// Drops a cursor whose ring was closed by a sweep. Call on its owning loop.
+    func forget(_ cursor: Cursor) {
+        state.withLock { state in
+            cursor.drop()
+            if let subscription = cursor.subscription {
+                subscription.cursors.removeAll { $0 === cursor }
+            }
+            if cursor.topic.receiverCount == 0 { retire(cursor.topic, in: &state) }
+        }
+    }
+
     /// The topic to publish `name` to: an existing one, or a new one when a
     /// pattern subscription matches it; nil when nobody would receive it.
     func topicForPublish(_ name: UnsafeRawBufferPointer) throws(RegistryError) -> Topic? {

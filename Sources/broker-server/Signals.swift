@@ -25,9 +25,13 @@ func spawnSignalThread(
             case .reload:
                 let outcome = BrokerConfig.reload(current: current, configPath: configPath, overriddenKeys: overriddenKeys)
                 if case let .applied(newConfig, _) = outcome {
-                    current = newConfig
-                    server.apply(newConfig)
-                    logger.info(outcome.logLine)
+                    do throws(ConfigError) {
+                        try server.apply(newConfig)
+                        current = newConfig
+                        logger.info(outcome.logLine)
+                    } catch {
+                        logger.error(ReloadOutcome.rejected(error).logLine)
+                    }
                 } else {
                     logger.error(outcome.logLine)
                 }

@@ -37,12 +37,16 @@ case let .run(config, configPath, overriddenKeys):
         address = try server.start()
     } catch {
         if case .cannotListen = error { fail(error.description, exitCode: 69) }
+        if case let .configuration(configError) = error { fail(configError.description, exitCode: configError.exitCode) }
         fail(error.description, exitCode: 71)
     }
     // The readiness line: exactly this, on stdout, in one write (stdout carries nothing else).
     let ready = Array("listening on \(address)\n".utf8)
     _ = ready.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
     logger.info("listening on \(address) with \(config.threads) event loop(s)")
+    if !address.isLoopback && config.authToken.isEmpty && config.authTokenFile.isEmpty {
+        logger.warn("listening on the non-loopback address \(address) without auth_token: anyone who can reach it may publish and subscribe")
+    }
 
     let watcher: SignalWatcher
     do {

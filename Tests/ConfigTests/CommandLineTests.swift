@@ -56,6 +56,8 @@ import Testing
         source.statsIntervalMs = 0
         source.metricsPort = 9100
         source.metricsTopTopics = 5
+        source.authToken = "t0ken"
+        source.authTokenFile = "/run/token"
         var args: [String] = []
         for key in ConfigKey.all {
             #expect(!key.isSame(in: source, and: BrokerConfig()), "pick a non-default for \(key.name)")

@@ -24,7 +24,7 @@ import Testing
             "host", "port", "threads", "capacity", "max_connections",
             "max_subscriptions_per_connection", "max_topics", "max_line_bytes",
             "idle_timeout_ms", "shutdown_grace_ms", "tcp_keepalive_s", "log_level",
-            "stats_interval_ms", "metrics_port", "metrics_top_topics",
+            "stats_interval_ms", "metrics_port", "metrics_top_topics", "auth_token", "auth_token_file",
         ])
         #expect(Set(ConfigKey.all.map(\.name)).count == ConfigKey.all.count)
     }

@@ -63,7 +63,16 @@ import Testing
         }
         // Every integer key in the table is covered above.
         let covered = Set(Self.integerCases.map(\.0))
-        #expect(covered == Set(ConfigKey.all.map(\.name)).subtracting(["host", "log_level"]))
+        #expect(covered == Set(ConfigKey.all.map(\.name)).subtracting(["host", "log_level", "auth_token", "auth_token_file"]))
+    }
+
+    @Test func aBadTokenIsRefusedWithoutRepeatingIt() throws {
+        #expect(try Self.parse("auth_token s3cr3t-Token_1").authToken == "s3cr3t-Token_1")
+        #expect(try Self.parse("auth_token \"\"").authToken == "")
+        let line = Self.errorLine("auth_token \"has space\"")
+        #expect(line == "conf/broker.conf:2: auth_token: expected printable ASCII without spaces, at most 4096 bytes (the value is not shown)")
+        #expect(!(line ?? "").contains("has space"))
+        #expect(try Self.parse("auth_token_file /etc/broker/token").authTokenFile == "/etc/broker/token")
     }
 
     @Test func exampleErrorLineFromTheSpec() {

@@ -43,6 +43,10 @@ public struct BrokerConfig: Sendable, Equatable {
     public var metricsPort: Int = 0
     /// `metrics_top_topics`: cap on per-topic metric series.
     public var metricsTopTopics: Int = 20
+    /// `auth_token`: the token clients must send with AUTH; empty = no authentication.
+    public var authToken: String = ""
+    /// `auth_token_file`: a file holding the token; empty = none.
+    public var authTokenFile: String = ""
 
     /// The built-in defaults.
     public init() {}

@@ -38,5 +38,13 @@ extension ConfigKey {
                  doc: "Serve Prometheus metrics (GET /metrics, GET /healthz) over HTTP on this port of host, 0 to 65535; 0 turns it off."),
         .integer("metrics_top_topics", \.metricsTopTopics, range: 0...10_000, reloadsLive: true,
                  doc: "Per-topic metric series: at most this many topics, those with the most subscribers or lag, 0 to 10000."),
+        ConfigKey("auth_token", \.authToken, valueName: "TOKEN", reloadsLive: true,
+                  doc: "When set, a client must send AUTH <token> before anything else; printable ASCII without spaces. Empty: no authentication.",
+                  defaultDescription: "empty (off)",
+                  parse: ValueParsers.token, render: { $0 }),
+        ConfigKey("auth_token_file", \.authTokenFile, valueName: "PATH", reloadsLive: true,
+                  doc: "Read the token from this file (surrounding whitespace ignored) instead of writing it here; read at start and at each reload.",
+                  defaultDescription: "empty (none)",
+                  parse: ValueParsers.path, render: { $0 }),
     ]
 }

@@ -49,4 +49,22 @@ enum ValueParsers {
         let names = LogLevel.allCases.map(\.rawValue).joined(separator: ", ")
         return .failure(InvalidValue(reason: "expected one of \(names), got \(ConfigText.quoted(text))"))
     }
+
+    /// A secret token: printable ASCII without spaces, at most 4096 bytes, or
+    /// empty (no token). The error never repeats the value: it is a secret.
+    static func token(_ text: String) -> Result<String, InvalidValue> {
+        if text.isEmpty { return .success("") }
+        guard text.utf8.count <= 4096, text.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E }) else {
+            return .failure(InvalidValue(reason: "expected printable ASCII without spaces, at most 4096 bytes (the value is not shown)"))
+        }
+        return .success(text)
+    }
+
+    /// A file path, or empty (none).
+    static func path(_ text: String) -> Result<String, InvalidValue> {
+        guard !text.utf8.contains(0), text.utf8.count <= 4096 else {
+            return .failure(InvalidValue(reason: "expected a file path, got \(ConfigText.quoted(text))"))
+        }
+        return .success(text)
+    }
 }

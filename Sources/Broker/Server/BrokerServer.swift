@@ -16,12 +16,15 @@ public enum ServerError: Error, CustomStringConvertible {
     case cannotListen(address: String, SystemError)
     /// A loop's epoll, eventfd or thread could not be created.
     case system(SystemError)
+    /// The configuration cannot be used (an unreadable `auth_token_file`).
+    case configuration(ConfigError)
 
     public var description: String {
         switch self {
         case let .badHost(host): "cannot listen on \(host): not an IPv4 or IPv6 address"
         case let .cannotListen(address, error): "cannot listen on \(address): \(error.reason)"
         case let .system(error): "cannot start: \(error)"
+        case let .configuration(error): error.description
         }
     }
 }
@@ -39,7 +42,12 @@ public final class BrokerServer: Sendable {
 
     public init(config: BrokerConfig, logger: Logger) throws(ServerError) {
         self.config = config
-        let settings = LiveSettings(config)
+        let settings: LiveSettings
+        do {
+            settings = LiveSettings(config, authToken: try AuthToken.resolve(config))
+        } catch {
+            throw .configuration(error)
+        }
         context = ServerContext(settings: settings, logger: logger)
         var loops: [EventLoop] = []
         do {
@@ -76,9 +84,10 @@ public final class BrokerServer: Sendable {
         return bound
     }
 
-    /// Applies live settings to every loop (a configuration reload).
-    public func apply(_ newConfig: BrokerConfig) {
-        let settings = LiveSettings(newConfig)
+    /// Applies live settings to every loop (a configuration reload). Throws,
+    /// changing nothing, when the token file cannot be read.
+    public func apply(_ newConfig: BrokerConfig) throws(ConfigError) {
+        let settings = LiveSettings(newConfig, authToken: try AuthToken.resolve(newConfig))
         context.registry.update(capacity: settings.capacity, maxTopics: settings.maxTopics)
         context.logger.setLevel(settings.logLevel)
         for loop in loops { loop.send(.settings(settings)) }

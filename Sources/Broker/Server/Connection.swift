@@ -10,6 +10,7 @@ enum CloseReason: CustomStringConvertible {
     case readError(SystemError)
     case writeError(SystemError)
     case peerReset
+    case authFailed
 
     var description: String {
         switch self {
@@ -20,6 +21,7 @@ enum CloseReason: CustomStringConvertible {
         case let .readError(error): "read failed: \(error)"
         case let .writeError(error): "write failed: \(error)"
         case .peerReset: "connection reset by peer"
+        case .authFailed: "authentication failed"
         }
     }
 }
@@ -64,6 +66,8 @@ final class Connection {
     var completedLine = false
     /// The topic of the last PUB, reused while it is not retired.
     var publishCache: Topic?
+    /// False until the client sent the right AUTH, when a token is configured.
+    var authenticated = true
     /// The next subscription id of this connection.
     var nextSubscriptionID: UInt64 = 1
 

@@ -11,6 +11,14 @@ extension EventLoop {
             reply(connection) { WireEncoder.appendErr(error, to: &$0) }
             return
         }
+        if !connection.authenticated {
+            switch command {
+            case .auth, .quit: break
+            default:
+                reply(connection) { WireEncoder.appendErr(ProtocolError(.authRequired, "send AUTH <token> first"), to: &$0) }
+                return
+            }
+        }
         switch command {
         case let .publish(topic, payload):
             publish(topic: topic, payload: payload, from: connection)
@@ -24,8 +32,8 @@ extension EventLoop {
             }
         case let .stats(topic):
             statistics(topic, connection)
-        case .auth:
-            reply(connection) { WireEncoder.appendOK(to: &$0) }  // no token configured: AUTH is accepted
+        case let .auth(token):
+            authenticate(token, connection)
         case .quit:
             reply(connection) { WireEncoder.appendOK(to: &$0) }
             dropSubscriptions(connection)
@@ -142,7 +150,30 @@ extension EventLoop {
     }
 }
 
+extension EventLoop {
+    /// `AUTH <token>`: OK when it matches (or no token is configured); else
+    /// `ERR auth-failed`, `BYE auth-failed`, and the connection closes.
+    private func authenticate(_ token: UnsafeRawBufferPointer, _ connection: Connection) {
+        guard let expected = settings.authToken else {
+            reply(connection) { WireEncoder.appendOK(to: &$0) }
+            return
+        }
+        if AuthToken.matches(token, expected) {
+            connection.authenticated = true
+            reply(connection) { WireEncoder.appendOK(to: &$0) }
+            return
+        }
+        context.logger.warn("authentication failed", connection: connection.id, peer: connection.peer)
+        reply(connection) { WireEncoder.appendErr(ProtocolError(.authFailed, "wrong token"), to: &$0) }
+        sayGoodbye(connection, code: .authFailed, text: "wrong token", reason: .authFailed)
+    }
+}
+
 extension ErrorCode {
+    /// Extension: a command other than AUTH or QUIT before a successful AUTH.
+    public static let authRequired = ErrorCode(rawValue: "auth-required")
+    /// Extension: AUTH with a wrong token (then BYE with the same code).
+    public static let authFailed = ErrorCode(rawValue: "auth-failed")
     /// Extension: `STATS <topic>` for a topic that does not exist.
     public static let noSuchTopic = ErrorCode(rawValue: "no-such-topic")
     /// Extension: creating a topic would pass `max_topics`.

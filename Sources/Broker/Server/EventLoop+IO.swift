@@ -248,7 +248,8 @@ extension EventLoop {
     func sayGoodbye(_ connection: Connection, code: ErrorCode, text: String, reason: CloseReason) {
         guard !connection.isClosed, !connection.closeAfterFlush || reason == .shutdown else { return }
         dropSubscriptions(connection)
-        connection.framer.reset()
+        // The framer is not reset here: this may run inside its own callback. Input
+        // stops (closeAfterFlush pauses it) and `close` frees what it holds.
         connection.closeAfterFlush = true
         connection.pendingCloseReason = reason
         connection.output.appendControl { WireEncoder.appendBye(code, text, to: &$0) }

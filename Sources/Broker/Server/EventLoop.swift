@@ -339,6 +339,7 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
             return
         }
         connection.interest = EpollBits.readable | EpollBits.readHangup
+        connection.authenticated = settings.authToken == nil
         connections[token] = connection
         context.logger.info("connection opened", connection: id, peer: connection.peer)
     }

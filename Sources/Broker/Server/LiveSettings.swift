@@ -14,8 +14,11 @@ public struct LiveSettings: Sendable, Equatable {
     public var logLevel: LogLevel
     public var statsIntervalMs: Int
     public var metricsTopTopics: Int
+    /// The token clients must send with AUTH; nil = authentication off.
+    public var authToken: [UInt8]?
 
-    public init(_ config: BrokerConfig) {
+    public init(_ config: BrokerConfig, authToken: String?) {
+        self.authToken = authToken.map { Array($0.utf8) }
         capacity = config.capacity
         maxConnections = config.maxConnections
         maxSubscriptionsPerConnection = config.maxSubscriptionsPerConnection

@@ -9,7 +9,7 @@ case "$subs$msgs$payload" in *[!0-9]*) echo "usage: $0 [SUBS] [MSGS] [PAYLOAD]" 
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
 swift build -c release --product broker-server >/dev/null
 work=$(mktemp -d)
-trap 'kill "$vg" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "$vg" 2>/dev/null || true; [ -n "${KEEP_CALLGRIND:-}" ] && cp "$work/cg.out" "$KEEP_CALLGRIND"; rm -rf "$work"' EXIT
 cp -r ../shared/bench/peers/. "$work/peers"
 make -s -C "$work/peers" fanbench >/dev/null
 # valgrind 3.19 cannot read the toolchain's DWARF: keep the symbols, drop the debug info.

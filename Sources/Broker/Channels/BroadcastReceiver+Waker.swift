@@ -56,7 +56,21 @@ extension BroadcastReceiver {
     /// last receiver to read a slot, which takes the value by move (no
     /// refcount operation) and so releases the slot at once.
     public func readBatch(into buffer: UnsafeMutableBufferPointer<T>) -> BroadcastBatch {
-        let limit = UInt64(buffer.count)
+        readBatch(limit: buffer.count) { k, value in buffer[k] = value }
+    }
+
+    /// ``readBatch(into:)`` for memory that holds no values yet: the values are
+    /// initialized into the front of `buffer` (nothing is released), and the
+    /// caller owns them (deinitializes them) afterwards. This is the server's
+    /// hot path: one retain per value read, and one release when it is written.
+    public func readBatch(intoUninitialized buffer: UnsafeMutableBufferPointer<T>) -> BroadcastBatch {
+        guard let base = buffer.baseAddress else { return readBatch(limit: 0) { _, _ in } }
+        return readBatch(limit: buffer.count) { k, value in (base + k).initialize(to: value) }
+    }
+
+    @inline(__always)
+    private func readBatch(limit count: Int, _ store: (Int, T) -> Void) -> BroadcastBatch {
+        let limit = UInt64(count)
         return shared.state.withLock { s -> BroadcastBatch in
             let cursor = s.waiters.nodes[Int(id)].cursor
             let behind = s.tail &- cursor
@@ -70,7 +84,7 @@ extension BroadcastReceiver {
             var p = cursor
             var k = 0
             while k < Int(n) {
-                buffer[k] = s.take(Int(truncatingIfNeeded: p) & s.mask)
+                store(k, s.take(Int(truncatingIfNeeded: p) & s.mask))
                 p &+= 1
                 k += 1
             }

@@ -78,4 +78,6 @@ final class Connection {
         self.peer = peer
         self.framer = LineFramer(maxLineBytes: maxLineBytes)
     }
+
+    deinit { output.removeAll() }
 }

@@ -50,7 +50,7 @@ extension EventLoop {
 
     private func publish(topic name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, from connection: Connection) {
         var topic: Topic?
-        if let cached = connection.publishCache, !cached.retired.isSet, cached.name.elementsEqual(name) {
+        if let cached = connection.publishCache, !cached.retired.isSet, cached.hasName(name) {
             topic = cached
         } else {
             do {

@@ -8,6 +8,8 @@ extension EventLoop {
     static let replyHighWater = 256 * 1024
     /// Segments gathered into one flush batch before writing.
     static let batchSegments = 512
+    /// Messages taken from one ring per read.
+    static let readBatchSize = 128
     /// Reads per readable event before giving other connections a turn.
     static let readsPerTurn = 4
 
@@ -174,16 +176,14 @@ extension EventLoop {
                 connection.ready.remove(at: index)
                 continue
             }
-            let room = min(batch.count, EventLoop.batchSegments - connection.output.pendingSegments)
-            let result = batch.withUnsafeMutableBufferPointer { scratch in
-                receiver.readBatch(into: UnsafeMutableBufferPointer(rebasing: scratch[0..<room]))
-            }
+            let room = min(EventLoop.readBatchSize, EventLoop.batchSegments - connection.output.pendingSegments)
+            let result = receiver.readBatch(intoUninitialized: connection.output.reserveMessages(room))
+            connection.output.commitMessages(result.count)
             if result.lagged > 0 {
                 reportLag(cursor, missed: result.lagged, connection: connection)
                 continue  // the messages follow on the next read of the same cursor
             }
             if result.count > 0 {
-                for position in 0..<result.count { connection.output.append(batch[position]) }
                 turnDelivered &+= UInt64(result.count)
                 if result.count == room { index += 1; continue }  // more may be waiting
             }

@@ -54,8 +54,6 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
     var partialLines: [UInt64: Connection] = [:]
     /// Where reads land before framing; shared by every connection of the loop.
     let readBuffer: UnsafeMutableRawBufferPointer
-    /// Scratch for batch reads from rings.
-    var batch: [Message]
     /// Scratch for writev.
     let vectors: UnsafeMutableBufferPointer<iovec>
     /// The listening socket, on the loop that accepts (loop 0).
@@ -87,7 +85,6 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
         self.readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
         self.vectors = UnsafeMutableBufferPointer<iovec>.allocate(capacity: 512)
         self.vectors.initialize(repeating: iovec())
-        self.batch = Array(repeating: Message.placeholder, count: 64)
         try epoll.add(doorbell.fd, events: EpollBits.readable, token: EventLoop.doorbellToken)
     }
 

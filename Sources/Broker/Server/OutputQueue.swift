@@ -3,33 +3,45 @@ import CBrokerShim
 import Glibc
 
 /// What a connection still has to write, in order: runs of control bytes
-/// (replies, `LAGGED`, `BYE`) kept in one byte buffer, and messages, which are
-/// not copied — an iovec points at each message's own bytes.
+/// (replies, `LAGGED`, `BYE`) kept in one byte buffer, and runs of messages,
+/// which are not copied — an iovec points at each message's own bytes.
+///
+/// Messages are read from the rings straight into this queue's slots
+/// (``reserveMessages(_:)`` then ``commitMessages(_:)``) and released as soon
+/// as they are written: one retain and one release per delivered message.
 ///
 /// Loop thread only. The owner bounds it: messages are only added while it is
 /// empty (one batch at a time), and control bytes are bounded by pausing input.
+/// The owner calls ``removeAll()`` before dropping it (it holds manual memory).
 struct OutputQueue {
-    private enum Segment {
-        /// Bytes `start..<end` of `control`.
-        case control(start: Int, end: Int)
-        /// A whole message frame.
-        case message(Message)
+    /// A run of output: bytes `start..<end` of `control`, or message slots `start..<end`.
+    private struct Segment {
+        var isMessages: Bool
+        var start: Int
+        var end: Int
     }
 
     private var segments: [Segment] = []
     /// Index of the first segment not completely written.
     private var head = 0
-    /// Bytes of `segments[head]` already written.
+    /// Bytes already written of the first unwritten control segment or message.
     private var headOffset = 0
     /// Backing store of every control segment.
     private var control: [UInt8] = []
     /// Control bytes already written (a prefix of `control`).
     private var controlWritten = 0
+    /// Message slots; `messageStart..<messageEnd` are initialized.
+    private var messages: UnsafeMutablePointer<Message>?
+    private var messageCapacity = 0
+    private var messageStart = 0
+    private var messageEnd = 0
+    /// The most message slots used since the queue was last empty.
+    private var messagePeak = 0
 
     var isEmpty: Bool { head == segments.count }
 
-    /// Segments not yet completely written.
-    var pendingSegments: Int { segments.count - head }
+    /// Message slots and control runs not yet completely written.
+    var pendingSegments: Int { (messageEnd - messageStart) + (segments.count - head) }
 
     /// Control bytes not yet written (replies the client has not read yet).
     var pendingControlBytes: Int { control.count - controlWritten }
@@ -40,36 +52,61 @@ struct OutputQueue {
         body(&control)
         let end = control.count
         guard end > start else { return }
-        if let last = segments.last, segments.count > head, case let .control(lastStart, lastEnd) = last, lastEnd == start {
-            segments[segments.count - 1] = .control(start: lastStart, end: end)
+        if segments.count > head, let last = segments.last, !last.isMessages, last.end == start {
+            segments[segments.count - 1].end = end
         } else {
-            segments.append(.control(start: start, end: end))
+            segments.append(Segment(isMessages: false, start: start, end: end))
         }
     }
 
-    /// Appends one message frame (shared, not copied).
-    mutating func append(_ message: Message) {
-        segments.append(.message(message))
+    /// Uninitialized room for up to `count` messages at the end of the queue;
+    /// fill a prefix of it, then call ``commitMessages(_:)``.
+    mutating func reserveMessages(_ count: Int) -> UnsafeMutableBufferPointer<Message> {
+        if messageEnd + count > messageCapacity { growMessages(toHold: messageEnd + count) }
+        guard let messages else { return UnsafeMutableBufferPointer(start: nil, count: 0) }
+        return UnsafeMutableBufferPointer(start: messages + messageEnd, count: count)
     }
 
-    /// Writes as much as the socket takes with one `writev` of up to `vectors.count` segments.
+    /// Takes the first `count` slots of the last reservation, now initialized.
+    mutating func commitMessages(_ count: Int) {
+        guard count > 0 else { return }
+        let start = messageEnd
+        messageEnd += count
+        messagePeak = max(messagePeak, messageEnd)
+        if segments.count > head, let last = segments.last, last.isMessages, last.end == start {
+            segments[segments.count - 1].end = messageEnd
+        } else {
+            segments.append(Segment(isMessages: true, start: start, end: messageEnd))
+        }
+    }
+
+    /// Writes as much as the socket takes with one `writev` of up to `vectors.count` pieces.
     /// Returns the bytes written, or `.wouldBlock`.
     mutating func write(to fd: Int32, vectors: UnsafeMutableBufferPointer<iovec>) throws(SystemError) -> IOResult<Int> {
+        let messages = self.messages
         let result: Result<IOResult<Int>, SystemError> = control.withUnsafeBytes { controlBytes in
             var count = 0
             var index = head
-            while index < segments.count && count < vectors.count {
-                let skip = index == head ? headOffset : 0
-                switch segments[index] {
-                case let .control(start, end):
-                    vectors[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: controlBytes.baseAddress.map { $0 + start + skip }),
-                                           iov_len: end - start - skip)
-                case let .message(message):
-                    let bytes = message.bytes
-                    vectors[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress.map { $0 + skip }),
-                                           iov_len: bytes.count - skip)
+            var skip = headOffset
+            fill: while index < segments.count {
+                let segment = segments[index]
+                if segment.isMessages, let messages {
+                    // The head run may be partly written: start at the first unwritten message.
+                    for slot in max(segment.start, messageStart)..<segment.end {
+                        if count == vectors.count { break fill }
+                        let bytes = messages[slot].bytes
+                        vectors[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress.map { $0 + skip }),
+                                               iov_len: bytes.count - skip)
+                        count += 1
+                        skip = 0
+                    }
+                } else {
+                    if count == vectors.count { break }
+                    vectors[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: controlBytes.baseAddress.map { $0 + segment.start + skip }),
+                                           iov_len: segment.end - segment.start - skip)
+                    count += 1
+                    skip = 0
                 }
-                count += 1
                 index += 1
             }
             return Result { () throws(SystemError) in
@@ -81,8 +118,17 @@ struct OutputQueue {
         return outcome
     }
 
-    /// Drops everything not yet written (the connection is closing).
+    /// Drops everything not yet written and frees the message slots.
     mutating func removeAll() {
+        if let messages {
+            (messages + messageStart).deinitialize(count: messageEnd - messageStart)
+            messages.deallocate()
+        }
+        messages = nil
+        messageCapacity = 0
+        messageStart = 0
+        messageEnd = 0
+        messagePeak = 0
         segments.removeAll()
         head = 0
         headOffset = 0
@@ -90,37 +136,71 @@ struct OutputQueue {
         controlWritten = 0
     }
 
-    /// Advances past `written` bytes, releasing finished messages.
+    /// Advances past `written` bytes, releasing each message once it is written.
     private mutating func consume(_ written: Int) {
         var remaining = written
         while remaining > 0 && head < segments.count {
-            let length: Int
-            switch segments[head] {
-            case let .control(start, end): length = end - start
-            case let .message(message): length = message.count
-            }
-            let left = length - headOffset
-            if remaining >= left {
-                remaining -= left
-                if case let .control(_, end) = segments[head] { controlWritten = end }
-                segments[head] = .control(start: 0, end: 0)  // release the message now
-                head += 1
-                headOffset = 0
+            let segment = segments[head]
+            if segment.isMessages, let messages {
+                while remaining > 0 && messageStart < segment.end {
+                    let left = messages[messageStart].count - headOffset
+                    if remaining >= left {
+                        remaining -= left
+                        (messages + messageStart).deinitialize(count: 1)
+                        messageStart += 1
+                        headOffset = 0
+                    } else {
+                        headOffset += remaining
+                        remaining = 0
+                    }
+                }
+                if messageStart == segment.end { head += 1 }
             } else {
-                headOffset += remaining
-                if case let .control(start, _) = segments[head] { controlWritten = start + headOffset }
-                remaining = 0
+                let left = segment.end - segment.start - headOffset
+                if remaining >= left {
+                    remaining -= left
+                    controlWritten = segment.end
+                    head += 1
+                    headOffset = 0
+                } else {
+                    headOffset += remaining
+                    controlWritten = segment.start + headOffset
+                    remaining = 0
+                }
             }
         }
         if head == segments.count { reset() }
     }
 
-    /// Empties the queue, keeping small buffers for reuse and giving back large ones.
+    /// Empties the queue; keeps buffers a busy connection will reuse, frees those
+    /// an occasional one would only hold.
     private mutating func reset() {
         head = 0
         headOffset = 0
         controlWritten = 0
-        if segments.capacity > 4096 { segments = [] } else { segments.removeAll(keepingCapacity: true) }
+        segments.removeAll(keepingCapacity: segments.capacity <= 256)
         if control.capacity > 65_536 { control = [] } else { control.removeAll(keepingCapacity: true) }
+        messageStart = 0
+        messageEnd = 0
+        if messageCapacity > 16 && messagePeak < messageCapacity / 4, let messages {
+            messages.deallocate()
+            self.messages = nil
+            messageCapacity = 0
+        }
+        messagePeak = 0
+    }
+
+    /// Makes room for `wanted` slots (moving the live ones to the front).
+    private mutating func growMessages(toHold wanted: Int) {
+        var capacity = max(16, messageCapacity)
+        while capacity < wanted { capacity *= 2 }
+        let larger = UnsafeMutablePointer<Message>.allocate(capacity: capacity)
+        if let messages {
+            // Slots before messageStart are already written and released.
+            (larger + messageStart).moveInitialize(from: messages + messageStart, count: messageEnd - messageStart)
+            messages.deallocate()
+        }
+        messages = larger
+        messageCapacity = capacity
     }
 }

@@ -1,3 +1,4 @@
+import Glibc
 // A topic: one broadcast ring of encoded messages shared by all its subscriptions.
 
 /// A concrete topic. Publishing sends one ``Message`` into its ring; every
@@ -26,6 +27,16 @@ public final class Topic: @unchecked Sendable {
         self.name = name
         let (sender, _) = try Broadcast.channel(of: Message.self, capacity: capacity)
         self.sender = sender
+    }
+
+    /// Whether this topic is called `other` (a byte comparison, no allocation).
+    @inline(__always)
+    func hasName(_ other: UnsafeRawBufferPointer) -> Bool {
+        guard other.count == name.count, let otherBase = other.baseAddress else { return other.isEmpty && name.isEmpty }
+        return name.withUnsafeBytes { mine in
+            guard let mineBase = mine.baseAddress else { return false }
+            return memcmp(mineBase, otherBase, other.count) == 0
+        }
     }
 
     /// Subscriptions currently attached.

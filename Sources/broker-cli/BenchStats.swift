@@ -54,6 +54,10 @@ struct Percentiles: Equatable, Sendable {
     var p999: UInt64
     var max: UInt64
 
+    init(p50: UInt64, p90: UInt64, p99: UInt64, p999: UInt64, max: UInt64) {
+        (self.p50, self.p90, self.p99, self.p999, self.max) = (p50, p90, p99, p999, max)
+    }
+
     /// The percentiles of `samples` (any order); nil when there are none.
     init?(_ samples: [UInt64]) {
         guard !samples.isEmpty else { return nil }

@@ -1,0 +1,59 @@
+// End to end with the real broker-cli binary, needing no daemon: unreachable broker, usage errors, help.
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+@testable import broker_cli
+
+@Suite struct CLIWithoutDaemon {
+    @Test(arguments: [["ping"], ["pub", "t", "hello"], ["pub", "t"], ["sub", "t"], ["bench", "--msgs", "10"]])
+    func unreachableBrokerPrintsOneLineAndExits1(_ arguments: [String]) throws {
+        let port = try closedPort()
+        let child = try Child.cli(arguments + ["--port", String(port)])
+        try? child.stdin.close()
+        #expect(child.waitForExit() == 1)
+        #expect(child.stderr.waitForEnd() == ["broker-cli: cannot connect to 127.0.0.1:\(port): Connection refused"])
+        #expect(child.stdout.waitForEnd() == [])
+    }
+
+    @Test func brokerAddrIsUsedAndFlagsWinOverIt() throws {
+        let port = try closedPort()
+        let fromEnv = try Child.cli(["ping"], environment: ["BROKER_ADDR": "127.0.0.1:\(port)"])
+        #expect(fromEnv.waitForExit() == 1)
+        #expect(fromEnv.stderr.waitForEnd() == ["broker-cli: cannot connect to 127.0.0.1:\(port): Connection refused"])
+        let other = try closedPort()
+        let flagWins = try Child.cli(["ping", "--port", String(other)], environment: ["BROKER_ADDR": "127.0.0.1:\(port)"])
+        #expect(flagWins.waitForExit() == 1)
+        #expect(flagWins.stderr.waitForEnd() == ["broker-cli: cannot connect to 127.0.0.1:\(other): Connection refused"])
+    }
+
+    @Test func usageErrorExits64WithOneLineAndAHint() throws {
+        let child = try Child.cli(["pub", "t", "m", "--x"])
+        #expect(child.waitForExit() == 64)
+        #expect(child.stderr.waitForEnd() == ["broker-cli: unknown option '--x'", "Run 'broker-cli help pub' for usage."])
+        #expect(child.stdout.waitForEnd() == [])
+    }
+
+    @Test func missingTopicIsAUsageError() throws {
+        let child = try Child.cli(["sub"])
+        #expect(child.waitForExit() == 64)
+        #expect(child.stderr.waitForEnd() == ["broker-cli: sub needs at least one topic or pattern", "Run 'broker-cli help sub' for usage."])
+    }
+
+    @Test(arguments: [(["--help"], nil), (["help", "pub"], Subcommand.pub), (["sub", "--help"], .sub), (["help", "bench"], .bench)] as [([String], Subcommand?)])
+    func helpGoesToStdoutWithStatus0(_ arguments: [String], _ topic: Subcommand?) throws {
+        let child = try Child.cli(arguments)
+        #expect(child.waitForExit() == 0)
+        #expect(child.stdout.waitForEnd().joined(separator: "\n") + "\n" == helpText(topic))
+    }
+
+    @Test func connectTimeoutIsReported() throws {
+        // 192.0.2.1 (TEST-NET-1) is never routed: the connect either times out or fails at once.
+        let child = try Child.cli(["ping", "--host", "192.0.2.1", "--timeout", "0.2"])
+        #expect(child.waitForExit(timeout: .seconds(10)) == 1)
+        let lines = child.stderr.waitForEnd()
+        #expect(lines.count == 1)
+        #expect(lines.first?.hasPrefix("broker-cli: cannot connect to 192.0.2.1:7400: ") == true)
+    }
+}

@@ -39,10 +39,12 @@ final class LineCollector: Sendable {
     private let state = Mutex<(lines: [String], partial: [UInt8], ended: Bool)>(([], [], false))
     /// Signalled after each read.
     private let changed = DispatchSemaphore(value: 0)
-    private let fd: Int32
+    /// The read end; kept so the descriptor stays open as long as the collector.
+    private let handle: FileHandle
+    private var fd: Int32 { handle.fileDescriptor }
 
     init(_ handle: FileHandle) {
-        fd = handle.fileDescriptor
+        self.handle = handle
     }
 
     /// Starts reading (a test may delay this to make the child block on its output).
@@ -127,16 +129,24 @@ final class Child: Sendable {
         environment["BROKER_ADDR"] = nil
         environment.merge(extra) { $1 }
         process.environment = environment
-        let input = Pipe(), output = Pipe(), errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
+        // Close-on-exec pipes: a child started later (a test runs several) must not inherit
+        // another child's pipe ends, or end of file would wait for that child too.
+        let input = try CloexecPipe(), output = try CloexecPipe(), errors = try CloexecPipe()
+        process.standardInput = input.fileHandleForReading
+        process.standardOutput = output.fileHandleForWriting
+        process.standardError = errors.fileHandleForWriting
         let exited = self.exited
         process.terminationHandler = { _ in exited.signal() }
         self.process = process
         self.stdin = input.fileHandleForWriting
         self.stdout = LineCollector(output.fileHandleForReading)
         self.stderr = LineCollector(errors.fileHandleForReading)
+        // posix_spawn passes on the calling thread's signal mask, and the test runner's
+        // threads block signals: spawn with none blocked so SIGTERM and SIGINT reach the child.
+        var none = sigset_t(), previous = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         try process.run()
         try? output.fileHandleForWriting.close()
         try? errors.fileHandleForWriting.close()
@@ -215,6 +225,21 @@ final class Server: Sendable {
     }
 
     deinit { if child.process.isRunning { child.signal(SIGKILL) } }
+}
+
+/// A pipe whose two descriptors are close-on-exec (Foundation's `Pipe` is not).
+struct CloexecPipe {
+    let fileHandleForReading: FileHandle
+    let fileHandleForWriting: FileHandle
+
+    init() throws {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw E2EFailure("pipe failed: errno \(errno)") }
+        // (pipe2 is not exported by Glibc's module map; the window before fcntl is tiny.)
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        fileHandleForReading = FileHandle(fileDescriptor: fds[0], closeOnDealloc: true)
+        fileHandleForWriting = FileHandle(fileDescriptor: fds[1], closeOnDealloc: true)
+    }
 }
 
 /// A failed precondition of an end-to-end test.

@@ -96,15 +96,17 @@ public final class BrokerConnection {
         _ = try request(line)
     }
 
-    /// Sends `PING` and returns the time until its `PONG`.
+    /// Sends `PING` and returns the time until its `PONG`; throws
+    /// ``BrokerClientError/timedOut(_:)`` if none came within `timeout` (nil: wait for ever).
     @discardableResult
-    public func ping() throws(BrokerClientError) -> Duration {
+    public func ping(timeout: Duration? = nil) throws(BrokerClientError) -> Duration {
         var line: [UInt8] = []
         WireEncoder.appendPing(to: &line)
         let start = ContinuousClock.now
+        let deadline = timeout.map { start.advanced(by: $0) }
         try send(line)
         while true {
-            guard let frame = try nextFrame(beforeBlocking: {}) else { throw .closed }
+            guard let frame = try nextFrame(beforeBlocking: {}, deadline: deadline) else { throw .closed }
             switch frame {
             case .pong: return start.duration(to: .now)
             case .msg, .lagged: stash(frame)
@@ -178,7 +180,8 @@ public final class BrokerConnection {
     }
 
     /// The next frame in arrival order, reading as needed; nil at the broker's end of file.
-    func nextFrame(beforeBlocking: () -> Void) throws(BrokerClientError) -> ServerFrame? {
+    /// Throws ``BrokerClientError/timedOut(_:)`` when `deadline` passes first.
+    func nextFrame(beforeBlocking: () -> Void, deadline: ContinuousClock.Instant? = nil) throws(BrokerClientError) -> ServerFrame? {
         while frameHead == frames.count {
             frames.removeAll(keepingCapacity: true)
             frameHead = 0
@@ -190,7 +193,11 @@ public final class BrokerConnection {
                 reachedEnd = true
             case .wouldBlock:
                 beforeBlocking()
-                if case let .failure(code) = socket.wait(for: Int16(POLLIN), until: nil) { throw .system("poll", code.code) }
+                switch socket.wait(for: Int16(POLLIN), until: deadline) {
+                case let .failure(code): throw .system("poll", code.code)
+                case .success(false): throw .timedOut("waiting for the broker's reply")
+                case .success(true): break
+                }
             }
         }
         let frame = frames[frameHead]

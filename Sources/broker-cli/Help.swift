@@ -99,7 +99,7 @@ private let pingHelp = """
 OVERVIEW: Measure the round trip to the broker
 
   Sends PING and prints the time until PONG. The exit status is 0 when the
-  broker answered, 1 otherwise.
+  broker answered (within the timeout), 1 otherwise.
 
 USAGE: broker-cli ping [<options>]
 

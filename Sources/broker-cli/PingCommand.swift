@@ -5,7 +5,7 @@ import BrokerClient
 func runPing(_ invocation: Invocation) -> Int32 {
     do {
         let connection = try BrokerConnection(to: invocation.endpoint, timeout: invocation.timeout)
-        let elapsed = try connection.ping()
+        let elapsed = try connection.ping(timeout: invocation.timeout)
         writeStdout("PONG from \(invocation.endpoint): time=\(formatMilliseconds(elapsed)) ms\n")
         return 0
     } catch {

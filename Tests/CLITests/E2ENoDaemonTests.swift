@@ -57,3 +57,32 @@ import Glibc
         #expect(lines.first?.hasPrefix("broker-cli: cannot connect to 192.0.2.1:7400: ") == true)
     }
 }
+
+@Suite struct CLIAgainstScriptedPeer {
+    @Test func pingExits1WhenNoPongComesWithinTheTimeout() throws {
+        let silent = try ScriptedBroker { _ in [] }
+        let child = try Child.cli(["ping", "--port", String(silent.port), "--timeout", "0.2"])
+        #expect(child.waitForExit() == 1)
+        #expect(child.stderr.waitForEnd() == ["broker-cli: timed out waiting for the broker's reply"])
+    }
+
+    @Test func subSaysLagOnStderrAndCountsIt() throws {
+        let peer = try ScriptedBroker { _ in Array("OK\nMSG t 1\nLAGGED t 7\nMSG t 2\n".utf8) }
+        let child = try Child.cli(["sub", "-v", "t", "--count", "2", "--port", String(peer.port)])
+        #expect(child.waitForExit() == 0)
+        #expect(child.stdout.waitForEnd() == ["t 1", "t 2"])
+        #expect(child.stderr.waitForEnd() == [
+            "broker-cli: subscribed to t on 127.0.0.1:\(peer.port)",
+            "broker-cli: lagged on t: 7 messages missed",
+            "broker-cli: received 2 messages, 7 missed (lagged)",
+        ])
+    }
+
+    @Test func subWithoutReconnectExits1WhenTheBrokerSaysBye() throws {
+        let peer = try ScriptedBroker(closeAfterReply: true) { _ in Array("OK\nMSG t x\nBYE shutting-down going away\n".utf8) }
+        let child = try Child.cli(["sub", "t", "--no-reconnect", "--port", String(peer.port)])
+        #expect(child.waitForExit() == 1)
+        #expect(child.stdout.waitForEnd() == ["x"])
+        #expect(child.stderr.waitForEnd().last == "broker-cli: connection lost: broker closed the connection: shutting-down going away")
+    }
+}

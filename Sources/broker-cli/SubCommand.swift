@@ -5,8 +5,6 @@ import Protocol
 /// Subscribes and prints until `--count` messages, SIGINT, or (with `--no-reconnect`) a drop.
 func runSub(_ invocation: Invocation) -> Int32 {
     let interrupt = Interrupt()
-    let signalSource = interrupt.install()
-    defer { withExtendedLifetime(signalSource) {} }
     let printer = MessagePrinter(format: invocation.json ? .json : invocation.verbose ? .topicAndPayload : .payload)
     var lagged: UInt64 = 0
     let patterns = invocation.arguments
@@ -24,6 +22,10 @@ func runSub(_ invocation: Invocation) -> Int32 {
         diagnose(error.description)
         return 1
     }
+    // Until now Ctrl-C simply ends the process; from here on it ends the loop with status 0.
+    let signalSource = interrupt.install()
+    interrupt.watch(connection.canceller)
+    defer { withExtendedLifetime(signalSource) {} }
     while true {
         var reason: String
         do {

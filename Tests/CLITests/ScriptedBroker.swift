@@ -20,7 +20,7 @@ final class ScriptedBroker: Sendable {
         let lines = Mutex<[String]>([])
     }
 
-    init(accept: Bool = true, closeAfterReply: Bool = false, respond: @escaping @Sendable (String) -> [UInt8]?) throws {
+    init(accept: Bool = true, closeAfterReply: Bool = false, respond: @escaping @Sendable (String) -> [UInt8]? = { _ in nil }) throws {
         listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -29,7 +29,7 @@ final class ScriptedBroker: Sendable {
         let fd = listener
         let ok = withUnsafeMutablePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &length) == 0
+                bind(fd, $0, length) == 0 && listen(fd, accept ? 16 : 0) == 0 && getsockname(fd, $0, &length) == 0
             }
         }
         guard ok else { throw E2EFailure("scripted broker: bind/listen failed, errno \(errno)") }
@@ -68,6 +68,22 @@ final class ScriptedBroker: Sendable {
                 if closeAfterReply { return }
             }
         }.start()
+    }
+
+    /// Makes connections nobody accepts until the listen queue is full: later connects
+    /// then get no answer at all (their SYN is dropped) and must time out.
+    func fillListenQueue() -> [Int32] {
+        (0..<4).map { _ in
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = port.bigEndian
+            _ = withUnsafePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            return fd
+        }
     }
 
     deinit { close(listener) }

@@ -9,12 +9,17 @@ import Musl
 enum JSONFormat {
     /// Appends `{"topic": ..., "payload": ..., "time": ...}` and a LF.
     static func appendMessage(topic: some Collection<UInt8>, payload: some Collection<UInt8>, time: WallTime, to out: inout [UInt8]) {
+        appendMessage(topic: topic, payload: payload, formattedTime: time.rfc3339, to: &out)
+    }
+
+    /// Appends `{"topic": ..., "payload": ..., "time": ...}` and a LF, the time already formatted.
+    static func appendMessage(topic: some Collection<UInt8>, payload: some Collection<UInt8>, formattedTime: String, to out: inout [UInt8]) {
         out.append(contentsOf: #"{"topic": "#.utf8)
         appendString(topic, to: &out)
         out.append(contentsOf: #", "payload": "#.utf8)
         appendString(payload, to: &out)
         out.append(contentsOf: #", "time": ""#.utf8)
-        out.append(contentsOf: time.rfc3339.utf8)
+        out.append(contentsOf: formattedTime.utf8)
         out.append(contentsOf: "\"}\n".utf8)
     }
 
@@ -67,7 +72,16 @@ struct WallTime: Equatable, Sendable {
     }
 
     /// RFC 3339 in UTC with microseconds: `2026-11-27T03:32:01.123456Z`.
-    var rfc3339: String {
+    var rfc3339: String { secondsPrefix + microsecondsSuffix }
+
+    /// `.123456Z`, the part that changes within a second.
+    var microsecondsSuffix: String {
+        let digits = String(microseconds)
+        return "." + String(repeating: "0", count: max(0, 6 - digits.count)) + digits + "Z"
+    }
+
+    /// `2026-11-27T03:32:01`, the part that stays the same for a whole second.
+    var secondsPrefix: String {
         var time = time_t(seconds)
         var parts = tm()
         gmtime_r(&time, &parts)
@@ -76,6 +90,18 @@ struct WallTime: Equatable, Sendable {
             return String(repeating: "0", count: max(0, width - digits.count)) + digits
         }
         return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(microseconds), 6))Z"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))"
+    }
+}
+
+/// Formats times as RFC 3339, formatting the date and second once per second rather than per message.
+struct TimeFormatter {
+    /// The second last formatted, and its `secondsPrefix`.
+    private var last: (seconds: Int, prefix: String) = (Int.min, "")
+
+    /// `time.rfc3339`, faster.
+    mutating func format(_ time: WallTime) -> String {
+        if last.seconds != time.seconds { last = (time.seconds, time.secondsPrefix) }
+        return last.prefix + time.microsecondsSuffix
     }
 }

@@ -9,6 +9,8 @@ final class MessagePrinter {
     let format: Format
     /// Buffered stdout; flushed when full and before every blocking read.
     let out = OutputBuffer(fd: 1)
+    /// Formats the `time` of JSON lines.
+    private var times = TimeFormatter()
     /// Messages printed so far.
     private(set) var count = 0
 
@@ -26,7 +28,7 @@ final class MessagePrinter {
             out.bytes.append(contentsOf: message.payload)
             out.bytes.append(0x0A)
         case .json:
-            JSONFormat.appendMessage(topic: Array(message.topic.utf8), payload: message.payload, time: .now(), to: &out.bytes)
+            JSONFormat.appendMessage(topic: message.topic.utf8, payload: message.payload, formattedTime: times.format(.now()), to: &out.bytes)
         }
         count += 1
         out.flushIfFull()

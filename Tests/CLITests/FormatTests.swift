@@ -31,6 +31,14 @@ private func json(topic: String = "t", _ payload: [UInt8], time: WallTime = Wall
         #expect(json([]).contains(#""payload": """#))
     }
 
+    @Test func theCachingFormatterAgreesWithTheDirectOne() {
+        var formatter = TimeFormatter()
+        for (seconds, micros) in [(0, 0), (0, 999_999), (1, 5), (1_700_000_000, 123_456), (1_700_000_000, 7), (1_700_000_001, 0)] {
+            let time = WallTime(seconds: seconds, microseconds: micros)
+            #expect(formatter.format(time) == time.rfc3339)
+        }
+    }
+
     @Test func timeIsRFC3339UTCWithMicroseconds() {
         #expect(WallTime(seconds: 951_782_400, microseconds: 999_999).rfc3339 == "2000-02-29T00:00:00.999999Z")
         #expect(WallTime(seconds: 4_102_444_799, microseconds: 1).rfc3339 == "2099-12-31T23:59:59.000001Z")

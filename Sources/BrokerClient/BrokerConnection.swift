@@ -236,3 +236,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+
+/// A connection belongs to one thread; share a ``BrokerConnection/Canceller`` instead.
+@available(*, unavailable)
+extension BrokerConnection: Sendable {}

@@ -58,10 +58,14 @@ final class StdinLines {
     var chunk = [UInt8](repeating: 0, count: StdinLines.chunkBytes)
     /// Lines skipped for being too long.
     var tooLong = 0
+
     /// Appends the lines of one chunk of stdin; false at end of input (after the final partial line).
     func fill(_ batch: inout PublishBatch) throws(BrokerClientError) -> Bool {
         let count = chunk.withUnsafeMutableBytes { readStdin(into: $0) }
-        if count < 0 { throw .system(call: "read stdin", errno: errno, reason: errorTextOf(errno)) }
+        if count < 0 {
+            let code = errno
+            throw .system(call: "read stdin", errno: code, reason: errorTextOf(code))
+        }
         if count == 0 {
             // A last line without LF is still a message.
             let newline: [UInt8] = [0x0A]

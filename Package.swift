@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "Protocol", targets: ["Protocol"]),
         .library(name: "Broker", targets: ["Broker"]),
         .executable(name: "broker-server", targets: ["broker-server"]),
+        .library(name: "BrokerClient", targets: ["BrokerClient"]),
+        .executable(name: "broker-cli", targets: ["broker-cli"]),
     ],
     targets: [
         // The wire format of ../shared/PROTOCOL.md: framing, parsing, encoding. No I/O.
@@ -32,6 +34,12 @@ let package = Package(
         .testTarget(name: "ChannelsTests", dependencies: ["Broker"]),
         // End to end: real TCP against an in-process server and the built broker-server binary.
         .testTarget(name: "BrokerServerTests", dependencies: ["Broker", "Protocol"]),
+        // Talking to the broker from Swift: connect, publish (single and pipelined), subscribe, ping.
+        .target(name: "BrokerClient", dependencies: ["Protocol"]),
+        // The command-line client: pub, sub, ping, bench.
+        .executableTarget(name: "broker-cli", dependencies: ["BrokerClient", "Protocol"]),
+        // broker-cli's argument parsing, output formats and help (unit), and end to end against broker-server.
+        .testTarget(name: "CLITests", dependencies: ["broker-cli", "BrokerClient", "Protocol"]),
     ],
     swiftLanguageModes: [.v6]
 )

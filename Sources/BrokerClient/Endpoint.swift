@@ -1,0 +1,49 @@
+// Where a broker listens: host and port, parsed from `host:port` or `[v6]:port` and shown the same way.
+
+/// A broker's address as the user gave it: a host name or IP literal, and a TCP port.
+public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
+    /// A host name, IPv4 literal or IPv6 literal (without brackets).
+    public var host: String
+    /// The TCP port.
+    public var port: UInt16
+
+    /// The broker's default address, `127.0.0.1:7400`.
+    public static let `default` = Endpoint(host: "127.0.0.1", port: 7400)
+
+    public init(host: String, port: UInt16) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port`, `[ipv6]:port` (brackets required for IPv6). Nil when malformed.
+    public init?(parsing text: String) {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { return nil }
+            portText = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            guard !host.contains(":") else { return nil }  // a bare IPv6 literal is ambiguous
+            portText = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, let port = Endpoint.parsePort(portText) else { return nil }
+        self.init(host: String(host), port: port)
+    }
+
+    /// A decimal port 1...65535 (0 is refused: a client cannot connect to it). Nil otherwise.
+    public static func parsePort(_ text: some StringProtocol) -> UInt16? {
+        guard !text.isEmpty, text.count <= 5, text.allSatisfy({ $0.isASCII && $0.isNumber }),
+              let value = Int(text), value >= 1, value <= 65535 else { return nil }
+        return UInt16(value)
+    }
+
+    /// `host:port`, with brackets around an IPv6 literal: `[::1]:7400`.
+    public var description: String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}

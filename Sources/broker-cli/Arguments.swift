@@ -1,0 +1,228 @@
+// Parsing the command line by hand: options anywhere, `--` ends them, BROKER_ADDR under the flags.
+import BrokerClient
+
+/// The subcommands, in the order help lists them.
+enum Subcommand: String, CaseIterable, Sendable {
+    case pub, sub, ping, bench, help
+}
+
+/// What the command line asks for, fully checked.
+struct Invocation: Equatable, Sendable {
+    var subcommand: Subcommand
+    /// The broker: defaults, then BROKER_ADDR, then `--host`/`--port`.
+    var endpoint = Endpoint.default
+    /// How long to wait for the broker to accept a connection.
+    var timeout: Duration = .seconds(5)
+    /// `-v`: pub prints receivers and totals, sub prints `topic payload`.
+    var verbose = false
+    /// `--json`: sub and bench print JSON.
+    var json = false
+    /// `--count N`: sub exits after N messages.
+    var count: Int?
+    /// False with `--no-reconnect`.
+    var reconnect = true
+    /// The arguments that are not options, after the subcommand.
+    var arguments: [String] = []
+    /// bench: publishers, subscribers, messages in total, payload size, topic.
+    var pubs = 1
+    var subs = 1
+    var msgs = 100_000
+    var size = 128
+    var topic = "bench"
+}
+
+/// What to do: run a subcommand, print help, or print the version.
+enum ParseOutcome: Equatable, Sendable {
+    case run(Invocation)
+    /// Help for the whole tool (nil) or one subcommand, printed on stdout, exit 0.
+    case help(Subcommand?)
+    case version
+}
+
+/// A usage error: one line and a hint on stderr, exit 64 (`EX_USAGE`).
+struct UsageError: Error, Equatable, Sendable {
+    /// What is wrong, without the program name.
+    var message: String
+    /// The subcommand whose help the hint points to, nil for the tool's help.
+    var subcommand: Subcommand?
+
+    /// The two lines printed on stderr.
+    var text: String {
+        let hint = subcommand.map { "broker-cli help \($0.rawValue)" } ?? "broker-cli --help"
+        return "broker-cli: \(message)\nRun '\(hint)' for usage.\n"
+    }
+}
+
+/// The options broker-cli knows and which subcommands take them.
+private enum Option: String, CaseIterable {
+    case help = "--help", version = "--version", host = "--host", port = "--port", timeout = "--timeout"
+    case verbose = "--verbose", json = "--json", count = "--count", noReconnect = "--no-reconnect"
+    case pubs = "--pubs", subs = "--subs", msgs = "--msgs", size = "--size", topic = "--topic"
+
+    init?(spelling: String) {
+        switch spelling {
+        case "-h": self = .help
+        case "-v": self = .verbose
+        default: self.init(rawValue: spelling)
+        }
+    }
+
+    var takesValue: Bool {
+        switch self {
+        case .host, .port, .timeout, .count, .pubs, .subs, .msgs, .size, .topic: true
+        case .help, .version, .verbose, .json, .noReconnect: false
+        }
+    }
+
+    /// The subcommands that accept this option; nil means every one (connection and help options).
+    var accepted: Set<Subcommand>? {
+        switch self {
+        case .help, .version, .host, .port, .timeout: nil
+        case .verbose: [.pub, .sub]
+        case .json: [.sub, .bench]
+        case .count, .noReconnect: [.sub]
+        case .pubs, .subs, .msgs, .size, .topic: [.bench]
+        }
+    }
+}
+
+/// Parses the arguments (without the program name) and the environment.
+func parseArguments(_ arguments: [String], environment: [String: String]) throws(UsageError) -> ParseOutcome {
+    var subcommand: Subcommand?
+    var positionals: [String] = []
+    var seen: [(Option, String, String?)] = []   // option, spelling, value
+    var index = 0
+    var optionsEnded = false
+    while index < arguments.count {
+        let argument = arguments[index]
+        index += 1
+        if optionsEnded || argument == "-" || !argument.hasPrefix("-") {
+            if subcommand == nil {
+                guard let known = Subcommand(rawValue: argument) else {
+                    throw UsageError(message: "unknown subcommand '\(argument)'")
+                }
+                subcommand = known
+            } else {
+                positionals.append(argument)
+            }
+            continue
+        }
+        if argument == "--" {
+            optionsEnded = true
+            continue
+        }
+        var spelling = argument
+        var inlineValue: String?
+        if argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") {
+            spelling = String(argument[..<equals])
+            inlineValue = String(argument[argument.index(after: equals)...])
+        }
+        guard let option = Option(spelling: spelling) else {
+            throw UsageError(message: "unknown option '\(spelling)'", subcommand: subcommand ?? laterSubcommand(arguments, from: index))
+        }
+        var value: String?
+        if option.takesValue {
+            if let inlineValue {
+                value = inlineValue
+            } else if index < arguments.count {
+                value = arguments[index]
+                index += 1
+            } else {
+                throw UsageError(message: "option '\(spelling)' needs a value", subcommand: subcommand)
+            }
+        } else if inlineValue != nil {
+            throw UsageError(message: "option '\(spelling)' takes no value", subcommand: subcommand)
+        }
+        seen.append((option, spelling, value))
+    }
+
+    if seen.contains(where: { $0.0 == .help }) {
+        if subcommand == .help { return .help(try helpTopic(positionals)) }
+        return .help(subcommand)
+    }
+    if seen.contains(where: { $0.0 == .version }) { return .version }
+    guard let subcommand else { throw UsageError(message: "missing subcommand") }
+    if subcommand == .help { return .help(try helpTopic(positionals)) }
+
+    var invocation = Invocation(subcommand: subcommand)
+    if let address = environment["BROKER_ADDR"], !address.isEmpty {
+        guard let endpoint = Endpoint(parsing: address) else {
+            throw UsageError(message: "invalid BROKER_ADDR '\(address)' (expected host:port or [ipv6]:port)", subcommand: subcommand)
+        }
+        invocation.endpoint = endpoint
+    }
+    for (option, spelling, value) in seen {
+        if let accepted = option.accepted, !accepted.contains(subcommand) {
+            throw UsageError(message: "unknown option '\(spelling)'", subcommand: subcommand)
+        }
+        let text = value ?? ""
+        func invalid(_ what: String) -> UsageError {
+            UsageError(message: "invalid \(what) '\(text)'", subcommand: subcommand)
+        }
+        func number(_ what: String, atLeast minimum: Int) throws(UsageError) -> Int {
+            guard let parsed = Int(text), parsed >= minimum else { throw invalid(what) }
+            return parsed
+        }
+        switch option {
+        case .help, .version: break
+        case .host:
+            guard !text.isEmpty else { throw invalid("host") }
+            invocation.endpoint.host = text.hasPrefix("[") && text.hasSuffix("]") ? String(text.dropFirst().dropLast()) : text
+        case .port:
+            guard let port = Endpoint.parsePort(text) else { throw invalid("port") }
+            invocation.endpoint.port = port
+        case .timeout:
+            guard let seconds = Double(text), seconds > 0, seconds <= 86_400 else { throw invalid("timeout") }
+            invocation.timeout = .milliseconds(Int64((seconds * 1000).rounded(.up)))
+        case .verbose: invocation.verbose = true
+        case .json: invocation.json = true
+        case .noReconnect: invocation.reconnect = false
+        case .count: invocation.count = try number("count", atLeast: 1)
+        case .pubs: invocation.pubs = try number("number of publishers", atLeast: 1)
+        case .subs: invocation.subs = try number("number of subscribers", atLeast: 0)
+        case .msgs: invocation.msgs = try number("number of messages", atLeast: 1)
+        case .size:
+            guard let size = Int(text), size >= BenchPayload.minimumSize, size <= 65_000 else {
+                throw UsageError(message: "invalid size '\(text)' (\(BenchPayload.minimumSize) to 65000 bytes: the payload carries a timestamp)", subcommand: subcommand)
+            }
+            invocation.size = size
+        case .topic:
+            guard !text.isEmpty else { throw invalid("topic") }
+            invocation.topic = text
+        }
+    }
+    invocation.arguments = positionals
+    try checkArguments(invocation)
+    return .run(invocation)
+}
+
+/// The subcommand named after position `from`, for the hint of an early unknown option.
+private func laterSubcommand(_ arguments: [String], from: Int) -> Subcommand? {
+    arguments[from...].lazy.compactMap { Subcommand(rawValue: $0) }.first
+}
+
+/// `help [<subcommand>]`.
+private func helpTopic(_ positionals: [String]) throws(UsageError) -> Subcommand? {
+    guard let name = positionals.first else { return nil }
+    guard positionals.count == 1, let topic = Subcommand(rawValue: name) else {
+        throw UsageError(message: "unknown subcommand '\(name)'")
+    }
+    return topic == .help ? nil : topic
+}
+
+/// The positional arguments each subcommand needs.
+private func checkArguments(_ invocation: Invocation) throws(UsageError) {
+    let arguments = invocation.arguments
+    let subcommand = invocation.subcommand
+    switch subcommand {
+    case .pub:
+        if arguments.isEmpty { throw UsageError(message: "pub needs a topic", subcommand: .pub) }
+    case .sub:
+        if arguments.isEmpty { throw UsageError(message: "sub needs at least one topic or pattern", subcommand: .sub) }
+    case .ping, .bench:
+        if let extra = arguments.first {
+            throw UsageError(message: "unexpected argument '\(extra)'", subcommand: subcommand)
+        }
+    case .help: break
+    }
+}

@@ -1,0 +1,139 @@
+// The help texts: OVERVIEW, USAGE, OPTIONS, SUBCOMMANDS and examples, pinned by tests.
+
+/// broker-cli's version, printed by `--version`.
+let version = "broker-cli 0.1.0"
+
+/// The help for the whole tool (nil) or one subcommand.
+func helpText(_ subcommand: Subcommand?) -> String {
+    switch subcommand {
+    case nil, .help?: toolHelp
+    case .pub?: pubHelp
+    case .sub?: subHelp
+    case .ping?: pingHelp
+    case .bench?: benchHelp
+    }
+}
+
+/// The connection options, shared by every subcommand's help.
+private let connectionOptions = """
+      --host <host>         Broker host name or IP address (default: 127.0.0.1)
+      --port <port>         Broker TCP port (default: 7400)
+      --timeout <seconds>   Connect timeout (default: 5)
+  -h, --help                Show help information
+"""
+
+private let toolHelp = """
+OVERVIEW: Publish, subscribe, check and benchmark a broker
+
+USAGE: broker-cli [--host <host>] [--port <port>] <subcommand> [<options>] [<arguments>]
+
+OPTIONS:
+\(connectionOptions)
+      --version             Show the version
+
+  Options may come before or after the subcommand; '--' ends the options.
+  BROKER_ADDR=host:port (or [ipv6]:port) sets the broker; --host and --port win over it.
+
+SUBCOMMANDS:
+  pub                       Publish a message, or every line of stdin
+  sub                       Print the messages of topics or patterns
+  ping                      Measure the round trip to the broker
+  bench                     Measure publish and delivery rates and latency
+
+  See 'broker-cli help <subcommand>' for detailed help.
+
+EXAMPLES:
+  broker-cli pub orders.eu.created '{"id": 1}'
+  broker-cli sub 'orders.>'
+  BROKER_ADDR=[::1]:7401 broker-cli ping
+
+"""
+
+private let pubHelp = """
+OVERVIEW: Publish a message, or every line of stdin
+
+  The words of the message are joined with single spaces. With no message, or
+  '-', every line of stdin is one message (empty lines are skipped); they are
+  pipelined, and broker-cli exits once every one has been answered.
+  The broker checks the topic; its refusal is printed and the exit status is 1.
+
+USAGE: broker-cli pub <topic> [<message> ...] [<options>]
+
+OPTIONS:
+  -v, --verbose             Print how many subscribers received the message
+                            (with stdin: totals on stderr)
+\(connectionOptions)
+
+EXAMPLES:
+  broker-cli pub orders.eu.created hello world
+  broker-cli pub -v alerts -- -5
+  seq 1000000 | broker-cli pub numbers
+
+"""
+
+private let subHelp = """
+OVERVIEW: Print the messages of topics or patterns
+
+  Prints each message's payload on its own line. A pattern level '*' matches
+  one level, a last level '>' one or more. Lag reports from the broker are
+  printed on stderr. If an established connection drops, broker-cli reconnects
+  and subscribes again. Ctrl-C exits with status 0.
+
+USAGE: broker-cli sub <topic-or-pattern> ... [<options>]
+
+OPTIONS:
+  -v, --verbose             Print 'topic payload'; totals on stderr at exit
+      --json                Print {"topic": ..., "payload": ..., "time": ...} lines
+      --count <n>           Exit after n messages
+      --no-reconnect        Exit with status 1 when the connection drops
+\(connectionOptions)
+
+EXAMPLES:
+  broker-cli sub orders.eu.created
+  broker-cli sub -v 'orders.*.created' 'alerts.>'
+  broker-cli sub --json --count 10 orders.eu.created
+
+"""
+
+private let pingHelp = """
+OVERVIEW: Measure the round trip to the broker
+
+  Sends PING and prints the time until PONG. The exit status is 0 when the
+  broker answered (within the timeout), 1 otherwise.
+
+USAGE: broker-cli ping [<options>]
+
+OPTIONS:
+\(connectionOptions)
+
+EXAMPLES:
+  broker-cli ping
+  broker-cli ping --port 7401 --timeout 1
+
+"""
+
+private let benchHelp = """
+OVERVIEW: Measure publish and delivery rates and latency
+
+  Subscribers connect and subscribe first, then publishers send their share of
+  the messages, pipelined. Each payload carries its send time, so subscribers
+  measure latency. Reports the publish rate, the delivery rate per subscriber
+  and in total, lag, and latency percentiles.
+
+USAGE: broker-cli bench [<options>]
+
+OPTIONS:
+      --pubs <n>            Publishing connections (default: 1)
+      --subs <n>            Subscribing connections (default: 1)
+      --msgs <n>            Messages in total, across publishers (default: 100000)
+      --size <bytes>        Payload size, at least 16 (default: 128)
+      --topic <topic>       Topic to use (default: bench)
+      --json                Print the report as one JSON object
+\(connectionOptions)
+
+EXAMPLES:
+  broker-cli bench
+  broker-cli bench --pubs 4 --subs 4 --msgs 1000000 --size 64
+  broker-cli bench --json > report.json
+
+"""

@@ -1,0 +1,33 @@
+// Dispatching a parsed invocation to its subcommand, and reading the environment.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Runs the subcommand; returns the exit status.
+func run(_ invocation: Invocation) -> Int32 {
+    switch invocation.subcommand {
+    case .pub: runPub(invocation)
+    case .sub: runSub(invocation)
+    case .ping: runPing(invocation)
+    case .bench: runBench(invocation)
+    case .help:
+        // parseArguments turns `help` into .help; kept total for the compiler.
+        0
+    }
+}
+
+/// The process environment as a dictionary (last definition wins).
+func currentEnvironment() -> [String: String] {
+    var result: [String: String] = [:]
+    var entry = environ
+    while let pointer = entry.pointee {
+        let text = String(cString: pointer)
+        if let equals = text.firstIndex(of: "=") {
+            result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+        }
+        entry += 1
+    }
+    return result
+}

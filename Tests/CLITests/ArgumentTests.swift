@@ -1,0 +1,163 @@
+// Argument parsing without sockets: options anywhere, `--`, BROKER_ADDR under the flags, usage errors.
+import BrokerClient
+import Testing
+@testable import broker_cli
+
+private func parse(_ line: String, env: [String: String] = [:]) throws(UsageError) -> ParseOutcome {
+    try parseArguments(line.split(separator: " ").map(String.init), environment: env)
+}
+
+private func invocation(_ line: String, env: [String: String] = [:]) throws -> Invocation {
+    guard case let .run(invocation) = try parse(line, env: env) else {
+        Issue.record("'\(line)' did not parse to a run")
+        throw UsageError(message: "not a run")
+    }
+    return invocation
+}
+
+/// The two stderr lines of the usage error `line` produces.
+private func usageText(_ line: String, env: [String: String] = [:]) -> String? {
+    do {
+        _ = try parse(line, env: env)
+        return nil
+    } catch {
+        return error.text
+    }
+}
+
+@Suite struct ArgumentParsing {
+    @Test func defaultsAreLocalhost7400WithFiveSecondTimeout() throws {
+        let run = try invocation("ping")
+        #expect(run.endpoint == Endpoint(host: "127.0.0.1", port: 7400))
+        #expect(run.timeout == .seconds(5))
+    }
+
+    @Test func optionsWorkBeforeAndAfterTheSubcommand() throws {
+        let before = try invocation("--port 7401 sub t")
+        let after = try invocation("sub t --port 7401")
+        #expect(before == after)
+        #expect(before.endpoint.port == 7401)
+        #expect(before.arguments == ["t"])
+    }
+
+    @Test func subcommandOptionsMayAlsoComeFirst() throws {
+        let run = try invocation("-v --host ::1 pub t hello world")
+        #expect(run.verbose)
+        #expect(run.endpoint == Endpoint(host: "::1", port: 7400))
+        #expect(run.arguments == ["t", "hello", "world"])
+    }
+
+    @Test func equalsFormIsAccepted() throws {
+        let run = try invocation("sub --port=7402 --count=3 t")
+        #expect(run.endpoint.port == 7402)
+        #expect(run.count == 3)
+    }
+
+    @Test func doubleDashEndsOptions() throws {
+        let run = try invocation("pub t -- -5 --port")
+        #expect(run.arguments == ["t", "-5", "--port"])
+        #expect(run.endpoint.port == 7400)
+    }
+
+    @Test func aLoneDashIsAnArgument() throws {
+        #expect(try invocation("pub t -").arguments == ["t", "-"])
+    }
+
+    @Test func brokerAddrSetsHostAndPort() throws {
+        #expect(try invocation("ping", env: ["BROKER_ADDR": "10.0.0.2:7500"]).endpoint == Endpoint(host: "10.0.0.2", port: 7500))
+        #expect(try invocation("ping", env: ["BROKER_ADDR": "[::1]:7401"]).endpoint == Endpoint(host: "::1", port: 7401))
+    }
+
+    @Test func flagsWinOverBrokerAddr() throws {
+        let run = try invocation("ping --port 7600", env: ["BROKER_ADDR": "10.0.0.2:7500"])
+        #expect(run.endpoint == Endpoint(host: "10.0.0.2", port: 7600))
+        let both = try invocation("--host example.org ping --port 7600", env: ["BROKER_ADDR": "10.0.0.2:7500"])
+        #expect(both.endpoint == Endpoint(host: "example.org", port: 7600))
+    }
+
+    @Test func timeoutTakesFractionalSeconds() throws {
+        #expect(try invocation("ping --timeout 0.25").timeout == .milliseconds(250))
+    }
+
+    @Test func subOptions() throws {
+        let run = try invocation("sub --json --no-reconnect --count 10 a b.>")
+        #expect(run.json && !run.reconnect && run.count == 10)
+        #expect(run.arguments == ["a", "b.>"])
+    }
+
+    @Test func benchOptions() throws {
+        let run = try invocation("bench --pubs 2 --subs 3 --msgs 1000 --size 64 --topic x.y --json")
+        #expect(run.pubs == 2 && run.subs == 3 && run.msgs == 1000 && run.size == 64 && run.topic == "x.y" && run.json)
+    }
+
+    @Test func helpAndVersion() throws {
+        #expect(try parse("--help") == .help(nil))
+        #expect(try parse("-h") == .help(nil))
+        #expect(try parse("help") == .help(nil))
+        #expect(try parse("help pub") == .help(.pub))
+        #expect(try parse("pub --help") == .help(.pub))
+        #expect(try parse("sub -h") == .help(.sub))
+        #expect(try parse("--version") == .version)
+    }
+}
+
+@Suite struct UsageErrors {
+    @Test func unknownOptionNamesTheSubcommandsHelp() {
+        #expect(usageText("pub t m --x") == "broker-cli: unknown option '--x'\nRun 'broker-cli help pub' for usage.\n")
+        #expect(usageText("--x pub t m") == "broker-cli: unknown option '--x'\nRun 'broker-cli help pub' for usage.\n")
+        #expect(usageText("--x") == "broker-cli: unknown option '--x'\nRun 'broker-cli --help' for usage.\n")
+    }
+
+    @Test func optionOfAnotherSubcommandIsUnknown() {
+        #expect(usageText("ping --json") == "broker-cli: unknown option '--json'\nRun 'broker-cli help ping' for usage.\n")
+        #expect(usageText("pub t m --count 3") == "broker-cli: unknown option '--count'\nRun 'broker-cli help pub' for usage.\n")
+    }
+
+    @Test func unknownAndMissingSubcommand() {
+        #expect(usageText("frobnicate") == "broker-cli: unknown subcommand 'frobnicate'\nRun 'broker-cli --help' for usage.\n")
+        #expect(usageText("") == "broker-cli: missing subcommand\nRun 'broker-cli --help' for usage.\n")
+        #expect(usageText("help nope") == "broker-cli: unknown subcommand 'nope'\nRun 'broker-cli --help' for usage.\n")
+    }
+
+    @Test func badValues() {
+        #expect(usageText("ping --port 0") == "broker-cli: invalid port '0'\nRun 'broker-cli help ping' for usage.\n")
+        #expect(usageText("ping --port 70000") == "broker-cli: invalid port '70000'\nRun 'broker-cli help ping' for usage.\n")
+        #expect(usageText("ping --timeout -1") == "broker-cli: invalid timeout '-1'\nRun 'broker-cli help ping' for usage.\n")
+        #expect(usageText("sub t --count 0") == "broker-cli: invalid count '0'\nRun 'broker-cli help sub' for usage.\n")
+        #expect(usageText("sub t --port") == "broker-cli: option '--port' needs a value\nRun 'broker-cli help sub' for usage.\n")
+        #expect(usageText("sub t --json=1") == "broker-cli: option '--json' takes no value\nRun 'broker-cli help sub' for usage.\n")
+    }
+
+    @Test func missingArguments() {
+        #expect(usageText("pub") == "broker-cli: pub needs a topic\nRun 'broker-cli help pub' for usage.\n")
+        #expect(usageText("sub -v") == "broker-cli: sub needs at least one topic or pattern\nRun 'broker-cli help sub' for usage.\n")
+        #expect(usageText("ping extra") == "broker-cli: unexpected argument 'extra'\nRun 'broker-cli help ping' for usage.\n")
+    }
+
+    @Test func malformedBrokerAddr() {
+        #expect(usageText("ping", env: ["BROKER_ADDR": "::1:7400"])
+            == "broker-cli: invalid BROKER_ADDR '::1:7400' (expected host:port or [ipv6]:port)\nRun 'broker-cli help ping' for usage.\n")
+        #expect(usageText("ping", env: ["BROKER_ADDR": "localhost"]) != nil)
+    }
+
+    @Test func benchSizeMustHoldTheTimestamp() {
+        #expect(usageText("bench --size 8")
+            == "broker-cli: invalid size '8' (16 to 65000 bytes: the payload carries a timestamp)\nRun 'broker-cli help bench' for usage.\n")
+    }
+}
+
+@Suite struct EndpointParsing {
+    @Test func parsesHostPortAndBracketedIPv6() {
+        #expect(Endpoint(parsing: "localhost:80") == Endpoint(host: "localhost", port: 80))
+        #expect(Endpoint(parsing: "[fe80::1]:7400") == Endpoint(host: "fe80::1", port: 7400))
+        #expect(Endpoint(parsing: "[::1]") == nil)
+        #expect(Endpoint(parsing: ":7400") == nil)
+        #expect(Endpoint(parsing: "host:") == nil)
+        #expect(Endpoint(parsing: "host:+80") == nil)
+    }
+
+    @Test func describesIPv6WithBrackets() {
+        #expect(Endpoint(host: "::1", port: 7400).description == "[::1]:7400")
+        #expect(Endpoint(host: "127.0.0.1", port: 7400).description == "127.0.0.1:7400")
+    }
+}

@@ -1,0 +1,90 @@
+// A tiny in-process stand-in that answers each line with scripted bytes: library tests without the daemon.
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Listens on 127.0.0.1:<random port>, accepts one connection, and writes `respond(line)`
+/// for every line it reads (nil closes the connection; so does `closeAfterReply` after
+/// the first reply). Lines are recorded.
+final class ScriptedBroker: Sendable {
+    let port: UInt16
+    private let listener: Int32
+    /// Every line received, in order.
+    private let log = Log()
+    var received: [String] { log.lines.withLock { $0 } }
+
+    /// The lines, shared with the peer's thread.
+    private final class Log: Sendable {
+        let lines = Mutex<[String]>([])
+    }
+
+    init(accept: Bool = true, closeAfterReply: Bool = false, respond: @escaping @Sendable (String) -> [UInt8]? = { _ in nil }) throws {
+        listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let fd = listener
+        let ok = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && listen(fd, accept ? 16 : 0) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard ok else { throw E2EFailure("scripted broker: bind/listen failed, errno \(errno)") }
+        port = UInt16(bigEndian: address.sin_port)
+        guard accept else { return }
+        let log = self.log
+        Thread {
+            let connection = Glibc.accept(fd, nil, nil)
+            guard connection >= 0 else { return }
+            defer { close(connection) }
+            var pending: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { return }
+                pending += buffer[0..<count]
+                var out: [UInt8] = []
+                while let lf = pending.firstIndex(of: 0x0A) {
+                    let line = String(decoding: pending[..<lf], as: UTF8.self)
+                    pending.removeSubrange(...lf)
+                    log.lines.withLock { $0.append(line) }
+                    guard let reply = respond(line) else {
+                        _ = out.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                        return
+                    }
+                    out += reply
+                    if closeAfterReply { break }
+                }
+                var offset = 0
+                while offset < out.count {
+                    let sent = out.withUnsafeBytes { send(connection, $0.baseAddress.map { $0 + offset }, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+                    if sent < 0 { if errno == EINTR { continue } else { return } }
+                    offset += sent
+                }
+                if closeAfterReply { return }
+            }
+        }.start()
+    }
+
+    /// Makes connections nobody accepts until the listen queue is full: later connects
+    /// then get no answer at all (their SYN is dropped) and must time out.
+    func fillListenQueue() -> [Int32] {
+        (0..<4).map { _ in
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = port.bigEndian
+            _ = withUnsafePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            return fd
+        }
+    }
+
+    deinit { close(listener) }
+}

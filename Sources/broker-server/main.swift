@@ -32,9 +32,11 @@ case let .run(config, configPath, overriddenKeys):
     logger.info("open file limit \(fileLimit)")
     let server: BrokerServer
     let address: SocketAddress
+    let metricsAddress: SocketAddress?
     do {
         server = try BrokerServer(config: config, logger: logger)
         address = try server.start()
+        metricsAddress = try server.startMetrics()
     } catch {
         if case .cannotListen = error { fail(error.description, exitCode: 69) }
         fail(error.description, exitCode: 71)
@@ -43,6 +45,12 @@ case let .run(config, configPath, overriddenKeys):
     let ready = Array("listening on \(address)\n".utf8)
     _ = ready.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
     logger.info("listening on \(address) with \(config.threads) event loop(s)")
+    if let metricsAddress {
+        // The second readiness line, after the first, also in one write.
+        let metricsReady = Array("metrics listening on \(metricsAddress)\n".utf8)
+        _ = metricsReady.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+        logger.info("metrics listening on \(metricsAddress)")
+    }
 
     let watcher: SignalWatcher
     do {

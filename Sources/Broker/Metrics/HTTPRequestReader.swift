@@ -53,8 +53,6 @@ struct HTTPRequestReader: Sendable {
     let maxHeadBytes: Int
     /// The head received so far.
     private var bytes: [UInt8] = []
-    /// Where the search for the terminating empty line resumes.
-    private var scanned = 0
     /// The final result, once there is one.
     private var result: HTTPReadResult?
 
@@ -66,6 +64,12 @@ struct HTTPRequestReader: Sendable {
     mutating func feed(_ chunk: some Collection<UInt8>) -> HTTPReadResult {
         if let result { return result }
         for byte in chunk {
+            // A line ending other than CRLF is refused at once, not when the head would end.
+            let previous = bytes.last
+            if (byte == 0x0A && previous != 0x0D) || (previous == 0x0D && byte != 0x0A) {
+                result = .failed(.malformed("a line does not end with CRLF"))
+                return .failed(.malformed("a line does not end with CRLF"))
+            }
             bytes.append(byte)
             if let end = headEnd() {
                 let parsed = Self.parse(bytes[..<end])

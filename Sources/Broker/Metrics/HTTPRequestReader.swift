@@ -1,6 +1,6 @@
 // A strict, incremental HTTP/1.x request-head reader for the metrics endpoint; no I/O.
 
-/// The parts of a request head the metrics endpoint looks at.
+/// The parts of a request head the metrics endpoint looks at. A value; any thread.
 struct HTTPRequestHead: Sendable, Equatable {
     /// The method token as sent (`GET`); methods are case-sensitive in HTTP.
     var method: String
@@ -10,7 +10,7 @@ struct HTTPRequestHead: Sendable, Equatable {
     var version: String
 }
 
-/// Why a request head was refused; each maps to one status code.
+/// Why a request head was refused; each maps to one status code. A value; any thread.
 enum HTTPRequestError: Error, Sendable, Equatable {
     /// The head broke the grammar of RFC 9112 as this reader applies it (400).
     case malformed(String)
@@ -26,7 +26,7 @@ enum HTTPRequestError: Error, Sendable, Equatable {
     }
 }
 
-/// The outcome of feeding bytes to an ``HTTPRequestReader``.
+/// The outcome of feeding bytes to an ``HTTPRequestReader``. A value; any thread.
 enum HTTPReadResult: Sendable, Equatable {
     /// The head is not complete yet; feed more bytes.
     case needMore

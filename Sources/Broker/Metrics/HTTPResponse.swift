@@ -1,6 +1,6 @@
 // HTTP/1.1 responses of the metrics endpoint, and the routing of a request head to one; no I/O.
 
-/// The status codes the metrics endpoint answers with.
+/// The status codes the metrics endpoint answers with. A value; any thread.
 enum HTTPStatus: Int, Sendable {
     case ok = 200
     case badRequest = 400
@@ -51,7 +51,8 @@ struct HTTPResponse: Sendable {
     }
 }
 
-/// The two resources the endpoint serves, and the decision for every other request.
+/// The two resources the endpoint serves, and the decision for every other
+/// request: only `GET` of `/metrics` or `/healthz` is served. A value; any thread.
 enum MetricsRoute: Equatable, Sendable {
     /// `GET /metrics`: the exposition.
     case metrics

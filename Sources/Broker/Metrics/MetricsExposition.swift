@@ -3,7 +3,7 @@
 /// The broker's figures at one moment: what `STATS` reports, plus per-topic
 /// figures for a bounded set of topics. A value; any thread.
 struct MetricsSnapshot: Sendable, Equatable {
-    /// One topic's series.
+    /// One topic's series (the figures of `STATS <topic>`). A value; any thread.
     struct TopicSample: Sendable, Equatable {
         /// The topic name (printable ASCII; escaped when written as a label).
         var name: String

@@ -113,6 +113,12 @@ final class MetricsServer: @unchecked Sendable {
         doorbell.signal()
     }
 
+    /// Closes the listener of a server whose ``run()`` was never started
+    /// (its thread could not be created). Any thread, then never ``run()``.
+    func closeUnstarted() {
+        Socket.close(listener)
+    }
+
     /// Changes how many topics get per-topic series (a reload). Any thread.
     func setTopTopics(_ limit: Int) {
         topTopics.store(max(0, limit), ordering: .relaxed)

@@ -86,8 +86,10 @@ public final class BrokerServer: Sendable {
     }
 
     /// Starts the metrics server on `port` (0 picks a free one); `requestDeadlineMs`
-    /// is how long a client has to send its request head. Call at most once.
+    /// is how long a client has to send its request head. A second call returns
+    /// the address of the server already running.
     func startMetrics(port: Int, requestDeadlineMs: Int = 5000) throws(ServerError) -> SocketAddress {
+        if let running = metrics.withLock({ $0 }) { return running.address }
         guard let address = SocketAddress(host: config.host, port: port) else { throw .badHost(config.host) }
         let server: MetricsServer
         do {
@@ -100,6 +102,7 @@ public final class BrokerServer: Sendable {
         do {
             thread = try spawnThread(name: "metrics") { server.run() }
         } catch {
+            server.closeUnstarted()
             throw .system(error)
         }
         metrics.withLock { $0 = server }

@@ -101,8 +101,8 @@ func withMetricsBroker(requestDeadlineMs: Int = 5000, _ configure: (inout Broker
     @Test func aSlowRequestIsCutOffAfterTheDeadlineWhileOthersAreServed() throws {
         let deadline = 300
         try withMetricsBroker(requestDeadlineMs: deadline) { _, port in
+            let started = monotonicMilliseconds()  // before connecting: the server's clock starts at its accept
             let slow = try TestClient(port: port)
-            let started = monotonicMilliseconds()
             try slow.sendRaw("GET /metr")
             // Another connection is served meanwhile: one thread, several connections.
             #expect(try get(port, "/healthz").status == 200)

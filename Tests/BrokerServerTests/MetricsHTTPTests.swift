@@ -149,6 +149,15 @@ func withMetricsBroker(requestDeadlineMs: Int = 5000, _ configure: (inout Broker
         #expect(try broker.waitForExit() == 0)
     }
 
+    @Test func aMetricsPortAlreadyBoundExits69() throws {
+        let (listener, port) = try listenOnEphemeralPort()
+        defer { Glibc.close(listener) }
+        let result = try runBrokerServer(["--port", "0", "--metrics-port", "\(port)"])
+        #expect(result.status == 69)
+        #expect(result.stderr.last?.contains("cannot listen on 127.0.0.1:\(port)") == true, "\(result.stderr)")
+        #expect(!result.stdout.contains { $0.hasPrefix("metrics listening on") })
+    }
+
     @Test func withoutMetricsPortTheDaemonPrintsOnlyOneLine() throws {
         let broker = try BrokerProcess.start(["--port", "0"])
         defer { broker.kill() }

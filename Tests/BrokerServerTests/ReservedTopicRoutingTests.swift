@@ -1,5 +1,5 @@
-// `$` topics are not matched by a leading wildcard, checked in the broker's own registry:
-// no broker code publishes on `$SYS` yet, so this cannot be seen over TCP.
+// Routing in the broker's own registry: `$` topics are not matched by a leading wildcard
+// (over TCP: SystemTopicsTests), and a new topic is read by the earlier patterns that match it.
 import Testing
 @testable import Broker
 

@@ -32,6 +32,8 @@ let package = Package(
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
         .testTarget(name: "ConfigTests", dependencies: ["Broker"]),
         .testTarget(name: "ChannelsTests", dependencies: ["Broker"]),
+        // The metrics endpoint's pure parts: HTTP request reader, routing, exposition format. No sockets.
+        .testTarget(name: "MetricsTests", dependencies: ["Broker"]),
         // End to end: real TCP against an in-process server and the built broker-server binary.
         .testTarget(name: "BrokerServerTests", dependencies: ["Broker", "Protocol"]),
         // Talking to the broker from Swift: connect, publish (single and pipelined), subscribe, ping.

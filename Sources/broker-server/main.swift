@@ -32,9 +32,11 @@ case let .run(config, configPath, overriddenKeys):
     logger.info("open file limit \(fileLimit)")
     let server: BrokerServer
     let address: SocketAddress
+    let metricsAddress: SocketAddress?
     do {
         server = try BrokerServer(config: config, logger: logger)
         address = try server.start()
+        metricsAddress = try server.startMetrics()
     } catch {
         if case .cannotListen = error { fail(error.description, exitCode: 69) }
         if case let .configuration(configError) = error { fail(configError.description, exitCode: configError.exitCode) }
@@ -46,6 +48,12 @@ case let .run(config, configPath, overriddenKeys):
     logger.info("listening on \(address) with \(config.threads) event loop(s)")
     if !address.isLoopback && config.authToken.isEmpty && config.authTokenFile.isEmpty {
         logger.warn("listening on the non-loopback address \(address) without auth_token: anyone who can reach it may publish and subscribe")
+    }
+    if let metricsAddress {
+        // The second readiness line, after the first, also in one write.
+        let metricsReady = Array("metrics listening on \(metricsAddress)\n".utf8)
+        _ = metricsReady.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+        logger.info("metrics listening on \(metricsAddress)")
     }
 
     let watcher: SignalWatcher

@@ -323,3 +323,16 @@ import Testing
         }
     }
 }
+
+@Suite struct PatternBeforeExactTests {
+    @Test func aPatternSubscriberGetsMessagesOnATopicFirstCreatedByAnotherClientsExactSub() throws {
+        try withBroker { broker in
+            let pattern = try broker.connect()
+            let exact = try broker.connect()
+            #expect(try pattern.request("SUB orders.*") == "OK")
+            #expect(try exact.request("SUB orders.eu") == "OK")
+            #expect(try exact.request("PUB orders.eu hi") == "OK 2")
+            try pattern.expectLine("MSG orders.eu hi")
+        }
+    }
+}

@@ -1,10 +1,10 @@
-// `$` topics are not matched by a leading wildcard, checked in the broker's own registry:
-// no broker code publishes on `$SYS` yet, so this cannot be seen over TCP.
+// Routing in the broker's own registry: `$` topics are not matched by a leading wildcard
+// (over TCP: SystemTopicsTests), and a new topic is read by the earlier patterns that match it.
 import Testing
 @testable import Broker
 
 /// A scheduler that ignores wake-ups (nothing reads these cursors).
-private final class IdleScheduler: CursorScheduler {
+final class IdleScheduler: CursorScheduler {
     func schedule(_ cursor: Cursor) {}
 }
 
@@ -34,5 +34,16 @@ private final class IdleScheduler: CursorScheduler {
         #expect(registry.existingTopic(Array("$SYS.lagged".utf8))?.receiverCount == 1)
         try registry.subscribe(subscription("$SYS.*", id: 4))
         #expect(registry.existingTopic(Array("$SYS.lagged".utf8))?.receiverCount == 2)
+    }
+}
+
+@Suite struct PatternAttachTests {
+    private let scheduler = IdleScheduler()
+
+    @Test func aTopicCreatedByAnExactSubscriptionIsAlsoReadByEarlierMatchingPatterns() throws {
+        let registry = TopicRegistry(capacity: 8, maxTopics: 100)
+        try registry.subscribe(Subscription(pattern: Array("a.*".utf8), isPattern: true, id: 1, connectionToken: 1, scheduler: scheduler))
+        try registry.subscribe(Subscription(pattern: Array("a.b".utf8), isPattern: false, id: 2, connectionToken: 2, scheduler: scheduler))
+        #expect(registry.existingTopic(Array("a.b".utf8))?.receiverCount == 2)
     }
 }

@@ -39,6 +39,8 @@ public final class BrokerServer: Sendable {
     private let context: ServerContext
     private let loops: [EventLoop]
     private let threads = ChannelLock<[pthread_t]>([])
+    /// The metrics HTTP server, once ``startMetrics()`` has started it.
+    private let metrics = ChannelLock<MetricsServer?>(nil)
 
     public init(config: BrokerConfig, logger: Logger) throws(ServerError) {
         self.config = config
@@ -84,10 +86,43 @@ public final class BrokerServer: Sendable {
         return bound
     }
 
+    /// Starts the metrics HTTP server on `host:metrics_port` on its own thread and
+    /// returns the address bound, or nil when `metrics_port` is 0 (off).
+    public func startMetrics() throws(ServerError) -> SocketAddress? {
+        guard config.metricsPort != 0 else { return nil }
+        return try startMetrics(port: config.metricsPort)
+    }
+
+    /// Starts the metrics server on `port` (0 picks a free one); `requestDeadlineMs`
+    /// is how long a client has to send its request head. A second call returns
+    /// the address of the server already running.
+    func startMetrics(port: Int, requestDeadlineMs: Int = 5000) throws(ServerError) -> SocketAddress {
+        if let running = metrics.withLock({ $0 }) { return running.address }
+        guard let address = SocketAddress(host: config.host, port: port) else { throw .badHost(config.host) }
+        let server: MetricsServer
+        do {
+            server = try MetricsServer(address: address, context: context, topTopics: config.metricsTopTopics,
+                                       requestDeadlineMs: requestDeadlineMs)
+        } catch {
+            throw .cannotListen(address: address.description, error)
+        }
+        let thread: pthread_t
+        do {
+            thread = try spawnThread(name: "metrics") { server.run() }
+        } catch {
+            server.closeUnstarted()
+            throw .system(error)
+        }
+        metrics.withLock { $0 = server }
+        threads.withLock { $0.append(thread) }
+        return server.address
+    }
+
     /// Applies live settings to every loop (a configuration reload). Throws,
     /// changing nothing, when the token file cannot be read.
     public func apply(_ newConfig: BrokerConfig) throws(ConfigError) {
         let settings = LiveSettings(newConfig, authToken: try AuthToken.resolve(newConfig))
+        metrics.withLock { $0 }?.setTopTopics(settings.metricsTopTopics)
         context.registry.update(capacity: settings.capacity, maxTopics: settings.maxTopics)
         context.logger.setLevel(settings.logLevel)
         for loop in loops { loop.send(.settings(settings)) }
@@ -97,6 +132,7 @@ public final class BrokerServer: Sendable {
     /// for at most `graceMs`, close.
     public func shutdown(graceMs: Int) {
         let deadline = monotonicMilliseconds() + Int64(graceMs)
+        metrics.withLock { $0 }?.stop()
         for loop in loops { loop.send(.shutdown(deadlineMs: deadline)) }
     }
 

@@ -65,8 +65,13 @@ final class TopicRegistry: Sendable {
                 }
                 return .success(())
             }
+            let existed = state.topics[subscription.pattern] != nil
             switch topic(named: subscription.pattern, in: &state) {
             case let .success(topic):
+                if !existed {
+                    // A new topic: the pattern subscriptions made earlier that match it read it too.
+                    state.patterns.forEachMatch(subscription.pattern) { $0.attach(to: topic) }
+                }
                 subscription.attach(to: topic)
                 return .success(())
             case let .failure(error):

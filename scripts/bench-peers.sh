@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The side-by-side comparison with NATS and Redis, in one command.
+# Builds the release broker-server, copies ../shared/bench/peers to a scratch directory
+# (../shared may be read-only) and runs its run-peers.sh there with SYSTEMS="line nats redis",
+# writing the results into docs/bench/ (never the peers' own result files).
+# Usage: scripts/bench-peers.sh [TAG]        e.g. TAG=after-batching; extra knobs pass through
+#        (REPS, WORKLOADS, QUICK, QUIET_WAIT, ...; see ../shared/bench/peers/README.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -le 1 ] || { echo "usage: $0 [TAG]" >&2; exit 64; }
+tag=${1:-$(date -u +%Y%m%d-%H%M)}
+repo=$PWD
+swift build -c release --product broker-server >/dev/null
+bin=$repo/.build/release/broker-server
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+cp -r ../shared/bench/peers/. "$scratch/peers"
+mkdir -p "$repo/docs/bench"
+cd "$scratch/peers"
+make -s fanbench
+# threads 1: the server is pinned to one CPU, like every peer. Logging at warn, like the
+# peers' defaults, which do not log every connection.
+SYSTEMS=${SYSTEMS:-"line nats redis"} \
+LINE_CMD="$bin --port 17400 --threads 1 --log-level warn --config /dev/null" \
+OUT="$repo/docs/bench/peers-$tag.jsonl" MD="$repo/docs/bench/peers-$tag.md" \
+    ./run-peers.sh
+echo "results: docs/bench/peers-$tag.jsonl and docs/bench/peers-$tag.md"

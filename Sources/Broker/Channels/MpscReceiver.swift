@@ -86,6 +86,23 @@ public final class MpscReceiver<T: Sendable>: Sendable {
         return (n, finished)
     }
 
+    /// ``readBatch(into:)`` for memory that holds no values: the values are
+    /// initialized into the front of `buffer`, and the caller owns them.
+    public func readBatch(intoUninitialized buffer: UnsafeMutableBufferPointer<T>) -> (count: Int, finished: Bool) {
+        guard let base = buffer.baseAddress else { return (0, shared.state.withLock { $0.finished }) }
+        let (n, wake, finished) = shared.state.withLock { s -> (Int, Bool, Bool) in
+            var n = 0
+            while n < buffer.count, let v = s.buffer.popFirst() {
+                (base + n).initialize(to: v)
+                n += 1
+            }
+            let wake = n > 0 && !s.sendWaiters.isMainEmpty && s.buffer.count <= s.lowWater
+            return (n, wake, s.finished)
+        }
+        if wake { shared.wakeSenders() }
+        return (n, finished)
+    }
+
     /// Arms a one-shot wake-up for a non-async consumer: returns false (arming
     /// nothing) if values are buffered or the channel is finished; otherwise
     /// registers `waker`, which the next send (or the last sender's close)

@@ -1,4 +1,5 @@
 // The server: binds the listening socket and runs the event-loop threads.
+import Dispatch
 import Glibc
 import Protocol
 import Synchronization
@@ -41,6 +42,10 @@ public final class BrokerServer: Sendable {
     private let threads = ChannelLock<[pthread_t]>([])
     /// The metrics HTTP server, once ``startMetrics()`` has started it.
     private let metrics = ChannelLock<MetricsServer?>(nil)
+    /// The live settings every loop follows (a watch: the latest value counts).
+    private let settingsWatch: WatchSender<LiveSettings>
+    /// The shutdown deadline (monotonic ms), nil while running.
+    private let shutdownWatch: WatchSender<Int64?>
 
     public init(config: BrokerConfig, logger: Logger) throws(ServerError) {
         self.config = config
@@ -51,10 +56,17 @@ public final class BrokerServer: Sendable {
             throw .configuration(error)
         }
         context = ServerContext(settings: settings, logger: logger)
+        let (settingsWatch, settingsReceiver) = Watch.channel(initial: settings)
+        let (shutdownWatch, shutdownReceiver) = Watch.channel(initial: Int64?.none)
+        self.settingsWatch = settingsWatch
+        self.shutdownWatch = shutdownWatch
         var loops: [EventLoop] = []
-        do {
+        do throws(SystemError) {
             for index in 0..<max(1, config.threads) {
-                loops.append(try EventLoop(index: index, context: context, settings: settings))
+                // Each loop gets its own receivers: a watch receiver tracks what it has seen.
+                let watches = LoopWatches(settings: index == 0 ? settingsReceiver : settingsWatch.subscribe(),
+                                          shutdown: index == 0 ? shutdownReceiver : shutdownWatch.subscribe())
+                loops.append(try EventLoop(index: index, context: context, watches: watches))
             }
         } catch {
             throw .system(error)
@@ -125,7 +137,16 @@ public final class BrokerServer: Sendable {
         metrics.withLock { $0 }?.setTopTopics(settings.metricsTopTopics)
         context.registry.update(capacity: settings.capacity, maxTopics: settings.maxTopics)
         context.logger.setLevel(settings.logLevel)
-        for loop in loops { loop.send(.settings(settings)) }
+        settingsWatch.send(settings)
+        // Each loop acknowledges on a oneshot once it has read the new settings, so when
+        // this returns (and the reload is logged) every later connection gets them.
+        var acknowledgements: [OneshotReceiver<Void>] = []
+        for loop in loops {
+            let (ack, acknowledged) = Oneshot.channel(of: Void.self)
+            loop.send(.watchesChanged(ack: ack))
+            acknowledgements.append(acknowledged)
+        }
+        waitForAll(acknowledgements, timeoutMs: 5000)
     }
 
     /// Begins a graceful shutdown: stop accepting, BYE to every client, flush
@@ -133,7 +154,8 @@ public final class BrokerServer: Sendable {
     public func shutdown(graceMs: Int) {
         let deadline = monotonicMilliseconds() + Int64(graceMs)
         metrics.withLock { $0 }?.stop()
-        for loop in loops { loop.send(.shutdown(deadlineMs: deadline)) }
+        shutdownWatch.send(deadline)
+        for loop in loops { loop.send(.watchesChanged(ack: nil)) }
     }
 
     /// Blocks until every loop has ended.
@@ -148,6 +170,17 @@ public final class BrokerServer: Sendable {
 
     /// Open client connections now.
     public var connectionCount: Int { context.connectionCount.load(ordering: .relaxed) }
+}
+
+/// Blocks the calling (non-async) thread until every oneshot has a value or its
+/// sender is gone (a loop that already ended), or `timeoutMs` passed.
+func waitForAll(_ receivers: [OneshotReceiver<Void>], timeoutMs: Int) {
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        for receiver in receivers { _ = try? await receiver.value() }
+        done.signal()
+    }
+    _ = done.wait(timeout: .now() + .milliseconds(timeoutMs))
 }
 
 /// Starts a joinable thread running `body`.

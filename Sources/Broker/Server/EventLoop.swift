@@ -4,41 +4,52 @@ import Glibc
 import Protocol
 import Synchronization
 
-/// Commands other threads send into a loop.
+/// What other threads send into a loop, through its mpsc inbox.
 enum LoopCommand: Sendable {
-    /// Apply new live settings.
-    case settings(LiveSettings)
-    /// Stop accepting, say BYE to every client, flush until the deadline (monotonic ms), then stop.
-    case shutdown(deadlineMs: Int64)
+    /// A cursor of one of this loop's connections has messages (sent by a ring on another thread).
+    case wake(Cursor)
+    /// A freshly accepted socket for this loop to own (the connection count was already taken).
+    case adopt(fd: Int32, peer: SocketAddress)
+    /// The settings or shutdown watch changed: read them, then acknowledge on `ack`.
+    case watchesChanged(ack: OneshotSender<Void>?)
+}
+
+/// What the server hands every loop: the live settings and the shutdown deadline
+/// (monotonic ms; nil while running), each as a watch channel — the latest value
+/// is what counts, and a loop that missed intermediate values loses nothing.
+struct LoopWatches: Sendable {
+    let settings: WatchReceiver<LiveSettings>
+    let shutdown: WatchReceiver<Int64?>
+}
+
+/// Rings a loop's eventfd when its inbox gets a command while the loop waited.
+final class Doorbell: BroadcastWaker {
+    let eventFD: EventFD
+    init(_ eventFD: EventFD) { self.eventFD = eventFD }
+    func wake() { eventFD.signal() }
 }
 
 /// An event loop: one thread, one epoll instance, the connections accepted onto it.
 ///
-/// Other threads reach it only through ``schedule(_:)`` (a cursor has
-/// messages), ``adopt(fd:peer:)`` (a new connection) and ``send(_:)`` (a
-/// command); each appends to the mutex-guarded inbox and rings the eventfd.
-/// Everything else is loop thread only.
+/// Other threads reach it only through its inbox, an unbounded mpsc channel of
+/// ``LoopCommand``s (``schedule(_:)``, ``adopt(fd:peer:)``, ``send(_:)``),
+/// whose waker rings the loop's eventfd, and through the two watches of
+/// ``LoopWatches``. Everything else is loop thread only.
 final class EventLoop: CursorScheduler, @unchecked Sendable {
-    // @unchecked Sendable: the cross-thread entry points touch only `inbox`
-    // (a pthread mutex), `doorbell` (an eventfd) and `threadID` (an Atomic). Every other
+    // @unchecked Sendable: the cross-thread entry points touch only `inboxSender`
+    // (an mpsc sender), `doorbell` (an eventfd) and `threadID` (an Atomic). Every other
     // stored property is read and written only on the loop's own thread, after
-    // `run()` has started on it (asserted by `isOnLoopThread` in debug builds).
-
-    /// Messages from other threads.
-    private struct Inbox {
-        var cursors: [Cursor] = []
-        var newConnections: [(Int32, SocketAddress)] = []
-        var commands: [LoopCommand] = []
-        var rung = false
-    }
+    // `run()` has started on it.
 
     static let doorbellToken = UInt64.max
     static let listenerToken = UInt64.max - 1
 
     let index: Int
     let context: ServerContext
-    private let inbox = ChannelLock(Inbox())
-    private let doorbell: EventFD
+    private let inboxSender: MpscUnboundedSender<LoopCommand>
+    private let inbox: MpscReceiver<LoopCommand>
+    private let doorbell: Doorbell
+    private let watches: LoopWatches
     private let threadID = Atomic<UInt>(0)
 
     // Loop-thread state.
@@ -76,16 +87,18 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
     /// How often idle pattern-only topics are freed.
     static let sweepIntervalMs: Int64 = 2000
 
-    init(index: Int, context: ServerContext, settings: LiveSettings) throws(SystemError) {
+    init(index: Int, context: ServerContext, watches: LoopWatches) throws(SystemError) {
         self.index = index
         self.context = context
-        self.settings = settings
+        self.watches = watches
+        self.settings = watches.settings.borrowAndUpdate()
+        (inboxSender, inbox) = Mpsc.unbounded(of: LoopCommand.self)
         self.epoll = try Epoll()
-        self.doorbell = try EventFD()
+        self.doorbell = Doorbell(try EventFD())
         self.readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
         self.vectors = UnsafeMutableBufferPointer<iovec>.allocate(capacity: 512)
         self.vectors.initialize(repeating: iovec())
-        try epoll.add(doorbell.fd, events: EpollBits.readable, token: EventLoop.doorbellToken)
+        try epoll.add(doorbell.eventFD.fd, events: EpollBits.readable, token: EventLoop.doorbellToken)
     }
 
     deinit {
@@ -103,27 +116,25 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
             wokenCursors.append(cursor)
             return
         }
-        ring { $0.cursors.append(cursor) }
+        send(.wake(cursor))
     }
 
     /// Hands a freshly accepted socket to this loop. Any thread.
     func adopt(fd: Int32, peer: SocketAddress) {
-        ring { $0.newConnections.append((fd, peer)) }
+        send(.adopt(fd: fd, peer: peer))
     }
 
-    /// Sends a command to this loop. Any thread.
+    /// Sends a command to this loop. Any thread. After the loop has ended the
+    /// command is dropped (an adopted socket is closed).
     func send(_ command: LoopCommand) {
-        ring { $0.commands.append(command) }
-    }
-
-    private func ring(_ update: (inout Inbox) -> Void) {
-        let needsSignal = inbox.withLock { box -> Bool in
-            update(&box)
-            if box.rung { return false }
-            box.rung = true
-            return true
+        do {
+            try inboxSender.send(command)
+        } catch {
+            if case let .adopt(fd, _) = error.value {
+                Socket.close(fd)
+                context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
+            }
         }
-        if needsSignal { doorbell.signal() }
     }
 
     // MARK: - The loop
@@ -133,6 +144,7 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
         threadID.store(UInt(bitPattern: Int(bitPattern: UInt(pthread_self()))), ordering: .relaxed)
         let events = UnsafeMutableBufferPointer<epoll_event>.allocate(capacity: 256)
         defer { events.deallocate() }
+        drainInbox()  // takes what arrived before the loop started, and arms the inbox's waker
         while running {
             let timeout = nextTimeoutMs()
             let count: Int
@@ -171,23 +183,35 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
         return 1000
     }
 
+    /// Takes every command from the inbox, then arms its waker for the next one.
     private func drainInbox() {
-        doorbell.drain()
-        let box = inbox.withLock { box -> Inbox in
-            let taken = box
-            box = Inbox()
-            return taken
-        }
-        // Commands first: a connection accepted after a reload was sent here must be
-        // registered with the new settings (keepalive is set only at registration).
-        for command in box.commands {
-            switch command {
-            case let .settings(newSettings): apply(newSettings)
-            case let .shutdown(deadlineMs): beginShutdown(deadlineMs: deadlineMs)
+        doorbell.eventFD.drain()
+        withUnsafeTemporaryAllocation(of: LoopCommand.self, capacity: 64) { scratch in
+            while true {
+                let (count, _) = inbox.readBatch(intoUninitialized: scratch)
+                for position in 0..<count { handle(scratch.moveElement(from: position)) }
+                if count == scratch.count { continue }
+                if inbox.armWaker(doorbell) { return }  // false: more arrived meanwhile
             }
         }
-        for (fd, peer) in box.newConnections { register(fd: fd, peer: peer) }
-        wokenCursors.append(contentsOf: box.cursors)
+    }
+
+    private func handle(_ command: LoopCommand) {
+        switch command {
+        case let .wake(cursor): wokenCursors.append(cursor)
+        case let .adopt(fd, peer): register(fd: fd, peer: peer)
+        case let .watchesChanged(ack):
+            readWatches()
+            _ = try? ack?.send(())
+        }
+    }
+
+    /// Applies the latest settings and shutdown deadline if they changed.
+    private func readWatches() {
+        if (try? watches.settings.hasChanged()) == true { apply(watches.settings.borrowAndUpdate()) }
+        if (try? watches.shutdown.hasChanged()) == true, let deadline = watches.shutdown.borrowAndUpdate() {
+            beginShutdown(deadlineMs: deadline)
+        }
     }
 
     private func apply(_ newSettings: LiveSettings) {

@@ -137,7 +137,7 @@ extension EventLoop {
             if connection.output.isEmpty { break }
             let outcome: IOResult<Int>
             do {
-                outcome = try connection.output.write(to: connection.fd, vectors: vectors)
+                outcome = try connection.output.write(to: connection.fd, vectors: vectors, staging: staging)
             } catch {
                 let reason: CloseReason = (error.errno == EPIPE || error.errno == ECONNRESET) ? .peerReset : .writeError(error)
                 close(connection, reason: reason)

@@ -67,6 +67,8 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
     let readBuffer: UnsafeMutableRawBufferPointer
     /// Scratch for writev.
     let vectors: UnsafeMutableBufferPointer<iovec>
+    /// Scratch into which a write gathers small pieces (see ``OutputQueue``).
+    let staging: UnsafeMutableRawBufferPointer
     /// The listening socket, on the loop that accepts (loop 0).
     var listener: Int32?
     /// The loops connections are spread over (set before run).
@@ -98,12 +100,14 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
         self.readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
         self.vectors = UnsafeMutableBufferPointer<iovec>.allocate(capacity: 512)
         self.vectors.initialize(repeating: iovec())
+        self.staging = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
         try epoll.add(doorbell.eventFD.fd, events: EpollBits.readable, token: EventLoop.doorbellToken)
     }
 
     deinit {
         readBuffer.deallocate()
         vectors.deallocate()
+        staging.deallocate()
     }
 
     // MARK: - Cross-thread entry points

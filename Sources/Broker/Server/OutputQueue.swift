@@ -80,12 +80,22 @@ struct OutputQueue {
         }
     }
 
-    /// Writes as much as the socket takes with one `writev` of up to `vectors.count` pieces.
-    /// Returns the bytes written, or `.wouldBlock`.
-    mutating func write(to fd: Int32, vectors: UnsafeMutableBufferPointer<iovec>) throws(SystemError) -> IOResult<Int> {
+    /// Pieces up to this size are gathered into the staging buffer rather than
+    /// given their own iovec: the kernel copies one large piece much faster than
+    /// hundreds of 30-byte ones (perf: `_copy_from_iter` per iovec dominated).
+    static let stageLimit = 512
+
+    /// Writes as much as the socket takes with one `writev` of up to `vectors.count`
+    /// pieces. Small pieces are first copied, in order, into `staging` — scratch
+    /// that lives only for this call: what the socket does not take stays
+    /// described by the queue (its messages are still held), nothing is queued
+    /// twice. Returns the bytes written, or `.wouldBlock`.
+    mutating func write(
+        to fd: Int32, vectors: UnsafeMutableBufferPointer<iovec>, staging: UnsafeMutableRawBufferPointer
+    ) throws(SystemError) -> IOResult<Int> {
         let messages = self.messages
         let result: Result<IOResult<Int>, SystemError> = control.withUnsafeBytes { controlBytes in
-            var count = 0
+            var gather = Gather(vectors: vectors, staging: staging)
             var index = head
             var skip = headOffset
             fill: while index < segments.count {
@@ -93,24 +103,19 @@ struct OutputQueue {
                 if segment.isMessages, let messages {
                     // The head run may be partly written: start at the first unwritten message.
                     for slot in max(segment.start, messageStart)..<segment.end {
-                        if count == vectors.count { break fill }
                         let bytes = messages[slot].bytes
-                        vectors[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress.map { $0 + skip }),
-                                               iov_len: bytes.count - skip)
-                        count += 1
+                        if !gather.add(UnsafeRawBufferPointer(rebasing: bytes[skip...])) { break fill }
                         skip = 0
                     }
                 } else {
-                    if count == vectors.count { break }
-                    vectors[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: controlBytes.baseAddress.map { $0 + segment.start + skip }),
-                                           iov_len: segment.end - segment.start - skip)
-                    count += 1
+                    let bytes = UnsafeRawBufferPointer(rebasing: controlBytes[(segment.start + skip)..<segment.end])
+                    if !gather.add(bytes) { break }
                     skip = 0
                 }
                 index += 1
             }
             return Result { () throws(SystemError) in
-                try Socket.writev(fd, UnsafeBufferPointer(rebasing: vectors[0..<count]))
+                try Socket.writev(fd, UnsafeBufferPointer(rebasing: vectors[0..<gather.count]))
             }
         }
         let outcome = try result.get()
@@ -202,5 +207,47 @@ struct OutputQueue {
         }
         messages = larger
         messageCapacity = capacity
+    }
+}
+
+/// Builds the iovecs of one `writev`: runs of small pieces copied into the
+/// staging buffer share one iovec; large pieces get their own.
+private struct Gather {
+    let vectors: UnsafeMutableBufferPointer<iovec>
+    let staging: UnsafeMutableRawBufferPointer
+    /// iovecs filled so far.
+    var count = 0
+    /// Bytes of `staging` used so far.
+    var staged = 0
+    /// True while the last iovec points into `staging` and can grow.
+    var lastIsStaged = false
+
+    init(vectors: UnsafeMutableBufferPointer<iovec>, staging: UnsafeMutableRawBufferPointer) {
+        self.vectors = vectors
+        self.staging = staging
+    }
+
+    /// Adds one piece; false when this write is full (the piece was not added).
+    mutating func add(_ piece: UnsafeRawBufferPointer) -> Bool {
+        guard let source = piece.baseAddress, !piece.isEmpty else { return true }
+        if piece.count <= OutputQueue.stageLimit && staged + piece.count <= staging.count, let base = staging.baseAddress {
+            (base + staged).copyMemory(from: source, byteCount: piece.count)
+            if lastIsStaged {
+                vectors[count - 1].iov_len += piece.count
+            } else {
+                if count == vectors.count { return false }
+                vectors[count] = iovec(iov_base: base + staged, iov_len: piece.count)
+                count += 1
+                lastIsStaged = true
+            }
+            staged += piece.count
+            return true
+        }
+        if piece.count <= OutputQueue.stageLimit && count > 0 { return false }  // staging full: write what we have
+        if count == vectors.count { return false }
+        vectors[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: source), iov_len: piece.count)
+        count += 1
+        lastIsStaged = false
+        return true
     }
 }

@@ -1,0 +1,76 @@
+// The output queue writes replies and shared messages in order, whatever the socket takes at a time.
+import Glibc
+import Testing
+@testable import Broker
+
+@Suite struct OutputQueueTests {
+    /// A connected pair of non-blocking Unix stream sockets with small buffers.
+    private func socketPair() throws -> (writer: Int32, reader: Int32) {
+        var fds: [Int32] = [0, 0]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0 else { throw ClientError("socketpair failed") }
+        var small: Int32 = 4096
+        _ = setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        _ = setsockopt(fds[1], SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
+        _ = fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK)
+        return (fds[0], fds[1])
+    }
+
+    private func message(_ topic: String, _ payload: String) -> Message {
+        Array(topic.utf8).withUnsafeBytes { t in Array(payload.utf8).withUnsafeBytes { Message.make(topic: t, payload: $0) } }
+    }
+
+    private func drain(_ fd: Int32, into received: inout [UInt8]) {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count <= 0 { return }
+            received.append(contentsOf: buffer[0..<count])
+        }
+    }
+
+    @Test func interleavedRepliesAndMessagesArriveInOrderThroughPartialWrites() throws {
+        let (writer, reader) = try socketPair()
+        defer { close(writer); close(reader) }
+        let vectors = UnsafeMutableBufferPointer<iovec>.allocate(capacity: 64)
+        vectors.initialize(repeating: iovec())
+        let staging = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 16)
+        defer { vectors.deallocate(); staging.deallocate() }
+        var rng = SystemRandomNumberGenerator()
+        var queue = OutputQueue()
+        var expected: [UInt8] = []
+        var received: [UInt8] = []
+        for round in 0..<300 {
+            // A batch as the loop builds it: replies, a LAGGED line, runs of messages of mixed sizes.
+            queue.appendControl { $0.append(contentsOf: Array("OK \(round)\n".utf8)) }
+            expected += Array("OK \(round)\n".utf8)
+            if queue.isEmpty || round % 3 == 0 {
+                let count = Int.random(in: 1...40, using: &rng)
+                let room = queue.reserveMessages(count)
+                for index in 0..<count {
+                    let size = [3, 30, 700, 2000].randomElement(using: &rng) ?? 3
+                    let item = message("t.\(round)", String(repeating: Character(UnicodeScalar(UInt8(97 + index % 26))), count: size))
+                    (room.baseAddress! + index).initialize(to: item)
+                    expected += Array(item.bytes)
+                }
+                queue.commitMessages(count)
+                queue.appendControl { $0.append(contentsOf: Array("LAGGED t.\(round) 5\n".utf8)) }
+                expected += Array("LAGGED t.\(round) 5\n".utf8)
+            }
+            // Write until the socket is full, read a little, repeat.
+            var spins = 0
+            while !queue.isEmpty && spins < 10_000 {
+                spins += 1
+                switch try queue.write(to: writer, vectors: vectors, staging: staging) {
+                case .done: continue
+                case .wouldBlock: drain(reader, into: &received)
+                }
+            }
+            #expect(queue.isEmpty)
+        }
+        drain(reader, into: &received)
+        #expect(received.count == expected.count)
+        #expect(received == expected)
+        queue.removeAll()
+    }
+}

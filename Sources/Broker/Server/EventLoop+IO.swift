@@ -7,9 +7,9 @@ extension EventLoop {
     /// Unread replies above which a connection's input is paused (TCP backpressure).
     static let replyHighWater = 256 * 1024
     /// Segments gathered into one flush batch before writing.
-    static let batchSegments = 512
+    static let batchSegments = 4096
     /// Messages taken from one ring per read.
-    static let readBatchSize = 128
+    static let readBatchSize = 256
     /// Reads per readable event before giving other connections a turn.
     static let readsPerTurn = 4
 

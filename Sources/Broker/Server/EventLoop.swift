@@ -98,9 +98,9 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
         self.epoll = try Epoll()
         self.doorbell = Doorbell(try EventFD())
         self.readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
-        self.vectors = UnsafeMutableBufferPointer<iovec>.allocate(capacity: 512)
+        self.vectors = UnsafeMutableBufferPointer<iovec>.allocate(capacity: 1024)
         self.vectors.initialize(repeating: iovec())
-        self.staging = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+        self.staging = UnsafeMutableRawBufferPointer.allocate(byteCount: 128 * 1024, alignment: 16)
         try epoll.add(doorbell.eventFD.fd, events: EpollBits.readable, token: EventLoop.doorbellToken)
     }
 

@@ -11,7 +11,7 @@ import Musl
 func runPubStdin(_ invocation: Invocation, topic: String) -> Int32 {
     let connection: BrokerConnection
     do {
-        connection = try BrokerConnection(to: invocation.endpoint, timeout: invocation.timeout)
+        connection = try connect(invocation)
     } catch {
         diagnose(error.description)
         return 1

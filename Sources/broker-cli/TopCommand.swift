@@ -29,34 +29,41 @@ func runTop(_ invocation: Invocation) -> Int32 {
     var reportsLost: UInt64 = 0     // $SYS.lagged messages this client itself missed
     var previousAt = ContinuousClock.now
     var refreshes = 0
+
+    /// Counts the reports that arrive until `deadline` (those already read first, without waiting).
+    func collect(until deadline: ContinuousClock.Instant) throws(BrokerClientError) {
+        while true {
+            let event: BrokerEvent?
+            do {
+                event = try connection.nextEvent(until: deadline)
+            } catch .timedOut {
+                return
+            }
+            switch event {
+            case nil:
+                throw BrokerClientError.closed
+            case let .message(message)?:
+                if message.topic == "$SYS.lagged", let report = LagReport(payload: message.text) {
+                    aggregate.add(report, at: .now)
+                }
+            case let .lagged(_, count)?:
+                reportsLost &+= count
+            case let .bye(code, text)?:
+                throw BrokerClientError.bye(code: code, text: text)
+            }
+        }
+    }
+
     do throws(BrokerClientError) {
         while true {
-            let due = previousAt.advanced(by: invocation.interval)
             // Take every report until the refresh is due.
-            collecting: while true {
-                let event: BrokerEvent?
-                do {
-                    event = try connection.nextEvent(until: due)
-                } catch .timedOut {
-                    break collecting
-                }
-                switch event {
-                case nil:
-                    if interrupt.isRequested { return 0 }
-                    throw BrokerClientError.closed
-                case let .message(message)?:
-                    if message.topic == "$SYS.lagged", let report = LagReport(payload: message.text) {
-                        aggregate.add(report, at: .now)
-                    }
-                case let .lagged(_, count)?:
-                    reportsLost &+= count
-                case let .bye(code, text)?:
-                    throw BrokerClientError.bye(code: code, text: text)
-                }
-            }
+            try collect(until: previousAt.advanced(by: invocation.interval))
             let current = try connection.stats()
+            let sampledAt = ContinuousClock.now
+            // Reports that came in while STATS was answered belong to this refresh too.
+            try collect(until: sampledAt)
             let now = ContinuousClock.now
-            let rates = Rate.between(previous, current, elapsed: previousAt.duration(to: now))
+            let rates = Rate.between(previous, current, elapsed: previousAt.duration(to: sampledAt))
             var screen = TopScreen.render(endpoint: invocation.endpoint.description, stats: current, rates: rates,
                                           rows: aggregate.top(invocation.limit), now: now)
             if reportsLost > 0 { screen += "(\(reportsLost) $SYS.lagged reports missed by broker-cli itself)\n" }
@@ -68,7 +75,7 @@ func runTop(_ invocation: Invocation) -> Int32 {
             writeStdout(screen)
             aggregate.endInterval()
             previous = current
-            previousAt = now
+            previousAt = sampledAt
             refreshes += 1
             if let count = invocation.count, refreshes >= count { return 0 }
         }

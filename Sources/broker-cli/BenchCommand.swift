@@ -42,7 +42,7 @@ func runBench(_ invocation: Invocation) -> Int32 {
             publishers.append(try connect(invocation))
         }
     } catch {
-        diagnose(error.description)
+        diagnose(describe(error))
         return 1
     }
     let shared = BenchShared(expected: invocation.msgs, start: BenchPayload.nowNanoseconds())

@@ -9,7 +9,7 @@ func runPing(_ invocation: Invocation) -> Int32 {
         writeStdout("PONG from \(invocation.endpoint): time=\(formatMilliseconds(elapsed)) ms\n")
         return 0
     } catch {
-        diagnose(error.description)
+        diagnose(describe(error))
         return 1
     }
 }

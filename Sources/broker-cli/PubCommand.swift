@@ -16,7 +16,7 @@ func runPub(_ invocation: Invocation) -> Int32 {
         }
         return 0
     } catch {
-        diagnose(error.description)
+        diagnose(describe(error))
         return 1
     }
 }

@@ -26,6 +26,14 @@ func connect(_ invocation: Invocation) throws(BrokerClientError) -> BrokerConnec
     try BrokerConnection(to: invocation.endpoint, timeout: invocation.timeout, token: invocation.token)
 }
 
+/// What to print for a failure: the error's own text, with a hint when the broker wants a token.
+func describe(_ error: BrokerClientError) -> String {
+    if case let .refused(refusal) = error, refusal.code.rawValue == "auth-required" {
+        return "authentication required: give --token or set BROKER_TOKEN"
+    }
+    return error.description
+}
+
 /// The process environment as a dictionary (last definition wins).
 func currentEnvironment() -> [String: String] {
     var result: [String: String] = [:]

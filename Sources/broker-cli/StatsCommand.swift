@@ -8,7 +8,7 @@ func runStats(_ invocation: Invocation) -> Int32 {
     do {
         connection = try connect(invocation)
     } catch {
-        diagnose(error.description)
+        diagnose(describe(error))
         return 1
     }
     if invocation.watch { return watchStats(invocation, connection) }
@@ -21,7 +21,7 @@ func runStats(_ invocation: Invocation) -> Int32 {
         diagnose("no such topic: \(topic ?? "")")
         return 1
     } catch {
-        diagnose(error.description)
+        diagnose(describe(error))
         return 1
     }
 }
@@ -53,7 +53,7 @@ private func watchStats(_ invocation: Invocation, _ connection: BrokerConnection
         }
     } catch {
         if interrupt.isRequested { return 0 }
-        diagnose(error.description)
+        diagnose(describe(error))
         return 1
     }
 }

@@ -19,7 +19,7 @@ func runSub(_ invocation: Invocation) -> Int32 {
     do {
         connection = try connectAndSubscribe(invocation, patterns, interrupt)
     } catch {
-        diagnose(error.description)
+        diagnose(describe(error))
         return 1
     }
     // Until now Ctrl-C simply ends the process; from here on it ends the loop with status 0.

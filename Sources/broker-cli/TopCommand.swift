@@ -16,7 +16,7 @@ func runTop(_ invocation: Invocation) -> Int32 {
         try connection.subscribe("$SYS.lagged")
         previous = try connection.stats()
     } catch {
-        diagnose(error.description)
+        diagnose(describe(error))
         return 1
     }
     diagnose("watching $SYS.lagged on \(invocation.endpoint)")
@@ -81,7 +81,7 @@ func runTop(_ invocation: Invocation) -> Int32 {
         }
     } catch {
         if interrupt.isRequested { return 0 }
-        diagnose(error.description)
+        diagnose(describe(error))
         return 1
     }
 }

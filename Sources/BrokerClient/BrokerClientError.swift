@@ -30,6 +30,10 @@ public enum BrokerClientError: Error, Hashable, Sendable, CustomStringConvertibl
     case protocolViolation(String)
     /// No answer came within the time allowed.
     case timedOut(String)
+    /// The broker refused the token sent with `AUTH` (`ERR auth-failed`); it closes the connection.
+    case authenticationFailed
+    /// The token given is empty or holds a space or a control character, so it cannot be sent.
+    case invalidToken
 
     public var description: String {
         switch self {
@@ -41,8 +45,13 @@ public enum BrokerClientError: Error, Hashable, Sendable, CustomStringConvertibl
         case let .refused(error): "\(error.code) \(error.text)"
         case let .protocolViolation(what): "protocol violation: \(what)"
         case let .timedOut(what): "timed out \(what)"
+        case .authenticationFailed: "authentication failed"
+        case .invalidToken: "invalid token (it must be one word of printable characters)"
         }
     }
+
+    /// The code of `ERR auth-failed` and `BYE auth-failed` (a protocol extension).
+    static let authFailedCode = ErrorCode(rawValue: "auth-failed")
 
     /// A `.system` error for the current `errno`.
     static func system(_ call: String, _ code: Int32 = errno) -> BrokerClientError {

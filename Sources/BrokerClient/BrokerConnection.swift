@@ -38,12 +38,18 @@ public final class BrokerConnection {
     /// The longest broker line accepted (a `MSG` of a maximal `PUB`, with room to spare).
     static let maxFrameBytes = 1 << 20
 
-    /// Connects, waiting at most `timeout` for the broker to accept.
-    /// Throws ``BrokerClientError/cannotConnect(address:reason:)`` with the system's text.
-    public init(to endpoint: Endpoint, timeout: Duration = .seconds(5)) throws(BrokerClientError) {
+    /// Connects, waiting at most `timeout` for the broker to accept, then, when `token`
+    /// is given, authenticates with `AUTH <token>` (waiting at most `timeout` for its reply)
+    /// before anything else is sent.
+    ///
+    /// Throws ``BrokerClientError/cannotConnect(address:reason:)`` with the system's text,
+    /// and ``BrokerClientError/authenticationFailed`` when the broker refuses the token.
+    /// A broker without a configured token accepts any `AUTH`.
+    public init(to endpoint: Endpoint, timeout: Duration = .seconds(5), token: String? = nil) throws(BrokerClientError) {
         self.endpoint = endpoint
         self.socket = try SocketHandle.connect(to: endpoint, timeout: timeout)
         self.readBuffer = .allocate(byteCount: 256 * 1024, alignment: 16)
+        if let token { try authenticate(token, timeout: timeout) }
     }
 
     deinit { readBuffer.deallocate() }
@@ -117,6 +123,33 @@ public final class BrokerConnection {
         }
     }
 
+    /// Sends `AUTH <token>` and waits up to `timeout` for its reply.
+    ///
+    /// `ERR auth-failed` (or the `BYE auth-failed` after it) becomes
+    /// ``BrokerClientError/authenticationFailed``; a token that is empty or holds a
+    /// space or control character is refused here, without being sent.
+    public func authenticate(_ token: String, timeout: Duration? = nil) throws(BrokerClientError) {
+        guard !token.isEmpty, token.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else {
+            throw .invalidToken
+        }
+        var line: [UInt8] = []
+        WireEncoder.appendAuth(token.utf8, to: &line)
+        let deadline = timeout.map { ContinuousClock.now.advanced(by: $0) }
+        try send(line)
+        while true {
+            guard let frame = try nextFrame(beforeBlocking: {}, deadline: deadline) else { throw .closed }
+            switch frame {
+            case .ok: return
+            case let .err(code, _) where code == BrokerClientError.authFailedCode: throw .authenticationFailed
+            case let .bye(code, _) where code == BrokerClientError.authFailedCode: throw .authenticationFailed
+            case let .err(code, text): throw .refused(ProtocolError(code, text))
+            case let .bye(code, text): throw .bye(code: code, text: text)
+            case .msg, .lagged: stash(frame)
+            case .pong: throw .protocolViolation("PONG in answer to AUTH")
+            }
+        }
+    }
+
     /// Sends `QUIT`, waits for its `OK`, and lets the broker close.
     public func quit() throws(BrokerClientError) {
         var line: [UInt8] = []
@@ -149,6 +182,14 @@ public final class BrokerConnection {
         case let .bye(code, text): return .bye(code: code, text: text)
         case .ok, .err, .pong: throw .protocolViolation("a reply that answers no command")
         }
+    }
+
+    /// Like ``nextEvent(beforeBlocking:)``, but waits no later than `deadline`:
+    /// throws ``BrokerClientError/timedOut(_:)`` when it passes with no frame at hand.
+    public func nextEvent(until deadline: ContinuousClock.Instant, beforeBlocking: () -> Void = {}) throws(BrokerClientError) -> BrokerEvent? {
+        if unaskedHead < unasked.count { return try nextEvent(beforeBlocking: beforeBlocking) }
+        guard let frame = try nextFrame(beforeBlocking: beforeBlocking, deadline: deadline) else { return nil }
+        return try event(frame)
     }
 
     // MARK: Internals

@@ -62,11 +62,12 @@ private final class Handoff: @unchecked Sendable {
 }
 
 extension BrokerConnection {
-    /// Connects, subscribes to every pattern (each `SUB` answered), and returns the events.
+    /// Connects (authenticating with `token` when given), subscribes to every pattern
+    /// (each `SUB` answered), and returns the events.
     public static func subscribe(
-        to patterns: [String], at endpoint: Endpoint, timeout: Duration = .seconds(5), buffer: Int = 1024
+        to patterns: [String], at endpoint: Endpoint, timeout: Duration = .seconds(5), token: String? = nil, buffer: Int = 1024
     ) throws(BrokerClientError) -> Subscription {
-        let connection = try BrokerConnection(to: endpoint, timeout: timeout)
+        let connection = try BrokerConnection(to: endpoint, timeout: timeout, token: token)
         for pattern in patterns { try connection.subscribe(pattern) }
         let canceller = connection.canceller
         let credits = DispatchSemaphore(value: max(1, buffer))

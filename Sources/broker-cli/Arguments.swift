@@ -1,9 +1,9 @@
-// Parsing the command line by hand: options anywhere, `--` ends them, BROKER_ADDR under the flags.
+// Parsing the command line by hand: options anywhere, `--` ends them, BROKER_ADDR and BROKER_TOKEN under the flags.
 import BrokerClient
 
 /// The subcommands, in the order help lists them.
 enum Subcommand: String, CaseIterable, Sendable {
-    case pub, sub, ping, bench, help
+    case pub, sub, ping, bench, stats, top, help
 }
 
 /// What the command line asks for, fully checked.
@@ -13,12 +13,20 @@ struct Invocation: Equatable, Sendable {
     var endpoint = Endpoint.default
     /// How long to wait for the broker to accept a connection.
     var timeout: Duration = .seconds(5)
+    /// The token sent with `AUTH` after connecting: BROKER_TOKEN, then `--token`; nil sends none.
+    var token: String?
     /// `-v`: pub prints receivers and totals, sub prints `topic payload`.
     var verbose = false
-    /// `--json`: sub and bench print JSON.
+    /// `--json`: sub, bench and stats print JSON.
     var json = false
-    /// `--count N`: sub exits after N messages.
+    /// `--count N`: sub exits after N messages; stats --watch and top after N refreshes.
     var count: Int?
+    /// `--watch`: stats prints a line of rates per refresh.
+    var watch = false
+    /// `--interval SECONDS`: the refresh period of stats --watch and top.
+    var interval: Duration = .seconds(1)
+    /// `--limit K`: the rows top shows.
+    var limit = 20
     /// False with `--no-reconnect`.
     var reconnect = true
     /// The arguments that are not options, after the subcommand.
@@ -58,6 +66,7 @@ private enum Option: String, CaseIterable {
     case help = "--help", version = "--version", host = "--host", port = "--port", timeout = "--timeout"
     case verbose = "--verbose", json = "--json", count = "--count", noReconnect = "--no-reconnect"
     case pubs = "--pubs", subs = "--subs", msgs = "--msgs", size = "--size", topic = "--topic"
+    case token = "--token", watch = "--watch", interval = "--interval", limit = "--limit"
 
     init?(spelling: String) {
         switch spelling {
@@ -69,19 +78,23 @@ private enum Option: String, CaseIterable {
 
     var takesValue: Bool {
         switch self {
-        case .host, .port, .timeout, .count, .pubs, .subs, .msgs, .size, .topic: true
-        case .help, .version, .verbose, .json, .noReconnect: false
+        case .host, .port, .timeout, .token, .count, .pubs, .subs, .msgs, .size, .topic, .interval, .limit: true
+        case .help, .version, .verbose, .json, .noReconnect, .watch: false
         }
     }
 
     /// The subcommands that accept this option; nil means every one (connection and help options).
     var accepted: Set<Subcommand>? {
         switch self {
-        case .help, .version, .host, .port, .timeout: nil
+        case .help, .version, .host, .port, .timeout, .token: nil
         case .verbose: [.pub, .sub]
-        case .json: [.sub, .bench]
-        case .count, .noReconnect: [.sub]
+        case .json: [.sub, .bench, .stats]
+        case .count: [.sub, .stats, .top]
+        case .noReconnect: [.sub]
         case .pubs, .subs, .msgs, .size, .topic: [.bench]
+        case .watch: [.stats]
+        case .interval: [.stats, .top]
+        case .limit: [.top]
         }
     }
 }
@@ -151,6 +164,12 @@ func parseArguments(_ arguments: [String], environment: [String: String]) throws
         }
         invocation.endpoint = endpoint
     }
+    if let token = environment["BROKER_TOKEN"], !token.isEmpty {
+        guard isValidToken(token) else {
+            throw UsageError(message: "invalid BROKER_TOKEN (one word of printable characters expected; the value is not shown)", subcommand: subcommand)
+        }
+        invocation.token = token
+    }
     for (option, spelling, value) in seen {
         if let accepted = option.accepted, !accepted.contains(subcommand) {
             throw UsageError(message: "unknown option '\(spelling)'", subcommand: subcommand)
@@ -174,6 +193,16 @@ func parseArguments(_ arguments: [String], environment: [String: String]) throws
         case .timeout:
             guard let seconds = Double(text), seconds > 0, seconds <= 86_400 else { throw invalid("timeout") }
             invocation.timeout = .milliseconds(Int64((seconds * 1000).rounded(.up)))
+        case .token:
+            guard isValidToken(text) else {
+                throw UsageError(message: "invalid token (one word of printable characters expected; the value is not shown)", subcommand: subcommand)
+            }
+            invocation.token = text
+        case .watch: invocation.watch = true
+        case .interval:
+            guard let seconds = Double(text), seconds >= 0.01, seconds <= 86_400 else { throw invalid("interval") }
+            invocation.interval = .milliseconds(Int64((seconds * 1000).rounded()))
+        case .limit: invocation.limit = try number("limit", atLeast: 1)
         case .verbose: invocation.verbose = true
         case .json: invocation.json = true
         case .noReconnect: invocation.reconnect = false
@@ -192,7 +221,7 @@ func parseArguments(_ arguments: [String], environment: [String: String]) throws
         }
     }
     invocation.arguments = positionals
-    try checkArguments(invocation)
+    try checkArguments(invocation, given: Set(seen.map(\.0.rawValue)))
     return .run(invocation)
 }
 
@@ -210,8 +239,13 @@ private func helpTopic(_ positionals: [String]) throws(UsageError) -> Subcommand
     return topic == .help ? nil : topic
 }
 
-/// The positional arguments each subcommand needs.
-private func checkArguments(_ invocation: Invocation) throws(UsageError) {
+/// True for a token `AUTH` can carry: non-empty, printable ASCII without spaces.
+private func isValidToken(_ token: String) -> Bool {
+    !token.isEmpty && token.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+}
+
+/// The positional arguments each subcommand needs, and options that only make sense together.
+private func checkArguments(_ invocation: Invocation, given: Set<String>) throws(UsageError) {
     let arguments = invocation.arguments
     let subcommand = invocation.subcommand
     switch subcommand {
@@ -219,7 +253,17 @@ private func checkArguments(_ invocation: Invocation) throws(UsageError) {
         if arguments.isEmpty { throw UsageError(message: "pub needs a topic", subcommand: .pub) }
     case .sub:
         if arguments.isEmpty { throw UsageError(message: "sub needs at least one topic or pattern", subcommand: .sub) }
-    case .ping, .bench:
+    case .stats:
+        if arguments.count > 1 {
+            throw UsageError(message: "unexpected argument '\(arguments[1])'", subcommand: .stats)
+        }
+        if !invocation.watch, let option = [Option.count, .interval].first(where: { given.contains($0.rawValue) }) {
+            throw UsageError(message: "option '\(option.rawValue)' needs --watch", subcommand: .stats)
+        }
+        if invocation.watch && !arguments.isEmpty {
+            throw UsageError(message: "--watch shows the broker's figures, not a topic's", subcommand: .stats)
+        }
+    case .ping, .bench, .top:
         if let extra = arguments.first {
             throw UsageError(message: "unexpected argument '\(extra)'", subcommand: subcommand)
         }

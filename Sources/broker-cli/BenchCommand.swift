@@ -34,15 +34,15 @@ func runBench(_ invocation: Invocation) -> Int32 {
     var publishers: [BrokerConnection] = []
     do {
         for _ in 0..<invocation.subs {
-            let connection = try BrokerConnection(to: invocation.endpoint, timeout: invocation.timeout)
+            let connection = try connect(invocation)
             try connection.subscribe(topic)
             subscribers.append(connection)
         }
         for _ in 0..<invocation.pubs {
-            publishers.append(try BrokerConnection(to: invocation.endpoint, timeout: invocation.timeout))
+            publishers.append(try connect(invocation))
         }
     } catch {
-        diagnose(error.description)
+        diagnose(describe(error))
         return 1
     }
     let shared = BenchShared(expected: invocation.msgs, start: BenchPayload.nowNanoseconds())

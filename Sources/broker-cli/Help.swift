@@ -11,6 +11,8 @@ func helpText(_ subcommand: Subcommand?) -> String {
     case .sub?: subHelp
     case .ping?: pingHelp
     case .bench?: benchHelp
+    case .stats?: statsHelp
+    case .top?: topHelp
     }
 }
 
@@ -19,11 +21,12 @@ private let connectionOptions = """
       --host <host>         Broker host name or IP address (default: 127.0.0.1)
       --port <port>         Broker TCP port (default: 7400)
       --timeout <seconds>   Connect timeout (default: 5)
+      --token <token>       Send AUTH <token> after connecting (default: BROKER_TOKEN)
   -h, --help                Show help information
 """
 
 private let toolHelp = """
-OVERVIEW: Publish, subscribe, check and benchmark a broker
+OVERVIEW: Publish, subscribe, check, watch and benchmark a broker
 
 USAGE: broker-cli [--host <host>] [--port <port>] <subcommand> [<options>] [<arguments>]
 
@@ -33,12 +36,16 @@ OPTIONS:
 
   Options may come before or after the subcommand; '--' ends the options.
   BROKER_ADDR=host:port (or [ipv6]:port) sets the broker; --host and --port win over it.
+  BROKER_TOKEN=<token> is sent with AUTH when the broker needs one; --token wins over it.
+  A refused token prints 'authentication failed' and exits with status 1.
 
 SUBCOMMANDS:
   pub                       Publish a message, or every line of stdin
   sub                       Print the messages of topics or patterns
   ping                      Measure the round trip to the broker
   bench                     Measure publish and delivery rates and latency
+  stats                     Show the broker's or a topic's figures, or watch rates
+  top                       Show the most lagged subscribers, live
 
   See 'broker-cli help <subcommand>' for detailed help.
 
@@ -46,6 +53,7 @@ EXAMPLES:
   broker-cli pub orders.eu.created '{"id": 1}'
   broker-cli sub 'orders.>'
   BROKER_ADDR=[::1]:7401 broker-cli ping
+  BROKER_TOKEN=s3cret broker-cli stats --watch
 
 """
 
@@ -135,5 +143,56 @@ EXAMPLES:
   broker-cli bench
   broker-cli bench --pubs 4 --subs 4 --msgs 1000000 --size 64
   broker-cli bench --json > report.json
+
+"""
+
+private let statsHelp = """
+OVERVIEW: Show the broker's or a topic's figures, or watch rates
+
+  Sends STATS and prints each figure on its own line, with bytes and uptime
+  also in human units. With a topic, prints that topic's figures (STATS
+  <topic>); a topic that does not exist now is an error (status 1).
+  --watch prints one line per refresh with the rates per second of the
+  counters (published, delivered, lagged events and messages, bytes in and
+  out), a header every 20 lines, until Ctrl-C (status 0) or --count.
+
+USAGE: broker-cli stats [<topic>] [<options>]
+
+OPTIONS:
+      --json                Print one JSON object (with --watch: one per refresh)
+      --watch               Refresh and print rates per second
+      --interval <seconds>  Time between refreshes with --watch (default: 1)
+      --count <n>           Exit after n refreshes with --watch
+\(connectionOptions)
+
+EXAMPLES:
+  broker-cli stats
+  broker-cli stats orders.eu.created --json
+  broker-cli stats --watch --interval 5
+
+"""
+
+private let topHelp = """
+OVERVIEW: Show the most lagged subscribers, live
+
+  Subscribes to $SYS.lagged and counts, per client, address and topic, the lag
+  reports and the messages missed. Every interval it shows the STATS figures
+  (connections, topics, lagged totals and rates) and the subscribers sorted by
+  messages missed in the last interval, then in total. On a terminal the
+  screen is redrawn in place; otherwise one table is printed per refresh,
+  separated by a blank line. Ctrl-C exits with status 0.
+
+USAGE: broker-cli top [<options>]
+
+OPTIONS:
+      --interval <seconds>  Time between refreshes (default: 1)
+      --count <n>           Exit after n refreshes
+      --limit <n>           Rows to show (default: 20)
+\(connectionOptions)
+
+EXAMPLES:
+  broker-cli top
+  broker-cli top --limit 5 --interval 2
+  broker-cli top --count 1 > lagged.txt
 
 """

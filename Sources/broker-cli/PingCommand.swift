@@ -4,12 +4,12 @@ import BrokerClient
 /// Connects, pings once, prints the time; 0 when the broker answered, 1 otherwise.
 func runPing(_ invocation: Invocation) -> Int32 {
     do {
-        let connection = try BrokerConnection(to: invocation.endpoint, timeout: invocation.timeout)
+        let connection = try connect(invocation)
         let elapsed = try connection.ping(timeout: invocation.timeout)
         writeStdout("PONG from \(invocation.endpoint): time=\(formatMilliseconds(elapsed)) ms\n")
         return 0
     } catch {
-        diagnose(error.description)
+        diagnose(describe(error))
         return 1
     }
 }

@@ -9,14 +9,14 @@ func runPub(_ invocation: Invocation) -> Int32 {
     if words.isEmpty || words == ["-"] { return runPubStdin(invocation, topic: topic) }
     let message = words.joined(separator: " ")
     do {
-        let connection = try BrokerConnection(to: invocation.endpoint, timeout: invocation.timeout)
+        let connection = try connect(invocation)
         let receivers = try connection.publish(topic: Array(topic.utf8), payload: Array(message.utf8))
         if invocation.verbose {
             writeStdout("published to \(receivers) \(receivers == 1 ? "subscriber" : "subscribers")\n")
         }
         return 0
     } catch {
-        diagnose(error.description)
+        diagnose(describe(error))
         return 1
     }
 }

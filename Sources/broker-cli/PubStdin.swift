@@ -11,9 +11,9 @@ import Musl
 func runPubStdin(_ invocation: Invocation, topic: String) -> Int32 {
     let connection: BrokerConnection
     do {
-        connection = try BrokerConnection(to: invocation.endpoint, timeout: invocation.timeout)
+        connection = try connect(invocation)
     } catch {
-        diagnose(error.description)
+        diagnose(describe(error))
         return 1
     }
     let reader = StdinLines()
@@ -35,7 +35,7 @@ func runPubStdin(_ invocation: Invocation, topic: String) -> Int32 {
             }
         })
     } catch {
-        diagnose(error.description)
+        diagnose(describe(error))
         return 1
     }
     if refused > reportLimit { diagnose("\(refused - UInt64(reportLimit)) more messages refused") }

@@ -1,4 +1,5 @@
-// Dispatching a parsed invocation to its subcommand, and reading the environment.
+// Dispatching a parsed invocation to its subcommand, connecting as it asks, and reading the environment.
+import BrokerClient
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -12,10 +13,25 @@ func run(_ invocation: Invocation) -> Int32 {
     case .sub: runSub(invocation)
     case .ping: runPing(invocation)
     case .bench: runBench(invocation)
+    case .stats: runStats(invocation)
+    case .top: runTop(invocation)
     case .help:
         // parseArguments turns `help` into .help; kept total for the compiler.
         0
     }
+}
+
+/// Connects to the invocation's broker within its timeout, and authenticates when it has a token.
+func connect(_ invocation: Invocation) throws(BrokerClientError) -> BrokerConnection {
+    try BrokerConnection(to: invocation.endpoint, timeout: invocation.timeout, token: invocation.token)
+}
+
+/// What to print for a failure: the error's own text, with a hint when the broker wants a token.
+func describe(_ error: BrokerClientError) -> String {
+    if case let .refused(refusal) = error, refusal.code.rawValue == "auth-required" {
+        return "authentication required: give --token or set BROKER_TOKEN"
+    }
+    return error.description
 }
 
 /// The process environment as a dictionary (last definition wins).

@@ -19,7 +19,7 @@ func runSub(_ invocation: Invocation) -> Int32 {
     do {
         connection = try connectAndSubscribe(invocation, patterns, interrupt)
     } catch {
-        diagnose(error.description)
+        diagnose(describe(error))
         return 1
     }
     // Until now Ctrl-C simply ends the process; from here on it ends the loop with status 0.
@@ -65,7 +65,7 @@ func runSub(_ invocation: Invocation) -> Int32 {
 
 /// Connects and sends every SUB; prints `subscribed to ...` on stderr once all are active.
 private func connectAndSubscribe(_ invocation: Invocation, _ patterns: [String], _ interrupt: Interrupt) throws(BrokerClientError) -> BrokerConnection {
-    let connection = try BrokerConnection(to: invocation.endpoint, timeout: invocation.timeout)
+    let connection = try connect(invocation)
     interrupt.watch(connection.canceller)
     for pattern in patterns {
         do {
@@ -79,7 +79,7 @@ private func connectAndSubscribe(_ invocation: Invocation, _ patterns: [String],
 }
 
 /// Tries to connect again with exponential backoff (100 ms doubling to 5 s) until it works,
-/// SIGINT arrives (nil), or the broker refuses a SUB (nil, after saying why).
+/// SIGINT arrives (nil), or the broker refuses a SUB or the token (nil, after saying why).
 private func reconnect(_ invocation: Invocation, _ patterns: [String], _ interrupt: Interrupt) -> BrokerConnection? {
     var delay = Duration.milliseconds(100)
     while true {
@@ -89,6 +89,9 @@ private func reconnect(_ invocation: Invocation, _ patterns: [String], _ interru
             return connection
         } catch let .refused(error) {
             diagnose("\(error.code) \(error.text)")
+            return nil
+        } catch .authenticationFailed {
+            diagnose(BrokerClientError.authenticationFailed.description)
             return nil
         } catch {
             // Still unreachable: wait longer.

@@ -90,6 +90,28 @@ private func usageText(_ line: String, env: [String: String] = [:]) -> String? {
         #expect(run.pubs == 2 && run.subs == 3 && run.msgs == 1000 && run.size == 64 && run.topic == "x.y" && run.json)
     }
 
+    @Test func statsOptions() throws {
+        let once = try invocation("stats --json orders.eu")
+        #expect(once.json && !once.watch && once.arguments == ["orders.eu"])
+        let watch = try invocation("stats --watch --interval 0.2 --count 2")
+        #expect(watch.watch && watch.interval == .milliseconds(200) && watch.count == 2)
+        #expect(try invocation("stats --watch").interval == .seconds(1))
+    }
+
+    @Test func topOptions() throws {
+        let run = try invocation("top --interval 2 --count 3 --limit 5")
+        #expect(run.interval == .seconds(2) && run.count == 3 && run.limit == 5)
+        #expect(try invocation("top").limit == 20)
+    }
+
+    @Test func tokenComesFromTheFlagOrBrokerToken() throws {
+        #expect(try invocation("ping").token == nil)
+        #expect(try invocation("pub t m --token s3cret").token == "s3cret")
+        #expect(try invocation("sub t", env: ["BROKER_TOKEN": "fromenv"]).token == "fromenv")
+        #expect(try invocation("--token=flag stats", env: ["BROKER_TOKEN": "fromenv"]).token == "flag")
+        #expect(try invocation("top", env: ["BROKER_TOKEN": ""]).token == nil)
+    }
+
     @Test func helpAndVersion() throws {
         #expect(try parse("--help") == .help(nil))
         #expect(try parse("-h") == .help(nil))
@@ -98,6 +120,8 @@ private func usageText(_ line: String, env: [String: String] = [:]) -> String? {
         #expect(try parse("pub --help") == .help(.pub))
         #expect(try parse("sub -h") == .help(.sub))
         #expect(try parse("--version") == .version)
+        #expect(try parse("help stats") == .help(.stats))
+        #expect(try parse("top -h") == .help(.top))
     }
 }
 
@@ -132,6 +156,23 @@ private func usageText(_ line: String, env: [String: String] = [:]) -> String? {
         #expect(usageText("pub") == "broker-cli: pub needs a topic\nRun 'broker-cli help pub' for usage.\n")
         #expect(usageText("sub -v") == "broker-cli: sub needs at least one topic or pattern\nRun 'broker-cli help sub' for usage.\n")
         #expect(usageText("ping extra") == "broker-cli: unexpected argument 'extra'\nRun 'broker-cli help ping' for usage.\n")
+    }
+
+    @Test func statsAndTopOptionsAreChecked() {
+        #expect(usageText("stats --count 2") == "broker-cli: option '--count' needs --watch\nRun 'broker-cli help stats' for usage.\n")
+        #expect(usageText("stats --interval 2") == "broker-cli: option '--interval' needs --watch\nRun 'broker-cli help stats' for usage.\n")
+        #expect(usageText("stats t --watch") == "broker-cli: --watch shows the broker's figures, not a topic's\nRun 'broker-cli help stats' for usage.\n")
+        #expect(usageText("stats a b") == "broker-cli: unexpected argument 'b'\nRun 'broker-cli help stats' for usage.\n")
+        #expect(usageText("top --interval 0") == "broker-cli: invalid interval '0'\nRun 'broker-cli help top' for usage.\n")
+        #expect(usageText("top --limit 0") == "broker-cli: invalid limit '0'\nRun 'broker-cli help top' for usage.\n")
+        #expect(usageText("top --json") == "broker-cli: unknown option '--json'\nRun 'broker-cli help top' for usage.\n")
+        #expect(usageText("pub t m --watch") == "broker-cli: unknown option '--watch'\nRun 'broker-cli help pub' for usage.\n")
+    }
+
+    @Test func tokensThatAUTHCannotCarryAreRefusedWithoutEchoingThem() {
+        #expect(usageText("ping --token=") == "broker-cli: invalid token (one word of printable characters expected; the value is not shown)\nRun 'broker-cli help ping' for usage.\n")
+        #expect(usageText("ping", env: ["BROKER_TOKEN": "two words"])
+            == "broker-cli: invalid BROKER_TOKEN (one word of printable characters expected; the value is not shown)\nRun 'broker-cli help ping' for usage.\n")
     }
 
     @Test func malformedBrokerAddr() {

@@ -11,9 +11,20 @@ import Glibc
 final class ScriptedBroker: Sendable {
     let port: UInt16
     private let listener: Int32
+    /// Whether the listener is still open. With `accept`, the peer's thread closes it after its one
+    /// accept: if `deinit` closed it first, a test that ends before the thread runs would leave the
+    /// thread to accept on the descriptor number, by then reused by another test's listener.
+    private let listenerOpen = Flag()
+    /// Whether the peer's thread owns the listener (it accepts one connection).
+    private let accepts: Bool
     /// Every line received, in order.
     private let log = Log()
     var received: [String] { log.lines.withLock { $0 } }
+
+    /// A flag shared with the peer's thread.
+    private final class Flag: Sendable {
+        let value = Mutex(true)
+    }
 
     /// The lines, shared with the peer's thread.
     private final class Log: Sendable {
@@ -22,6 +33,7 @@ final class ScriptedBroker: Sendable {
 
     init(accept: Bool = true, closeAfterReply: Bool = false, respond: @escaping @Sendable (String) -> [UInt8]? = { _ in nil }) throws {
         listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        accepts = accept
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -36,8 +48,13 @@ final class ScriptedBroker: Sendable {
         port = UInt16(bigEndian: address.sin_port)
         guard accept else { return }
         let log = self.log
+        let listenerOpen = self.listenerOpen
         Thread {
             let connection = Glibc.accept(fd, nil, nil)
+            listenerOpen.value.withLock { open in
+                close(fd)
+                open = false
+            }
             guard connection >= 0 else { return }
             defer { close(connection) }
             var pending: [UInt8] = []
@@ -86,5 +103,12 @@ final class ScriptedBroker: Sendable {
         }
     }
 
-    deinit { close(listener) }
+    deinit {
+        if !accepts {
+            close(listener)
+        } else {
+            // Wakes an accept still waiting (it then fails and the thread closes the listener).
+            listenerOpen.value.withLock { open in if open { _ = shutdown(listener, Int32(SHUT_RDWR)) } }
+        }
+    }
 }

@@ -1,0 +1,87 @@
+// `broker-cli top`: the most lagged subscribers from `$SYS.lagged`, with the STATS figures, refreshed every interval.
+import BrokerClient
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Subscribes to `$SYS.lagged` and redraws the table every interval until `--count` or SIGINT.
+func runTop(_ invocation: Invocation) -> Int32 {
+    let interrupt = Interrupt()
+    let connection: BrokerConnection
+    var previous: BrokerStats
+    do {
+        connection = try connect(invocation)
+        try connection.subscribe("$SYS.lagged")
+        previous = try connection.stats()
+    } catch {
+        diagnose(describe(error))
+        return 1
+    }
+    diagnose("watching $SYS.lagged on \(invocation.endpoint)")
+    let signalSource = interrupt.install()
+    defer { withExtendedLifetime(signalSource) {} }
+    interrupt.watch(connection.canceller)
+
+    let terminal = isatty(STDOUT_FILENO) == 1
+    var aggregate = LagAggregate()
+    var reportsLost: UInt64 = 0     // $SYS.lagged messages this client itself missed
+    var previousAt = ContinuousClock.now
+    var refreshes = 0
+
+    /// Counts the reports that arrive until `deadline` (those already read first, without waiting).
+    func collect(until deadline: ContinuousClock.Instant) throws(BrokerClientError) {
+        while true {
+            let event: BrokerEvent?
+            do {
+                event = try connection.nextEvent(until: deadline)
+            } catch .timedOut {
+                return
+            }
+            switch event {
+            case nil:
+                throw BrokerClientError.closed
+            case let .message(message)?:
+                if message.topic == "$SYS.lagged", let report = LagReport(payload: message.text) {
+                    aggregate.add(report, at: .now)
+                }
+            case let .lagged(_, count)?:
+                reportsLost &+= count
+            case let .bye(code, text)?:
+                throw BrokerClientError.bye(code: code, text: text)
+            }
+        }
+    }
+
+    do throws(BrokerClientError) {
+        while true {
+            // Take every report until the refresh is due.
+            try collect(until: previousAt.advanced(by: invocation.interval))
+            let current = try connection.stats()
+            let sampledAt = ContinuousClock.now
+            // Reports that came in while STATS was answered belong to this refresh too.
+            try collect(until: sampledAt)
+            let now = ContinuousClock.now
+            let rates = Rate.between(previous, current, elapsed: previousAt.duration(to: sampledAt))
+            var screen = TopScreen.render(endpoint: invocation.endpoint.description, stats: current, rates: rates,
+                                          rows: aggregate.top(invocation.limit), now: now)
+            if reportsLost > 0 { screen += "(\(reportsLost) $SYS.lagged reports missed by broker-cli itself)\n" }
+            if terminal {
+                screen = "\u{1B}[H\u{1B}[2J" + screen
+            } else if refreshes > 0 {
+                screen = "\n" + screen
+            }
+            writeStdout(screen)
+            aggregate.endInterval()
+            previous = current
+            previousAt = sampledAt
+            refreshes += 1
+            if let count = invocation.count, refreshes >= count { return 0 }
+        }
+    } catch {
+        if interrupt.isRequested { return 0 }
+        diagnose(describe(error))
+        return 1
+    }
+}

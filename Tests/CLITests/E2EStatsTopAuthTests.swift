@@ -1,0 +1,209 @@
+// stats, top and --token end to end against the real broker-server: figures checked against a STATS sent by hand.
+@testable import BrokerClient
+@testable import broker_cli
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs broker-cli to completion; returns status, stdout and stderr lines.
+private func runCLI(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)) throws
+    -> (status: Int32?, out: [String], err: [String]) {
+    let child = try Child.cli(arguments, environment: environment)
+    try? child.stdin.close()
+    let status = child.waitForExit(timeout: timeout)
+    return (status, child.stdout.waitForEnd(), child.stderr.waitForEnd())
+}
+
+/// The `key  value` rows of `stats` as a dictionary (the human unit in parentheses dropped).
+private func tableValues(_ lines: [String]) -> [String: String] {
+    var values: [String: String] = [:]
+    for line in lines {
+        let words = line.split(separator: " ")
+        if words.count >= 2 { values[String(words[0])] = String(words[1]) }
+    }
+    return values
+}
+
+/// `ip:port` of the connection's own end, as the broker sees it.
+private func localAddress(_ connection: BrokerConnection) throws -> String {
+    var address = sockaddr_in()
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let ok = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(connection.socket.fd, $0, &length) == 0 }
+    }
+    guard ok else { throw E2EFailure("getsockname failed") }
+    return "127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
+}
+
+@Suite(.serialized, .enabled(if: Binaries.daemonTestsEnabled, "needs broker-server (daemon branch); set CI=true to make its absence fail"))
+struct StatsTopAndTokenAgainstDaemon {
+    @Test func statsPlainAndJSONAgreeWithAStatsSentByHandAfterAKnownLoad() throws {
+        let server = try Server()
+        let endpoint = Endpoint(host: "127.0.0.1", port: server.port)
+        let subscriber = try BrokerConnection(to: endpoint)
+        try subscriber.subscribe("load")
+        let publisher = try BrokerConnection(to: endpoint)
+        for index in 0..<25 { #expect(try publisher.publish(topic: "load", "m\(index)") == 1) }
+        var received = 0
+        while received < 25, case .message? = try subscriber.nextEvent() { received += 1 }
+        try subscriber.ping()  // every MSG it read is now counted in delivered_total
+
+        let plain = try runCLI(["stats"] + server.portArguments)
+        #expect(plain.status == 0 && plain.err.isEmpty)
+        let table = tableValues(plain.out)
+        let json = try runCLI(["stats", "--json"] + server.portArguments)
+        #expect(json.status == 0 && json.out.count == 1)
+        let object = try #require(json.out.first.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+        let byHand = try publisher.stats()
+
+        #expect(byHand.counter("published_total") == 25)
+        #expect(byHand.counter("delivered_total") == 25)
+        #expect(plain.out.map { $0.split(separator: " ").first.map(String.init) ?? "" } == byHand.fields.map(\.key))
+        for key in ["published_total", "delivered_total", "topics", "subscriptions", "lagged_events_total", "lagged_messages_total"] {
+            #expect(table[key] == byHand[key], "\(key)")
+            #expect((object[key] as? Int).map(String.init) == byHand[key], "\(key)")
+        }
+        #expect(object["version"] as? String == byHand["version"])
+        #expect(table["version"] == byHand["version"])
+        #expect(plain.out.first { $0.hasPrefix("bytes_in_total ") }?.hasSuffix(")") == true)
+        server.stop()
+    }
+
+    @Test func statsOfATopicAndOfNoSuchTopic() throws {
+        let server = try Server()
+        let endpoint = Endpoint(host: "127.0.0.1", port: server.port)
+        let subscriber = try BrokerConnection(to: endpoint)
+        try subscriber.subscribe("t.x")
+        let publisher = try BrokerConnection(to: endpoint)
+        for _ in 0..<3 { try publisher.publish(topic: "t.x", "m") }
+
+        let plain = try runCLI(["stats", "t.x"] + server.portArguments)
+        #expect(plain.status == 0)
+        let table = tableValues(plain.out)
+        #expect(table["topic"] == "t.x" && table["subscribers"] == "1" && table["published_total"] == "3")
+        let json = try runCLI(["stats", "t.x", "--json"] + server.portArguments)
+        let object = try #require(json.out.first.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+        #expect(object["topic"] as? String == "t.x")
+        #expect(object["subscribers"] as? Int == 1)
+        #expect(object["published_total"] as? Int == 3)
+
+        let missing = try runCLI(["stats", "no.such"] + server.portArguments)
+        #expect(missing.status == 1)
+        #expect(missing.out.isEmpty)
+        #expect(missing.err == ["broker-cli: no such topic: no.such"])
+        server.stop()
+    }
+
+    @Test func statsWatchPrintsAHeaderAndOneLinePerRefresh() throws {
+        let server = try Server()
+        let watch = try runCLI(["stats", "--watch", "--count", "2", "--interval", "0.2"] + server.portArguments)
+        #expect(watch.status == 0)
+        #expect(watch.err.isEmpty)
+        #expect(watch.out.count == 3)
+        #expect(watch.out.first.map { $0 + "\n" } == WatchLines.header)
+        for row in watch.out.dropFirst() {
+            // conns topics subs published/s delivered/s lagged/s lagged_msgs/s, then in/s and out/s as "<n> <unit>/s".
+            let cells = row.split(separator: " ")
+            #expect(cells.count == 11, "\(row)")
+            #expect(cells.first == "1")
+        }
+        server.stop()
+    }
+
+    @Test func topShowsTheStalledSubscriberWithWhatItMissed() throws {
+        let server = try Server(["--capacity", "16"])
+        let endpoint = Endpoint(host: "127.0.0.1", port: server.port)
+        // It subscribes and then reads nothing.
+        let stalled = try BrokerConnection(to: endpoint)
+        try stalled.subscribe("fill")
+        try stalled.subscribe("flood")
+        let address = try localAddress(stalled)
+        let publisher = try BrokerConnection(to: endpoint)
+        func publish(_ topic: String, _ count: Int, size: Int) throws {
+            let padding = Array(String(repeating: "p", count: size).utf8)
+            var next = 0
+            try publisher.publishPipelined(topic: Array(topic.utf8), produce: { batch in
+                while next < count && !batch.isFull {
+                    batch.append(payload: Array("\(next)".utf8) + padding)
+                    next += 1
+                }
+                return next < count
+            }, onReply: { _, _ in })
+        }
+        // First its socket and the broker's queue for it fill up (lag on `fill` may be reported now,
+        // before top listens). From then on the broker sends it nothing until it reads again.
+        try publish("fill", 20000, size: 1000)
+
+        let top = try Child.cli(["top", "--count", "2", "--interval", "0.2"] + server.portArguments)
+        #expect(top.stderr.waitForLine(containing: "watching $SYS.lagged") != nil)
+        // `flood` runs past it while it is stalled; the broker reports that lag, on `$SYS.lagged`
+        // too, when the subscriber reads again, so every report on `flood` reaches top.
+        let total = 200
+        try publish("flood", total, size: 0)
+        var missed: UInt64 = 0
+        readLoop: while true {
+            switch try stalled.nextEvent() {
+            case let .message(message)?:
+                if message.topic == "flood" && message.text == String(total - 1) { break readLoop }
+            case let .lagged(topic, count)?:
+                if topic == "flood" { missed += count }
+            case .bye?, nil:
+                throw E2EFailure("the stalled subscriber lost its connection")
+            }
+        }
+        #expect(missed > 0)
+
+        #expect(top.waitForExit() == 0)
+        let lines = top.stdout.waitForEnd()
+        #expect(lines.filter { $0.hasPrefix("CLIENT ") }.count == 2)
+        #expect(lines.filter(\.isEmpty).count == 3)  // one after each header block, one between the tables
+        let rows = lines.suffix(from: lines.lastIndex { $0.hasPrefix("CLIENT ") } ?? 0).filter { $0.contains(" \(address) ") }
+        let row = try #require(rows.first { $0.contains(" flood ") }, "no row for \(address) on flood in \(lines)")
+        let cells = row.split(separator: " ").map(String.init)
+        #expect(cells[1] == address && cells[2] == "flood")
+        #expect(cells[4] == String(missed))
+        #expect(lines.contains { $0.hasPrefix("lagged events ") && !$0.hasPrefix("lagged events 0 ") })
+        server.stop()
+    }
+
+    @Test func tokenFromFlagOrEnvironmentIsSentAndAWrongOneFails() throws {
+        let server = try Server(["--auth-token", "s3cret"])
+        let sub = try Child.cli(["sub", "secure", "--count", "1", "--token", "s3cret"] + server.portArguments)
+        #expect(sub.stderr.waitForLine(containing: "subscribed to ") != nil)
+
+        let right = try runCLI(["pub", "-v", "secure", "hello", "--token", "s3cret"] + server.portArguments)
+        #expect(right.status == 0)
+        #expect(right.out == ["published to 1 subscriber"])
+        #expect(sub.waitForExit() == 0)
+        #expect(sub.stdout.waitForEnd() == ["hello"])
+
+        let wrong = try runCLI(["pub", "secure", "x", "--token", "wrong"] + server.portArguments)
+        #expect(wrong.status == 1)
+        #expect(wrong.err == ["broker-cli: authentication failed"])
+        let flagWins = try runCLI(["pub", "secure", "x", "--token", "wrong"] + server.portArguments, environment: ["BROKER_TOKEN": "s3cret"])
+        #expect(flagWins.status == 1)
+
+        let fromEnvironment = try runCLI(["pub", "secure", "x"] + server.portArguments, environment: ["BROKER_TOKEN": "s3cret"])
+        #expect(fromEnvironment.status == 0 && fromEnvironment.err.isEmpty)
+        let stats = try runCLI(["stats", "--json"] + server.portArguments, environment: ["BROKER_TOKEN": "s3cret"])
+        #expect(stats.status == 0 && stats.out.first?.contains(#""published_total": 2"#) == true)
+
+        let none = try runCLI(["pub", "secure", "x"] + server.portArguments)
+        #expect(none.status == 1)
+        #expect(none.err == ["broker-cli: authentication required: give --token or set BROKER_TOKEN"])
+        server.stop()
+    }
+}
+
+@Suite struct StatsAndTopWithoutABroker {
+    @Test func anUnreachableBrokerIsOneLineAndStatus1() throws {
+        let port = try closedPort()
+        for arguments in [["stats"], ["stats", "--watch"], ["top"]] {
+            let result = try runCLI(arguments + ["--port", String(port)])
+            #expect(result.status == 1)
+            #expect(result.err == ["broker-cli: cannot connect to 127.0.0.1:\(port): Connection refused"])
+        }
+    }
+}

@@ -3,7 +3,6 @@ import Broker
 import Glibc
 
 ProcessSetup.ignoreSIGPIPE()
-ProcessSetup.blockControlSignals()  // before any thread starts, so every thread inherits the mask
 
 func fail(_ message: String, exitCode: Int32) -> Never {
     let line = Array("broker-server: \(message)\n".utf8)
@@ -26,6 +25,13 @@ case .version:
     print("broker-server \(BrokerVersion.current)")
     exit(0)
 case let .run(config, configPath, overriddenKeys):
+    // Before any thread starts: from here on SIGINT, SIGTERM and SIGHUP are events.
+    let watcher: SignalWatcher
+    do {
+        watcher = try SignalWatcher()
+    } catch {
+        fail("cannot watch signals: \(error)", exitCode: 71)
+    }
     let logger = Logger(level: config.logLevel)
     logger.info(BrokerCommandLine.configSourceLine(configPath: configPath))
     let fileLimit = ProcessSetup.raiseOpenFileLimit()
@@ -56,12 +62,6 @@ case let .run(config, configPath, overriddenKeys):
         logger.info("metrics listening on \(metricsAddress)")
     }
 
-    let watcher: SignalWatcher
-    do {
-        watcher = try SignalWatcher()
-    } catch {
-        fail("cannot watch signals: \(error)", exitCode: 71)
-    }
     let signals = try? spawnSignalThread(watcher: watcher, server: server, logger: logger,
                                          config: config, configPath: configPath, overriddenKeys: overriddenKeys)
     if signals == nil { logger.warn("signals are not handled: no thread for them") }

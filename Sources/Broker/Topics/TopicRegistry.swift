@@ -54,8 +54,9 @@ final class TopicRegistry: Sendable {
     /// Topics that exist now.
     var count: Int { topicCount.load(ordering: .relaxed) }
 
-    /// Attaches a new subscription: to its topic (created if needed) or, for a
-    /// pattern, to the index and to every existing topic it matches.
+    /// Attaches a new subscription: to its topic (created if needed, with a cursor
+    /// for every pattern that matches it) or, for a pattern, to the index and to
+    /// every existing topic it matches.
     func subscribe(_ subscription: Subscription) throws(RegistryError) {
         let result: Result<Void, RegistryError> = state.withLock { state in
             if subscription.isPattern {
@@ -65,8 +66,12 @@ final class TopicRegistry: Sendable {
                 }
                 return .success(())
             }
+            let isNew = state.topics[subscription.pattern] == nil
             switch topic(named: subscription.pattern, in: &state) {
             case let .success(topic):
+                // A topic created here must also feed the patterns that match it, as
+                // one created by a publish does (``topicForPublish(_:)``).
+                if isNew { state.patterns.forEachMatch(subscription.pattern) { $0.attach(to: topic) } }
                 subscription.attach(to: topic)
                 return .success(())
             case let .failure(error):

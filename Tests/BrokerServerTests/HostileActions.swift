@@ -252,7 +252,12 @@ enum Hostile {
     /// and the broker's peak memory does not grow by the megabyte.
     static func hugeLines(_ broker: BrokerProcess) throws {
         let client = try broker.connect()
-        try client.barrier()
+        // Warm-up: valid lines just under the limit, in one write, touch the broker's
+        // read buffer and the framer's line buffer at their full size first.
+        var valid: [UInt8] = []
+        for _ in 0..<8 { valid += Array("PUB huge.t ".utf8) + [UInt8](repeating: 0x62, count: 65_000) + [0x0A] }
+        try client.sendBytes(valid)
+        for _ in 0..<8 { try client.expectLine("OK 0") }
         let peakBefore = try procStatusKiB(broker.pid, "VmHWM")
         let residentBefore = try residentKiB(broker.pid)
         var line = Array("PUB huge.t ".utf8)

@@ -168,6 +168,9 @@ func expectDescriptorsReturn(_ broker: BrokerProcess, sourceLocation: SourceLoca
     let after = try settledDescriptorCount(broker.pid, target: before, probe: probe)
     #expect(after == before, "broker descriptors: \(before) before \(listBefore), \(after) after \(openDescriptors(broker.pid))",
             sourceLocation: sourceLocation)
+    // Under scripts/sanitizers.sh the child is instrumented too; its reports land in its stderr.
+    let reports = broker.stderr.lines.filter { $0.contains("Sanitizer") || $0.contains("runtime error") }
+    #expect(reports.isEmpty, "broker-server stderr: \(reports.prefix(20))", sourceLocation: sourceLocation)
 }
 
 // MARK: - Sockets

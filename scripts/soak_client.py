@@ -396,6 +396,42 @@ def h_nonreader(port, messages=100_000):
         c.close()
 
 
+def h_hoarder(port):
+    """PINGs pipelined without reading until the socket is full, then every PONG, in order."""
+    c = Client(port, rcvbuf=4096)
+    token = "h" * 100
+    block = "".join(f"PING {i}-{token}\n" for i in range(1000)).encode()
+    c.sock.setblocking(False)
+    blocks, offset = 0, 0
+    while blocks < 1000:
+        try:
+            offset = c.sock.send(block)
+        except BlockingIOError:
+            offset = 0
+        if offset < len(block):
+            break
+        blocks += 1
+    answered = 0
+    while offset < len(block):
+        c.sock.setblocking(True)
+        c.sock.settimeout(10)
+        line = c.line()
+        assert line == f"PONG {answered % 1000}-{token}".encode(), line
+        answered += 1
+        c.sock.setblocking(False)
+        try:
+            offset += c.sock.send(block[offset:])
+        except BlockingIOError:
+            pass
+    c.sock.setblocking(True)
+    c.sock.settimeout(10)
+    while answered < (blocks + 1) * 1000:
+        line = c.line()
+        assert line == f"PONG {answered % 1000}-{token}".encode(), line
+        answered += 1
+    c.close()
+
+
 def h_churn(port, cycles=2000, batch=200):
     for first in range(0, cycles, batch):
         clients = []
@@ -462,7 +498,7 @@ def h_random(port, seed=1):
     c.close()
 
 
-HOSTILE = [("slowloris", h_slowloris), ("nonreader", h_nonreader), ("churn", h_churn),
+HOSTILE = [("slowloris", h_slowloris), ("nonreader", h_nonreader), ("hoarder", h_hoarder), ("churn", h_churn),
            ("half-close", h_half_close), ("reset", h_reset), ("huge-lines", h_huge_lines),
            ("random", h_random)]
 

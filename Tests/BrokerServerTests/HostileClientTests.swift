@@ -17,6 +17,13 @@ import Testing
         }
     }
 
+    @Test func aClientThatNeverReadsItsRepliesIsBackpressuredNotBuffered() throws {
+        let broker = try Hostile.startBroker()
+        try expectDescriptorsReturn(broker) {
+            try besideCalmPair(broker.port, "hoarder") { try Hostile.replyHoarder(broker) }
+        }
+    }
+
     @Test func tenThousandConnectDisconnectCyclesLeaveNoDescriptorBehind() throws {
         let broker = try Hostile.startBroker()
         try expectDescriptorsReturn(broker) {

@@ -547,7 +547,7 @@ def soak(broker, minutes):
     start = time.monotonic()
     end = start + minutes * 60
     print(f"soak: broker pid {broker.pid} port {broker.port}; start fds {fds0} rss {rss0} KiB", flush=True)
-    print("elapsed_s published delivered lagged lost_outside_lagged fds rss_kib connections", flush=True)
+    print("elapsed_s published delivered lagged lost_outside_lagged fds rss_kib connections(load, hostile excluded)", flush=True)
     died = False
     samples = []
     while time.monotonic() < end:
@@ -614,8 +614,11 @@ def hostile_rounds(broker, rounds=5):
     rss = []
     for r in range(1, rounds + 1):
         began = time.monotonic()
+        timings = []
         for name, action in HOSTILE:
+            t0 = time.monotonic()
             action(broker.port)
+            timings.append(f"{name} {time.monotonic() - t0:.2f}s")
         # Let closes settle: PING barriers between readings, bounded.
         for i in range(20000):
             if broker.fds() <= fds0:
@@ -627,7 +630,7 @@ def hostile_rounds(broker, rounds=5):
                     break
         rss.append(broker.rss_kib())
         print(f"round {r}: {time.monotonic() - began:.1f} s, broker fds {broker.fds()} (before the set: {fds0}), "
-              f"RSS {rss[-1]} KiB", flush=True)
+              f"RSS {rss[-1]} KiB [{', '.join(timings)}]", flush=True)
         if not broker.alive():
             print("hostile-rounds: the broker died", flush=True)
             return 1

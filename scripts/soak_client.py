@@ -466,6 +466,17 @@ def h_reset(port):
     c.send("PING mid\nPUB soak.t0 999999999-half")
     assert c.line() == b"PONG mid"
     c.close(reset=True)
+    # A reset while the broker has paused this client's input (its replies unread).
+    h = Client(port, rcvbuf=4096)
+    h.sock.setblocking(False)
+    block = ("PING " + "r" * 100 + "\n").encode() * 1000
+    for _ in range(1000):
+        try:
+            if h.sock.send(block) < len(block):
+                break
+        except BlockingIOError:
+            break
+    h.close(reset=True)
 
 
 def h_huge_lines(port):

@@ -266,7 +266,8 @@ enum Hostile {
 
     /// Half a PUB line, then a reset (`SO_LINGER` 0, close): the half line is never
     /// published, and the connection is closed. Also a stalled subscriber of the calm
-    /// topic that resets while the broker has messages queued for it.
+    /// topic that resets while the broker has messages queued for it, and a client
+    /// that resets while the broker has paused its input (its replies unread).
     static func resetInTheMiddleOfAFrame(_ broker: BrokerProcess, calmTopic: String) throws {
         let from = broker.stderr.lines.count
         var ports: [Int] = []
@@ -282,7 +283,15 @@ enum Hostile {
             #expect(try stalled.request("SUB \(calmTopic)") == "OK")
             try stalled.sendRaw("PUB \(calmTopic) 999998-ha")
             setResetOnClose(stalled.fd)
-        }  // both closed here, with a reset
+
+            // A client whose unread replies made the broker pause its input.
+            let hoarder = try broker.connect(receiveBuffer: 4096)
+            ports.append(hoarder.localPort)
+            let block = Array(String(repeating: "PING \(String(repeating: "r", count: 100))\n", count: 1000).utf8)
+            var rounds = 0
+            while rounds < 1000, try hoarder.sendWithoutBlocking(block, from: 0) == block.count { rounds += 1 }
+            setResetOnClose(hoarder.fd)
+        }  // all closed here, with a reset
         for port in ports { try waitForClose(broker, port: port, from: from) }
     }
 

@@ -27,7 +27,7 @@ final class TestClient {
     /// Connects to `127.0.0.1:port`. `receiveBuffer` sets `SO_RCVBUF` before
     /// connecting (a small one makes a stalled reader stall the broker soon).
     init(port: Int, receiveBuffer: Int32? = nil) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ClientError("socket: errno \(errno)") }
         if var size = receiveBuffer {
             _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))

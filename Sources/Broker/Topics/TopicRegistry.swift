@@ -54,8 +54,9 @@ final class TopicRegistry: Sendable {
     /// Topics that exist now.
     var count: Int { topicCount.load(ordering: .relaxed) }
 
-    /// Attaches a new subscription: to its topic (created if needed) or, for a
-    /// pattern, to the index and to every existing topic it matches.
+    /// Attaches a new subscription: to its topic (created if needed, with a cursor
+    /// for every pattern that matches it) or, for a pattern, to the index and to
+    /// every existing topic it matches.
     func subscribe(_ subscription: Subscription) throws(RegistryError) {
         let result: Result<Void, RegistryError> = state.withLock { state in
             if subscription.isPattern {

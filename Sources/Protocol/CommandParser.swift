@@ -29,6 +29,10 @@ public enum CommandParser {
             if rest.firstIndex(of: ASCII.space, from: 0) != nil {
                 throw ProtocolError(.badArguments, "PING takes at most one token")
             }
+            if rest.last == ASCII.cr {
+                // Its PONG would end in CR, which a reader takes for part of the line ending.
+                throw ProtocolError(.badArguments, "a token may not end with CR")
+            }
             return .ping(token: rest.isEmpty ? nil : rest)
         case .quit:
             if rest != nil { throw ProtocolError(.badArguments, "QUIT takes no argument") }

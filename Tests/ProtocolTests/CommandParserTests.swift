@@ -51,6 +51,7 @@ import Protocol
         #expect(try parse("PING ").get() == .ping(token: nil))
         #expect(errorCode("PING a b") == .badArguments)
         #expect(errorCode("PING a ") == .badArguments)
+        #expect(errorCode("PING a\r") == .badArguments)  // its PONG could not be read back whole
     }
 
     @Test func quitTakesNoArgument() throws {

@@ -141,7 +141,14 @@ func checkCommand(_ line: [UInt8], max: Int) {
     case let .subscribe(pattern), let .unsubscribe(pattern):
         pattern.withUnsafeBytes { check(Names.validatePattern($0) == nil, "SUB/UNSUB accepted an invalid pattern") }
     case let .ping(token):
-        if let token { check(!token.isEmpty && !token.contains(ASCII.space), "PING token empty or with a space") }
+        if let token {
+            check(!token.isEmpty && !token.contains(ASCII.space), "PING token empty or with a space")
+            check(token.last != ASCII.cr, "PING accepted a token ending with CR")
+        }
+    case let .stats(topic):
+        topic?.withUnsafeBytes { check(Names.validateTopic($0) == nil, "STATS accepted an invalid topic") }
+    case let .auth(token):
+        check(!token.isEmpty && !token.contains(ASCII.space), "AUTH token empty or with a space")
     case .quit:
         break
     }
@@ -158,10 +165,9 @@ func checkCommand(_ line: [UInt8], max: Int) {
         fail("re-encoded command is refused: \(error)")
     }
     // ...and through a framer: the encoding is exactly one line of the same command.
-    // Except for a PING token ending in CR (`PING x\r\r\n`): the spec refuses a PUB payload
-    // ending in CR but not such a token, and framing drops that CR from `PING x\r\n`, so
-    // the round trip cannot hold there (see docs/hardening.md).
-    if case let .ping(token?) = command, token.last == ASCII.cr { return }
+    // (A PING or AUTH token ending in CR would lose that CR to the framing; the parser
+    // refuses such PING tokens, and an AUTH token with a CR can never match a configured one.)
+    if case let .auth(token) = command, token.last == ASCII.cr { return }
     var framed: [OwnedEvent] = []
     var framer = LineFramer(maxLineBytes: max)
     _ = encoded.withUnsafeBytes { bytes in

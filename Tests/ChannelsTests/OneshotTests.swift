@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Broker
 
@@ -96,5 +97,27 @@ import Testing
             try tx.send(i)
             #expect(try await v == i)
         }
+    }
+}
+
+@Suite struct OneshotBlockingTests {
+    @Test func blockingRecvReturnsAValueSentFromAnotherThread() throws {
+        let (tx, rx) = Oneshot.channel(of: Int.self)
+        let thread = Thread { try? tx.send(42) }
+        thread.start()
+        #expect(try rx.blockingRecv(timeoutMs: 10_000) == 42)
+    }
+
+    @Test func blockingRecvTimesOutWithNilAndLeavesNoWaiter() throws {
+        let (tx, rx) = Oneshot.channel(of: Int.self)
+        #expect(try rx.blockingRecv(timeoutMs: 20) == nil)
+        #expect(!rx.isParked)
+        try tx.send(7)
+        #expect(try rx.blockingRecv(timeoutMs: 0) == 7)
+    }
+
+    @Test func blockingRecvFailsWhenTheSenderGoesAwayWithoutSending() {
+        let rx = Oneshot.channel(of: Int.self).1  // the sender goes away at once, without sending
+        #expect(throws: OneshotRecvError.closed) { try rx.blockingRecv(timeoutMs: 10_000) }
     }
 }

@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 /// A channel for exactly one value (tokio's `sync::oneshot`).
@@ -153,6 +154,31 @@ public final class OneshotReceiver<T: Sendable>: Sendable {
         }
     }
 
+    /// Waits for the value on the calling thread, without a task (tokio's
+    /// `blocking_recv`), for callers that are not async: nil when `timeoutMs`
+    /// passed first; throws ``OneshotRecvError/closed`` if the sender went away
+    /// without sending. Never call it from a task of the cooperative pool.
+    public func blockingRecv(timeoutMs: Int) throws(OneshotRecvError) -> T? {
+        let parking = BlockingWaker()
+        let deadline = DispatchTime.now() + .milliseconds(timeoutMs)
+        while true {
+            let outcome = shared.state.withLock { s -> Result<T, OneshotTryRecvError> in
+                let taken = s.take()
+                if case .failure(.empty) = taken { s.waiter = .waker(parking) }
+                return taken
+            }
+            switch outcome {
+            case .success(let v): return v
+            case .failure(.closed): throw .closed
+            case .failure(.empty): break
+            }
+            if parking.semaphore.wait(timeout: deadline) == .timedOut {
+                shared.state.withLock { $0.waiter = .none }
+                return nil
+            }
+        }
+    }
+
     /// Takes the value if it was sent, without waiting.
     public func tryRecv() throws(OneshotTryRecvError) -> T {
         switch shared.state.withLock({ $0.take() }) {
@@ -174,4 +200,10 @@ public final class OneshotReceiver<T: Sendable>: Sendable {
             return true
         }
     }
+}
+
+/// Parks a thread until a channel fires it (a semaphore behind the waker interface).
+final class BlockingWaker: BroadcastWaker {
+    let semaphore = DispatchSemaphore(value: 0)
+    func wake() { semaphore.signal() }
 }

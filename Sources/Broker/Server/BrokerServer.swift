@@ -173,14 +173,13 @@ public final class BrokerServer: Sendable {
 }
 
 /// Blocks the calling (non-async) thread until every oneshot has a value or its
-/// sender is gone (a loop that already ended), or `timeoutMs` passed.
+/// sender is gone (a loop that already ended), or `timeoutMs` passed in all.
 func waitForAll(_ receivers: [OneshotReceiver<Void>], timeoutMs: Int) {
-    let done = DispatchSemaphore(value: 0)
-    Task {
-        for receiver in receivers { _ = try? await receiver.value() }
-        done.signal()
+    let deadline = monotonicMilliseconds() + Int64(timeoutMs)
+    for receiver in receivers {
+        let left = max(0, Int(deadline - monotonicMilliseconds()))
+        _ = try? receiver.blockingRecv(timeoutMs: left)
     }
-    _ = done.wait(timeout: .now() + .milliseconds(timeoutMs))
 }
 
 /// Starts a joinable thread running `body`.

@@ -51,6 +51,9 @@ final class TopicRegistry: Sendable {
         self.maxTopics.store(maxTopics, ordering: .relaxed)
     }
 
+    /// The smallest ring of a `$` topic, whatever `capacity` says.
+    static let systemTopicCapacity = 1024
+
     /// Topics that exist now.
     var count: Int { topicCount.load(ordering: .relaxed) }
 
@@ -202,7 +205,11 @@ final class TopicRegistry: Sendable {
         let limit = maxTopics.load(ordering: .relaxed)
         if state.topics.count >= limit { return .failure(.tooManyTopics(limit: limit)) }
         do {
-            let topic = try Topic(name: name, capacity: capacity.load(ordering: .relaxed))
+            var ringCapacity = capacity.load(ordering: .relaxed)
+            // The broker's own topics keep at least 1024 events, so a burst of lag
+            // reports is not itself lost to a tiny configured capacity.
+            if name.first == 0x24 { ringCapacity = max(ringCapacity, TopicRegistry.systemTopicCapacity) }
+            let topic = try Topic(name: name, capacity: ringCapacity)
             state.topics[name] = topic
             topicCount.store(state.topics.count, ordering: .relaxed)
             return .success(topic)

@@ -73,27 +73,22 @@ public final class MpscReceiver<T: Sendable>: Sendable {
     /// low-water mark. Returns how many were moved and whether the channel is
     /// finished (nothing buffered, nothing more can arrive).
     public func readBatch(into buffer: UnsafeMutableBufferPointer<T>) -> (count: Int, finished: Bool) {
-        let (n, wake, finished) = shared.state.withLock { s -> (Int, Bool, Bool) in
-            var n = 0
-            while n < buffer.count, let v = s.buffer.popFirst() {
-                buffer[n] = v
-                n += 1
-            }
-            let wake = n > 0 && !s.sendWaiters.isMainEmpty && s.buffer.count <= s.lowWater
-            return (n, wake, s.finished)
-        }
-        if wake { shared.wakeSenders() }
-        return (n, finished)
+        readBatch(limit: buffer.count) { n, value in buffer[n] = value }
     }
 
     /// ``readBatch(into:)`` for memory that holds no values: the values are
     /// initialized into the front of `buffer`, and the caller owns them.
     public func readBatch(intoUninitialized buffer: UnsafeMutableBufferPointer<T>) -> (count: Int, finished: Bool) {
-        guard let base = buffer.baseAddress else { return (0, shared.state.withLock { $0.finished }) }
+        guard let base = buffer.baseAddress else { return readBatch(limit: 0) { _, _ in } }
+        return readBatch(limit: buffer.count) { n, value in (base + n).initialize(to: value) }
+    }
+
+    @inline(__always)
+    private func readBatch(limit: Int, _ store: (Int, T) -> Void) -> (count: Int, finished: Bool) {
         let (n, wake, finished) = shared.state.withLock { s -> (Int, Bool, Bool) in
             var n = 0
-            while n < buffer.count, let v = s.buffer.popFirst() {
-                (base + n).initialize(to: v)
+            while n < limit, let v = s.buffer.popFirst() {
+                store(n, v)
                 n += 1
             }
             let wake = n > 0 && !s.sendWaiters.isMainEmpty && s.buffer.count <= s.lowWater

@@ -53,7 +53,11 @@ func checkError(_ error: ConfigError) {
 
 /// The configuration written back as a file, one `key value` line per key.
 func rendered(_ config: BrokerConfig) -> String {
-    ConfigKey.all.map { "\($0.name) \($0.render(config))" }.joined(separator: "\n") + "\n"
+    // In the file syntax an empty value (no auth token) is written as "".
+    ConfigKey.all.map { key in
+        let value = key.render(config)
+        return "\(key.name) \(value.isEmpty ? "\"\"" : value)"
+    }.joined(separator: "\n") + "\n"
 }
 
 func fuzzFile(_ text: String) {

@@ -193,12 +193,12 @@ extension EventLoop {
                 connection.ready.remove(at: index)
                 continue
             }
-            // Drained: arm the wake-up; if messages slipped in meanwhile, keep it ready.
+            // Drained: arm the wake-up. If messages slipped in meanwhile (a publisher on
+            // another loop), read them now: leaving the cursor ready but unarmed could
+            // strand it when this batch stays empty — nothing would wake it again.
             if receiver.armWaker(cursor) {
                 cursor.isQueued = false
                 connection.ready.remove(at: index)
-            } else {
-                index += 1
             }
         }
         if connection.ready.count > 1 && index > 0 && index < connection.ready.count {

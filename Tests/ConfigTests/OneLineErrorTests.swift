@@ -11,4 +11,13 @@ import Testing
         }
         #expect(throws: ConfigError.self) { try ConfigFileParser.parse("port 1\u{2028}2\n", file: "f") }
     }
+
+    @Test func aFlagValueStartingWithACombiningMarkIsSplitAtTheEqualsSign() throws {
+        let command = try BrokerCommandLine.parse(["--auth-token-file=\u{318}x"], files: .inMemory([:]))
+        guard case let .run(config, _, _) = command else {
+            Issue.record("not a run command")
+            return
+        }
+        #expect(config.authTokenFile == "\u{318}x")
+    }
 }

@@ -61,9 +61,11 @@ public enum BrokerCommandLine {
             }
             let flag: String
             let inlineValue: String?
-            if let equals = argument.firstIndex(of: "=") {
-                flag = String(argument[..<equals])
-                inlineValue = String(argument[argument.index(after: equals)...])
+            // Split at the first "=" byte, not Character: a value starting with a combining
+            // mark would otherwise merge with the "=" into one Character (found by fuzzing).
+            if let equals = argument.utf8.firstIndex(of: UInt8(ascii: "=")) {
+                flag = String(decoding: argument.utf8[..<equals], as: UTF8.self)
+                inlineValue = String(decoding: argument.utf8[argument.utf8.index(after: equals)...], as: UTF8.self)
             } else {
                 flag = argument
                 inlineValue = nil

@@ -4,7 +4,7 @@
 # usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [RUNS]
 #   SECONDS_PER_TARGET  -max_total_time for each target (default 60; 0 = no time limit)
 #   RUNS                if given and > 0, also -runs=RUNS (whichever limit comes first ends the run)
-# Environment: FUZZ_TARGETS (default "framer config"), SWIFTC (default swiftc on PATH, else /opt/swift/usr/bin/swiftc).
+# Environment: FUZZ_TARGETS (default "framer config"), FUZZ_SEED (libFuzzer -seed; unset = random), SWIFTC (default swiftc on PATH, else /opt/swift/usr/bin/swiftc).
 #
 # Prints, per target, the inputs executed (libFuzzer's stat::number_of_executed_units) and
 # the time taken. Exits 1 if any target crashed, hit an invariant or timed out; the failing
@@ -70,6 +70,7 @@ for target in ${FUZZ_TARGETS:-framer config}; do
           -artifact_prefix="$out/artifacts/$target-")
     [ "$seconds" -gt 0 ] && args+=(-max_total_time="$seconds")
     [ "$runs" -gt 0 ] && args+=(-runs="$runs")
+    [ -n "${FUZZ_SEED:-}" ] && args+=(-seed="$FUZZ_SEED")
     log="$out/$target.log"
     echo "== fuzz $target: ${args[*]} (log: $log)"
     started=$(date +%s)

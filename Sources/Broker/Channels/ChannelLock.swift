@@ -20,11 +20,11 @@ import Darwin
 /// `withLock`, i.e. while `mutex` is held; `mutex` and `value` are `let`
 /// pointers set in `init` and freed in `deinit` (no other reference exists
 /// then). `Value` must be `Sendable` because it is handed between threads.
-final class ChannelLock<Value: Sendable>: @unchecked Sendable {
+public final class ChannelLock<Value: Sendable>: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let value: UnsafeMutablePointer<Value>
 
-    init(_ initial: Value) {
+    public init(_ initial: Value) {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         pthread_mutex_init(mutex, nil)
@@ -42,7 +42,7 @@ final class ChannelLock<Value: Sendable>: @unchecked Sendable {
     /// Runs `body` with exclusive access to the value. Never call a waker or
     /// resume a continuation inside `body`, and never re-enter the same lock.
     @inline(__always)
-    func withLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
+    public func withLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&value.pointee)

@@ -135,6 +135,15 @@ struct StatsTopAndTokenAgainstDaemon {
         // First its socket and the broker's queue for it fill up (lag on `fill` may be reported now,
         // before top listens). From then on the broker sends it nothing until it reads again.
         try publish("fill", 20000, size: 1000)
+        // Only a full socket stops the broker taking `fill` from the ring: publish more until
+        // `STATS fill` shows the stalled subscription overrun (more unread than the capacity),
+        // so `flood` below cannot be written either and must lag (bounded by a guard).
+        var overrun = false
+        for _ in 0..<200 where !overrun {
+            overrun = (try publisher.stats(topic: "fill").counter("max_lag") ?? 0) > 16
+            if !overrun { try publish("fill", 2000, size: 1000) }
+        }
+        #expect(overrun, "the stalled subscriber's socket never filled")
 
         // top runs until its table shows every report (a guard ends the wait); then SIGINT ends it.
         let top = try Child.cli(["top", "--count", "1000", "--interval", "0.1"] + server.portArguments)

@@ -101,7 +101,13 @@ func publish(_ publisher: TestClient, topic: String, count: Int, payload: String
             #expect(stats["lagged_messages_total"] == String(seen.flatMap(\.laggedFrames).reduce(0, +)))
             #expect(stats["connections"] == "6")
             #expect(stats["subscriptions"] == "4")
-            #expect(stats["topics"] == "4")
+            // load.3 is kept only by the pattern: once drained, the periodic sweep may free it
+            // (every 2 s; a slow run, e.g. under TSan, sees that). The other three stay.
+            if stats["topics"] == "3" {
+                #expect(try publishers[1].request("STATS load.3").hasPrefix("ERR no-such-topic "))
+            } else {
+                #expect(stats["topics"] == "4")
+            }
             #expect(stats["version"] == BrokerVersion.current)
         }
     }

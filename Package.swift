@@ -19,10 +19,12 @@ let package = Package(
     targets: [
         // The wire format of ../shared/PROTOCOL.md: framing, parsing, encoding. No I/O.
         .target(name: "Protocol", swiftSettings: releaseSpeed),
+        // A value behind a pthread mutex (visible to ThreadSanitizer, unlike Synchronization.Mutex).
+        .target(name: "Locks"),
         // System headers Glibc does not export to Swift (epoll, eventfd, signalfd).
         .target(name: "CBrokerShim"),
         // The daemon's core: channels, topics, server, configuration.
-        .target(name: "Broker", dependencies: ["Protocol", "CBrokerShim"], swiftSettings: releaseSpeed),
+        .target(name: "Broker", dependencies: ["Protocol", "CBrokerShim", "Locks"], swiftSettings: releaseSpeed),
         // The daemon's entry point: configuration, signals, the server.
         .executableTarget(name: "broker-server", dependencies: ["Broker"]),
         // The channel family beside tokio's (release mode; see scripts/bench-channels.sh).
@@ -37,7 +39,7 @@ let package = Package(
         // End to end: real TCP against an in-process server and the built broker-server binary.
         .testTarget(name: "BrokerServerTests", dependencies: ["Broker", "Protocol"]),
         // Talking to the broker from Swift: connect, publish (single and pipelined), subscribe, ping.
-        .target(name: "BrokerClient", dependencies: ["Protocol"]),
+        .target(name: "BrokerClient", dependencies: ["Protocol", "Locks"]),
         // The command-line client: pub, sub, ping, bench.
         .executableTarget(name: "broker-cli", dependencies: ["BrokerClient", "Protocol"]),
         // broker-cli's argument parsing, output formats and help (unit), and end to end against broker-server.

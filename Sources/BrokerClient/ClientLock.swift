@@ -1,49 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+// The client library's lock: the package's pthread-based one.
+@_exported import Locks
 
-/// A value protected by a `pthread_mutex_t`, for the client library and the CLI
-/// (the same design as the broker's `ClientLock`, which this target cannot import).
-///
-/// Why not `Synchronization.Mutex`: on Linux it is built on raw futex calls
-/// that ThreadSanitizer cannot see, so every access it protects is reported
-/// as a race (verified with a two-thread counter: exact result, TSan
-/// reports). `pthread_mutex_t` is intercepted by TSan, and its uncontended
-/// path is one atomic exchange, like `Mutex`.
-///
-/// The value lives in its own allocation and is reached through a pointer, so
-/// `withLock` needs no dynamic exclusivity check.
-///
-/// `@unchecked Sendable` invariant: `value` is only read or written inside
-/// `withLock`, i.e. while `mutex` is held; `mutex` and `value` are `let`
-/// pointers set in `init` and freed in `deinit` (no other reference exists
-/// then). `Value` must be `Sendable` because it is handed between threads.
-public final class ClientLock<Value: Sendable>: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private let value: UnsafeMutablePointer<Value>
-
-    public init(_ initial: Value) {
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-        value = .allocate(capacity: 1)
-        value.initialize(to: initial)
-    }
-
-    deinit {
-        value.deinitialize(count: 1)
-        value.deallocate()
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    /// Runs `body` with exclusive access to the value; never re-enter the same lock.
-    @inline(__always)
-    public func withLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body(&value.pointee)
-    }
-}
+/// A value behind a pthread mutex (see ``PthreadLock``), for the client library and the CLI.
+public typealias ClientLock<Value: Sendable> = PthreadLock<Value>

@@ -170,21 +170,9 @@ final class BroadcastShared<T: Sendable>: Sendable {
         }
     }
 
-    /// Wakes, in batches with the lock released between them, every waiter of
-    /// the detached list whose sentinel is `sentinel`, then frees the sentinel.
+    /// Wakes every waiter of the detached list `sentinel` (see ``wakeDetached(_:in:waiters:using:)``).
     func drainDetached(_ sentinel: Int32, _ buf: UnsafeMutableBufferPointer<Waiter>) {
-        var done = false
-        while !done {
-            let n = state.withLock { s -> Int in
-                let n = s.waiters.pop(from: sentinel, into: buf)
-                if s.waiters.isEmpty(sentinel) {
-                    s.waiters.free(sentinel)
-                    done = true
-                }
-                return n
-            }
-            fireAndClear(buf, n)
-        }
+        wakeDetached(sentinel, in: state, waiters: \.waiters, using: buf)
     }
 
     /// Registers one more sender handle; false if the channel already closed.

@@ -198,3 +198,26 @@ func fireAndClear(_ buffer: UnsafeMutableBufferPointer<Waiter>, _ count: Int) {
         _ = buffer.extracting(0..<count).deinitialize()
     }
 }
+
+/// Wakes, in batches of `buffer.count` with the lock released between them,
+/// every waiter of the detached list whose sentinel is `sentinel`, then frees
+/// the sentinel. Shared by the channels whose state keeps a `WaiterList` at
+/// `waiters`: no waker runs while the lock is held, and each batch holds the
+/// lock only to unlink it.
+func wakeDetached<State: Sendable>(
+    _ sentinel: Int32, in lock: ChannelLock<State>, waiters: WritableKeyPath<State, WaiterList>,
+    using buffer: UnsafeMutableBufferPointer<Waiter>
+) {
+    var done = false
+    while !done {
+        let count = lock.withLock { state -> Int in
+            let count = state[keyPath: waiters].pop(from: sentinel, into: buffer)
+            if state[keyPath: waiters].isEmpty(sentinel) {
+                state[keyPath: waiters].free(sentinel)
+                done = true
+            }
+            return count
+        }
+        fireAndClear(buffer, count)
+    }
+}

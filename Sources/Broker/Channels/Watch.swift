@@ -51,18 +51,7 @@ final class WatchShared<T: Sendable>: Sendable {
                 return s.waiters.detachAll()
             }
             guard sentinel >= 0 else { return }
-            var done = false
-            while !done {
-                let n = state.withLock { s -> Int in
-                    let n = s.waiters.pop(from: sentinel, into: buf)
-                    if s.waiters.isEmpty(sentinel) {
-                        s.waiters.free(sentinel)
-                        done = true
-                    }
-                    return n
-                }
-                fireAndClear(buf, n)
-            }
+            wakeDetached(sentinel, in: state, waiters: \.waiters, using: buf)
         }
     }
 }

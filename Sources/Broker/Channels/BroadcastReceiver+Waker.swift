@@ -9,11 +9,15 @@ public struct BroadcastBatch: Sendable, Equatable {
     public var count: Int
     /// True when every sender is gone and this receiver has read everything.
     public var closed: Bool
+    /// True when ``BroadcastReceiver/readBatch(upTo:armingWhenDrained:reserve:)``
+    /// read everything available and armed its waker (always false elsewhere).
+    public var armed: Bool
 
-    public init(lagged: UInt64 = 0, count: Int = 0, closed: Bool = false) {
+    public init(lagged: UInt64 = 0, count: Int = 0, closed: Bool = false, armed: Bool = false) {
         self.lagged = lagged
         self.count = count
         self.closed = closed
+        self.armed = armed
     }
 }
 
@@ -66,6 +70,49 @@ extension BroadcastReceiver {
     public func readBatch(intoUninitialized buffer: UnsafeMutableBufferPointer<T>) -> BroadcastBatch {
         guard let base = buffer.baseAddress else { return readBatch(limit: 0) { _, _ in } }
         return readBatch(limit: buffer.count) { k, value in (base + k).initialize(to: value) }
+    }
+
+    /// Reads and re-arms in ONE lock acquisition: the event loop's hot path.
+    ///
+    /// Like ``readBatch(intoUninitialized:)`` for up to `limit` values, except
+    /// that the room is asked for only once the count is known: `reserve(n)` is
+    /// called inside the lock, at most once, with `1 ≤ n ≤ limit`, and must
+    /// return uninitialized room for at least `n` values (it must not use this
+    /// channel). When the read leaves nothing available and the channel is
+    /// open, `waker` is armed as by ``armWaker(_:)`` and `armed` is true: no
+    /// value can slip in between the read and the arming, and the next send
+    /// calls `waker.wake()` (a batch of exactly `limit` that empties the
+    /// receiver arms too). After a lag report, a batch stopped by `limit` with
+    /// more available, or `closed`, nothing is armed.
+    public func readBatch(
+        upTo limit: Int, armingWhenDrained waker: any BroadcastWaker,
+        reserve: (Int) -> UnsafeMutableBufferPointer<T>
+    ) -> BroadcastBatch {
+        var replaced = Waiter.none
+        let batch = shared.state.withLock { s -> BroadcastBatch in
+            let cursor = s.waiters.nodes[Int(id)].cursor
+            let behind = s.tail &- cursor
+            if behind > s.capacity {
+                let oldest = s.tail &- s.capacity
+                s.waiters.nodes[Int(id)].cursor = oldest
+                return BroadcastBatch(lagged: oldest &- cursor)
+            }
+            let n = Int(min(behind, UInt64(max(0, limit))))
+            var p = cursor
+            if n > 0, let base = reserve(n).baseAddress {
+                for k in 0..<n {
+                    (base + k).initialize(to: s.take(Int(truncatingIfNeeded: p) & s.mask))
+                    p &+= 1
+                }
+                s.waiters.nodes[Int(id)].cursor = p
+            }
+            let read = Int(p &- cursor)
+            if p != s.tail || s.closed { return BroadcastBatch(count: read, closed: s.closed && p == s.tail) }
+            replaced = s.waiters.park(id, .waker(waker))
+            return BroadcastBatch(count: read, armed: true)
+        }
+        _ = replaced  // a replaced waker is released outside the lock, not fired
+        return batch
     }
 
     @inline(__always)

@@ -177,15 +177,22 @@ extension EventLoop {
                 continue
             }
             let room = min(EventLoop.readBatchSize, EventLoop.batchSegments - connection.output.pendingSegments)
-            let result = receiver.readBatch(intoUninitialized: connection.output.reserveMessages(room))
+            // One lock: read what is there into exactly as many slots, and when that
+            // drains the cursor, arm its wake-up in the same step (nothing can slip in
+            // between, so a drained cursor always leaves the ready list armed).
+            let result = receiver.readBatch(upTo: room, armingWhenDrained: cursor) { count in
+                connection.output.reserveMessages(count)
+            }
             connection.output.commitMessages(result.count)
             if result.lagged > 0 {
                 reportLag(cursor, missed: result.lagged, connection: connection)
                 continue  // the messages follow on the next read of the same cursor
             }
-            if result.count > 0 {
-                turnDelivered &+= UInt64(result.count)
-                if result.count == room { index += 1; continue }  // more may be waiting
+            turnDelivered &+= UInt64(result.count)
+            if result.armed {
+                cursor.isQueued = false
+                connection.ready.remove(at: index)
+                continue
             }
             if result.closed {  // a sweep freed this topic: the subscription goes on without it
                 context.registry.forget(cursor)
@@ -193,13 +200,7 @@ extension EventLoop {
                 connection.ready.remove(at: index)
                 continue
             }
-            // Drained: arm the wake-up. If messages slipped in meanwhile (a publisher on
-            // another loop), read them now: leaving the cursor ready but unarmed could
-            // strand it when this batch stays empty — nothing would wake it again.
-            if receiver.armWaker(cursor) {
-                cursor.isQueued = false
-                connection.ready.remove(at: index)
-            }
+            index += 1  // a full batch: more may be waiting, after the other cursors' turn
         }
         if connection.ready.count > 1 && index > 0 && index < connection.ready.count {
             // Fairness: the next batch starts after the last cursor served. Rotated in place

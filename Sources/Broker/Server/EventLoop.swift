@@ -61,6 +61,10 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
     var wokenCursors: [Cursor] = []
     /// Connections with output to write this turn.
     var dirty: [Connection] = []
+    /// The lists being worked through, swapped with the two above so that new
+    /// entries can be added meanwhile without a new array each turn.
+    private var wokenInProgress: [Cursor] = []
+    private var dirtyInProgress: [Connection] = []
     /// Connections holding an incomplete line (for the idle timeout).
     var partialLines: [UInt64: Connection] = [:]
     /// Where reads land before framing; shared by every connection of the loop.
@@ -226,15 +230,15 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
     /// Moves woken cursors onto their connections' ready lists.
     func processWokenCursors() {
         while !wokenCursors.isEmpty {
-            let woken = wokenCursors
-            wokenCursors.removeAll(keepingCapacity: true)
-            for cursor in woken {
+            swap(&wokenCursors, &wokenInProgress)
+            for cursor in wokenInProgress {
                 guard cursor.receiver != nil, !cursor.isQueued,
                       let connection = connections[cursor.connectionToken], !connection.isClosed else { continue }
                 cursor.isQueued = true
                 connection.ready.append(cursor)
                 markDirty(connection)
             }
+            wokenInProgress.removeAll(keepingCapacity: true)
         }
     }
 
@@ -246,12 +250,12 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
 
     private func flushDirty() {
         if dirty.isEmpty { return }
-        let current = dirty
-        dirty.removeAll(keepingCapacity: true)
-        for connection in current {
+        swap(&dirty, &dirtyInProgress)
+        for connection in dirtyInProgress {
             connection.isDirty = false
             if !connection.isClosed { flush(connection) }
         }
+        dirtyInProgress.removeAll(keepingCapacity: true)
         if turnDelivered > 0 {
             context.stats.delivered.add(turnDelivered)
             turnDelivered = 0

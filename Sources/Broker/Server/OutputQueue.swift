@@ -21,7 +21,11 @@ struct OutputQueue {
         var end: Int
     }
 
+    /// Storage of the runs: `segments[head..<segmentCount]` are pending. Entries past
+    /// `segmentCount` are stale and overwritten (emptying never goes through
+    /// `removeAll`, whose generic path callgrind showed on every write).
     private var segments: [Segment] = []
+    private var segmentCount = 0
     /// Index of the first segment not completely written.
     private var head = 0
     /// Bytes already written of the first unwritten control segment or message.
@@ -38,10 +42,10 @@ struct OutputQueue {
     /// The most message slots used since the queue was last empty.
     private var messagePeak = 0
 
-    var isEmpty: Bool { head == segments.count }
+    var isEmpty: Bool { head == segmentCount }
 
     /// Message slots and control runs not yet completely written.
-    var pendingSegments: Int { (messageEnd - messageStart) + (segments.count - head) }
+    var pendingSegments: Int { (messageEnd - messageStart) + (segmentCount - head) }
 
     /// Control bytes not yet written (replies the client has not read yet).
     var pendingControlBytes: Int { control.count - controlWritten }
@@ -52,10 +56,10 @@ struct OutputQueue {
         body(&control)
         let end = control.count
         guard end > start else { return }
-        if segments.count > head, let last = segments.last, !last.isMessages, last.end == start {
-            segments[segments.count - 1].end = end
+        if segmentCount > head, !segments[segmentCount - 1].isMessages, segments[segmentCount - 1].end == start {
+            segments[segmentCount - 1].end = end
         } else {
-            segments.append(Segment(isMessages: false, start: start, end: end))
+            appendSegment(Segment(isMessages: false, start: start, end: end))
         }
     }
 
@@ -73,11 +77,20 @@ struct OutputQueue {
         let start = messageEnd
         messageEnd += count
         messagePeak = max(messagePeak, messageEnd)
-        if segments.count > head, let last = segments.last, last.isMessages, last.end == start {
-            segments[segments.count - 1].end = messageEnd
+        if segmentCount > head, segments[segmentCount - 1].isMessages, segments[segmentCount - 1].end == start {
+            segments[segmentCount - 1].end = messageEnd
         } else {
-            segments.append(Segment(isMessages: true, start: start, end: messageEnd))
+            appendSegment(Segment(isMessages: true, start: start, end: messageEnd))
         }
+    }
+
+    private mutating func appendSegment(_ segment: Segment) {
+        if segmentCount < segments.count {
+            segments[segmentCount] = segment
+        } else {
+            segments.append(segment)
+        }
+        segmentCount += 1
     }
 
     /// Pieces up to this size are gathered into the staging buffer rather than
@@ -85,7 +98,7 @@ struct OutputQueue {
     /// hundreds of 30-byte ones (perf: `_copy_from_iter` per iovec dominated).
     static let stageLimit = 512
 
-    /// Writes as much as the socket takes with one `writev` of up to `vectors.count`
+    /// Writes as much as the socket takes with one send of up to `vectors.count`
     /// pieces. Small pieces are first copied, in order, into `staging` — scratch
     /// that lives only for this call: what the socket does not take stays
     /// described by the queue (its messages are still held), nothing is queued
@@ -98,7 +111,7 @@ struct OutputQueue {
             var gather = Gather(vectors: vectors, staging: staging)
             var index = head
             var skip = headOffset
-            fill: while index < segments.count {
+            fill: while index < segmentCount {
                 let segment = segments[index]
                 if segment.isMessages, let messages {
                     // The head run may be partly written: start at the first unwritten message.
@@ -115,7 +128,7 @@ struct OutputQueue {
                 index += 1
             }
             return Result { () throws(SystemError) in
-                try Socket.writev(fd, UnsafeBufferPointer(rebasing: vectors[0..<gather.count]))
+                try Socket.send(fd, pieces: UnsafeBufferPointer(rebasing: vectors[0..<gather.count]))
             }
         }
         let outcome = try result.get()
@@ -134,7 +147,8 @@ struct OutputQueue {
         messageStart = 0
         messageEnd = 0
         messagePeak = 0
-        segments.removeAll()
+        segments = []
+        segmentCount = 0
         head = 0
         headOffset = 0
         control.removeAll()
@@ -144,7 +158,7 @@ struct OutputQueue {
     /// Advances past `written` bytes, releasing each message once it is written.
     private mutating func consume(_ written: Int) {
         var remaining = written
-        while remaining > 0 && head < segments.count {
+        while remaining > 0 && head < segmentCount {
             let segment = segments[head]
             if segment.isMessages, let messages {
                 while remaining > 0 && messageStart < segment.end {
@@ -174,7 +188,7 @@ struct OutputQueue {
                 }
             }
         }
-        if head == segments.count { reset() }
+        if head == segmentCount { reset() }
     }
 
     /// Empties the queue; keeps buffers a busy connection will reuse, frees those
@@ -183,11 +197,14 @@ struct OutputQueue {
         head = 0
         headOffset = 0
         controlWritten = 0
-        segments.removeAll(keepingCapacity: segments.capacity <= 256)
-        if control.capacity > 65_536 { control = [] } else { control.removeAll(keepingCapacity: true) }
+        segmentCount = 0
+        if segments.count > 256 { segments = [] }
+        if control.capacity > 65_536 { control = [] } else if !control.isEmpty { control.removeAll(keepingCapacity: true) }
         messageStart = 0
         messageEnd = 0
-        if messageCapacity > 16 && messagePeak < messageCapacity / 4, let messages {
+        // Slots are reserved for exactly what a read takes, so a quiet connection holds
+        // at most 64 (512 bytes); larger buffers go once a batch uses under a quarter.
+        if messageCapacity > 64 && messagePeak < messageCapacity / 4, let messages {
             messages.deallocate()
             self.messages = nil
             messageCapacity = 0

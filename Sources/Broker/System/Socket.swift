@@ -80,9 +80,22 @@ enum Socket {
         try nonBlocking("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
     }
 
-    /// Writes the iovecs; returns how many bytes the kernel took.
-    static func writev(_ fd: Int32, _ vectors: UnsafeBufferPointer<iovec>) throws(SystemError) -> IOResult<Int> {
-        try nonBlocking("writev") { Glibc.writev(fd, vectors.baseAddress, Int32(vectors.count)) }
+    /// Sends the iovecs in order; returns how many bytes the kernel took.
+    ///
+    /// `send` for one piece (the usual case: small pieces are staged into one),
+    /// `sendmsg` for several: both enter the socket layer directly, skipping the
+    /// VFS layers `writev` goes through (perf, 64 subscribers: `vfs_writev`,
+    /// `do_iter_readv_writev`, `sock_write_iter`, `fdget_pos` ≈ 4 % of the loop).
+    /// `MSG_NOSIGNAL`: a closed peer is an `EPIPE` error, never a signal.
+    static func send(_ fd: Int32, pieces vectors: UnsafeBufferPointer<iovec>) throws(SystemError) -> IOResult<Int> {
+        if vectors.count == 1 {
+            let piece = vectors[0]
+            return try nonBlocking("send") { Glibc.send(fd, piece.iov_base, piece.iov_len, Int32(MSG_NOSIGNAL)) }
+        }
+        var message = msghdr()
+        message.msg_iov = UnsafeMutablePointer(mutating: vectors.baseAddress)
+        message.msg_iovlen = vectors.count
+        return try nonBlocking("sendmsg") { Glibc.sendmsg(fd, &message, Int32(MSG_NOSIGNAL)) }
     }
 
     /// Writes bytes without raising SIGPIPE; for the one-off frames written before a close.

@@ -55,7 +55,7 @@ import Testing
 }
 
 /// Hands a value to the one thread that uses it from then on.
-private final class ThreadOwned<Value>: @unchecked Sendable {
+final class ThreadOwned<Value>: @unchecked Sendable {
     // @unchecked Sendable: created before the thread starts and used only by that thread.
     let value: Value
     init(_ value: Value) { self.value = value }

@@ -151,6 +151,9 @@ public final class BrokerServer: Sendable {
 
     /// Begins a graceful shutdown: stop accepting, BYE to every client, flush
     /// for at most `graceMs`, close.
+    /// How many times the loops read input in the middle of a flush phase.
+    var inputPollsDuringFlush: UInt64 { context.stats.inputPollsDuringFlush.load }
+
     public func shutdown(graceMs: Int) {
         let deadline = monotonicMilliseconds() + Int64(graceMs)
         metrics.withLock { $0 }?.stop()

@@ -50,4 +50,6 @@ final class ServerStats: Sendable {
     let bytesIn = RelaxedCounter()
     let bytesOut = RelaxedCounter()
     let subscriptions = RelaxedCounter()
+    /// Input polls made between flushes of a long flush phase (not reported; for tests).
+    let inputPollsDuringFlush = RelaxedCounter()
 }

@@ -53,4 +53,19 @@ import Testing
             }
         }
     }
+
+    @Test func inputIsPolledOnlyWhileWritesStaySmall() {
+        let flushes = EventLoop.flushesPerInputPoll
+        // Subscribers keeping up: a few messages per write.
+        #expect(EventLoop.subscribersKeepUp(delivered: 0, flushes: flushes, capacity: 1024))
+        #expect(EventLoop.subscribersKeepUp(delivered: UInt64(16 * flushes), flushes: flushes, capacity: 1024))
+        // Behind: large writes (a pipelining publisher would outrun them).
+        #expect(!EventLoop.subscribersKeepUp(delivered: UInt64(16 * flushes + 1), flushes: flushes, capacity: 1024))
+        #expect(!EventLoop.subscribersKeepUp(delivered: UInt64(256 * flushes), flushes: flushes, capacity: 1024))
+        // A small ring lowers the bar to an eighth of it, never below one message.
+        #expect(EventLoop.subscribersKeepUp(delivered: UInt64(2 * flushes), flushes: flushes, capacity: 16))
+        #expect(!EventLoop.subscribersKeepUp(delivered: UInt64(2 * flushes + 1), flushes: flushes, capacity: 16))
+        #expect(EventLoop.subscribersKeepUp(delivered: UInt64(flushes), flushes: flushes, capacity: 2))
+        #expect(!EventLoop.subscribersKeepUp(delivered: UInt64(flushes + 1), flushes: flushes, capacity: 2))
+    }
 }

@@ -149,11 +149,11 @@ public final class BrokerServer: Sendable {
         waitForAll(acknowledgements, timeoutMs: 5000)
     }
 
-    /// Begins a graceful shutdown: stop accepting, BYE to every client, flush
-    /// for at most `graceMs`, close.
     /// How many times the loops read input in the middle of a flush phase.
     var inputPollsDuringFlush: UInt64 { context.stats.inputPollsDuringFlush.load }
 
+    /// Begins a graceful shutdown: stop accepting, BYE to every client, flush
+    /// for at most `graceMs`, close.
     public func shutdown(graceMs: Int) {
         let deadline = monotonicMilliseconds() + Int64(graceMs)
         metrics.withLock { $0 }?.stop()

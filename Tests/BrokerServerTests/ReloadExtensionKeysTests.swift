@@ -8,6 +8,9 @@ import Testing
     @Test func authTokenReloadsLiveForNewConnections() throws {
         let (broker, file) = try BrokerProcess.start(config: baseConfig)
         let before = try broker.connect()
+        // A reply proves the broker has taken the connection in before the reload: a
+        // connection still in the accept queue would be registered under the new token.
+        #expect(try before.request("PING") == "PONG")
         try file.write(baseConfig + ["auth_token n3w"])
         #expect(try broker.reload().contains("configuration reloaded (changed: auth_token)"))
         let client = try broker.connect()

@@ -101,6 +101,10 @@ let baseConfig = ["host 127.0.0.1", "threads 2"]
         let stuck = try broker.connect(receiveBuffer: 4096)
         let pings = Array(String(repeating: "PING " + String(repeating: "p", count: 200) + "\n", count: 100_000).utf8)
         #expect(try stuck.sendWithoutBlocking(pings, from: 0) < pings.count)
+        // A reply waiting unread proves the broker has begun on the PINGs (its first read
+        // takes in what is buffered, far more replies than the sockets hold). A SIGTERM
+        // handled before that first read would leave only BYE to write, and a clean exit.
+        try stuck.waitForUnreadBytes()
         broker.signal(SIGTERM)
         try broker.stderr.waitForLine(containing: "shutting down (grace 600000 ms)")
         broker.signal(SIGTERM)

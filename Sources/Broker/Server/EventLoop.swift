@@ -59,12 +59,18 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
     var generation: UInt32 = 0
     /// Cursors woken on this thread, to be moved to their connection's ready list.
     var wokenCursors: [Cursor] = []
-    /// Connections with output to write this turn.
+    /// Connections with output to write this turn: replies and the like.
     var dirty: [Connection] = []
-    /// The lists being worked through, swapped with the two above so that new
+    /// Connections with output to write this turn because a cursor of theirs was
+    /// woken: deliveries (see ``flushDirty()`` for the order).
+    var dirtyForDelivery: [Connection] = []
+    /// The lists being worked through, swapped with the three above so that new
     /// entries can be added meanwhile without a new array each turn.
     private var wokenInProgress: [Cursor] = []
     private var dirtyInProgress: [Connection] = []
+    private var deliveriesInProgress: [Connection] = []
+    /// Whether the last flush phase's writes were small (subscribers keeping up).
+    private var lastTurnKeptUp = true
     /// Where the input polls between flushes land (see ``flushDirty()``).
     private let pollEvents: UnsafeMutableBufferPointer<epoll_event>
     /// Connections flushed between two input polls in a long flush phase.
@@ -191,7 +197,7 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
 
     /// The epoll timeout: 0 when work is pending, else the nearest timer, at most 1 s.
     private func nextTimeoutMs() -> Int32 {
-        if !dirty.isEmpty || !wokenCursors.isEmpty { return 0 }
+        if !dirty.isEmpty || !dirtyForDelivery.isEmpty || !wokenCursors.isEmpty { return 0 }
         if shutdownDeadlineMs != nil { return 20 }
         if acceptPausedUntilMs != nil { return 100 }
         if index == 0 && settings.statsIntervalMs > 0 {
@@ -247,24 +253,38 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
                       let connection = connections[cursor.connectionToken], !connection.isClosed else { continue }
                 cursor.isQueued = true
                 connection.ready.append(cursor)
-                markDirty(connection)
+                markDirty(connection, forDelivery: true)
             }
             wokenInProgress.removeAll(keepingCapacity: true)
         }
     }
 
-    func markDirty(_ connection: Connection) {
+    /// Puts the connection on this turn's flush list (once; the first reason counts).
+    func markDirty(_ connection: Connection, forDelivery: Bool = false) {
         if connection.isDirty { return }
         connection.isDirty = true
-        dirty.append(connection)
+        if forDelivery { dirtyForDelivery.append(connection) } else { dirty.append(connection) }
     }
 
+    /// Writes every connection on this turn's lists.
+    ///
+    /// Order: while subscribers keep up (the last turn's writes were small, see
+    /// ``subscribersKeepUp(delivered:flushes:capacity:)``), the first delivery goes
+    /// before the replies. A publisher's `OK` is queued while its PUB runs, before
+    /// the subscribers it reached are woken, so in insertion order a message to one
+    /// subscriber waits for the reply's write, and the reader is woken by the reply
+    /// first (fanbench latency N = 1, 12 interleaved pairs: p50 −4.7 µs and p99
+    /// −6.1 µs, median of the paired differences, 8 of 12 pairs better). When
+    /// subscribers are behind, replies go first: a pipelining publisher gets its
+    /// acknowledgements while the bulk is written and sends more meanwhile
+    /// (delivery first there cost a quarter of the N = 1 fan-out rate, 3.9 → 2.9 M/s).
     private func flushDirty() {
-        if dirty.isEmpty { return }
+        if dirty.isEmpty && dirtyForDelivery.isEmpty { return }
         swap(&dirty, &dirtyInProgress)
+        swap(&dirtyForDelivery, &deliveriesInProgress)
         var sincePoll = 0
         var deliveredAtPoll = turnDelivered
-        for connection in dirtyInProgress {
+        func flushOne(_ connection: Connection) {
             connection.isDirty = false
             if !connection.isClosed { flush(connection) }
             sincePoll += 1
@@ -277,7 +297,15 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
                 deliveredAtPoll = turnDelivered
             }
         }
+        let deliveryFirst = lastTurnKeptUp && !deliveriesInProgress.isEmpty
+        if deliveryFirst { flushOne(deliveriesInProgress[0]) }
+        for connection in dirtyInProgress { flushOne(connection) }
+        for connection in deliveriesInProgress.dropFirst(deliveryFirst ? 1 : 0) { flushOne(connection) }
+        lastTurnKeptUp = EventLoop.subscribersKeepUp(delivered: turnDelivered,
+                                                     flushes: max(1, deliveriesInProgress.count),
+                                                     capacity: settings.capacity)
         dirtyInProgress.removeAll(keepingCapacity: true)
+        deliveriesInProgress.removeAll(keepingCapacity: true)
         if turnDelivered > 0 {
             context.stats.delivered.add(turnDelivered)
             turnDelivered = 0

@@ -14,6 +14,13 @@ import Darwin
 /// reports). `pthread_mutex_t` is intercepted by TSan, and its uncontended
 /// path is one atomic exchange, like `Mutex`.
 ///
+/// The mutex is glibc's adaptive type (`PTHREAD_MUTEX_ADAPTIVE_NP`): a thread
+/// that finds it held spins briefly before sleeping in the kernel, as
+/// `Synchronization.Mutex` does. With the default type every contended acquire
+/// slept at once: `channel-bench` mpsc with 4 producers ran at 5.0 M msgs/s and
+/// fanout to 16 receivers at 10.7 M deliveries/s, against 6.9 M and 16.2 M
+/// adaptive (medians of interleaved runs; docs/benchmarks.md).
+///
 /// The value lives in its own allocation and is reached through a pointer, so
 /// `withLock` needs no dynamic exclusivity check.
 ///
@@ -29,7 +36,11 @@ public final class PthreadLock<Value: Sendable>: @unchecked Sendable {
     public init(_ initial: Value) {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
+        var attributes = pthread_mutexattr_t()
+        pthread_mutexattr_init(&attributes)
+        pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_ADAPTIVE_NP))
+        pthread_mutex_init(mutex, &attributes)
+        pthread_mutexattr_destroy(&attributes)
         value = .allocate(capacity: 1)
         value.initialize(to: initial)
     }

@@ -18,7 +18,7 @@ import Darwin
 /// that finds it held spins briefly before sleeping in the kernel, as
 /// `Synchronization.Mutex` does. With the default type every contended acquire
 /// slept at once: `channel-bench` mpsc with 4 producers ran at 5.0 M msgs/s and
-/// fanout to 16 receivers at 10.7 M deliveries/s, against 6.9 M and 16.2 M
+/// fanout to 16 receivers at 10.7 M deliveries/s, against 6.8 M and 16.2 M
 /// adaptive (medians of interleaved runs; docs/benchmarks.md).
 ///
 /// The value lives in its own allocation and is reached through a pointer, so

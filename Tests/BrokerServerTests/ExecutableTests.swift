@@ -96,20 +96,30 @@ let baseConfig = ["host 127.0.0.1", "threads 2"]
     }
 
     @Test func aSecondSigtermDuringTheGracePeriodExitsAtOnce() throws {
-        let (broker, _) = try BrokerProcess.start(config: baseConfig + ["shutdown_grace_ms 600000"])
-        // A client that never reads keeps the shutdown waiting for the whole grace period.
+        let (broker, _) = try BrokerProcess.start(config: ["host 127.0.0.1", "threads 1", "shutdown_grace_ms 600000"])
+        // A subscriber that never reads, sent far more than its socket holds: its output
+        // cannot drain, so the shutdown would wait for the whole grace period. One loop:
+        // the last OK is written in the same turn as the subscriber's write attempt.
         let stuck = try broker.connect(receiveBuffer: 4096)
-        let pings = Array(String(repeating: "PING " + String(repeating: "p", count: 200) + "\n", count: 100_000).utf8)
-        #expect(try stuck.sendWithoutBlocking(pings, from: 0) < pings.count)
-        // A reply waiting unread proves the broker has begun on the PINGs (its first read
-        // takes in what is buffered, far more replies than the sockets hold). A SIGTERM
-        // handled before that first read would leave only BYE to write, and a clean exit.
-        try stuck.waitForUnreadBytes()
-        broker.signal(SIGTERM)
-        try broker.stderr.waitForLine(containing: "shutting down (grace 600000 ms)")
-        broker.signal(SIGTERM)
-        #expect(try broker.waitForExit() == 1)
-        #expect(broker.stderr.lines.contains { $0.contains("second signal") })
+        #expect(try stuck.request("SUB flood") == "OK")
+        let publisher = try broker.connect()
+        // 12 MB: more than the ring (1,024 messages) and than the broker's send buffer can
+        // hold (on loopback it starts at up to tcp_wmem's 4 MiB maximum: 2 MB all fitted).
+        let burst = String(repeating: "PUB flood " + String(repeating: "f", count: 8000) + "\n", count: 100)
+        for _ in 0..<15 {
+            try publisher.sendRaw(burst)
+            for _ in 0..<100 { try publisher.expectLine("OK 1") }
+        }
+        // The stuck client must stay open until the end: Swift may release a local after
+        // its last use, and a closed socket would let the shutdown finish at once.
+        try withExtendedLifetime(stuck) {
+            broker.signal(SIGTERM)
+            try broker.stderr.waitForLine(containing: "shutting down (grace 600000 ms)")
+            broker.signal(SIGTERM)
+            let status = try broker.waitForExit()
+            #expect(status == 1, "exit status \(status); stderr ends \(broker.stderr.lines.suffix(4))")
+            #expect(broker.stderr.lines.contains { $0.contains("second signal") })
+        }
     }
 
     @Test func aThousandConnectionsUseAtMostThreadsPlusFourThreads() throws {

@@ -104,18 +104,6 @@ final class TestClient {
     }
 
     /// Half-closes: the broker sees EOF, this side can still read.
-    /// Blocks until the broker has written something to this client, without
-    /// reading it (`MSG_PEEK`; SO_RCVTIMEO is the guard).
-    func waitForUnreadBytes() throws {
-        var peeked: UInt8 = 0
-        while true {
-            let got = recv(fd, &peeked, 1, Int32(MSG_PEEK))
-            if got == 1 { return }
-            if got < 0 && errno == EINTR { continue }
-            throw ClientError("waiting for unread bytes: got \(got), errno \(errno)")
-        }
-    }
-
     func shutdownWrite() { _ = Glibc.shutdown(fd, Int32(SHUT_WR)) }
 
     // MARK: Reading

@@ -13,38 +13,11 @@ import Testing
             let subscribers = try (0..<subscriberCount).map { _ in try broker.connect() }
             for subscriber in subscribers { #expect(try subscriber.request("SUB fan") == "OK") }
             let publisher = try broker.connect()
-            let total = 20_000
-            let failures = Mutex<[String]>([])
-            let done = DispatchGroup()
-            for (index, client) in subscribers.enumerated() {
-                done.enter()
-                let subscriber = ThreadOwned(client)
-                Thread {
-                    defer { done.leave() }
-                    do {
-                        for next in 0..<total {
-                            let line = try subscriber.value.line()
-                            if line != "MSG fan \(next)" {
-                                failures.withLock { $0.append("subscriber \(index): '\(line)' where \(next) was due") }
-                                return
-                            }
-                        }
-                    } catch {
-                        failures.withLock { $0.append("subscriber \(index): \(error)") }
-                    }
-                }.start()
+            let failures = try readNumberedMessages(on: subscribers, topic: "fan", total: 20_000, lagAllowed: false) {
+                // Bursts of varied size while the loop is busy flushing.
+                try publishNumbered(publisher, topic: "fan", total: 20_000, bursts: [1, 7, 50, 300], receivers: subscriberCount)
             }
-            var sent = 0
-            while sent < total {  // bursts of varied size while the loop is busy flushing
-                let burst = min(total - sent, [1, 7, 50, 300][sent % 4])
-                var lines = ""
-                for sequence in sent..<(sent + burst) { lines += "PUB fan \(sequence)\n" }
-                try publisher.sendRaw(lines)
-                for _ in 0..<burst { #expect(try publisher.line() == "OK \(subscriberCount)") }
-                sent += burst
-            }
-            done.wait()
-            #expect(failures.withLock { $0 } == [])
+            #expect(failures == [])
             // Every publish woke more subscribers than one poll interval: the loop polled mid-phase.
             #expect(broker.server.inputPollsDuringFlush > 0)
             // Nothing extra arrives after the last message.

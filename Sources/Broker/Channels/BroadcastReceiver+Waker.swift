@@ -90,21 +90,12 @@ extension BroadcastReceiver {
     ) -> BroadcastBatch {
         var replaced = Waiter.none
         let batch = shared.state.withLock { s -> BroadcastBatch in
+            if let missed = s.catchUp(id) { return BroadcastBatch(lagged: missed) }
             let cursor = s.waiters.nodes[Int(id)].cursor
-            let behind = s.tail &- cursor
-            if behind > s.capacity {
-                let oldest = s.tail &- s.capacity
-                s.waiters.nodes[Int(id)].cursor = oldest
-                return BroadcastBatch(lagged: oldest &- cursor)
-            }
-            let n = Int(min(behind, UInt64(max(0, limit))))
+            let n = Int(min(s.tail &- cursor, UInt64(max(0, limit))))
             var p = cursor
             if n > 0, let base = reserve(n).baseAddress {
-                for k in 0..<n {
-                    (base + k).initialize(to: s.take(Int(truncatingIfNeeded: p) & s.mask))
-                    p &+= 1
-                }
-                s.waiters.nodes[Int(id)].cursor = p
+                p = s.take(n, for: id) { k, value in (base + k).initialize(to: value) }
             }
             let read = Int(p &- cursor)
             if p != s.tail || s.closed { return BroadcastBatch(count: read, closed: s.closed && p == s.tail) }
@@ -117,26 +108,13 @@ extension BroadcastReceiver {
 
     @inline(__always)
     private func readBatch(limit count: Int, _ store: (Int, T) -> Void) -> BroadcastBatch {
-        let limit = UInt64(count)
-        return shared.state.withLock { s -> BroadcastBatch in
-            let cursor = s.waiters.nodes[Int(id)].cursor
-            let behind = s.tail &- cursor
-            if behind > s.capacity {
-                let oldest = s.tail &- s.capacity
-                s.waiters.nodes[Int(id)].cursor = oldest
-                return BroadcastBatch(lagged: oldest &- cursor)
-            }
+        shared.state.withLock { s -> BroadcastBatch in
+            if let missed = s.catchUp(id) { return BroadcastBatch(lagged: missed) }
+            let behind = s.tail &- s.waiters.nodes[Int(id)].cursor
             if behind == 0 { return BroadcastBatch(closed: s.closed) }
-            let n = min(behind, limit)
-            var p = cursor
-            var k = 0
-            while k < Int(n) {
-                store(k, s.take(Int(truncatingIfNeeded: p) & s.mask))
-                p &+= 1
-                k += 1
-            }
-            s.waiters.nodes[Int(id)].cursor = p
-            return BroadcastBatch(count: k, closed: s.closed && p == s.tail)
+            let n = Int(min(behind, UInt64(count)))
+            let p = s.take(n, for: id, store)
+            return BroadcastBatch(count: n, closed: s.closed && p == s.tail)
         }
     }
 }

@@ -84,15 +84,34 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
     @inline(__always)
     mutating func read(_ id: Int32) -> BroadcastRead<T> {
         let cursor = waiters.nodes[Int(id)].cursor
-        let behind = tail &- cursor
-        if behind == 0 { return closed ? .closed : .empty }
-        if behind > capacity {
-            let oldest = tail &- capacity
-            waiters.nodes[Int(id)].cursor = oldest
-            return .lagged(oldest &- cursor)
-        }
+        if cursor == tail { return closed ? .closed : .empty }
+        if let missed = catchUp(id) { return .lagged(missed) }
         waiters.nodes[Int(id)].cursor = cursor &+ 1
         return .value(take(Int(truncatingIfNeeded: cursor) & mask))
+    }
+
+    /// If receiver node `id` was overrun, moves its cursor to the oldest value
+    /// still held and returns how many it missed; else nil.
+    @inline(__always)
+    mutating func catchUp(_ id: Int32) -> UInt64? {
+        let cursor = waiters.nodes[Int(id)].cursor
+        guard tail &- cursor > capacity else { return nil }
+        let oldest = tail &- capacity
+        waiters.nodes[Int(id)].cursor = oldest
+        return oldest &- cursor
+    }
+
+    /// Hands the next `n` values of receiver node `id` to `store`, in order
+    /// (each through ``take(_:)``), and advances its cursor; returns the cursor.
+    @inline(__always)
+    mutating func take(_ n: Int, for id: Int32, _ store: (Int, T) -> Void) -> UInt64 {
+        var p = waiters.nodes[Int(id)].cursor
+        for k in 0..<n {
+            store(k, take(Int(truncatingIfNeeded: p) & mask))
+            p &+= 1
+        }
+        waiters.nodes[Int(id)].cursor = p
+        return p
     }
 
     /// Takes this receiver's copy of slot `idx`: the last reader moves the value

@@ -52,6 +52,7 @@ import Testing
         source.idleTimeoutMs = 0
         source.shutdownGraceMs = 19
         source.tcpKeepaliveS = 0
+        source.idlePollUs = 0
         source.logLevel = .warn
         source.statsIntervalMs = 0
         source.metricsPort = 9100

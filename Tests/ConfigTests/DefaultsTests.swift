@@ -16,6 +16,7 @@ import Testing
         #expect(config.idleTimeoutMs == 60_000)
         #expect(config.shutdownGraceMs == 5_000)
         #expect(config.tcpKeepaliveS == 60)
+        #expect(config.idlePollUs == 100)
         #expect(config.logLevel == .info)
     }
 
@@ -23,8 +24,8 @@ import Testing
         #expect(ConfigKey.all.map(\.name) == [
             "host", "port", "threads", "capacity", "max_connections",
             "max_subscriptions_per_connection", "max_topics", "max_line_bytes",
-            "idle_timeout_ms", "shutdown_grace_ms", "tcp_keepalive_s", "log_level",
-            "stats_interval_ms", "metrics_port", "metrics_top_topics", "auth_token", "auth_token_file",
+            "idle_timeout_ms", "shutdown_grace_ms", "tcp_keepalive_s", "idle_poll_us",
+            "log_level", "stats_interval_ms", "metrics_port", "metrics_top_topics", "auth_token", "auth_token_file",
         ])
         #expect(Set(ConfigKey.all.map(\.name)).count == ConfigKey.all.count)
     }

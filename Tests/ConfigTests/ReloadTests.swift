@@ -21,11 +21,13 @@ import Testing
         new.idleTimeoutMs = 0
         new.shutdownGraceMs = 6
         new.tcpKeepaliveS = 0
+        new.idlePollUs = 250
         new.logLevel = .debug
         let plan = BrokerConfig.reloadPlan(from: BrokerConfig(), to: new)
         #expect(plan.liveKeys == [
             "capacity", "max_connections", "max_subscriptions_per_connection", "max_topics",
-            "max_line_bytes", "idle_timeout_ms", "shutdown_grace_ms", "tcp_keepalive_s", "log_level",
+            "max_line_bytes", "idle_timeout_ms", "shutdown_grace_ms", "tcp_keepalive_s", "idle_poll_us",
+            "log_level",
         ])
         #expect(plan.restartKeys == ["host", "port", "threads"])
     }

@@ -35,6 +35,8 @@ public struct BrokerConfig: Sendable, Equatable {
     public var shutdownGraceMs: Int = 5_000
     /// `tcp_keepalive_s`: keepalive idle seconds for new connections; 0 = off.
     public var tcpKeepaliveS: Int = 60
+    /// `idle_poll_us`: longest adaptive poll before an idle loop sleeps; 0 = off.
+    public var idlePollUs: Int = 100
     /// `log_level`: least severe message that is logged.
     public var logLevel: LogLevel = .info
     /// `stats_interval_ms`: period of the `$SYS.stats` line; 0 = off.

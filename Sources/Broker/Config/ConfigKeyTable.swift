@@ -29,6 +29,8 @@ extension ConfigKey {
                  doc: "On SIGTERM, how long connections may drain before they are closed, in milliseconds, 0 to 600000."),
         .integer("tcp_keepalive_s", \.tcpKeepaliveS, range: 0...32767, valueName: "SECONDS", reloadsLive: true,
                  doc: "TCP keepalive idle time for new connections, in seconds, 0 to 32767; 0 turns keepalive off."),
+        .integer("idle_poll_us", \.idlePollUs, range: 0...1000, valueName: "MICROSECONDS", reloadsLive: true,
+                 doc: "Longest time an event loop keeps polling for work before it sleeps, in microseconds, 0 to 1000; adaptive (it polls only while events keep arriving closer together than this), 0 turns it off."),
         ConfigKey("log_level", \.logLevel, valueName: "LEVEL", reloadsLive: true,
                   doc: "Least severe message logged: debug, info, warn or error.",
                   parse: ValueParsers.logLevel, render: { $0.rawValue }),

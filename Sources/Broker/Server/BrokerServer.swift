@@ -152,6 +152,9 @@ public final class BrokerServer: Sendable {
     /// How many times the loops read input in the middle of a flush phase.
     var inputPollsDuringFlush: UInt64 { context.stats.inputPollsDuringFlush.load }
 
+    /// How many idle waits ended with an event found while polling, before sleeping.
+    var idlePollHits: UInt64 { context.stats.idlePollHits.load }
+
     /// Begins a graceful shutdown: stop accepting, BYE to every client, flush
     /// for at most `graceMs`, close.
     public func shutdown(graceMs: Int) {

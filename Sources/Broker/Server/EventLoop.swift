@@ -79,6 +79,8 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
     /// poll took at most this many messages each on average (and at most an eighth
     /// of the ring capacity): subscribers that keep up.
     static let smallBatchMessages = 16
+    /// How long to keep polling before sleeping in epoll_wait (see ``waitForEvents(into:)``).
+    private var idlePoll: IdleSpin
     /// Connections holding an incomplete line (for the idle timeout).
     var partialLines: [UInt64: Connection] = [:]
     /// Where reads land before framing; shared by every connection of the loop.
@@ -112,6 +114,7 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
         self.context = context
         self.watches = watches
         self.settings = watches.settings.borrowAndUpdate()
+        self.idlePoll = IdleSpin(limitMicroseconds: settings.idlePollUs)
         (inboxSender, inbox) = Mpsc.unbounded(of: LoopCommand.self)
         self.epoll = try Epoll()
         self.doorbell = Doorbell(try EventFD())
@@ -170,10 +173,9 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
         defer { events.deallocate() }
         drainInbox()  // takes what arrived before the loop started, and arms the inbox's waker
         while running {
-            let timeout = nextTimeoutMs()
             let count: Int
             do {
-                count = try epoll.wait(into: events, timeoutMs: timeout)
+                count = try waitForEvents(into: events)
             } catch {
                 context.logger.error("event loop \(index): \(error)")
                 break
@@ -193,6 +195,31 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
         case EventLoop.listenerToken: acceptConnections()
         default: handle(event: event.events, token: token)
         }
+    }
+
+    /// Waits for the next events: at once when work is pending; else polls for up
+    /// to the idle-poll window (``IdleSpin``) and then sleeps until an event or the
+    /// nearest timer. The gap measured adapts the window.
+    private func waitForEvents(into events: UnsafeMutableBufferPointer<epoll_event>) throws(SystemError) -> Int {
+        let timeout = nextTimeoutMs()
+        if timeout == 0 { return try epoll.wait(into: events, timeoutMs: 0) }
+        guard idlePoll.limitNs > 0 else { return try epoll.wait(into: events, timeoutMs: timeout) }
+        let start = monotonicNanoseconds()
+        if idlePoll.windowNs > 0 {
+            while true {
+                let count = try epoll.wait(into: events, timeoutMs: 0)
+                let now = monotonicNanoseconds()
+                if count > 0 {
+                    idlePoll.record(gapNs: now - start)
+                    context.stats.idlePollHits.add(1)
+                    return count
+                }
+                if now - start >= idlePoll.windowNs { break }
+            }
+        }
+        let count = try epoll.wait(into: events, timeoutMs: timeout)
+        idlePoll.record(gapNs: count > 0 ? monotonicNanoseconds() - start : nil)
+        return count
     }
 
     /// The epoll timeout: 0 when work is pending, else the nearest timer, at most 1 s.
@@ -241,6 +268,7 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
 
     private func apply(_ newSettings: LiveSettings) {
         settings = newSettings
+        idlePoll.setLimit(microseconds: newSettings.idlePollUs)
         for connection in connections.values { connection.framer.maxLineBytes = newSettings.maxLineBytes }
     }
 

@@ -11,6 +11,7 @@ public struct LiveSettings: Sendable, Equatable {
     public var idleTimeoutMs: Int
     public var shutdownGraceMs: Int
     public var tcpKeepaliveS: Int
+    public var idlePollUs: Int
     public var logLevel: LogLevel
     public var statsIntervalMs: Int
     public var metricsTopTopics: Int
@@ -27,6 +28,7 @@ public struct LiveSettings: Sendable, Equatable {
         idleTimeoutMs = config.idleTimeoutMs
         shutdownGraceMs = config.shutdownGraceMs
         tcpKeepaliveS = config.tcpKeepaliveS
+        idlePollUs = config.idlePollUs
         logLevel = config.logLevel
         statsIntervalMs = config.statsIntervalMs
         metricsTopTopics = config.metricsTopTopics

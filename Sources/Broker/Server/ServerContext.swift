@@ -41,6 +41,13 @@ func monotonicMilliseconds() -> Int64 {
     return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
 }
 
+/// Monotonic nanoseconds (for the idle poll; never goes backwards).
+func monotonicNanoseconds() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+}
+
 /// Server-wide counters; relaxed atomics, added to in batches by the loops.
 final class ServerStats: Sendable {
     let published = RelaxedCounter()
@@ -52,4 +59,7 @@ final class ServerStats: Sendable {
     let subscriptions = RelaxedCounter()
     /// Input polls made between flushes of a long flush phase (not reported; for tests).
     let inputPollsDuringFlush = RelaxedCounter()
+    /// Idle waits that an event ended while the loop was still polling, before it
+    /// slept (not reported; for tests).
+    let idlePollHits = RelaxedCounter()
 }

@@ -1,77 +1,77 @@
-// The adaptive poll before an idle loop sleeps (IdleSpin): the window's rules, and the
+// The adaptive poll before an idle loop sleeps (IdlePollWindow): the window's rules, and the
 // loop using it (or not) over real TCP.
 import Testing
 @testable import Broker
 
-@Suite struct IdleSpinWindowTests {
+@Suite struct IdlePollWindowTests {
     private let microsecond: Int64 = 1000
 
     @Test func gapsWithinTheLimitDoubleTheWindowFromTheStartUpToTheLimit() {
-        var spin = IdleSpin(limitMicroseconds: 100)
-        #expect(spin.windowNs == 0)
+        var window = IdlePollWindow(limitMicroseconds: 100)
+        #expect(window.windowNs == 0)
         var windows: [Int64] = []
         for _ in 0..<6 {
-            spin.record(gapNs: 99 * microsecond)
-            windows.append(spin.windowNs / microsecond)
+            window.record(gapNs: 99 * microsecond)
+            windows.append(window.windowNs / microsecond)
         }
         #expect(windows == [10, 20, 40, 80, 100, 100])
     }
 
     @Test func aGapTheWindowCoveredLeavesItAsItIs() {
-        var spin = IdleSpin(limitMicroseconds: 100)
-        spin.record(gapNs: 50 * microsecond)
-        spin.record(gapNs: 50 * microsecond)
-        #expect(spin.windowNs == 20 * microsecond)
-        spin.record(gapNs: 20 * microsecond)
-        spin.record(gapNs: 1)
-        #expect(spin.windowNs == 20 * microsecond)
+        var window = IdlePollWindow(limitMicroseconds: 100)
+        window.record(gapNs: 50 * microsecond)
+        window.record(gapNs: 50 * microsecond)
+        #expect(window.windowNs == 20 * microsecond)
+        window.record(gapNs: 20 * microsecond)
+        window.record(gapNs: 1)
+        #expect(window.windowNs == 20 * microsecond)
     }
 
     @Test func gapsBeyondTheLimitAndTimeoutsHalveTheWindowThenStopThePoll() {
-        var spin = IdleSpin(limitMicroseconds: 100)
-        for _ in 0..<5 { spin.record(gapNs: 99 * microsecond) }
-        #expect(spin.windowNs == 100 * microsecond)
-        spin.record(gapNs: 100 * microsecond + 1)
-        #expect(spin.windowNs == 50 * microsecond)
-        spin.record(gapNs: nil)
-        #expect(spin.windowNs == 25 * microsecond)
-        spin.record(gapNs: 5_000_000)
-        #expect(spin.windowNs == 12_500)
-        spin.record(gapNs: nil)  // 6.25 µs is below the 10 µs start: no poll at all
-        #expect(spin.windowNs == 0)
-        spin.record(gapNs: nil)
-        #expect(spin.windowNs == 0)
+        var window = IdlePollWindow(limitMicroseconds: 100)
+        for _ in 0..<5 { window.record(gapNs: 99 * microsecond) }
+        #expect(window.windowNs == 100 * microsecond)
+        window.record(gapNs: 100 * microsecond + 1)
+        #expect(window.windowNs == 50 * microsecond)
+        window.record(gapNs: nil)
+        #expect(window.windowNs == 25 * microsecond)
+        window.record(gapNs: 5_000_000)
+        #expect(window.windowNs == 12_500)
+        window.record(gapNs: nil)  // 6.25 µs is below the 10 µs start: no poll at all
+        #expect(window.windowNs == 0)
+        window.record(gapNs: nil)
+        #expect(window.windowNs == 0)
     }
 
     @Test func aLimitOfZeroNeverPolls() {
-        var spin = IdleSpin(limitMicroseconds: 0)
-        for gap: Int64? in [1, 0, 5 * microsecond, nil, 1] { spin.record(gapNs: gap) }
-        #expect(spin.windowNs == 0)
-        #expect(spin.limitNs == 0)
+        var window = IdlePollWindow(limitMicroseconds: 0)
+        for gap: Int64? in [1, 0, 5 * microsecond, nil, 1] { window.record(gapNs: gap) }
+        #expect(window.windowNs == 0)
+        #expect(window.limitNs == 0)
     }
 
     @Test func aLimitBelowTheStartPollsForTheLimit() {
-        var spin = IdleSpin(limitMicroseconds: 4)
-        spin.record(gapNs: 3 * microsecond)
-        #expect(spin.windowNs == 4 * microsecond)
-        spin.record(gapNs: 5 * microsecond)
-        #expect(spin.windowNs == 0)
+        var window = IdlePollWindow(limitMicroseconds: 4)
+        window.record(gapNs: 3 * microsecond)
+        #expect(window.windowNs == 4 * microsecond)
+        window.record(gapNs: 5 * microsecond)
+        #expect(window.windowNs == 0)
     }
 
     @Test func changingTheLimitKeepsTheWindowWithinIt() {
-        var spin = IdleSpin(limitMicroseconds: 1000)
-        for _ in 0..<8 { spin.record(gapNs: 900 * microsecond) }
-        #expect(spin.windowNs == 1000 * microsecond)
-        spin.setLimit(microseconds: 300)
-        #expect(spin.windowNs == 300 * microsecond)
-        spin.setLimit(microseconds: 600)
-        #expect(spin.windowNs == 300 * microsecond)
-        spin.setLimit(microseconds: 0)
-        #expect(spin.windowNs == 0)
-        spin.record(gapNs: 1)
-        #expect(spin.windowNs == 0)
-        spin.setLimit(microseconds: -5)
-        #expect(spin.limitNs == 0)
+        var window = IdlePollWindow(limitMicroseconds: 1000)
+        for _ in 0..<8 { window.record(gapNs: 900 * microsecond) }
+        #expect(window.windowNs == 1000 * microsecond)
+        window.setLimit(microseconds: 300)
+        #expect(window.windowNs == 300 * microsecond)
+        window.setLimit(microseconds: 600)
+        #expect(window.windowNs == 300 * microsecond)
+        window.setLimit(microseconds: 0)
+        #expect(window.windowNs == 0)
+        window.record(gapNs: 1)
+        #expect(window.windowNs == 0)
+        window.setLimit(microseconds: -5)
+        #expect(window.limitNs == 0)
     }
 }
 

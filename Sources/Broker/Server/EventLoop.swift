@@ -80,7 +80,7 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
     /// of the ring capacity): subscribers that keep up.
     static let smallBatchMessages = 16
     /// How long to keep polling before sleeping in epoll_wait (see ``waitForEvents(into:)``).
-    private var idlePoll: IdleSpin
+    private var idlePoll: IdlePollWindow
     /// Connections holding an incomplete line (for the idle timeout).
     var partialLines: [UInt64: Connection] = [:]
     /// Where reads land before framing; shared by every connection of the loop.
@@ -114,7 +114,7 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
         self.context = context
         self.watches = watches
         self.settings = watches.settings.borrowAndUpdate()
-        self.idlePoll = IdleSpin(limitMicroseconds: settings.idlePollUs)
+        self.idlePoll = IdlePollWindow(limitMicroseconds: settings.idlePollUs)
         (inboxSender, inbox) = Mpsc.unbounded(of: LoopCommand.self)
         self.epoll = try Epoll()
         self.doorbell = Doorbell(try EventFD())
@@ -198,7 +198,7 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
     }
 
     /// Waits for the next events: at once when work is pending; else polls for up
-    /// to the idle-poll window (``IdleSpin``) and then sleeps until an event or the
+    /// to the idle-poll window (``IdlePollWindow``) and then sleeps until an event or the
     /// nearest timer. The gap measured adapts the window.
     private func waitForEvents(into events: UnsafeMutableBufferPointer<epoll_event>) throws(SystemError) -> Int {
         let timeout = nextTimeoutMs()

@@ -33,6 +33,7 @@ func checkRanges(_ config: BrokerConfig) {
     inRange(config.idleTimeoutMs, 0...86_400_000, "idle_timeout_ms")
     inRange(config.shutdownGraceMs, 0...600_000, "shutdown_grace_ms")
     inRange(config.tcpKeepaliveS, 0...32_767, "tcp_keepalive_s")
+    inRange(config.idlePollUs, 0...1000, "idle_poll_us")
     check(!config.host.utf8.contains(0), "host contains NUL")
     var v4 = in_addr()
     var v6 = in6_addr()

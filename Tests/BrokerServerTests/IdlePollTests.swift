@@ -100,17 +100,111 @@ import Testing
             #expect(broker.server.idlePollHits == hits)
         }
     }
+}
 
-    @Test func withPollingOffEveryIdleWaitSleeps() throws {
-        try withBroker({ $0.threads = 1; $0.idlePollUs = 0 }) { broker in
-            let client = try broker.connect()
-            let subscriber = try broker.connect()
-            #expect(try subscriber.request("SUB t") == "OK")
-            for trip in 0..<500 {
-                #expect(try client.request("PUB t \(trip)") == "OK 1")
-                #expect(try subscriber.line() == "MSG t \(trip)")
-            }
-            #expect(broker.server.idlePollHits == 0)
+/// A scripted clock and event source for ``IdlePollWindow/wait(timeoutMs:now:poll:block:)``:
+/// each poll advances the clock by `pollCostNs` and finds events once `eventAtNs` is reached;
+/// a block finds them when `eventAtNs` falls within its timeout.
+private final class ScriptedWait {
+    var clockNs: Int64 = 1_000_000_000
+    var eventAtNs: Int64?
+    let pollCostNs: Int64
+    var polls = 0
+    var blocks: [Int32] = []
+
+    init(pollCostNs: Int64 = 1000) { self.pollCostNs = pollCostNs }
+
+    func wait(_ window: inout IdlePollWindow, timeoutMs: Int32) -> (count: Int, polled: Bool) {
+        window.wait(
+            timeoutMs: timeoutMs,
+            now: { self.clockNs },
+            poll: {
+                self.polls += 1
+                self.clockNs += self.pollCostNs
+                guard let at = self.eventAtNs, at <= self.clockNs else { return 0 }
+                return 1
+            },
+            block: { timeoutMs in
+                self.blocks.append(timeoutMs)
+                let deadline = self.clockNs + Int64(timeoutMs) * 1_000_000
+                guard let at = self.eventAtNs, at <= deadline else { self.clockNs = deadline; return 0 }
+                self.clockNs = max(self.clockNs, at)
+                return 1
+            })
+    }
+}
+
+@Suite struct IdlePollWaitTests {
+    private let microsecond: Int64 = 1000
+
+    @Test func aClosedWindowSleepsAtOnceAndLearnsFromTheGap() {
+        var window = IdlePollWindow(limitMicroseconds: 100)
+        let script = ScriptedWait()
+        script.eventAtNs = script.clockNs + 30 * microsecond
+        let result = script.wait(&window, timeoutMs: 1000)
+        #expect(result.count == 1 && !result.polled)
+        #expect(script.polls == 0)
+        #expect(script.blocks == [1000])
+        #expect(window.windowNs == 10 * microsecond)  // a 30 µs gap: a longer window would have caught it
+    }
+
+    @Test func anEventWithinTheWindowIsFoundByPollingAndLeavesTheWindow() {
+        var window = IdlePollWindow(limitMicroseconds: 100)
+        for _ in 0..<3 { window.record(gapNs: 90 * microsecond) }
+        #expect(window.windowNs == 40 * microsecond)
+        let script = ScriptedWait()
+        script.eventAtNs = script.clockNs + 25 * microsecond
+        let result = script.wait(&window, timeoutMs: 1000)
+        #expect(result.count == 1 && result.polled)
+        #expect(script.polls == 25)
+        #expect(script.blocks == [])
+        #expect(window.windowNs == 40 * microsecond)
+    }
+
+    @Test func aLatePollHitDoesNotMoveTheWindow() {
+        // One slow poll (a preempted thread) returns after the window: still a hit, no change.
+        var window = IdlePollWindow(limitMicroseconds: 100)
+        window.record(gapNs: 50 * microsecond)
+        let script = ScriptedWait(pollCostNs: 500 * microsecond)
+        script.eventAtNs = script.clockNs + 1
+        let result = script.wait(&window, timeoutMs: 1000)
+        #expect(result.polled)
+        #expect(window.windowNs == 10 * microsecond)
+    }
+
+    @Test func pollingUntilTheWindowEndsThenSleepingForWhatIsLeftOfTheTimeout() {
+        var window = IdlePollWindow(limitMicroseconds: 1000)
+        for _ in 0..<8 { window.record(gapNs: 900 * microsecond) }
+        #expect(window.windowNs == 1000 * microsecond)
+        let script = ScriptedWait()
+        script.eventAtNs = script.clockNs + 1500 * microsecond
+        let result = script.wait(&window, timeoutMs: 20)
+        #expect(result.count == 1 && !result.polled)
+        #expect(script.polls == 1000)
+        #expect(script.blocks == [19])  // 1 ms of the 20 ms timeout went on polling
+        #expect(window.windowNs == 500 * microsecond)  // the 1.5 ms gap exceeded the limit
+    }
+
+    @Test func aTimeoutWithoutEventsHalvesTheWindow() {
+        var window = IdlePollWindow(limitMicroseconds: 100)
+        for _ in 0..<5 { window.record(gapNs: 99 * microsecond) }
+        let script = ScriptedWait()
+        let result = script.wait(&window, timeoutMs: 5)
+        #expect(result.count == 0 && !result.polled)
+        #expect(script.polls == 100)
+        #expect(script.blocks == [5])  // 100 µs of polling is not a whole millisecond
+        #expect(window.windowNs == 50 * microsecond)
+    }
+
+    @Test func withTheLimitAtZeroItOnlySleeps() {
+        var window = IdlePollWindow(limitMicroseconds: 0)
+        let script = ScriptedWait()
+        for gap: Int64 in [1, 5 * microsecond, 50 * microsecond] {
+            script.eventAtNs = script.clockNs + gap
+            #expect(script.wait(&window, timeoutMs: 1000).polled == false)
         }
+        #expect(script.polls == 0)
+        #expect(script.blocks == [1000, 1000, 1000])
+        #expect(window.windowNs == 0)
     }
 }

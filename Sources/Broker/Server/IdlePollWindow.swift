@@ -50,3 +50,38 @@ struct IdlePollWindow: Equatable {
         if gap > windowNs { windowNs = min(limitNs, max(startNs, windowNs * 2)) }
     }
 }
+
+extension IdlePollWindow {
+    /// One wait of an idle loop, with the window's rules applied.
+    ///
+    /// While the window is open, calls `poll` (a non-blocking check that returns
+    /// how many events it found) until it finds some or `now()` says the window
+    /// has passed; an event found this way leaves the window as it is. Otherwise
+    /// calls `block` with what is left of `timeoutMs` (never more, so timers are
+    /// not delayed by the poll) and adapts the window to the gap it measured: from
+    /// the start of the wait to the events, or nil when `block` found none.
+    ///
+    /// - Returns: how many events were found, and whether polling found them.
+    mutating func wait<Failure: Error>(
+        timeoutMs: Int32,
+        now: () -> Int64,
+        poll: () throws(Failure) -> Int,
+        block: (Int32) throws(Failure) -> Int
+    ) throws(Failure) -> (count: Int, polled: Bool) {
+        guard limitNs > 0 else { return (try block(timeoutMs), false) }
+        let start = now()
+        var elapsed: Int64 = 0
+        if windowNs > 0 {
+            while true {
+                let count = try poll()
+                if count > 0 { return (count, true) }
+                elapsed = now() - start
+                if elapsed >= windowNs { break }
+            }
+        }
+        let remainingMs = max(0, Int64(timeoutMs) - elapsed / 1_000_000)
+        let count = try block(Int32(remainingMs))
+        record(gapNs: count > 0 ? now() - start : nil)
+        return (count, false)
+    }
+}

@@ -69,8 +69,12 @@ struct WaiterList: @unchecked Sendable {
     /// Number of nodes linked in any list (main or detached): parked waiters.
     private(set) var linkedCount: Int = 0
 
+    /// Starts with room for the sentinel and one node: most topics have one
+    /// subscriber, and a slab of 8 (384 bytes) was a fifth of an idle
+    /// connection's memory (docs/benchmarks.md, "Memory per idle connection").
+    /// It doubles when full.
     init() {
-        capacity = 8
+        capacity = 2
         nodes = .allocate(capacity: capacity)
         nodes.initialize(to: Node(prev: 0, next: 0, linked: false, waiter: .none, nextFree: -1, cursor: 0))
         used = 1

@@ -3,6 +3,16 @@
 import Testing
 @testable import Broker
 
+extension IdlePollWindow {
+    /// A window with the given limit after `steps` gaps of exactly the limit: each
+    /// doubles it (10, 20, 40, … µs), up to the limit.
+    static func grown(limitMicroseconds: Int, steps: Int) -> IdlePollWindow {
+        var window = IdlePollWindow(limitMicroseconds: limitMicroseconds)
+        for _ in 0..<steps { window.record(gapNs: window.limitNs) }
+        return window
+    }
+}
+
 @Suite struct IdlePollWindowTests {
     private let microsecond: Int64 = 1000
 
@@ -28,8 +38,7 @@ import Testing
     }
 
     @Test func gapsBeyondTheLimitAndTimeoutsHalveTheWindowThenStopThePoll() {
-        var window = IdlePollWindow(limitMicroseconds: 100)
-        for _ in 0..<5 { window.record(gapNs: 99 * microsecond) }
+        var window = IdlePollWindow.grown(limitMicroseconds: 100, steps: 5)
         #expect(window.windowNs == 100 * microsecond)
         window.record(gapNs: 100 * microsecond + 1)
         #expect(window.windowNs == 50 * microsecond)
@@ -59,8 +68,7 @@ import Testing
     }
 
     @Test func changingTheLimitKeepsTheWindowWithinIt() {
-        var window = IdlePollWindow(limitMicroseconds: 1000)
-        for _ in 0..<8 { window.record(gapNs: 900 * microsecond) }
+        var window = IdlePollWindow.grown(limitMicroseconds: 1000, steps: 8)
         #expect(window.windowNs == 1000 * microsecond)
         window.setLimit(microseconds: 300)
         #expect(window.windowNs == 300 * microsecond)
@@ -77,19 +85,18 @@ import Testing
 
 @Suite struct IdlePollTests {
     /// Round trips until a wait of the loop ends while it is still polling, at most `limit`.
-    private func roundTripsUntilAPollHit(_ broker: InProcessBroker, _ client: TestClient, limit: Int) throws -> Int {
+    private func roundTripsUntilAPollHit(_ broker: InProcessBroker, _ client: TestClient, limit: Int) throws {
         for trip in 1...limit {
             #expect(try client.request("PING \(trip)") == "PONG \(trip)")
-            if broker.server.idlePollHits > 0 { return trip }
+            if broker.server.idlePollHits > 0 { return }
         }
-        return limit
     }
 
     @Test func backToBackRequestsAreCaughtByThePollThenAReloadToZeroStopsIt() throws {
         // A 1 ms limit: any round trip shorter than that makes the loop poll through the next gap.
         try withBroker({ $0.threads = 1; $0.idlePollUs = 1000 }) { broker in
             let client = try broker.connect()
-            _ = try roundTripsUntilAPollHit(broker, client, limit: 20_000)
+            try roundTripsUntilAPollHit(broker, client, limit: 20_000)
             #expect(broker.server.idlePollHits > 0, "no wait ended while polling in 20,000 round trips")
 
             var config = BrokerConfig()
@@ -149,8 +156,7 @@ private final class ScriptedWait {
     }
 
     @Test func anEventWithinTheWindowIsFoundByPollingAndLeavesTheWindow() {
-        var window = IdlePollWindow(limitMicroseconds: 100)
-        for _ in 0..<3 { window.record(gapNs: 90 * microsecond) }
+        var window = IdlePollWindow.grown(limitMicroseconds: 100, steps: 3)
         #expect(window.windowNs == 40 * microsecond)
         let script = ScriptedWait()
         script.eventAtNs = script.clockNs + 25 * microsecond
@@ -173,8 +179,7 @@ private final class ScriptedWait {
     }
 
     @Test func pollingUntilTheWindowEndsThenSleepingForWhatIsLeftOfTheTimeout() {
-        var window = IdlePollWindow(limitMicroseconds: 1000)
-        for _ in 0..<8 { window.record(gapNs: 900 * microsecond) }
+        var window = IdlePollWindow.grown(limitMicroseconds: 1000, steps: 8)
         #expect(window.windowNs == 1000 * microsecond)
         let script = ScriptedWait()
         script.eventAtNs = script.clockNs + 1500 * microsecond
@@ -186,8 +191,7 @@ private final class ScriptedWait {
     }
 
     @Test func aTimeoutWithoutEventsHalvesTheWindow() {
-        var window = IdlePollWindow(limitMicroseconds: 100)
-        for _ in 0..<5 { window.record(gapNs: 99 * microsecond) }
+        var window = IdlePollWindow.grown(limitMicroseconds: 100, steps: 5)
         let script = ScriptedWait()
         let result = script.wait(&window, timeoutMs: 5)
         #expect(result.count == 0 && !result.polled)

@@ -17,7 +17,7 @@
 /// So a loop polls only while events keep arriving less than `limitNs` apart,
 /// and then it uses up to a core. A limit of 0 turns polling off.
 /// Pure state: the loop measures the gaps and passes them in.
-struct IdlePollWindow: Equatable {
+struct IdlePollWindow {
     /// The longest window, in nanoseconds; 0 = never poll.
     private(set) var limitNs: Int64
     /// The current window, in nanoseconds: 0 or between `startNs` and `limitNs`.

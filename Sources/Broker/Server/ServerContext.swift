@@ -36,9 +36,7 @@ final class ServerContext: Sendable {
 
 /// Monotonic milliseconds (for timeouts; never goes backwards).
 func monotonicMilliseconds() -> Int64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    monotonicNanoseconds() / 1_000_000
 }
 
 /// Monotonic nanoseconds (for the idle poll; never goes backwards).

@@ -1,4 +1,4 @@
-// A loop flushing many subscribers reads new input between flushes (EventLoop.pollInput):
+// A loop flushing many subscribers reads new input between flushes (DeliveryScheduler.pollInput):
 // messages that arrive mid-phase reach each subscriber once, in order, none lost.
 import Foundation
 import Synchronization
@@ -9,7 +9,7 @@ import Testing
     @Test func manySubscribersOnOneLoopGetEveryMessageOnceAndInOrder() throws {
         raiseOpenFileLimit()
         try withBroker({ $0.threads = 1; $0.capacity = 65_536 }) { broker in
-            let subscriberCount = 3 * EventLoop.flushesPerInputPoll + 1
+            let subscriberCount = 3 * DeliveryScheduler.flushesPerInputPoll + 1
             let subscribers = try (0..<subscriberCount).map { _ in try broker.connect() }
             for subscriber in subscribers { #expect(try subscriber.request("SUB fan") == "OK") }
             let publisher = try broker.connect()
@@ -28,17 +28,17 @@ import Testing
     }
 
     @Test func inputIsPolledOnlyWhileWritesStaySmall() {
-        let flushes = EventLoop.flushesPerInputPoll
+        let flushes = DeliveryScheduler.flushesPerInputPoll
         // Subscribers keeping up: a few messages per write.
-        #expect(EventLoop.subscribersKeepUp(delivered: 0, flushes: flushes, capacity: 1024))
-        #expect(EventLoop.subscribersKeepUp(delivered: UInt64(16 * flushes), flushes: flushes, capacity: 1024))
+        #expect(DeliveryScheduler.subscribersKeepUp(delivered: 0, flushes: flushes, capacity: 1024))
+        #expect(DeliveryScheduler.subscribersKeepUp(delivered: UInt64(16 * flushes), flushes: flushes, capacity: 1024))
         // Behind: large writes (a pipelining publisher would outrun them).
-        #expect(!EventLoop.subscribersKeepUp(delivered: UInt64(16 * flushes + 1), flushes: flushes, capacity: 1024))
-        #expect(!EventLoop.subscribersKeepUp(delivered: UInt64(256 * flushes), flushes: flushes, capacity: 1024))
+        #expect(!DeliveryScheduler.subscribersKeepUp(delivered: UInt64(16 * flushes + 1), flushes: flushes, capacity: 1024))
+        #expect(!DeliveryScheduler.subscribersKeepUp(delivered: UInt64(256 * flushes), flushes: flushes, capacity: 1024))
         // A small ring lowers the bar to an eighth of it, never below one message.
-        #expect(EventLoop.subscribersKeepUp(delivered: UInt64(2 * flushes), flushes: flushes, capacity: 16))
-        #expect(!EventLoop.subscribersKeepUp(delivered: UInt64(2 * flushes + 1), flushes: flushes, capacity: 16))
-        #expect(EventLoop.subscribersKeepUp(delivered: UInt64(flushes), flushes: flushes, capacity: 2))
-        #expect(!EventLoop.subscribersKeepUp(delivered: UInt64(flushes + 1), flushes: flushes, capacity: 2))
+        #expect(DeliveryScheduler.subscribersKeepUp(delivered: UInt64(2 * flushes), flushes: flushes, capacity: 16))
+        #expect(!DeliveryScheduler.subscribersKeepUp(delivered: UInt64(2 * flushes + 1), flushes: flushes, capacity: 16))
+        #expect(DeliveryScheduler.subscribersKeepUp(delivered: UInt64(flushes), flushes: flushes, capacity: 2))
+        #expect(!DeliveryScheduler.subscribersKeepUp(delivered: UInt64(flushes + 1), flushes: flushes, capacity: 2))
     }
 }

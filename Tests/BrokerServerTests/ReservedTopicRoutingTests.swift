@@ -17,7 +17,7 @@ final class IdleScheduler: CursorScheduler {
     }
 
     @Test func aLeadingWildcardDoesNotRouteADollarTopicButDollarSYSDoes() throws {
-        let registry = TopicRegistry(capacity: 8, maxTopics: 100)
+        let registry = LocalTopicStore(capacity: 8, maxTopics: 100)
         try registry.subscribe(subscription(">", id: 1))
         try registry.subscribe(subscription("*.lagged", id: 2))
         #expect(try Array("$SYS.lagged".utf8).withUnsafeBytes { try registry.topicForPublish($0) } == nil)
@@ -27,7 +27,7 @@ final class IdleScheduler: CursorScheduler {
     }
 
     @Test func aLeadingWildcardSubscribedLaterDoesNotAttachToAnExistingDollarTopic() throws {
-        let registry = TopicRegistry(capacity: 8, maxTopics: 100)
+        let registry = LocalTopicStore(capacity: 8, maxTopics: 100)
         try registry.subscribe(subscription("$SYS.lagged", id: 1))
         try registry.subscribe(subscription(">", id: 2))
         try registry.subscribe(subscription("*.lagged", id: 3))
@@ -41,7 +41,7 @@ final class IdleScheduler: CursorScheduler {
     private let scheduler = IdleScheduler()
 
     @Test func aTopicCreatedByAnExactSubscriptionIsAlsoReadByEarlierMatchingPatterns() throws {
-        let registry = TopicRegistry(capacity: 8, maxTopics: 100)
+        let registry = LocalTopicStore(capacity: 8, maxTopics: 100)
         try registry.subscribe(Subscription(pattern: Array("a.*".utf8), isPattern: true, id: 1, connectionToken: 1, scheduler: scheduler))
         try registry.subscribe(Subscription(pattern: Array("a.b".utf8), isPattern: false, id: 2, connectionToken: 2, scheduler: scheduler))
         #expect(registry.existingTopic(Array("a.b".utf8))?.receiverCount == 2)

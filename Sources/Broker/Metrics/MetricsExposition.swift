@@ -98,7 +98,7 @@ extension ServerContext {
         var snapshot = MetricsSnapshot()
         snapshot.uptimeSeconds = (monotonicMilliseconds() - startedAtMs) / 1000
         snapshot.connections = connectionCount.load(ordering: .relaxed)
-        snapshot.topics = registry.count
+        snapshot.topics = store.count
         snapshot.subscriptions = stats.subscriptions.load
         snapshot.published = stats.published.load
         snapshot.delivered = stats.delivered.load
@@ -106,7 +106,7 @@ extension ServerContext {
         snapshot.laggedMessages = stats.laggedMessages.load
         snapshot.bytesIn = stats.bytesIn.load
         snapshot.bytesOut = stats.bytesOut.load
-        snapshot.topicSamples = registry.busiestTopics(limit: topTopics).prefix(max(0, topTopics)).map { entry in
+        snapshot.topicSamples = store.busiestTopics(limit: topTopics).prefix(max(0, topTopics)).map { entry in
             MetricsSnapshot.TopicSample(name: String(decoding: entry.name, as: UTF8.self), subscribers: entry.figures.subscribers,
                                         held: entry.figures.held, published: entry.figures.published,
                                         lagging: entry.figures.lagging, maxLag: entry.figures.maxLag)

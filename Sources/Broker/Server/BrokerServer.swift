@@ -38,10 +38,10 @@ public enum ServerError: Error, CustomStringConvertible {
 public final class BrokerServer: Sendable {
     private let config: BrokerConfig
     private let context: ServerContext
-    private let loops: [EventLoop]
+    private let loops: [BrokerLoop]
     private let threads = ChannelLock<[pthread_t]>([])
-    /// The metrics HTTP server, once ``startMetrics()`` has started it.
-    private let metrics = ChannelLock<MetricsServer?>(nil)
+    /// The metrics endpoint's address, once ``startMetrics()`` has started it.
+    private let metricsAddress = ChannelLock<SocketAddress?>(nil)
     /// The live settings every loop follows (a watch: the latest value counts).
     private let settingsWatch: WatchSender<LiveSettings>
     /// The shutdown deadline (monotonic ms), nil while running.
@@ -60,13 +60,13 @@ public final class BrokerServer: Sendable {
         let (shutdownWatch, shutdownReceiver) = Watch.channel(initial: Int64?.none)
         self.settingsWatch = settingsWatch
         self.shutdownWatch = shutdownWatch
-        var loops: [EventLoop] = []
+        var loops: [BrokerLoop] = []
         do throws(SystemError) {
             for index in 0..<max(1, config.threads) {
                 // Each loop gets its own receivers: a watch receiver tracks what it has seen.
                 let watches = LoopWatches(settings: index == 0 ? settingsReceiver : settingsWatch.subscribe(),
                                           shutdown: index == 0 ? shutdownReceiver : shutdownWatch.subscribe())
-                loops.append(try EventLoop(index: index, context: context, watches: watches))
+                loops.append(try BrokerLoop(index: index, context: context, watches: watches))
             }
         } catch {
             throw .system(error)
@@ -82,7 +82,7 @@ public final class BrokerServer: Sendable {
         do {
             listener = try Socket.listen(on: address)
             bound = try Socket.localAddress(listener)
-            try loops[0].listen(on: listener, spreadingOver: loops)
+            try loops[0].listen(on: listener, spreadingOver: loops.map(\.mailbox))
         } catch {
             throw .cannotListen(address: address.description, error)
         }
@@ -105,37 +105,36 @@ public final class BrokerServer: Sendable {
         return try startMetrics(port: config.metricsPort)
     }
 
-    /// Starts the metrics server on `port` (0 picks a free one); `requestDeadlineMs`
-    /// is how long a client has to send its request head. A second call returns
-    /// the address of the server already running.
+    /// Starts the metrics endpoint on `port` (0 picks a free one), served by
+    /// loop 0; `requestDeadlineMs` is how long a client has to send its request
+    /// head. A second call returns the address of the endpoint already running.
     func startMetrics(port: Int, requestDeadlineMs: Int = 5000) throws(ServerError) -> SocketAddress {
-        if let running = metrics.withLock({ $0 }) { return running.address }
+        if let running = metricsAddress.withLock({ $0 }) { return running }
         guard let address = SocketAddress(host: config.host, port: port) else { throw .badHost(config.host) }
-        let server: MetricsServer
+        let listener: Int32
+        let bound: SocketAddress
         do {
-            server = try MetricsServer(address: address, context: context, topTopics: config.metricsTopTopics,
-                                       requestDeadlineMs: requestDeadlineMs)
+            listener = try Socket.listen(on: address, backlog: 128)
         } catch {
             throw .cannotListen(address: address.description, error)
         }
-        let thread: pthread_t
         do {
-            thread = try spawnThread(name: "metrics") { server.run() }
+            bound = try Socket.localAddress(listener)
         } catch {
-            server.closeUnstarted()
-            throw .system(error)
+            Socket.close(listener)
+            throw .cannotListen(address: address.description, error)
         }
-        metrics.withLock { $0 = server }
-        threads.withLock { $0.append(thread) }
-        return server.address
+        metricsAddress.withLock { $0 = bound }
+        // Connections that arrive before loop 0 takes the socket wait in its backlog.
+        loops[0].mailbox.send(.serveMetrics(fd: listener, requestDeadlineMs: Int64(requestDeadlineMs)))
+        return bound
     }
 
     /// Applies live settings to every loop (a configuration reload). Throws,
     /// changing nothing, when the token file cannot be read.
     public func apply(_ newConfig: BrokerConfig) throws(ConfigError) {
         let settings = LiveSettings(newConfig, authToken: try AuthToken.resolve(newConfig))
-        metrics.withLock { $0 }?.setTopTopics(settings.metricsTopTopics)
-        context.registry.update(capacity: settings.capacity, maxTopics: settings.maxTopics)
+        context.store.update(capacity: settings.capacity, maxTopics: settings.maxTopics)
         context.logger.setLevel(settings.logLevel)
         settingsWatch.send(settings)
         // Each loop acknowledges on a oneshot once it has read the new settings, so when
@@ -143,7 +142,7 @@ public final class BrokerServer: Sendable {
         var acknowledgements: [OneshotReceiver<Void>] = []
         for loop in loops {
             let (ack, acknowledged) = Oneshot.channel(of: Void.self)
-            loop.send(.watchesChanged(ack: ack))
+            loop.mailbox.send(.watchesChanged(ack: ack))
             acknowledgements.append(acknowledged)
         }
         waitForAll(acknowledgements, timeoutMs: 5000)
@@ -153,15 +152,14 @@ public final class BrokerServer: Sendable {
     var inputPollsDuringFlush: UInt64 { context.stats.inputPollsDuringFlush.load }
 
     /// How many idle waits ended with an event found while polling, before sleeping.
-    var idlePollHits: UInt64 { context.stats.idlePollHits.load }
+    var idlePollHits: UInt64 { loops.reduce(0) { $0 + $1.reactor.idlePollHits.load } }
 
     /// Begins a graceful shutdown: stop accepting, BYE to every client, flush
     /// for at most `graceMs`, close.
     public func shutdown(graceMs: Int) {
         let deadline = monotonicMilliseconds() + Int64(graceMs)
-        metrics.withLock { $0 }?.stop()
         shutdownWatch.send(deadline)
-        for loop in loops { loop.send(.watchesChanged(ack: nil)) }
+        for loop in loops { loop.mailbox.send(.watchesChanged(ack: nil)) }
     }
 
     /// Blocks until every loop has ended.

@@ -5,7 +5,7 @@ import Synchronization
 /// State shared by the event loops of one server. Any thread.
 final class ServerContext: Sendable {
     /// Every topic and subscription.
-    let registry: TopicRegistry
+    let store: LocalTopicStore
     /// Where log lines go.
     let logger: Logger
     /// Open client connections, across loops.
@@ -21,7 +21,7 @@ final class ServerContext: Sendable {
     /// The `STATS` reply's text: `uptime_s=... version=...`.
     func statisticsLine() -> String {
         let uptime = (monotonicMilliseconds() - startedAtMs) / 1000
-        return "uptime_s=\(uptime) connections=\(connectionCount.load(ordering: .relaxed)) topics=\(registry.count)"
+        return "uptime_s=\(uptime) connections=\(connectionCount.load(ordering: .relaxed)) topics=\(store.count)"
             + " subscriptions=\(stats.subscriptions.load) published_total=\(stats.published.load)"
             + " delivered_total=\(stats.delivered.load) lagged_events_total=\(stats.laggedEvents.load)"
             + " lagged_messages_total=\(stats.laggedMessages.load) bytes_in_total=\(stats.bytesIn.load)"
@@ -29,7 +29,7 @@ final class ServerContext: Sendable {
     }
 
     init(settings: LiveSettings, logger: Logger) {
-        registry = TopicRegistry(capacity: settings.capacity, maxTopics: settings.maxTopics)
+        store = LocalTopicStore(capacity: settings.capacity, maxTopics: settings.maxTopics)
         self.logger = logger
     }
 }
@@ -57,7 +57,4 @@ final class ServerStats: Sendable {
     let subscriptions = RelaxedCounter()
     /// Input polls made between flushes of a long flush phase (not reported; for tests).
     let inputPollsDuringFlush = RelaxedCounter()
-    /// Idle waits that an event ended while the loop was still polling, before it
-    /// slept (not reported; for tests).
-    let idlePollHits = RelaxedCounter()
 }

@@ -1,32 +1,15 @@
-// All topics and subscriptions of the broker, shared by every event loop.
+// The topic store of one broker process: every topic's ring and every subscription, in memory.
 import Protocol
 import Synchronization
 
-/// One topic's figures (STATS <topic>): lag is tail − cursor, now.
-struct TopicStatistics: Equatable {
-    var subscribers: Int
-    /// Messages the ring holds for somebody (the largest lag, at most the capacity).
-    var held: Int
-    var published: UInt64
-    /// Subscriptions with at least one message not yet read.
-    var lagging: Int
-    /// The largest lag; above the capacity means that subscription will get LAGGED.
-    var maxLag: Int
-}
-
-/// Why the registry refused a subscription or a topic.
-enum RegistryError: Error, Equatable {
-    /// Creating the topic would pass `max_topics`.
-    case tooManyTopics(limit: Int)
-}
-
-/// The broker's topics (by name) and wildcard subscriptions (a trie), behind one lock.
+/// The local ``TopicStore``: the broker's topics (by name) and wildcard
+/// subscriptions (a trie), behind one lock, in this process's memory.
 ///
 /// Any thread. Structure changes (SUB, UNSUB, a topic created or freed) take
 /// the lock; publishing to a topic a connection has looked up before does not
 /// (see ``Topic/retired``). Lock order: the registry lock may be held while a
 /// ring's lock is taken, never the reverse (rings call no registry code).
-final class TopicRegistry: Sendable {
+final class LocalTopicStore: TopicStore {
     private struct State: Sendable {
         var topics: [[UInt8]: Topic] = [:]
         var patterns = PatternIndex()
@@ -57,11 +40,40 @@ final class TopicRegistry: Sendable {
     /// Topics that exist now.
     var count: Int { topicCount.load(ordering: .relaxed) }
 
+    /// Publishes one message to `name`: through `cache` while it still names a
+    /// live topic of that name, else through a lookup (which may create the topic
+    /// for a matching pattern, and refreshes `cache`). Returns the receiver count.
+    func publish(to name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, cache: inout Topic?) throws(TopicStoreError) -> Int {
+        var topic: Topic
+        if let cached = cache, !cached.retired.isSet, cached.hasName(name) {
+            topic = cached
+        } else {
+            guard let found = try topicForPublish(name) else {
+                cache = nil
+                return 0
+            }
+            topic = found
+            cache = found
+        }
+        let message = Message.make(topic: name, payload: payload)
+        var receivers = topic.sender.send(message)
+        if receivers == 0 && topic.sender.isClosed {
+            // A sweep freed the topic meanwhile: publish to the one made anew.
+            if let fresh = try topicForPublish(name) {
+                topic = fresh
+                receivers = fresh.sender.send(message)
+            }
+            cache = topic
+        }
+        topic.published.add(1)
+        return receivers
+    }
+
     /// Attaches a new subscription: to its topic (created if needed, with a cursor
     /// for every pattern that matches it) or, for a pattern, to the index and to
     /// every existing topic it matches.
-    func subscribe(_ subscription: Subscription) throws(RegistryError) {
-        let result: Result<Void, RegistryError> = state.withLock { state in
+    func subscribe(_ subscription: Subscription) throws(TopicStoreError) {
+        let result: Result<Void, TopicStoreError> = state.withLock { state in
             if subscription.isPattern {
                 state.patterns.insert(subscription)
                 for (name, topic) in state.topics where matches(subscription.pattern, name) {
@@ -104,7 +116,7 @@ final class TopicRegistry: Sendable {
     /// on them are dropped, and other loops' cursors drop themselves when they
     /// read `closed` (``forget(_:)``). Call on the loop that owns `subscriptions`.
     /// Returns how many topics were freed.
-    func sweepIdleTopics(of subscriptions: some Sequence<Subscription>) -> Int {
+    func sweepIdleTopics(of subscriptions: [Subscription]) -> Int {
         state.withLock { state in
             var freed = 0
             for subscription in subscriptions where subscription.isPattern {
@@ -139,9 +151,9 @@ final class TopicRegistry: Sendable {
 
     /// The topic to publish `name` to: an existing one, or a new one when a
     /// pattern subscription matches it; nil when nobody would receive it.
-    func topicForPublish(_ name: UnsafeRawBufferPointer) throws(RegistryError) -> Topic? {
+    func topicForPublish(_ name: UnsafeRawBufferPointer) throws(TopicStoreError) -> Topic? {
         let key = Array(name)
-        let result: Result<Topic?, RegistryError> = state.withLock { state in
+        let result: Result<Topic?, TopicStoreError> = state.withLock { state in
             if let topic = state.topics[key] { return .success(topic) }
             var matching: [Subscription] = []
             state.patterns.forEachMatch(key) { matching.append($0) }
@@ -200,7 +212,7 @@ final class TopicRegistry: Sendable {
 
     // MARK: - Under the lock
 
-    private func topic(named name: [UInt8], in state: inout State) -> Result<Topic, RegistryError> {
+    private func topic(named name: [UInt8], in state: inout State) -> Result<Topic, TopicStoreError> {
         if let topic = state.topics[name] { return .success(topic) }
         let limit = maxTopics.load(ordering: .relaxed)
         if state.topics.count >= limit { return .failure(.tooManyTopics(limit: limit)) }
@@ -208,7 +220,7 @@ final class TopicRegistry: Sendable {
             var ringCapacity = capacity.load(ordering: .relaxed)
             // The broker's own topics keep at least 1024 events, so a burst of lag
             // reports is not itself lost to a tiny configured capacity.
-            if name.first == 0x24 { ringCapacity = max(ringCapacity, TopicRegistry.systemTopicCapacity) }
+            if name.first == 0x24 { ringCapacity = max(ringCapacity, LocalTopicStore.systemTopicCapacity) }
             let topic = try Topic(name: name, capacity: ringCapacity)
             state.topics[name] = topic
             topicCount.store(state.topics.count, ordering: .relaxed)

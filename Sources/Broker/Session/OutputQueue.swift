@@ -1,5 +1,4 @@
 // A connection's pending output: reply bytes and shared message frames, in write order.
-import CBrokerShim
 import Glibc
 
 /// What a connection still has to write, in order: runs of control bytes
@@ -12,8 +11,9 @@ import Glibc
 ///
 /// Loop thread only. The owner bounds it: messages are only added while it is
 /// empty (one batch at a time), and control bytes are bounded by pausing input.
-/// The owner calls ``removeAll()`` before dropping it (it holds manual memory).
-struct OutputQueue {
+/// It owns its memory: noncopyable, and what it still holds (message slots and
+/// the messages in them) is released in `deinit`.
+struct OutputQueue: ~Copyable {
     /// A run of output: bytes `start..<end` of `control`, or message slots `start..<end`.
     private struct Segment {
         var isMessages: Bool
@@ -41,6 +41,15 @@ struct OutputQueue {
     private var messageEnd = 0
     /// The most message slots used since the queue was last empty.
     private var messagePeak = 0
+
+    init() {}
+
+    deinit {
+        if let messages {
+            (messages + messageStart).deinitialize(count: messageEnd - messageStart)
+            messages.deallocate()
+        }
+    }
 
     var isEmpty: Bool { head == segmentCount }
 
@@ -98,16 +107,28 @@ struct OutputQueue {
     /// hundreds of 30-byte ones (perf: `_copy_from_iter` per iovec dominated).
     static let stageLimit = 512
 
-    /// Writes as much as the socket takes with one send of up to `vectors.count`
-    /// pieces. Small pieces are first copied, in order, into `staging` — scratch
-    /// that lives only for this call: what the socket does not take stays
-    /// described by the queue (its messages are still held), nothing is queued
-    /// twice. Returns the bytes written, or `.wouldBlock`.
-    mutating func write(
-        to fd: Int32, vectors: UnsafeMutableBufferPointer<iovec>, staging: UnsafeMutableRawBufferPointer
-    ) throws(SystemError) -> IOResult<Int> {
+    /// Writes as much as the peer takes with one call of `send`, given up to
+    /// `vectors.count` pieces. Small pieces are first copied, in order, into
+    /// `staging` — scratch that lives only for this call: what `send` does not
+    /// take stays described by the queue (its messages are still held), nothing
+    /// is queued twice. `send` is the transport's: it returns the bytes taken
+    /// from the front of the pieces, or `.wouldBlock`. Returns what `send` did.
+    @inline(__always)
+    mutating func write<Failure: Error>(
+        vectors: UnsafeMutableBufferPointer<iovec>, staging: UnsafeMutableRawBufferPointer,
+        send: (UnsafeBufferPointer<iovec>) throws(Failure) -> IOResult<Int>
+    ) throws(Failure) -> IOResult<Int> {
+        let count = gather(into: vectors, staging: staging)
+        let outcome = try send(UnsafeBufferPointer(rebasing: vectors[0..<count]))
+        if case let .done(written) = outcome { consume(written) }
+        return outcome
+    }
+
+    /// Describes the front of the queue as up to `vectors.count` iovecs (small
+    /// pieces copied into `staging`); returns how many were filled.
+    private func gather(into vectors: UnsafeMutableBufferPointer<iovec>, staging: UnsafeMutableRawBufferPointer) -> Int {
         let messages = self.messages
-        let result: Result<IOResult<Int>, SystemError> = control.withUnsafeBytes { controlBytes in
+        return control.withUnsafeBytes { controlBytes in
             var gather = Gather(vectors: vectors, staging: staging)
             var index = head
             var skip = headOffset
@@ -127,13 +148,8 @@ struct OutputQueue {
                 }
                 index += 1
             }
-            return Result { () throws(SystemError) in
-                try Socket.send(fd, pieces: UnsafeBufferPointer(rebasing: vectors[0..<gather.count]))
-            }
+            return gather.count
         }
-        let outcome = try result.get()
-        if case let .done(written) = outcome { consume(written) }
-        return outcome
     }
 
     /// Drops everything not yet written and frees the message slots.

@@ -1,0 +1,299 @@
+// The metrics endpoint on a loop's reactor: GET /metrics and GET /healthz over HTTP/1.1.
+import CBrokerShim
+import Glibc
+
+/// Serves the broker's figures over HTTP/1.1 on one loop's reactor (loop 0):
+/// `GET /metrics` (the Prometheus text format 0.0.4) and `GET /healthz` (`ok`);
+/// every other request gets 400, 404 or 405, and every response `Connection: close`.
+///
+/// Guarantees: non-blocking sockets; several connections at once (at most
+/// ``maxConnections``; more are answered 503); a connection that has not sent a
+/// complete request head (at most ``maxHeadBytes``) within the request deadline
+/// gets 408 and is closed, one whose head passes the limit gets 431; a
+/// connection never lives longer than twice the deadline. Each step is bounded
+/// (a read of 4 KiB, one response written as far as the socket takes it), so a
+/// slow or hostile HTTP client costs the loop no more than a slow subscriber.
+///
+/// Loop thread only.
+final class MetricsEndpoint: ReactorHandler {
+    /// The most bytes a request line and headers may take.
+    static let maxHeadBytes = 8192
+    /// The most connections served at once.
+    static let maxConnections = 64
+    /// Bytes discarded after the response before the connection is closed anyway.
+    static let maxDrainBytes = 64 * 1024
+
+    /// The listening socket; closed by ``close()``.
+    private let fd: Int32
+    private let token: ReactorToken
+    /// `unowned(unsafe)`: the reactor owns this endpoint.
+    private unowned(unsafe) let reactor: Reactor
+    let context: ServerContext
+    /// The loop's core, for the live `metrics_top_topics`. `unowned(unsafe)`: the loop owns both.
+    private unowned(unsafe) let core: CommandCore
+    /// How long a client has to send its request head, in ms.
+    let requestDeadlineMs: Int64
+    private var connections: [ReactorToken: MetricsHTTPConnection] = [:]
+    private var closed = false
+    /// Where requests are read (one per endpoint; reads never overlap on one loop).
+    let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
+
+    init(fd: Int32, token: ReactorToken, reactor: Reactor, context: ServerContext, core: CommandCore, requestDeadlineMs: Int64) {
+        self.fd = fd
+        self.token = token
+        self.reactor = reactor
+        self.context = context
+        self.core = core
+        self.requestDeadlineMs = max(1, requestDeadlineMs)
+    }
+
+    deinit { readBuffer.deallocate() }
+
+    /// The listener is readable: accept what is waiting.
+    func handleEvents(_ events: UInt32) {
+        for _ in 0..<32 {
+            let accepted: IOResult<(Int32, SocketAddress)>
+            do {
+                accepted = try Socket.accept(fd)
+            } catch {
+                if error.errno == EMFILE || error.errno == ENFILE || error.errno == ENOBUFS || error.errno == ENOMEM {
+                    context.logger.warn("metrics: cannot accept: \(error); pausing accept for 100 ms")
+                    try? reactor.modify(fd, token: token, events: 0)
+                    reactor.addTimer(at: monotonicMilliseconds() + 100) { [weak self] in
+                        guard let self, !closed else { return }
+                        try? reactor.modify(fd, token: token, events: EpollBits.readable)
+                    }
+                    return
+                }
+                continue  // ECONNABORTED and the like concern only that connection
+            }
+            guard case let .done((socket, _)) = accepted else { return }
+            if connections.count >= MetricsEndpoint.maxConnections {
+                _ = Socket.send(socket, HTTPResponse.plain(.serviceUnavailable, "too many metrics connections").encoded)
+                Socket.close(socket)
+                continue
+            }
+            do {
+                let connection = try reactor.register(socket, events: EpollBits.readable | EpollBits.readHangup) { token in
+                    MetricsHTTPConnection(fd: socket, token: token, endpoint: self)
+                }
+                connections[connection.token] = connection
+                connection.armDeadline()
+            } catch {
+                context.logger.warn("metrics: cannot watch connection: \(error)")
+                Socket.close(socket)
+            }
+        }
+    }
+
+    /// The response to a request.
+    func response(for route: MetricsRoute) -> HTTPResponse {
+        switch route {
+        case .metrics:
+            let snapshot = context.metricsSnapshot(topTopics: core.settings.metricsTopTopics)
+            return HTTPResponse(status: .ok, contentType: prometheusContentType, body: MetricsExposition.render(snapshot))
+        case .health:
+            return .plain(.ok, "ok")
+        case .refuse(.methodNotAllowed):
+            var response = HTTPResponse.plain(.methodNotAllowed)
+            response.extraHeaders = [("Allow", "GET")]
+            return response
+        case let .refuse(status):
+            return .plain(status)
+        }
+    }
+
+    /// Changes what a connection's socket is watched for.
+    func watch(_ connection: MetricsHTTPConnection, events: UInt32) throws(SystemError) {
+        try reactor.modify(connection.fd, token: connection.token, events: events)
+    }
+
+    /// Runs `body` at `deadlineMs` unless cancelled.
+    func addTimer(at deadlineMs: Int64, _ body: @escaping () -> Void) -> ReactorTimer {
+        reactor.addTimer(at: deadlineMs, body)
+    }
+
+    func cancelTimer(_ timer: ReactorTimer) { reactor.cancelTimer(timer) }
+
+    /// Forgets a connection and closes its socket.
+    func remove(_ connection: MetricsHTTPConnection) {
+        guard connections.removeValue(forKey: connection.token) != nil else { return }
+        reactor.deregister(connection.fd, token: connection.token)
+        Socket.close(connection.fd)
+    }
+
+    /// Stops listening and closes every connection.
+    func close() {
+        guard !closed else { return }
+        closed = true
+        for connection in Array(connections.values) { connection.close() }
+        reactor.deregister(fd, token: token)
+        Socket.close(fd)
+    }
+}
+
+/// One HTTP connection of the metrics endpoint: read the request head, write
+/// the response, then drain until the client closes. Loop thread only.
+final class MetricsHTTPConnection: ReactorHandler {
+    /// What the connection is doing now.
+    enum Phase {
+        /// Reading the request head.
+        case reading
+        /// Writing `response[offset...]`.
+        case writing(response: [UInt8], offset: Int)
+        /// The response is out and our side is shut down: reading and discarding
+        /// until the client closes, so that closing never resets the connection
+        /// before the client has read the response. Holds the bytes discarded so far.
+        case draining(discarded: Int)
+        /// Closed; late events are ignored.
+        case closed
+    }
+
+    /// The socket.
+    let fd: Int32
+    let token: ReactorToken
+    /// `unowned(unsafe)`: the endpoint owns its connections and closes them before it goes.
+    private unowned(unsafe) let endpoint: MetricsEndpoint
+    /// The request head read so far.
+    private var reader = HTTPRequestReader(maxHeadBytes: MetricsEndpoint.maxHeadBytes)
+    private var phase = Phase.reading
+    /// Cuts the connection off when it has not finished in time.
+    private var deadline: ReactorTimer?
+
+    init(fd: Int32, token: ReactorToken, endpoint: MetricsEndpoint) {
+        self.fd = fd
+        self.token = token
+        self.endpoint = endpoint
+    }
+
+    /// (Re)starts the connection's deadline: the request deadline from now.
+    func armDeadline() {
+        if let deadline { endpoint.cancelTimer(deadline) }
+        deadline = endpoint.addTimer(at: monotonicMilliseconds() + endpoint.requestDeadlineMs) { [weak self] in
+            guard let self else { return }
+            deadline = nil
+            if case .reading = phase {
+                // Best effort: the socket is empty, so a short reply fits; then cut the connection off.
+                _ = Socket.send(fd, HTTPResponse.plain(.requestTimeout).encoded)
+            }
+            close()
+        }
+    }
+
+    func handleEvents(_ events: UInt32) {
+        switch phase {
+        case .reading: readRequest()
+        case .writing: writeResponse()
+        case .draining: drain()
+        case .closed: return
+        }
+        // EPOLLERR/EPOLLHUP with nothing left to do on the socket: the peer is gone.
+        if events & (EpollBits.error | EpollBits.hangup) != 0 {
+            switch phase {
+            case .writing, .closed: return  // the write reports the error itself
+            case .reading, .draining: close()
+            }
+        }
+    }
+
+    private func readRequest() {
+        let buffer = endpoint.readBuffer
+        while true {
+            let result: IOResult<Int>
+            do {
+                result = try Socket.read(fd, into: buffer)
+            } catch {
+                close()
+                return
+            }
+            guard case let .done(count) = result else { return }
+            if count == 0 {  // EOF before a complete head: nobody to answer
+                close()
+                return
+            }
+            switch reader.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<count])) {
+            case .needMore:
+                continue
+            case let .complete(head):
+                respond(with: endpoint.response(for: MetricsRoute(head)))
+                return
+            case let .failed(error):
+                respond(with: .plain(error.status))
+                return
+            }
+        }
+    }
+
+    private func respond(with response: HTTPResponse) {
+        phase = .writing(response: response.encoded, offset: 0)
+        armDeadline()
+        do {
+            try endpoint.watch(self, events: EpollBits.writable)
+        } catch {
+            close()
+            return
+        }
+        writeResponse()
+    }
+
+    private func writeResponse() {
+        guard case .writing(let bytes, var offset) = phase else { return }
+        while offset < bytes.count {
+            let result: IOResult<Int>
+            do {
+                result = try bytes.withUnsafeBytes { raw throws(SystemError) in
+                    guard let base = raw.baseAddress else { return .done(raw.count - offset) }
+                    return try nonBlocking("send") { Glibc.send(fd, base + offset, raw.count - offset, Int32(MSG_NOSIGNAL)) }
+                }
+            } catch {
+                close()
+                return
+            }
+            guard case let .done(sent) = result else {
+                phase = .writing(response: bytes, offset: offset)
+                return  // EPOLLOUT brings us back
+            }
+            offset += sent
+        }
+        // All out: half-close, then wait for the client's EOF (a lingering close).
+        _ = Glibc.shutdown(fd, Int32(SHUT_WR))
+        phase = .draining(discarded: 0)
+        do {
+            try endpoint.watch(self, events: EpollBits.readable | EpollBits.readHangup)
+        } catch {
+            close()
+        }
+    }
+
+    private func drain() {
+        guard case var .draining(discarded) = phase else { return }
+        let buffer = endpoint.readBuffer
+        while true {
+            let result: IOResult<Int>
+            do {
+                result = try Socket.read(fd, into: buffer)
+            } catch {
+                close()
+                return
+            }
+            guard case let .done(count) = result else {
+                phase = .draining(discarded: discarded)
+                return
+            }
+            discarded += count
+            if count == 0 || discarded > MetricsEndpoint.maxDrainBytes {
+                close()
+                return
+            }
+        }
+    }
+
+    /// Closes the connection (once).
+    func close() {
+        if case .closed = phase { return }
+        phase = .closed
+        if let deadline { endpoint.cancelTimer(deadline) }
+        deadline = nil
+        endpoint.remove(self)
+    }
+}

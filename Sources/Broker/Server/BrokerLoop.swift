@@ -1,0 +1,396 @@
+// One event-loop thread of the broker: a reactor, the sessions accepted onto it, their core and scheduler.
+import CBrokerShim
+import Glibc
+import Protocol
+import Synchronization
+
+/// What other threads send into a loop, through its mailbox.
+enum LoopCommand: Sendable {
+    /// A cursor of one of this loop's sessions has messages (sent by a ring on another thread).
+    case wake(Cursor)
+    /// A freshly accepted socket for this loop to own (the connection count was already taken).
+    case adopt(fd: Int32, peer: SocketAddress)
+    /// The settings or shutdown watch changed: read them, then acknowledge on `ack`.
+    case watchesChanged(ack: OneshotSender<Void>?)
+    /// Serve the metrics endpoint on this bound, listening socket (loop 0).
+    case serveMetrics(fd: Int32, requestDeadlineMs: Int64)
+}
+
+/// What the server hands every loop: the live settings and the shutdown deadline
+/// (monotonic ms; nil while running), each as a watch channel — the latest value
+/// is what counts, and a loop that missed intermediate values loses nothing.
+struct LoopWatches: Sendable {
+    let settings: WatchReceiver<LiveSettings>
+    let shutdown: WatchReceiver<Int64?>
+}
+
+extension ReactorWaker: BroadcastWaker {}
+
+/// A loop's face to other threads: its inbox and its doorbell. Rings of other
+/// loops wake this loop's cursors through it (it is their ``CursorScheduler``),
+/// and the listener hands it accepted sockets.
+///
+/// Any thread. It holds no reference to the loop (only to its scheduler, used on
+/// the loop's own thread), so cursors and listeners keep no loop alive.
+final class LoopMailbox: CursorScheduler, @unchecked Sendable {
+    // @unchecked Sendable: `local` is touched only on the loop's thread (checked
+    // through `waker`); `sender` and `waker` are thread-safe.
+
+    let sender: MpscUnboundedSender<LoopCommand>
+    let waker: ReactorWaker
+    /// The loop's scheduler; `unowned(unsafe)`: used only on the loop's thread,
+    /// while the loop runs (and so exists).
+    unowned(unsafe) let local: DeliveryScheduler
+    /// The connection count, to give back when a socket cannot be handed over.
+    private let context: ServerContext
+
+    init(sender: MpscUnboundedSender<LoopCommand>, waker: ReactorWaker, local: DeliveryScheduler, context: ServerContext) {
+        self.sender = sender
+        self.waker = waker
+        self.local = local
+        self.context = context
+    }
+
+    /// A cursor has messages (called by a ring after a send). Any thread.
+    func schedule(_ cursor: Cursor) {
+        if waker.isLoopThread {
+            local.wake(cursor)
+            return
+        }
+        send(.wake(cursor))
+    }
+
+    /// Sends a command to the loop. Any thread. After the loop has ended the
+    /// command is dropped (an adopted socket is closed).
+    func send(_ command: LoopCommand) {
+        do {
+            try sender.send(command)
+        } catch {
+            switch error.value {
+            case let .adopt(fd, _):
+                Socket.close(fd)
+                context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
+            case let .serveMetrics(fd, _):
+                Socket.close(fd)
+            case .wake, .watchesChanged:
+                break
+            }
+        }
+    }
+}
+
+/// Scratch memory every TCP session of a loop shares for its reads and writes.
+/// Loop thread only.
+final class LoopIOBuffers {
+    /// Where reads land before framing.
+    let read = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
+    /// iovecs of one send.
+    let vectors = UnsafeMutableBufferPointer<iovec>.allocate(capacity: 1024)
+    /// Scratch into which a write gathers small pieces (see ``OutputQueue``).
+    let staging = UnsafeMutableRawBufferPointer.allocate(byteCount: 128 * 1024, alignment: 16)
+
+    init() { vectors.initialize(repeating: iovec()) }
+
+    deinit {
+        read.deallocate()
+        vectors.deallocate()
+        staging.deallocate()
+    }
+}
+
+/// An event loop of the broker: one thread, one ``Reactor``, the sessions
+/// accepted onto it, its ``CommandCore`` and ``DeliveryScheduler``.
+///
+/// Other threads reach it only through its ``LoopMailbox`` (an unbounded mpsc
+/// inbox whose waker rings the reactor's doorbell) and the two watches of
+/// ``LoopWatches``. Everything else is loop thread only.
+final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
+    // @unchecked Sendable: the server creates a loop, calls `listen` before its
+    // thread starts, and hands it to that thread; from then on other threads
+    // touch only `mailbox` (thread-safe), `index` and `reactor.idlePollHits`
+    // (immutable or atomic). Everything else runs on the loop's thread.
+
+    let index: Int
+    let context: ServerContext
+    let reactor: Reactor
+    let mailbox: LoopMailbox
+    private let inbox: MpscReceiver<LoopCommand>
+    private let watches: LoopWatches
+    let core: CommandCore
+    let scheduler: DeliveryScheduler
+    private(set) var services: SessionServices!
+    let buffers = LoopIOBuffers()
+
+    /// Sessions holding an incomplete line (for the idle timeout).
+    private var partialLines: [UInt64: Session] = [:]
+    private var idleCheck: ReactorTimer?
+    private var statsTimer: ReactorTimer?
+    /// The listening socket, on the loop that accepts (loop 0).
+    private var listener: TCPListener?
+    /// The metrics endpoint, on loop 0 once started.
+    private var metrics: MetricsEndpoint?
+    /// Set once shutdown has begun: the monotonic deadline.
+    private var shutdownDeadlineMs: Int64?
+    /// How often idle pattern-only topics are freed.
+    static let sweepIntervalMs: Int64 = 2000
+
+    init(index: Int, context: ServerContext, watches: LoopWatches) throws(SystemError) {
+        self.index = index
+        self.context = context
+        self.watches = watches
+        let settings = watches.settings.borrowAndUpdate()
+        reactor = try Reactor(idlePollMicroseconds: settings.idlePollUs)
+        core = CommandCore(context: context, settings: settings)
+        scheduler = DeliveryScheduler(core: core)
+        let (sender, inbox) = Mpsc.unbounded(of: LoopCommand.self)
+        self.inbox = inbox
+        mailbox = LoopMailbox(sender: sender, waker: reactor.waker, local: scheduler, context: context)
+        core.cursorScheduler = mailbox
+        services = SessionServices(core: core, scheduler: scheduler, host: self, buffers: buffers)
+        scheduler.pollInput = { [unowned reactor] in reactor.pollNow() }
+        reactor.onDoorbell = { [unowned self] in drainInbox() }
+    }
+
+    /// Open sessions of this loop.
+    var sessionCount: Int { scheduler.sessions.count }
+
+    // MARK: - The loop
+
+    /// Runs until shutdown completes. Call on the loop's own thread.
+    func run() {
+        reactor.addTimer(at: monotonicMilliseconds() + BrokerLoop.sweepIntervalMs) { [unowned self] in sweep() }
+        armStatisticsTimer()
+        do {
+            try reactor.run(delegate: self)
+        } catch {
+            context.logger.error("event loop \(index): \(error)")
+        }
+        closeAll(reason: .shutdown)
+        scheduler.removeAll()
+        partialLines.removeAll()
+        // Whatever is still in the inbox (wakes, sockets handed over late) goes now.
+        withUnsafeTemporaryAllocation(of: LoopCommand.self, capacity: 64) { scratch in
+            while true {
+                let (count, _) = inbox.readBatch(intoUninitialized: scratch)
+                for position in 0..<count {
+                    switch scratch.moveElement(from: position) {
+                    case let .adopt(fd, _):
+                        Socket.close(fd)
+                        context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
+                    case let .serveMetrics(fd, _):
+                        Socket.close(fd)
+                    case .wake, .watchesChanged:
+                        break
+                    }
+                }
+                if count < scratch.count { break }
+            }
+        }
+    }
+
+    var hasPendingWork: Bool { scheduler.hasPendingWork }
+
+    func endOfTurn() {
+        scheduler.processWokenCursors()
+        scheduler.flushAll()
+    }
+
+    /// Takes every command from the inbox, then arms its waker for the next one.
+    private func drainInbox() {
+        withUnsafeTemporaryAllocation(of: LoopCommand.self, capacity: 64) { scratch in
+            while true {
+                let (count, _) = inbox.readBatch(intoUninitialized: scratch)
+                for position in 0..<count { handle(scratch.moveElement(from: position)) }
+                if count == scratch.count { continue }
+                if inbox.armWaker(reactor.waker) { return }  // false: more arrived meanwhile
+            }
+        }
+    }
+
+    private func handle(_ command: LoopCommand) {
+        switch command {
+        case let .wake(cursor): scheduler.wake(cursor)
+        case let .adopt(fd, peer): adopt(fd: fd, peer: peer)
+        case let .watchesChanged(ack):
+            readWatches()
+            _ = try? ack?.send(())
+        case let .serveMetrics(fd, deadline):
+            serveMetrics(fd: fd, requestDeadlineMs: deadline)
+        }
+    }
+
+    /// Applies the latest settings and shutdown deadline if they changed.
+    private func readWatches() {
+        if (try? watches.settings.hasChanged()) == true { apply(watches.settings.borrowAndUpdate()) }
+        if (try? watches.shutdown.hasChanged()) == true, let deadline = watches.shutdown.borrowAndUpdate() {
+            beginShutdown(deadlineMs: deadline)
+        }
+    }
+
+    private func apply(_ settings: LiveSettings) {
+        let old = core.settings
+        core.settings = settings
+        reactor.setIdlePoll(microseconds: settings.idlePollUs)
+        for session in scheduler.sessions.values { session.framer.maxLineBytes = settings.maxLineBytes }
+        if settings.statsIntervalMs != old.statsIntervalMs { armStatisticsTimer() }
+        if settings.idleTimeoutMs != old.idleTimeoutMs { armIdleCheck(restart: true) }
+    }
+
+    // MARK: - Sessions
+
+    /// Starts accepting on `fd` (loop 0 only), spreading connections over `loops`.
+    func listen(on fd: Int32, spreadingOver loops: [LoopMailbox]) throws(SystemError) {
+        listener = try reactor.register(fd, events: EpollBits.readable) { token in
+            TCPListener(fd: fd, token: token, loop: self, targets: loops)
+        }
+    }
+
+    /// Takes ownership of an accepted socket (the connection count was already taken).
+    func adopt(fd: Int32, peer: SocketAddress) {
+        if shutdownDeadlineMs != nil {
+            var bye: [UInt8] = []
+            WireEncoder.appendBye(.shuttingDown, "the broker is shutting down", to: &bye)
+            _ = Socket.send(fd, bye)
+            Socket.close(fd)
+            context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
+            return
+        }
+        Socket.configureConnection(fd, keepaliveSeconds: core.settings.tcpKeepaliveS)
+        let id = context.nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let interest = EpollBits.readable | EpollBits.readHangup
+        let session: TCPSession
+        do {
+            session = try reactor.register(fd, events: interest) { token in
+                TCPSession(fd: fd, id: id, token: token, peer: peer.description, reactor: reactor, services: services)
+            }
+        } catch {
+            context.logger.error("cannot watch connection: \(error)", connection: id, peer: peer.description)
+            Socket.close(fd)
+            context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
+            return
+        }
+        session.interest = interest
+        scheduler.sessions[session.token] = session
+        context.logger.info("connection opened", connection: id, peer: session.peer)
+    }
+
+    func sessionDidClose(_ session: Session, reason: CloseReason) {
+        scheduler.sessions[session.token] = nil
+        partialLines[session.token] = nil
+        context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
+        context.logger.info("connection closed: \(reason)", connection: session.id, peer: session.peer)
+        if shutdownDeadlineMs != nil && scheduler.sessions.isEmpty { reactor.stop() }
+    }
+
+    func sessionHoldsPartialLine(_ session: Session) {
+        partialLines[session.token] = session
+        armIdleCheck(restart: false)
+    }
+
+    func sessionReleasedPartialLine(_ session: Session) {
+        partialLines[session.token] = nil
+    }
+
+    private func closeAll(reason: CloseReason) {
+        for session in Array(scheduler.sessions.values) { session.close(reason: reason) }
+        listener?.close()
+        listener = nil
+        metrics?.close()
+        metrics = nil
+    }
+
+    // MARK: - Timers
+
+    /// Checks incomplete lines against `idle_timeout_ms` while any is held.
+    private func armIdleCheck(restart: Bool) {
+        if restart, let idleCheck {
+            reactor.cancelTimer(idleCheck)
+            self.idleCheck = nil
+        }
+        let limit = core.settings.idleTimeoutMs
+        guard idleCheck == nil, limit > 0, !partialLines.isEmpty else { return }
+        let period = Int64(min(1000, max(10, limit / 4)))
+        idleCheck = reactor.addTimer(at: monotonicMilliseconds() + period) { [unowned self] in
+            idleCheck = nil
+            closeIdleSessions()
+            armIdleCheck(restart: false)
+        }
+    }
+
+    private func closeIdleSessions() {
+        let limit = Int64(core.settings.idleTimeoutMs)
+        guard limit > 0 else { return }
+        let now = monotonicMilliseconds()
+        for session in Array(partialLines.values) {
+            guard let since = session.partialSinceMs, now - since >= limit else { continue }
+            partialLines[session.token] = nil
+            context.logger.info("idle timeout: incomplete line held for \(now - since) ms", connection: session.id, peer: session.peer)
+            session.sayGoodbye(.idleTimeout, "no complete line for \(limit) ms", reason: .idleTimeout)
+        }
+    }
+
+    /// Loop 0 publishes `$SYS.stats` every `stats_interval_ms`.
+    private func armStatisticsTimer() {
+        if let statsTimer { reactor.cancelTimer(statsTimer) }
+        statsTimer = nil
+        let interval = core.settings.statsIntervalMs
+        guard index == 0, interval > 0 else { return }
+        statsTimer = reactor.addTimer(at: monotonicMilliseconds() + Int64(interval)) { [unowned self] in
+            statsTimer = nil
+            core.publishSystemEvent(SystemTopics.stats, context.statisticsLine())
+            armStatisticsTimer()
+        }
+    }
+
+    /// Frees topics that only this loop's pattern subscriptions keep open and
+    /// that have nothing left to deliver (see ``TopicStore/sweepIdleTopics(of:)``).
+    private func sweep() {
+        reactor.addTimer(at: monotonicMilliseconds() + BrokerLoop.sweepIntervalMs) { [unowned self] in sweep() }
+        var patterns: [Subscription] = []
+        for session in scheduler.sessions.values {
+            for subscription in session.subscriptions.values where subscription.isPattern {
+                patterns.append(subscription)
+            }
+        }
+        if patterns.isEmpty { return }
+        let freed = core.store.sweepIdleTopics(of: patterns)
+        if freed > 0 { context.logger.debug("freed \(freed) idle topic(s) kept only by pattern subscriptions") }
+    }
+
+    // MARK: - Metrics
+
+    private func serveMetrics(fd: Int32, requestDeadlineMs: Int64) {
+        guard metrics == nil, shutdownDeadlineMs == nil else {
+            Socket.close(fd)
+            return
+        }
+        do {
+            metrics = try reactor.register(fd, events: EpollBits.readable) { token in
+                MetricsEndpoint(fd: fd, token: token, reactor: reactor, context: context, core: core,
+                                requestDeadlineMs: requestDeadlineMs)
+            }
+        } catch {
+            context.logger.error("metrics: cannot watch the listener: \(error)")
+            Socket.close(fd)
+        }
+    }
+
+    // MARK: - Shutdown
+
+    private func beginShutdown(deadlineMs: Int64) {
+        guard shutdownDeadlineMs == nil else { return }
+        shutdownDeadlineMs = deadlineMs
+        listener?.close()
+        listener = nil
+        metrics?.close()
+        metrics = nil
+        for session in Array(scheduler.sessions.values) {
+            session.sayGoodbye(.shuttingDown, "the broker is shutting down", reason: .shutdown)
+        }
+        if scheduler.sessions.isEmpty {
+            reactor.stop()
+            return
+        }
+        reactor.addTimer(at: deadlineMs) { [unowned self] in reactor.stop() }
+    }
+}

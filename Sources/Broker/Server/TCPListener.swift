@@ -1,0 +1,76 @@
+// The line-protocol listener: accepts TCP connections and spreads them over the loops.
+import CBrokerShim
+import Glibc
+import Protocol
+
+/// Accepts connections on the broker's listening socket (on loop 0) and hands
+/// each to a loop in turn, enforcing `max_connections`. When the process runs
+/// out of file descriptors it stops accepting for 100 ms instead of spinning.
+/// Loop thread only.
+final class TCPListener: ReactorHandler {
+    /// The listening socket; closed by ``close()``.
+    let fd: Int32
+    private let token: ReactorToken
+    /// The loop that owns the listener. `unowned(unsafe)`: the loop owns its reactor, which owns this.
+    private unowned(unsafe) let loop: BrokerLoop
+    /// Every loop's mailbox, this one's included, in order.
+    private let targets: [LoopMailbox]
+    private var nextTarget = 0
+    private var closed = false
+
+    init(fd: Int32, token: ReactorToken, loop: BrokerLoop, targets: [LoopMailbox]) {
+        self.fd = fd
+        self.token = token
+        self.loop = loop
+        self.targets = targets
+    }
+
+    func handleEvents(_ events: UInt32) {
+        let context = loop.context
+        for _ in 0..<64 {
+            let accepted: IOResult<(Int32, SocketAddress)>
+            do {
+                accepted = try Socket.accept(fd)
+            } catch {
+                if error.errno == EMFILE || error.errno == ENFILE || error.errno == ENOBUFS || error.errno == ENOMEM {
+                    context.logger.warn("cannot accept: \(error); pausing accept for 100 ms")
+                    pause()
+                    return
+                }
+                continue  // ECONNABORTED and the like concern only that connection
+            }
+            guard case let .done((socket, peer)) = accepted else { return }
+            let limit = loop.core.settings.maxConnections
+            let open = context.connectionCount.wrappingAdd(1, ordering: .relaxed).newValue
+            if limit > 0 && open > limit {
+                context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
+                var bye: [UInt8] = []
+                WireEncoder.appendBye(.tooManyConnections, "the broker has \(limit) connections, its limit", to: &bye)
+                _ = Socket.send(socket, bye)
+                Socket.close(socket)
+                context.logger.warn("refused connection: max_connections \(limit) reached", peer: peer.description)
+                continue
+            }
+            let target = targets.isEmpty ? loop.mailbox : targets[nextTarget % targets.count]
+            nextTarget &+= 1
+            if target === loop.mailbox { loop.adopt(fd: socket, peer: peer) } else { target.send(.adopt(fd: socket, peer: peer)) }
+        }
+    }
+
+    /// Stops watching for connections for 100 ms.
+    private func pause() {
+        try? loop.reactor.modify(fd, token: token, events: 0)
+        loop.reactor.addTimer(at: monotonicMilliseconds() + 100) { [weak self] in
+            guard let self, !closed else { return }
+            try? loop.reactor.modify(fd, token: token, events: EpollBits.readable)
+        }
+    }
+
+    /// Stops listening and closes the socket.
+    func close() {
+        guard !closed else { return }
+        closed = true
+        loop.reactor.deregister(fd, token: token)
+        Socket.close(fd)
+    }
+}

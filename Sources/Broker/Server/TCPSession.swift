@@ -1,0 +1,79 @@
+// The TCP transport of a session: a non-blocking socket on the loop's reactor.
+import CBrokerShim
+import Glibc
+
+/// A ``Session`` carried by a TCP socket: reads feed the session, its output is
+/// written with `send`/`sendmsg`, and the reactor watches the socket for
+/// exactly what the session needs. Loop thread only.
+final class TCPSession: Session, ReactorHandler {
+    /// Reads per readable event before giving other sessions a turn.
+    static let readsPerTurn = 4
+
+    /// The socket; closed by ``transportClose()``.
+    let fd: Int32
+    /// The events the reactor currently watches this socket for.
+    var interest: UInt32 = 0
+    /// The loop's reactor. `unowned(unsafe)`: the loop owns it and closes every session first.
+    unowned(unsafe) let reactor: Reactor
+
+    init(fd: Int32, id: UInt64, token: ReactorToken, peer: String, reactor: Reactor, services: SessionServices) {
+        self.fd = fd
+        self.reactor = reactor
+        super.init(id: id, token: token.rawValue, peer: peer, services: services)
+    }
+
+    func handleEvents(_ events: UInt32) {
+        if state.isClosed { return }
+        if events & (EpollBits.readable | EpollBits.hangup | EpollBits.error | EpollBits.readHangup) != 0 {
+            if case .reading = state {
+                read()
+            } else if events & (EpollBits.hangup | EpollBits.error) != 0 && peerGone {
+                close(reason: .peerReset)
+                return
+            }
+        }
+        if events & EpollBits.writable != 0, !state.isClosed { services.scheduler.markDirty(self) }
+    }
+
+    private func read() {
+        let buffer = services.buffers.read
+        for _ in 0..<TCPSession.readsPerTurn {
+            let outcome: IOResult<Int>
+            do {
+                outcome = try Socket.read(fd, into: buffer)
+            } catch {
+                close(reason: error.errno == ECONNRESET ? .peerReset : .readError(error))
+                return
+            }
+            guard case let .done(count) = outcome else { return }
+            if count == 0 {
+                peerClosed()
+                return
+            }
+            if !receive(UnsafeRawBufferPointer(rebasing: buffer[0..<count])) { return }
+            if count < buffer.count { break }
+        }
+    }
+
+    override func transportWrite(_ output: inout OutputQueue) throws(SystemError) -> IOResult<Int> {
+        let buffers = services.buffers
+        let fd = self.fd
+        return try output.write(vectors: buffers.vectors, staging: buffers.staging) { pieces throws(SystemError) in
+            try Socket.send(fd, pieces: pieces)
+        }
+    }
+
+    override func transportWatch(reading: Bool, writing: Bool) throws(SystemError) {
+        var wanted: UInt32 = 0
+        if reading { wanted |= EpollBits.readable | EpollBits.readHangup }
+        if writing { wanted |= EpollBits.writable }
+        guard wanted != interest else { return }
+        try reactor.modify(fd, token: ReactorToken(rawValue: token), events: wanted)
+        interest = wanted
+    }
+
+    override func transportClose() {
+        reactor.deregister(fd, token: ReactorToken(rawValue: token))
+        Socket.close(fd)
+    }
+}

@@ -1,0 +1,299 @@
+// One client's protocol session: framing, state, subscriptions and output, over any transport.
+import Glibc
+import Protocol
+
+/// One client's session: its framer, its ``SessionState``, its subscriptions,
+/// the cursors ready to deliver, and its ``OutputQueue``. It does not know what
+/// carries its bytes: a transport feeds it with ``receive(_:)`` and
+/// ``peerClosed()``, and writes for it when asked through the three transport
+/// hooks (``transportWrite(_:)``, ``transportWatch(reading:writing:)``,
+/// ``transportClose()``), which each transport's subclass provides (TCP today,
+/// in memory for tests; a WebSocket transport is another subclass, not a change
+/// here).
+///
+/// Commands run through the loop's ``CommandCore``; deliveries are scheduled by
+/// its ``DeliveryScheduler``. Loop thread only.
+class Session {
+    /// The session id shown in logs (unique for the process).
+    final let id: UInt64
+    /// The key of this session in its loop (a reactor token for TCP).
+    final let token: UInt64
+    /// The peer's `ip:port`, or the transport's description of it.
+    final let peer: String
+    /// The loop's core, scheduler and host. `unowned(unsafe)`: the loop owns its
+    /// services and closes every session before they go.
+    final unowned(unsafe) let services: SessionServices
+    /// Splits input into lines.
+    final var framer: LineFramer
+    /// What is still to be written.
+    final var output = OutputQueue()
+    /// Where the session is in its life.
+    final var state = SessionState.reading
+    /// Whether commands other than AUTH and QUIT may run.
+    final var access: SessionAccess
+    /// Subscriptions by their SUB string.
+    final var subscriptions: [[UInt8]: Subscription] = [:]
+    /// Cursors that may have messages to write, served round-robin.
+    final var ready: [Cursor] = []
+    /// True while on the scheduler's list of sessions to flush this turn.
+    final var isQueuedForFlush = false
+    /// Since when (monotonic ms) an incomplete line has been held, if one is.
+    final var partialSinceMs: Int64?
+    /// The topic of the last PUB, reused while it is not retired.
+    final var publishCache: Topic?
+    /// The next subscription id of this session.
+    final var nextSubscriptionID: UInt64 = 1
+
+    init(id: UInt64, token: UInt64, peer: String, services: SessionServices) {
+        self.id = id
+        self.token = token
+        self.peer = peer
+        self.services = services
+        framer = LineFramer(maxLineBytes: services.core.settings.maxLineBytes)
+        access = services.core.settings.authToken == nil ? .granted : .needsAuth
+    }
+
+    // MARK: - Transport hooks (each transport's subclass provides them)
+
+    /// Writes from the front of `output` what the peer takes now.
+    func transportWrite(_ output: inout OutputQueue) throws(SystemError) -> IOResult<Int> {
+        preconditionFailure("a Session subclass provides transportWrite")
+    }
+
+    /// Asks the transport to report readiness for input and/or output.
+    /// Throws when it cannot (the session then closes).
+    func transportWatch(reading: Bool, writing: Bool) throws(SystemError) {
+        preconditionFailure("a Session subclass provides transportWatch")
+    }
+
+    /// Releases the transport (called once, when the session closes).
+    func transportClose() {
+        preconditionFailure("a Session subclass provides transportClose")
+    }
+
+    // MARK: - Input
+
+    /// Unread replies above which input is paused (TCP backpressure).
+    static let replyHighWater = 256 * 1024
+
+    /// Bytes from the peer: runs every complete line. Returns false when input
+    /// should stop for now (paused or ending).
+    @discardableResult
+    final func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard case .reading = state else { return false }
+        services.core.stats.bytesIn.add(UInt64(bytes.count))
+        var completedLine = false
+        let decision = framer.feed(bytes) { event in execute(event, completedLine: &completedLine) }
+        notePartialLine(completedLine: completedLine)
+        if state.isEnding { return false }
+        if decision == .pause {
+            state = .paused(eofPending: false)
+            updateInterest()
+            return false
+        }
+        return true
+    }
+
+    /// The peer closed its side: the complete lines already received run, their
+    /// replies are written, then the session closes.
+    final func peerClosed() {
+        switch state {
+        case .reading: finishAfterEOF()
+        case .paused: state = .paused(eofPending: true)  // resumes after the replies drain
+        case let .closing(reason, _): state = .closing(reason: reason, peerGone: true)
+        case .closed: break
+        }
+    }
+
+    /// Whether the peer is known to have closed its side (a hang-up then means a reset).
+    final var peerGone: Bool {
+        switch state {
+        case let .paused(eofPending): eofPending
+        case let .closing(_, peerGone): peerGone
+        case .reading, .closed: false
+        }
+    }
+
+    /// Executes one framed line; pauses the framer when replies back up or the session ends.
+    private final func execute(_ event: FramerEvent, completedLine: inout Bool) -> FramerDecision {
+        if state.isEnding { return .pause }  // QUIT or BYE: nothing after it runs
+        completedLine = true
+        switch event {
+        case let .line(line):
+            services.core.run(line, on: self)
+        case .lineTooLong:
+            let limit = services.core.settings.maxLineBytes
+            services.core.reply(self) { WireEncoder.appendErr(ProtocolError(.lineTooLong, "line is longer than \(limit) bytes"), to: &$0) }
+        }
+        if state.isEnding || output.pendingControlBytes >= Session.replyHighWater { return .pause }
+        return .proceed
+    }
+
+    /// Tracks whether an incomplete line is held, for the idle timeout.
+    private final func notePartialLine(completedLine: Bool) {
+        if framer.hasPartialLine && !framer.isPaused {
+            // A line completed in this read means the incomplete one began in it too.
+            if partialSinceMs == nil || completedLine {
+                partialSinceMs = monotonicMilliseconds()
+                services.host.sessionHoldsPartialLine(self)
+            }
+        } else if partialSinceMs != nil {
+            partialSinceMs = nil
+            services.host.sessionReleasedPartialLine(self)
+        }
+    }
+
+    /// Goes on with input kept at a pause once replies have drained.
+    private final func resumeInput() {
+        guard case let .paused(eofPending) = state else { return }
+        state = .reading
+        var completedLine = false
+        let decision = framer.resume { event in execute(event, completedLine: &completedLine) }
+        notePartialLine(completedLine: completedLine)
+        if state.isEnding { return }
+        if decision == .pause {
+            state = .paused(eofPending: eofPending)
+        } else if eofPending {
+            finishAfterEOF()
+            return
+        }
+        updateInterest()
+    }
+
+    private final func finishAfterEOF() {
+        framer.reset()
+        notePartialLine(completedLine: false)
+        dropSubscriptions()
+        state = .closing(reason: .peerClosed, peerGone: true)
+        updateInterest()
+        services.scheduler.markDirty(self)
+    }
+
+    // MARK: - Output
+
+    /// Writes pending replies and messages until the transport is full or nothing is left.
+    final func flush() {
+        var budget = 4 << 20  // bytes per session per turn, for fairness
+        let scheduler = services.scheduler
+        while true {
+            if output.isEmpty, !state.isEnding { scheduler.gather(for: self) }
+            if output.isEmpty { break }
+            let outcome: IOResult<Int>
+            do {
+                outcome = try transportWrite(&output)
+            } catch {
+                close(reason: (error.errno == EPIPE || error.errno == ECONNRESET) ? .peerReset : .writeError(error))
+                return
+            }
+            guard case let .done(written) = outcome else { break }  // full: wait until writable
+            services.core.stats.bytesOut.add(UInt64(written))
+            budget -= written
+            if !output.isEmpty { break }  // partial write: the transport is full
+            if budget <= 0 {
+                if !ready.isEmpty { scheduler.markDirty(self) }
+                break
+            }
+        }
+        if output.isEmpty {
+            if case let .closing(reason, _) = state {
+                close(reason: reason)
+                return
+            }
+            if case .paused = state, output.pendingControlBytes < Session.replyHighWater / 2 {
+                resumeInput()
+                if state.isClosed { return }
+                if !output.isEmpty { scheduler.markDirty(self) }
+            }
+        }
+        updateInterest()
+    }
+
+    /// Asks the transport for exactly what the session needs now.
+    final func updateInterest() {
+        guard !state.isClosed else { return }
+        var reading = false
+        if case .reading = state { reading = true }
+        do {
+            try transportWatch(reading: reading, writing: !output.isEmpty)
+        } catch {
+            close(reason: .writeError(error))
+        }
+    }
+
+    // MARK: - Ending
+
+    /// Writes `BYE` and closes once it is written (or at the shutdown deadline).
+    final func sayGoodbye(_ code: ErrorCode, _ text: String, reason: CloseReason) {
+        switch state {
+        case .closed: return
+        case .closing where reason != .shutdown: return
+        default: break
+        }
+        dropSubscriptions()
+        // The framer is not reset here: this may run inside its own callback. Input
+        // stops (closing pauses it) and `close` frees what it holds.
+        state = .closing(reason: reason, peerGone: peerGone)
+        output.appendControl { WireEncoder.appendBye(code, text, to: &$0) }
+        updateInterest()
+        services.scheduler.markDirty(self)
+    }
+
+    /// Stops running commands: the queued output is written, then the session closes.
+    final func closeAfterFlush(reason: CloseReason) {
+        guard !state.isEnding else { return }
+        dropSubscriptions()
+        state = .closing(reason: reason, peerGone: false)
+        updateInterest()
+    }
+
+    /// Ends every subscription of the session (its cursors stop at once).
+    final func dropSubscriptions() {
+        let store = services.core.store
+        for subscription in subscriptions.values { store.unsubscribe(subscription) }
+        if !subscriptions.isEmpty { services.core.stats.subscriptions.subtract(UInt64(subscriptions.count)) }
+        subscriptions.removeAll()
+        for cursor in ready { cursor.isQueued = false }
+        ready.removeAll()
+        publishCache = nil
+    }
+
+    /// Closes now: drops subscriptions and unwritten output, releases the transport.
+    final func close(reason: CloseReason) {
+        guard !state.isClosed else { return }
+        state = .closed(reason)
+        dropSubscriptions()
+        output.removeAll()
+        framer.reset()
+        transportClose()
+        services.host.sessionDidClose(self, reason: reason)
+    }
+}
+
+/// What a loop does for its sessions beyond the core and the scheduler: it
+/// keeps their table and their idle timers. Loop thread only.
+protocol SessionHost: AnyObject {
+    /// The session closed (its transport is released); forget it.
+    func sessionDidClose(_ session: Session, reason: CloseReason)
+    /// The session began holding an incomplete line (``Session/partialSinceMs`` is set).
+    func sessionHoldsPartialLine(_ session: Session)
+    /// The session no longer holds an incomplete line.
+    func sessionReleasedPartialLine(_ session: Session)
+}
+
+/// What every session of one loop uses: the command core, the delivery
+/// scheduler, and the loop itself as their host. Loop thread only.
+final class SessionServices {
+    let core: CommandCore
+    let scheduler: DeliveryScheduler
+    /// The loop. `unowned(unsafe)`: the loop owns these services.
+    unowned(unsafe) let host: any SessionHost
+    /// Scratch for transports' reads and writes, shared by the loop's sessions.
+    let buffers: LoopIOBuffers
+
+    init(core: CommandCore, scheduler: DeliveryScheduler, host: any SessionHost, buffers: LoopIOBuffers) {
+        self.core = core
+        self.scheduler = scheduler
+        self.host = host
+        self.buffers = buffers
+    }
+}

@@ -1,0 +1,71 @@
+// Where a session is in its life, and why it closed.
+import Protocol
+
+/// Why a session was closed (logged with the close).
+enum CloseReason: Equatable, CustomStringConvertible {
+    case peerClosed
+    case quit
+    case idleTimeout
+    case shutdown
+    case readError(SystemError)
+    case writeError(SystemError)
+    case peerReset
+    case authFailed
+
+    var description: String {
+        switch self {
+        case .peerClosed: "peer closed the connection"
+        case .quit: "client sent QUIT"
+        case .idleTimeout: "idle timeout"
+        case .shutdown: "broker shutting down"
+        case let .readError(error): "read failed: \(error)"
+        case let .writeError(error): "write failed: \(error)"
+        case .peerReset: "connection reset by peer"
+        case .authFailed: "authentication failed"
+        }
+    }
+}
+
+/// The one state of a session; every transition is a method of ``Session``.
+///
+/// ```
+/// reading ──(replies back up)──▶ paused ──(replies drain)──▶ reading
+///    │                              │
+///    ├──(EOF)───────────────────────┴──(EOF, once drained)──▶ closing(.peerClosed)
+///    ├──(QUIT, BYE)─────────────────────────────────────────▶ closing(reason)
+///    └──(error, reset)──▶ closed(reason) ◀──(output written)── closing
+/// ```
+enum SessionState: Equatable {
+    /// Reading and executing commands.
+    case reading
+    /// Input held while the client's unread replies pass the high-water mark;
+    /// `eofPending` when the peer has closed its side meanwhile (the lines
+    /// already received still run once the replies drain).
+    case paused(eofPending: Bool)
+    /// No more commands run: what is queued is written, then the session closes
+    /// with `reason`. `peerGone` when the client closed its side.
+    case closing(reason: CloseReason, peerGone: Bool)
+    /// Closed; late events are ignored.
+    case closed(CloseReason)
+
+    /// True once nothing more is executed (closing or closed).
+    var isEnding: Bool {
+        switch self {
+        case .reading, .paused: false
+        case .closing, .closed: true
+        }
+    }
+
+    var isClosed: Bool {
+        if case .closed = self { return true }
+        return false
+    }
+}
+
+/// Whether the session may run commands other than AUTH and QUIT.
+enum SessionAccess: Equatable {
+    /// A token is configured and the client has not sent it yet.
+    case needsAuth
+    /// No token is configured, or the client sent the right one.
+    case granted
+}

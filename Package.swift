@@ -38,6 +38,8 @@ let package = Package(
         .testTarget(name: "MetricsTests", dependencies: ["Broker"]),
         // End to end: real TCP against an in-process server and the built broker-server binary.
         .testTarget(name: "BrokerServerTests", dependencies: ["Broker", "Protocol"]),
+        // Every row and guarantee of PROTOCOL.md version 1 against the command core in memory: no sockets, no threads.
+        .testTarget(name: "CoreTests", dependencies: ["Broker", "Protocol"]),
         // Talking to the broker from Swift: connect, publish (single and pipelined), subscribe, ping.
         .target(name: "BrokerClient", dependencies: ["Protocol", "Locks"]),
         // The command-line client: pub, sub, ping, bench.

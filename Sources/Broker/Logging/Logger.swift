@@ -8,12 +8,26 @@ import Synchronization
 ///
 /// Format: `2026-11-27T03:40:00.123Z info conn=12 peer=127.0.0.1:5555 connection opened`.
 public final class Logger: Sendable {
+    /// Where lines go.
+    private enum Destination: Sendable {
+        /// One `write(2)` per line to this descriptor.
+        case descriptor(Int32)
+        /// Each line, without its LF, to this function (tests, the in-memory broker).
+        case sink(@Sendable (String) -> Void)
+    }
+
     private let level: Atomic<Int>
-    private let descriptor: Int32
+    private let destination: Destination
 
     public init(level: LogLevel, descriptor: Int32 = 2) {
         self.level = Atomic(level.rank)
-        self.descriptor = descriptor
+        destination = .descriptor(descriptor)
+    }
+
+    /// A logger that hands each line to `sink` instead of writing it anywhere.
+    public init(level: LogLevel, sink: @escaping @Sendable (String) -> Void) {
+        self.level = Atomic(level.rank)
+        destination = .sink(sink)
     }
 
     /// Changes the least severe level that is written.
@@ -51,6 +65,14 @@ public final class Logger: Sendable {
         if let peer { line += " peer=\(peer)" }
         line += " "
         line += message()
+        let descriptor: Int32
+        switch destination {
+        case let .sink(sink):
+            sink(line)
+            return
+        case let .descriptor(fd):
+            descriptor = fd
+        }
         line += "\n"
         var bytes = Array(line.utf8)
         bytes.withUnsafeMutableBytes { raw in

@@ -1,3 +1,5 @@
+import Protocol
+
 extension ConfigKey {
     /// Every configuration key, in the order help text, documentation and the
     /// shipped `conf/broker.conf` list them. This is the one place a key is
@@ -35,7 +37,7 @@ extension ConfigKey {
                   doc: "Least severe message logged: debug, info, warn or error.",
                   parse: ValueParsers.logLevel, render: { $0.rawValue }),
         .integer("stats_interval_ms", \.statsIntervalMs, range: 0...86_400_000, valueName: "MS", reloadsLive: true,
-                 doc: "Publish the STATS line on $SYS.stats every this many milliseconds, 0 to 86400000; 0 turns it off."),
+                 doc: "Publish the STATS line on \(SystemTopicName.stats) every this many milliseconds, 0 to 86400000; 0 turns it off."),
         .integer("metrics_port", \.metricsPort, range: 0...65535, valueName: "PORT", reloadsLive: false,
                  doc: "Serve Prometheus metrics (GET /metrics, GET /healthz) over HTTP on this port of host, 0 to 65535; 0 turns it off."),
         .integer("metrics_top_topics", \.metricsTopTopics, range: 0...10_000, reloadsLive: true,

@@ -169,17 +169,6 @@ extension EventLoop {
     }
 }
 
-extension ErrorCode {
-    /// Extension: a command other than AUTH or QUIT before a successful AUTH.
-    public static let authRequired = ErrorCode(rawValue: "auth-required")
-    /// Extension: AUTH with a wrong token (then BYE with the same code).
-    public static let authFailed = ErrorCode(rawValue: "auth-failed")
-    /// Extension: `STATS <topic>` for a topic that does not exist.
-    public static let noSuchTopic = ErrorCode(rawValue: "no-such-topic")
-    /// Extension: creating a topic would pass `max_topics`.
-    public static let tooManyTopics = ErrorCode(rawValue: "too-many-topics")
-}
-
 extension RegistryError {
     var text: String {
         switch self {

@@ -50,9 +50,6 @@ public enum BrokerClientError: Error, Hashable, Sendable, CustomStringConvertibl
         }
     }
 
-    /// The code of `ERR auth-failed` and `BYE auth-failed` (a protocol extension).
-    static let authFailedCode = ErrorCode(rawValue: "auth-failed")
-
     /// A `.system` error for the current `errno`.
     static func system(_ call: String, _ code: Int32 = errno) -> BrokerClientError {
         .system(call: call, errno: code, reason: errorText(code))

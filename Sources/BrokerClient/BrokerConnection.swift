@@ -140,8 +140,8 @@ public final class BrokerConnection {
             guard let frame = try nextFrame(beforeBlocking: {}, deadline: deadline) else { throw .closed }
             switch frame {
             case .ok: return
-            case let .err(code, _) where code == BrokerClientError.authFailedCode: throw .authenticationFailed
-            case let .bye(code, _) where code == BrokerClientError.authFailedCode: throw .authenticationFailed
+            case let .err(code, _) where code == .authFailed: throw .authenticationFailed
+            case let .bye(code, _) where code == .authFailed: throw .authenticationFailed
             case let .err(code, text): throw .refused(ProtocolError(code, text))
             case let .bye(code, text): throw .bye(code: code, text: text)
             case .msg, .lagged: stash(frame)

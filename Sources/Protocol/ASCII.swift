@@ -4,10 +4,6 @@
     @usableFromInline static let lf: UInt8 = 0x0A
     @usableFromInline static let cr: UInt8 = 0x0D
     @usableFromInline static let space: UInt8 = 0x20
-    @usableFromInline static let dot: UInt8 = 0x2E
-    @usableFromInline static let star: UInt8 = 0x2A
-    @usableFromInline static let greater: UInt8 = 0x3E
-    @usableFromInline static let dollar: UInt8 = 0x24
     @usableFromInline static let zero: UInt8 = 0x30
     @usableFromInline static let firstPrintable: UInt8 = 0x21
     @usableFromInline static let lastPrintable: UInt8 = 0x7E

@@ -2,9 +2,12 @@
 
 /// A wire error code: one lowercase word with dashes, as in `ERR bad-topic ...`.
 ///
-/// The codes of PROTOCOL.md are the static members; extensions add their own
-/// the same way. It is a string wrapper rather than an enum so that a client can
-/// carry any code a broker sends, including ones it does not know.
+/// Guarantees: every code of the protocol (PROTOCOL.md, its version 2, and the
+/// project's extensions in docs/protocol.md) is a static member here and listed in
+/// ``known``, so no other file spells a code as a string; `ProtocolTests` pin each
+/// member to its wire spelling. It is a string wrapper rather than an enum so that
+/// a client can carry any code a broker sends, including ones it does not know.
+/// `BYE` uses the same codes (`BYE shutting-down ...`).
 public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
@@ -30,6 +33,35 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let tooManyConnections = ErrorCode(rawValue: "too-many-connections")
     /// `BYE` code: a partial line was left incomplete for too long.
     public static let idleTimeout = ErrorCode(rawValue: "idle-timeout")
+
+    // Extensions (docs/protocol.md, "Error codes").
+
+    /// A command other than `AUTH` or `QUIT` before a successful `AUTH`.
+    public static let authRequired = ErrorCode(rawValue: "auth-required")
+    /// `AUTH` with a wrong token (`ERR`, then `BYE` with the same code).
+    public static let authFailed = ErrorCode(rawValue: "auth-failed")
+    /// `STATS <topic>` for a topic that does not exist.
+    public static let noSuchTopic = ErrorCode(rawValue: "no-such-topic")
+    /// Creating a topic would pass `max_topics`.
+    public static let tooManyTopics = ErrorCode(rawValue: "too-many-topics")
+
+    // Version 2 (PROTOCOL.md, "Error codes added by version 2"). This broker speaks
+    // version 1, so it does not send them; a client may still receive them.
+
+    /// `HELLO` with a version the broker does not speak.
+    public static let unsupportedVersion = ErrorCode(rawValue: "unsupported-version")
+    /// A `BPUB` size over `max_payload_bytes`.
+    public static let payloadTooLarge = ErrorCode(rawValue: "payload-too-large")
+    /// `BYE` code: a `BPUB` whose size or line ending makes the byte stream unreadable.
+    public static let badFraming = ErrorCode(rawValue: "bad-framing")
+
+    /// Every code above, in the order declared.
+    public static let known: [ErrorCode] = [
+        .unknownCommand, .badArguments, .badTopic, .reservedTopic, .lineTooLong, .notSubscribed,
+        .tooManySubscriptions, .shuttingDown, .tooManyConnections, .idleTimeout,
+        .authRequired, .authFailed, .noSuchTopic, .tooManyTopics,
+        .unsupportedVersion, .payloadTooLarge, .badFraming,
+    ]
 }
 
 /// Why a client line was refused: the code and the free text of its `ERR` reply.

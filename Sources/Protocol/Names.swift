@@ -7,9 +7,22 @@
 /// one level) and the last level may be exactly `>` (one or more levels).
 /// Topics whose first level starts with `$` are reserved for the broker.
 /// Every function here works on bytes and allocates nothing.
+///
+/// The bytes with a meaning in names are constants here (``levelSeparator``,
+/// ``singleLevelWildcard``, ``multiLevelWildcard``, ``reservedPrefix``); code that
+/// looks at names uses them rather than their values.
 public enum Names {
     /// The longest topic or pattern, in bytes.
     public static let maxLength = 255
+
+    /// `.` (0x2E): separates the levels of a topic or pattern.
+    public static let levelSeparator: UInt8 = 0x2E
+    /// `*` (0x2A): a pattern level that is exactly this matches any one level.
+    public static let singleLevelWildcard: UInt8 = 0x2A
+    /// `>` (0x3E): a last pattern level that is exactly this matches one or more levels.
+    public static let multiLevelWildcard: UInt8 = 0x3E
+    /// `$` (0x24): a topic whose first level starts with it belongs to the broker.
+    public static let reservedPrefix: UInt8 = 0x24
 
     /// Why a topic or pattern is invalid.
     public enum Violation: Error, Hashable, Sendable {
@@ -41,13 +54,13 @@ public enum Names {
         if count > maxLength { return .tooLong }
         var levelLength = 0
         for byte in topic {
-            if byte == ASCII.dot {
+            if byte == levelSeparator {
                 if levelLength == 0 { return .emptyLevel }
                 levelLength = 0
                 continue
             }
             if byte < ASCII.firstPrintable || byte > ASCII.lastPrintable { return .badByte }
-            if byte == ASCII.star || byte == ASCII.greater { return .wildcardInTopic }
+            if byte == singleLevelWildcard || byte == multiLevelWildcard { return .wildcardInTopic }
             levelLength += 1
         }
         return levelLength == 0 ? .emptyLevel : nil
@@ -61,15 +74,15 @@ public enum Names {
         var levelStart = 0
         var index = 0
         while index <= count {
-            if index == count || pattern[index] == ASCII.dot {
+            if index == count || pattern[index] == levelSeparator {
                 let length = index - levelStart
                 if length == 0 { return .emptyLevel }
                 // A wildcard byte must be the whole level; `>` only as the last level.
                 for position in levelStart..<index {
                     let byte = pattern[position]
-                    if byte == ASCII.star || byte == ASCII.greater {
+                    if byte == singleLevelWildcard || byte == multiLevelWildcard {
                         if length != 1 { return .misplacedWildcard }
-                        if byte == ASCII.greater && index != count { return .misplacedWildcard }
+                        if byte == multiLevelWildcard && index != count { return .misplacedWildcard }
                     }
                 }
                 levelStart = index + 1
@@ -85,12 +98,12 @@ public enum Names {
     /// True when the first level of `name` starts with `$` (the broker's own topics).
     @inlinable
     public static func isReserved(_ name: UnsafeRawBufferPointer) -> Bool {
-        name.first == ASCII.dollar
+        name.first == reservedPrefix
     }
 
     /// True when `pattern` contains a `*` or `>` level (it is not a plain topic).
     public static func hasWildcard(_ pattern: UnsafeRawBufferPointer) -> Bool {
-        pattern.contains(ASCII.star) || pattern.contains(ASCII.greater)
+        pattern.contains(singleLevelWildcard) || pattern.contains(multiLevelWildcard)
     }
 
     /// Whether a valid `pattern` matches a valid concrete `topic`.
@@ -98,7 +111,7 @@ public enum Names {
     /// `*` matches exactly one level, a last `>` one or more levels. A pattern whose
     /// first level is `*` or `>` never matches a topic whose first level starts with `$`.
     public static func matches(pattern: UnsafeRawBufferPointer, topic: UnsafeRawBufferPointer) -> Bool {
-        if isReserved(topic), let first = pattern.first, first == ASCII.star || first == ASCII.greater {
+        if isReserved(topic), let first = pattern.first, first == singleLevelWildcard || first == multiLevelWildcard {
             return false
         }
         var p = 0
@@ -107,14 +120,14 @@ public enum Names {
         let tc = topic.count
         while p < pc {
             // The pattern level [p, pEnd).
-            let pEnd = pattern.firstIndex(of: ASCII.dot, from: p) ?? pc
+            let pEnd = pattern.firstIndex(of: levelSeparator, from: p) ?? pc
             if t >= tc { return false }  // the topic has fewer levels
-            let tEnd = topic.firstIndex(of: ASCII.dot, from: t) ?? tc
+            let tEnd = topic.firstIndex(of: levelSeparator, from: t) ?? tc
             let isSingle = pEnd - p == 1
-            if isSingle && pattern[p] == ASCII.greater {
+            if isSingle && pattern[p] == multiLevelWildcard {
                 return true  // one or more levels remain (t < tc) — matched
             }
-            if !(isSingle && pattern[p] == ASCII.star) {
+            if !(isSingle && pattern[p] == singleLevelWildcard) {
                 if pEnd - p != tEnd - t { return false }
                 var offset = 0
                 while offset < pEnd - p {

@@ -1,4 +1,5 @@
 // The help texts: OVERVIEW, USAGE, OPTIONS, SUBCOMMANDS and examples, pinned by tests.
+import Protocol
 
 /// broker-cli's version, printed by `--version`.
 let version = "broker-cli 0.1.0"
@@ -175,7 +176,7 @@ EXAMPLES:
 private let topHelp = """
 OVERVIEW: Show the most lagged subscribers, live
 
-  Subscribes to $SYS.lagged and counts, per client, address and topic, the lag
+  Subscribes to \(SystemTopicName.lagged) and counts, per client, address and topic, the lag
   reports and the messages missed. Every interval it shows the STATS figures
   (connections, topics, lagged totals and rates) and the subscribers sorted by
   messages missed in the last interval, then in total. On a terminal the

@@ -1,5 +1,6 @@
 // Dispatching a parsed invocation to its subcommand, connecting as it asks, and reading the environment.
 import BrokerClient
+import Protocol
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -28,7 +29,7 @@ func connect(_ invocation: Invocation) throws(BrokerClientError) -> BrokerConnec
 
 /// What to print for a failure: the error's own text, with a hint when the broker wants a token.
 func describe(_ error: BrokerClientError) -> String {
-    if case let .refused(refusal) = error, refusal.code.rawValue == "auth-required" {
+    if case let .refused(refusal) = error, refusal.code == .authRequired {
         return "authentication required: give --token or set BROKER_TOKEN"
     }
     return error.description

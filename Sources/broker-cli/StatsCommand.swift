@@ -17,7 +17,7 @@ func runStats(_ invocation: Invocation) -> Int32 {
         let stats = try connection.stats(topic: topic)
         writeStdout(invocation.json ? StatsFormat.json(stats) : StatsFormat.table(stats))
         return 0
-    } catch let .refused(error) where error.code.rawValue == "no-such-topic" {
+    } catch let .refused(error) where error.code == .noSuchTopic {
         diagnose("no such topic: \(topic ?? "")")
         return 1
     } catch {

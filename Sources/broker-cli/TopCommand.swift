@@ -1,5 +1,6 @@
 // `broker-cli top`: the most lagged subscribers from `$SYS.lagged`, with the STATS figures, refreshed every interval.
 import BrokerClient
+import Protocol
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -13,13 +14,13 @@ func runTop(_ invocation: Invocation) -> Int32 {
     var previous: BrokerStats
     do {
         connection = try connect(invocation)
-        try connection.subscribe("$SYS.lagged")
+        try connection.subscribe(SystemTopicName.lagged)
         previous = try connection.stats()
     } catch {
         diagnose(describe(error))
         return 1
     }
-    diagnose("watching $SYS.lagged on \(invocation.endpoint)")
+    diagnose("watching \(SystemTopicName.lagged) on \(invocation.endpoint)")
     let signalSource = interrupt.install()
     defer { withExtendedLifetime(signalSource) {} }
     interrupt.watch(connection.canceller)
@@ -43,7 +44,7 @@ func runTop(_ invocation: Invocation) -> Int32 {
             case nil:
                 throw BrokerClientError.closed
             case let .message(message)?:
-                if message.topic == "$SYS.lagged", let report = LagReport(payload: message.text) {
+                if message.topic == SystemTopicName.lagged, let report = LagReport(payload: message.text) {
                     aggregate.add(report, at: .now)
                 }
             case let .lagged(_, count)?:
@@ -66,7 +67,7 @@ func runTop(_ invocation: Invocation) -> Int32 {
             let rates = Rate.between(previous, current, elapsed: previousAt.duration(to: sampledAt))
             var screen = TopScreen.render(endpoint: invocation.endpoint.description, stats: current, rates: rates,
                                           rows: aggregate.top(invocation.limit), now: now)
-            if reportsLost > 0 { screen += "(\(reportsLost) $SYS.lagged reports missed by broker-cli itself)\n" }
+            if reportsLost > 0 { screen += "(\(reportsLost) \(SystemTopicName.lagged) reports missed by broker-cli itself)\n" }
             if terminal {
                 screen = "\u{1B}[H\u{1B}[2J" + screen
             } else if refreshes > 0 {

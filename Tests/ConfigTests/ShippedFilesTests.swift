@@ -49,6 +49,20 @@ import Testing
         #expect(docs.contains("reload rejected: "))
     }
 
+    /// The "Reloads live" column of the key table says what each key's `ApplyPath` does.
+    @Test func docsSayHowEachKeyReloads() throws {
+        let rows = try Self.text("docs/configuration.md").split(separator: "\n").filter { $0.hasPrefix("| `") }
+        for key in ConfigKey.all {
+            let row = rows.first { $0.hasPrefix("| `\(key.name)` |") }
+            #expect(row != nil, "docs/configuration.md has no table row for \(key.name)")
+            guard let row else { continue }
+            // | Key | Flag | Default | Allowed | Reloads live | Meaning |
+            let cells = row.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            #expect(cells.count > 5 && cells[5] == key.applyPath.summary,
+                    "\(key.name): the docs say '\(cells.count > 5 ? cells[5] : "")', its ApplyPath says '\(key.applyPath.summary)'")
+        }
+    }
+
     @Test func unitStopTimeoutCoversShutdownGrace() throws {
         let unit = try Self.text("conf/broker-server.service")
         let line = try #require(unit.split(separator: "\n").first { $0.hasPrefix("TimeoutStopSec=") })

@@ -1,11 +1,12 @@
 /// One configuration key: its file name, flag, default, documentation,
-/// whether it reloads live, and how to parse and validate a value for it.
+/// how a reload applies it, and how to parse and validate a value for it.
 ///
 /// Guarantees: `ConfigKey.all` is the single list of keys. The file parser,
 /// the command-line parser, the help text, the reload plan and the tests are
 /// all driven by it, so adding a key means adding one field to `BrokerConfig`
-/// and one entry to `ConfigKey.all`. `apply` either stores a validated value
-/// or leaves the configuration untouched and returns the reason.
+/// and one entry to `ConfigKey.all` (plus, for a key that reloads live, the
+/// `LiveSettings` field its ``applyPath`` names). `apply` either stores a
+/// validated value or leaves the configuration untouched and returns the reason.
 public struct ConfigKey: Sendable {
     /// The key as written in the configuration file, e.g. `max_line_bytes`.
     public let name: String
@@ -14,8 +15,9 @@ public struct ConfigKey: Sendable {
     /// One or two sentences saying what the key means (no default, no reload
     /// information; those are separate fields).
     public let doc: String
-    /// Whether a reload (SIGHUP) applies a change to this key without a restart.
-    public let reloadsLive: Bool
+    /// How a reload (SIGHUP) applies a change to this key: after a restart, or
+    /// live and by which path.
+    public let applyPath: ApplyPath
     /// The default as a human reads it, e.g. `7400` or `number of online CPUs`.
     public let defaultDescription: String
 
@@ -28,7 +30,7 @@ public struct ConfigKey: Sendable {
         _ name: String,
         _ keyPath: WritableKeyPath<BrokerConfig, Value> & Sendable,
         valueName: String,
-        reloadsLive: Bool,
+        applied applyPath: ApplyPath,
         doc: String,
         defaultDescription: String? = nil,
         parse: @escaping @Sendable (String) -> Result<Value, InvalidValue>,
@@ -36,7 +38,7 @@ public struct ConfigKey: Sendable {
     ) {
         self.name = name
         self.valueName = valueName
-        self.reloadsLive = reloadsLive
+        self.applyPath = applyPath
         self.doc = doc
         self.defaultDescription = defaultDescription ?? render(BrokerConfig()[keyPath: keyPath])
         self.assign = { text, config in
@@ -58,15 +60,18 @@ public struct ConfigKey: Sendable {
         _ keyPath: WritableKeyPath<BrokerConfig, Int> & Sendable,
         range: ClosedRange<Int>,
         valueName: String = "N",
-        reloadsLive: Bool,
+        applied applyPath: ApplyPath,
         doc: String,
         defaultDescription: String? = nil
     ) -> ConfigKey {
-        ConfigKey(name, keyPath, valueName: valueName, reloadsLive: reloadsLive, doc: doc,
+        ConfigKey(name, keyPath, valueName: valueName, applied: applyPath, doc: doc,
                   defaultDescription: defaultDescription,
                   parse: { ValueParsers.integer($0, in: range) },
                   render: { String($0) })
     }
+
+    /// Whether a reload (SIGHUP) applies a change to this key without a restart.
+    public var reloadsLive: Bool { applyPath.reloadsLive }
 
     /// The command-line flag for this key: underscores become dashes.
     public var flag: String {

@@ -1,9 +1,10 @@
 /// The result of re-reading the configuration on SIGHUP.
 ///
 /// Guarantees: `.applied` carries the configuration the running daemon should
-/// now use: live keys take their new values, restart-only keys (`host`, `port`,
-/// `threads`) keep their current values (the plan lists them under
-/// "needs restart"), and keys set on the command line keep their flag values.
+/// now use: keys that reload live take their new values, keys whose `ApplyPath`
+/// is `.restart` (`host`, `port`, `threads`, `metrics_port`) keep their current
+/// values (the plan lists them under "needs restart"), and keys set on the
+/// command line keep their flag values.
 /// `.rejected` means nothing changes; the daemon keeps `current`.
 public enum ReloadOutcome: Sendable, Equatable {
     case applied(config: BrokerConfig, plan: ReloadPlan)
@@ -46,7 +47,7 @@ extension BrokerConfig {
         // leaves `threads` unset does not show up as a change.
         let wanted = fromFile.overriding(overriddenKeys, from: current)
         let plan = reloadPlan(from: current, to: wanted)
-        let restartOnly = Set(ConfigKey.all.filter { !$0.reloadsLive }.map(\.name))
+        let restartOnly = Set(ConfigKey.all.filter { $0.applyPath == .restart }.map(\.name))
         let effective = wanted.overriding(restartOnly, from: current)
         return .applied(config: effective, plan: plan)
     }

@@ -2,7 +2,7 @@
 ///
 /// Guarantees: `liveKeys` and `restartKeys` together are exactly the keys
 /// whose values differ, each in `ConfigKey.all` order, with no key in both;
-/// a key is in `liveKeys` iff its descriptor says `reloadsLive`.
+/// a key is in `liveKeys` iff its `ApplyPath` is not `.restart`.
 public struct ReloadPlan: Sendable, Equatable {
     /// Changed keys the running daemon applies now.
     public let liveKeys: [String]
@@ -49,7 +49,7 @@ extension BrokerConfig {
         var live: [String] = []
         var restart: [String] = []
         for key in ConfigKey.all where !key.isSame(in: old, and: new) {
-            if key.reloadsLive {
+            if key.applyPath.reloadsLive {
                 live.append(key.name)
             } else {
                 restart.append(key.name)

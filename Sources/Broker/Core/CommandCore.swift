@@ -172,7 +172,7 @@ final class CommandCore {
         stats.laggedEvents.add(1)
         stats.laggedMessages.add(missed)
         cursor.lagSinceLog &+= missed
-        if topic.first != 0x24 {  // lags on the broker's own topics are not announced (no feedback loop)
+        if topic.first != Names.reservedPrefix {  // lags on the broker's own topics are not announced (no feedback loop)
             publishSystemEvent(SystemTopics.lagged,
                                "topic=\(String(decoding: topic, as: UTF8.self)) client=\(session.id) addr=\(session.peer) missed=\(missed)")
         }
@@ -198,17 +198,6 @@ final class CommandCore {
             }
         }
     }
-}
-
-extension ErrorCode {
-    /// Extension: a command other than AUTH or QUIT before a successful AUTH.
-    public static let authRequired = ErrorCode(rawValue: "auth-required")
-    /// Extension: AUTH with a wrong token (then BYE with the same code).
-    public static let authFailed = ErrorCode(rawValue: "auth-failed")
-    /// Extension: `STATS <topic>` for a topic that does not exist.
-    public static let noSuchTopic = ErrorCode(rawValue: "no-such-topic")
-    /// Extension: creating a topic would pass `max_topics`.
-    public static let tooManyTopics = ErrorCode(rawValue: "too-many-topics")
 }
 
 extension TopicStoreError {

@@ -5,7 +5,7 @@ import Protocol
 /// naming `$SYS` explicitly (`SUB $SYS.>`), and may not publish to them.
 enum SystemTopics {
     /// One event per lag: `topic=<t> client=<id> addr=<ip:port> missed=<n>`.
-    static let lagged: [UInt8] = Array("$SYS.lagged".utf8)
+    static let lagged: [UInt8] = Array(SystemTopicName.lagged.utf8)
     /// The `STATS` line, every `stats_interval_ms`.
-    static let stats: [UInt8] = Array("$SYS.stats".utf8)
+    static let stats: [UInt8] = Array(SystemTopicName.stats.utf8)
 }

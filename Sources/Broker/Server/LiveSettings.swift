@@ -2,6 +2,11 @@
 
 /// The configuration values that apply without a restart, as one value that the
 /// server hands to every event loop when it changes.
+///
+/// Guarantees: it holds one stored property per ``Field``, and every configuration
+/// key whose `ApplyPath` names a field lands in that field and in no other
+/// (`ApplyPathTests` checks both, key by key). Built by the server at start and at
+/// each reload (`BrokerServer.apply(_:)`); a plain value, any thread.
 public struct LiveSettings: Sendable, Equatable {
     public var capacity: Int
     public var maxConnections: Int
@@ -9,7 +14,6 @@ public struct LiveSettings: Sendable, Equatable {
     public var maxTopics: Int
     public var maxLineBytes: Int
     public var idleTimeoutMs: Int
-    public var shutdownGraceMs: Int
     public var tcpKeepaliveS: Int
     public var idlePollUs: Int
     public var logLevel: LogLevel
@@ -18,6 +22,7 @@ public struct LiveSettings: Sendable, Equatable {
     /// The token clients must send with AUTH; nil = authentication off.
     public var authToken: [UInt8]?
 
+    /// The settings of `config`, with `authToken` as `AuthToken.resolve(config)` found it.
     public init(_ config: BrokerConfig, authToken: String?) {
         self.authToken = authToken.map { Array($0.utf8) }
         capacity = config.capacity
@@ -26,11 +31,63 @@ public struct LiveSettings: Sendable, Equatable {
         maxTopics = config.maxTopics
         maxLineBytes = config.maxLineBytes
         idleTimeoutMs = config.idleTimeoutMs
-        shutdownGraceMs = config.shutdownGraceMs
         tcpKeepaliveS = config.tcpKeepaliveS
         idlePollUs = config.idlePollUs
         logLevel = config.logLevel
         statsIntervalMs = config.statsIntervalMs
         metricsTopTopics = config.metricsTopTopics
+    }
+}
+
+extension LiveSettings {
+    /// One stored property of ``LiveSettings``: where a live configuration key's value
+    /// goes (`ApplyPath.live(_:)` and its variants name one).
+    ///
+    /// Guarantees: the cases are exactly the stored properties, spelled as the raw
+    /// values (a test compares them with the properties a `Mirror` sees). Each case
+    /// says who reads the field once `BrokerServer.apply(_:)` has handed it on.
+    public enum Field: String, CaseIterable, Sendable {
+        /// The topic registry, when it creates a topic (its ring size); the loops' flush pacing.
+        case capacity
+        /// The event loops, at each accept.
+        case maxConnections
+        /// The event loops, at each `SUB`.
+        case maxSubscriptionsPerConnection
+        /// The topic registry, when it creates a topic.
+        case maxTopics
+        /// The event loops: every connection's line framer, open ones included.
+        case maxLineBytes
+        /// The event loops' idle-connection timer.
+        case idleTimeoutMs
+        /// The event loops, at each accept (`SO_KEEPALIVE` on the new socket).
+        case tcpKeepaliveS
+        /// The event loops' idle-poll window.
+        case idlePollUs
+        /// The logger (`Logger.setLevel`).
+        case logLevel
+        /// Event loop 0, which publishes `$SYS.stats`.
+        case statsIntervalMs
+        /// The metrics server, at each scrape.
+        case metricsTopTopics
+        /// The event loops: at each accept (whether the connection must send `AUTH`) and at each `AUTH`.
+        case authToken
+    }
+
+    /// Whether `self` and `other` hold the same value in `field`.
+    public func isSame(_ field: Field, as other: LiveSettings) -> Bool {
+        switch field {
+        case .capacity: capacity == other.capacity
+        case .maxConnections: maxConnections == other.maxConnections
+        case .maxSubscriptionsPerConnection: maxSubscriptionsPerConnection == other.maxSubscriptionsPerConnection
+        case .maxTopics: maxTopics == other.maxTopics
+        case .maxLineBytes: maxLineBytes == other.maxLineBytes
+        case .idleTimeoutMs: idleTimeoutMs == other.idleTimeoutMs
+        case .tcpKeepaliveS: tcpKeepaliveS == other.tcpKeepaliveS
+        case .idlePollUs: idlePollUs == other.idlePollUs
+        case .logLevel: logLevel == other.logLevel
+        case .statsIntervalMs: statsIntervalMs == other.statsIntervalMs
+        case .metricsTopTopics: metricsTopTopics == other.metricsTopTopics
+        case .authToken: authToken == other.authToken
+        }
     }
 }

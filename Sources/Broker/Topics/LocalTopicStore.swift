@@ -220,7 +220,7 @@ final class LocalTopicStore: TopicStore {
             var ringCapacity = capacity.load(ordering: .relaxed)
             // The broker's own topics keep at least 1024 events, so a burst of lag
             // reports is not itself lost to a tiny configured capacity.
-            if name.first == 0x24 { ringCapacity = max(ringCapacity, LocalTopicStore.systemTopicCapacity) }
+            if name.first == Names.reservedPrefix { ringCapacity = max(ringCapacity, LocalTopicStore.systemTopicCapacity) }
             let topic = try Topic(name: name, capacity: ringCapacity)
             state.topics[name] = topic
             topicCount.store(state.topics.count, ordering: .relaxed)

@@ -28,19 +28,19 @@ struct PatternIndex: @unchecked Sendable {
 
     /// Splits a name into its levels.
     static func levels(_ name: [UInt8]) -> [ArraySlice<UInt8>] {
-        name.split(separator: 0x2E, omittingEmptySubsequences: false)
+        name.split(separator: Names.levelSeparator, omittingEmptySubsequences: false)
     }
 
     mutating func insert(_ subscription: Subscription) {
         let levels = PatternIndex.levels(subscription.pattern)
         var node = root
         for (index, level) in levels.enumerated() {
-            if level.count == 1 && level.first == 0x3E && index == levels.count - 1 {
+            if level.count == 1 && level.first == Names.multiLevelWildcard && index == levels.count - 1 {
                 node.greater.append(subscription)
                 count += 1
                 return
             }
-            if level.count == 1 && level.first == 0x2A {
+            if level.count == 1 && level.first == Names.singleLevelWildcard {
                 if node.star == nil { node.star = Node() }
                 node = node.star ?? node
             } else {
@@ -70,12 +70,12 @@ struct PatternIndex: @unchecked Sendable {
             node.terminal.remove(at: index)
             return true
         }
-        if levels.count == 1 && level.count == 1 && level.first == 0x3E {
+        if levels.count == 1 && level.count == 1 && level.first == Names.multiLevelWildcard {
             guard let index = node.greater.firstIndex(where: { $0 === subscription }) else { return false }
             node.greater.remove(at: index)
             return true
         }
-        if level.count == 1 && level.first == 0x2A {
+        if level.count == 1 && level.first == Names.singleLevelWildcard {
             guard let star = node.star else { return false }
             let removed = remove(subscription, levels: levels.dropFirst(), from: star)
             if star.isEmpty { node.star = nil }
@@ -92,7 +92,7 @@ struct PatternIndex: @unchecked Sendable {
     func forEachMatch(_ topic: [UInt8], _ body: (Subscription) -> Void) {
         if count == 0 { return }
         let levels = PatternIndex.levels(topic)
-        let reserved = topic.first == 0x24  // `$`: no leading wildcard matches it
+        let reserved = topic.first == Names.reservedPrefix  // no leading wildcard matches it
         PatternIndex.match(levels[...], node: root, atRoot: true, reserved: reserved, body)
     }
 

@@ -16,7 +16,7 @@ func spawnSignalThread(
         while true {
             let signal: ControlSignal
             do {
-                signal = try state.watcher.next()
+                signal = ControlSignal(signal: try state.watcher.next())
             } catch {
                 logger.error("signal watcher: \(error)")
                 return

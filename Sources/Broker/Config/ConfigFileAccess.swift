@@ -76,7 +76,7 @@ public struct FileReadFailure: Error, Sendable, Equatable {
     public init(reason: String) { self.reason = reason }
 
     static func errno(_ code: Int32) -> FileReadFailure {
-        FileReadFailure(reason: String(cString: strerror(code)))
+        FileReadFailure(reason: SystemError.text(errno: code))
     }
 }
 

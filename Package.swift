@@ -23,25 +23,29 @@ let package = Package(
         .target(name: "Locks"),
         // System headers Glibc does not export to Swift (epoll, eventfd, signalfd).
         .target(name: "CBrokerShim"),
+        // The system layer of server and client: one errno funnel, owned descriptors, sockets, epoll, signals.
+        .target(name: "Posix", dependencies: ["CBrokerShim"]),
         // The daemon's core: channels, topics, server, configuration.
-        .target(name: "Broker", dependencies: ["Protocol", "CBrokerShim", "Locks"], swiftSettings: releaseSpeed),
+        .target(name: "Broker", dependencies: ["Protocol", "CBrokerShim", "Locks", "Posix"], swiftSettings: releaseSpeed),
         // The daemon's entry point: configuration, signals, the server.
-        .executableTarget(name: "broker-server", dependencies: ["Broker"]),
+        .executableTarget(name: "broker-server", dependencies: ["Broker", "Posix"]),
         // The channel family beside tokio's (release mode; see scripts/bench-channels.sh).
         .executableTarget(name: "channel-bench", dependencies: ["Broker"]),
         // Throughput of the framer and command parser (release mode).
         .executableTarget(name: "codec-bench", dependencies: ["Protocol"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
+        // The system layer: the errno funnel, error text, descriptor ownership, loopback sockets.
+        .testTarget(name: "PosixTests", dependencies: ["Posix", "CBrokerShim"]),
         .testTarget(name: "ConfigTests", dependencies: ["Broker"]),
         .testTarget(name: "ChannelsTests", dependencies: ["Broker"]),
         // The metrics endpoint's pure parts: HTTP request reader, routing, exposition format. No sockets.
         .testTarget(name: "MetricsTests", dependencies: ["Broker"]),
         // End to end: real TCP against an in-process server and the built broker-server binary.
-        .testTarget(name: "BrokerServerTests", dependencies: ["Broker", "Protocol"]),
+        .testTarget(name: "BrokerServerTests", dependencies: ["Broker", "Protocol", "Posix"]),
         // Every row and guarantee of PROTOCOL.md version 1 against the command core in memory: no sockets, no threads.
-        .testTarget(name: "CoreTests", dependencies: ["Broker", "Protocol"]),
+        .testTarget(name: "CoreTests", dependencies: ["Broker", "Protocol", "Posix"]),
         // Talking to the broker from Swift: connect, publish (single and pipelined), subscribe, ping.
-        .target(name: "BrokerClient", dependencies: ["Protocol", "Locks"]),
+        .target(name: "BrokerClient", dependencies: ["Protocol", "Locks", "Posix"]),
         // The command-line client: pub, sub, ping, bench.
         .executableTarget(name: "broker-cli", dependencies: ["BrokerClient", "Protocol"]),
         // broker-cli's argument parsing, output formats and help (unit), and end to end against broker-server.

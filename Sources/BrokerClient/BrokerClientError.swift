@@ -1,18 +1,12 @@
 // The one error type of the client library: what went wrong, with the system's own text.
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Posix
 import Protocol
 
 /// Everything that can go wrong talking to a broker.
 ///
 /// The `description` is a complete sentence fragment meant to be shown to a
 /// person after a program name, e.g. `cannot connect to 127.0.0.1:7400: Connection refused`.
-/// System failures carry the text of `strerror` for their `errno`.
+/// System failures carry the system's text for their `errno` (`strerror_r`).
 public enum BrokerClientError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The host name could not be resolved (the text is `getaddrinfo`'s).
     case cannotResolve(address: String, reason: String)
@@ -50,16 +44,13 @@ public enum BrokerClientError: Error, Hashable, Sendable, CustomStringConvertibl
         }
     }
 
-    /// A `.system` error for the current `errno`.
-    static func system(_ call: String, _ code: Int32 = errno) -> BrokerClientError {
-        .system(call: call, errno: code, reason: errorText(code))
+    /// A `.system` error for a failed system call, with the system's text.
+    init(_ error: SystemError) {
+        self = .system(call: error.call, errno: error.errno, reason: error.reason)
     }
 }
 
-/// The system's text for an errno value (`strerror_r`), e.g. "Connection refused".
+/// The system's text for an errno value (`strerror_r`, thread-safe), e.g. "Connection refused".
 public func errorText(_ code: Int32) -> String {
-    var buffer = [CChar](repeating: 0, count: 256)
-    // The XSI strerror_r: the text goes into the buffer; non-zero means unknown code.
-    guard strerror_r(code, &buffer, buffer.count) == 0 else { return "error \(code)" }
-    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    SystemError.text(errno: code)
 }

@@ -1,4 +1,5 @@
 // One connection to the broker: connect, request/reply commands, and reading unasked frames.
+import Posix
 import Protocol
 
 /// A connection to a broker, used from one thread at a time.
@@ -19,7 +20,7 @@ public final class BrokerConnection {
     /// Where this connection goes.
     public let endpoint: Endpoint
     /// The socket; closed when the connection and every canceller are gone.
-    let socket: SocketHandle
+    let socket: ConnectionSocket
     /// Splits the broker's bytes into lines.
     var framer = LineFramer(maxLineBytes: BrokerConnection.maxFrameBytes)
     /// Frames read but not yet handed out, from `frameHead` on.
@@ -47,7 +48,7 @@ public final class BrokerConnection {
     /// A broker without a configured token accepts any `AUTH`.
     public init(to endpoint: Endpoint, timeout: Duration = .seconds(5), token: String? = nil) throws(BrokerClientError) {
         self.endpoint = endpoint
-        self.socket = try SocketHandle.connect(to: endpoint, timeout: timeout)
+        self.socket = try ConnectionSocket.connect(to: endpoint, timeout: timeout)
         self.readBuffer = .allocate(byteCount: 256 * 1024, alignment: 16)
         if let token { try authenticate(token, timeout: timeout) }
     }
@@ -56,7 +57,7 @@ public final class BrokerConnection {
 
     /// A handle that may stop this connection from any thread.
     public struct Canceller: Sendable {
-        let socket: SocketHandle
+        let socket: ConnectionSocket
         /// Shuts the socket down: a blocked read in the owning thread returns as if the
         /// broker had closed the connection. Safe to call any number of times, from any thread.
         public func cancel() { socket.shutdown() }
@@ -228,16 +229,14 @@ public final class BrokerConnection {
             frameHead = 0
             if reachedEnd { return nil }
             switch try socket.read(into: readBuffer) {
-            case let .bytes(count):
-                try ingest(count) { frames.append(ServerFrame($0)) }
-            case .endOfFile:
+            case .done(0):
                 reachedEnd = true
+            case let .done(count):
+                try ingest(count) { frames.append(ServerFrame($0)) }
             case .wouldBlock:
                 beforeBlocking()
-                switch socket.wait(for: Int16(POLLIN), until: deadline) {
-                case let .failure(code): throw .system("poll", code.code)
-                case .success(false): throw .timedOut("waiting for the broker's reply")
-                case .success(true): break
+                if try socket.wait(for: .readable, until: deadline).isEmpty {
+                    throw .timedOut("waiting for the broker's reply")
                 }
             }
         }
@@ -271,12 +270,6 @@ public final class BrokerConnection {
         }
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// A connection belongs to one thread; share a ``BrokerConnection/Canceller`` instead.
 @available(*, unavailable)

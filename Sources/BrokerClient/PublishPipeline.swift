@@ -1,10 +1,6 @@
 // Pipelined publishing: thousands of PUBs in flight on one connection, replies matched in order.
+import Posix
 import Protocol
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// PUB lines being prepared for one topic, handed to the producer of
 /// ``BrokerConnection/publishPipelined(topic:maxInFlight:produce:onReply:)``.
@@ -81,21 +77,18 @@ extension BrokerConnection {
             let pending = outbound.count - written
             if !moreToCome && pending == 0 && sent == answered { return }
             let canProduce = moreToCome && pending < lowWater && Int(sent - answered) < maxInFlight
-            var entry = pollfd(fd: socket.fd, events: Int16(POLLIN) | (pending > 0 ? Int16(POLLOUT) : 0), revents: 0)
-            let ready = poll(&entry, 1, canProduce ? 0 : -1)
-            if ready < 0 {
-                if errno == EINTR { continue }
-                throw .system("poll")
-            }
-            if ready == 0 { continue }
-            if pending > 0 && entry.revents & Int16(POLLOUT | POLLERR | POLLHUP) != 0 {
+            // With room to produce, only look (a deadline of now); otherwise wait for the socket.
+            let ready = try socket.wait(for: pending > 0 ? [.readable, .writable] : .readable,
+                                        until: canProduce ? .now : nil)
+            if ready.isEmpty { continue }
+            if pending > 0 && !ready.isDisjoint(with: [.writable, .error, .hangup]) {
                 let start = written
                 let result = outbound.withUnsafeBytes { raw in
                     Result { () throws(BrokerClientError) in try socket.write(UnsafeRawBufferPointer(rebasing: raw[start...])) }
                 }
-                if case let .bytes(count) = try result.get() { written += count }
+                if case let .done(count) = try result.get() { written += count }
             }
-            if entry.revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 {
+            if !ready.isDisjoint(with: [.readable, .error, .hangup]) {
                 try readReplies(answered: &answered, onReply: onReply)
             }
         }
@@ -105,10 +98,10 @@ extension BrokerConnection {
     private func readReplies(answered: inout UInt64, onReply: (UInt64, PublishReply) -> Void) throws(BrokerClientError) {
         switch try socket.read(into: readBuffer) {
         case .wouldBlock: return
-        case .endOfFile:
+        case .done(0):
             reachedEnd = true
             throw .closed
-        case let .bytes(count):
+        case let .done(count):
             var failure: BrokerClientError?
             var number = answered
             try ingest(count) { view in

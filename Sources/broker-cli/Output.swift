@@ -1,4 +1,5 @@
 // Buffered stdout (flushed in big writes and before every blocking read) and one-line stderr messages.
+import BrokerClient
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -80,7 +81,7 @@ func writeStdout(_ text: String) {
     bytes.withUnsafeBytes { writeAll(fd: STDOUT_FILENO, $0) }
 }
 
-/// The system's text for an errno value.
+/// The system's text for an errno value (thread-safe: `strerror_r`, see ``errorText(_:)``).
 func errorTextOf(_ code: Int32) -> String {
-    String(cString: strerror(code))
+    errorText(code)
 }

@@ -1,4 +1,5 @@
 // The signal thread: SIGHUP reloads the configuration, SIGINT/SIGTERM shut down (twice: at once).
+import Posix
 import Broker
 import Foundation
 import Glibc
@@ -16,7 +17,7 @@ func spawnSignalThread(
         while true {
             let signal: ControlSignal
             do {
-                signal = try state.watcher.next()
+                signal = ControlSignal(signal: try state.watcher.next())
             } catch {
                 logger.error("signal watcher: \(error)")
                 return

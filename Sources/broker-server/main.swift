@@ -1,4 +1,5 @@
 // broker-server: parse the configuration, start the server, turn signals into reload and shutdown.
+import Posix
 import Broker
 import Glibc
 
@@ -28,7 +29,7 @@ case let .run(config, configPath, overriddenKeys):
     // Before any thread starts: from here on SIGINT, SIGTERM and SIGHUP are events.
     let watcher: SignalWatcher
     do {
-        watcher = try SignalWatcher()
+        watcher = try SignalWatcher(watching: ControlSignal.watched)
     } catch {
         fail("cannot watch signals: \(error)", exitCode: 71)
     }

@@ -1,4 +1,5 @@
 // Starts a BrokerServer inside the test process on an ephemeral port.
+import Posix
 import Broker
 import Glibc
 

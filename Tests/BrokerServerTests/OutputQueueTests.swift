@@ -1,4 +1,5 @@
 // The output queue writes replies and shared messages in order, whatever the socket takes at a time.
+import Posix
 import Glibc
 import Testing
 @testable import Broker

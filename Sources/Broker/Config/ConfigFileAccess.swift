@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import Posix
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
@@ -76,7 +77,7 @@ public struct FileReadFailure: Error, Sendable, Equatable {
     public init(reason: String) { self.reason = reason }
 
     static func errno(_ code: Int32) -> FileReadFailure {
-        FileReadFailure(reason: String(cString: strerror(code)))
+        FileReadFailure(reason: SystemError.text(errno: code))
     }
 }
 

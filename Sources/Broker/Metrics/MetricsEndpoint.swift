@@ -1,4 +1,5 @@
 // The metrics endpoint on a loop's reactor: GET /metrics and GET /healthz over HTTP/1.1.
+import Posix
 import CBrokerShim
 import Glibc
 

@@ -1,4 +1,5 @@
 // The reactor: one epoll instance, its registrations, timers and cross-thread wake-up. Knows no protocol.
+import Posix
 import CBrokerShim
 import Glibc
 import Synchronization

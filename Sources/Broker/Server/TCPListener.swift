@@ -1,4 +1,5 @@
 // The line-protocol listener: accepts TCP connections and spreads them over the loops.
+import Posix
 import CBrokerShim
 import Glibc
 import Protocol

@@ -1,4 +1,5 @@
 // The TCP transport of a session: a non-blocking socket on the loop's reactor.
+import Posix
 import CBrokerShim
 import Glibc
 

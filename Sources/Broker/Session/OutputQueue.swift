@@ -1,4 +1,5 @@
 // A connection's pending output: reply bytes and shared message frames, in write order.
+import Posix
 import Glibc
 
 /// What a connection still has to write, in order: runs of control bytes

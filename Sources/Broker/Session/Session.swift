@@ -1,4 +1,5 @@
 // One client's protocol session: framing, state, subscriptions and output, over any transport.
+import Posix
 import Glibc
 import Protocol
 

@@ -1,4 +1,5 @@
 // Where a session is in its life, and why it closed.
+import Posix
 import Protocol
 
 /// Why a session was closed (logged with the close).

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -15,9 +16,17 @@
 #include <sys/uio.h>
 
 /// accept4(2), which glibc declares only under _GNU_SOURCE (see shim.c).
-int cbroker_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
+int cbroker_accept4(int fd, struct sockaddr *_Nullable address, socklen_t *_Nullable length, int flags);
+
+/// The system's text for `code`, thread-safe (strerror_r; see shim.c for which one).
+/// The result is `buffer` or a string that lives as long as the process; copy it
+/// before `buffer` goes away.
+const char *_Nonnull cbroker_strerror(int code, char *_Nonnull buffer, size_t size);
 
 /// The calling thread's errno (a macro in C).
 static inline int cbroker_errno(void) { return errno; }
+
+/// Sets the calling thread's errno (a macro in C); for tests of the errno funnel.
+static inline void cbroker_set_errno(int value) { errno = value; }
 
 #endif

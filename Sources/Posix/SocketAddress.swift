@@ -2,7 +2,7 @@
 import CBrokerShim
 import Glibc
 
-/// An IPv4 or IPv6 address with a port, as the kernel takes it.
+/// An IPv4 or IPv6 address with a port, as the kernel takes it. A value (any thread).
 public struct SocketAddress: Sendable, CustomStringConvertible {
     /// The raw address (sockaddr_in or sockaddr_in6 inside a sockaddr_storage).
     var storage: sockaddr_storage
@@ -41,8 +41,23 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         self.length = length
     }
 
+    /// Copies an address the kernel or `getaddrinfo` handed out.
+    init(_ address: UnsafePointer<sockaddr>, length: socklen_t) {
+        var storage = sockaddr_storage()
+        let length = min(length, socklen_t(MemoryLayout<sockaddr_storage>.size))
+        withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: UnsafeRawBufferPointer(start: address, count: Int(length))) }
+        self.init(storage: storage, length: length)
+    }
+
+    /// Runs `body` with the address as the `sockaddr` pointer and length the socket calls take.
+    func withSockaddr<Result>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {
+        withUnsafePointer(to: storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, length) }
+        }
+    }
+
     /// The address family (AF_INET or AF_INET6).
-    var family: Int32 { Int32(storage.ss_family) }
+    public var family: Int32 { Int32(storage.ss_family) }
 
     /// The port, in host byte order.
     public var port: Int {

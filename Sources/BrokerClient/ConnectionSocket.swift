@@ -1,0 +1,69 @@
+// The connection's socket: a Posix SocketHandle owned by a class, so a Canceller on another thread can shut it down.
+import Posix
+
+/// The socket of one ``BrokerConnection``, shared with its ``BrokerConnection/Canceller``s.
+///
+/// Invariant: the descriptor lives exactly as long as this object. The class owns
+/// the `~Copyable` ``SocketHandle``, which closes the descriptor in its `deinit`
+/// when the last reference to the object goes, and nothing else closes it. So a
+/// canceller on any thread may call ``shutdown()`` at any time without ever
+/// reaching a closed or reused descriptor number. Reads, writes and waits belong
+/// to the connection's thread.
+final class ConnectionSocket: Sendable {
+    /// The socket, non-blocking, close-on-exec, `TCP_NODELAY`.
+    let handle: SocketHandle
+
+    private init(_ handle: consuming SocketHandle) { self.handle = handle }
+
+    /// The descriptor, valid while this object lives.
+    var fd: Int32 { handle.fd }
+
+    /// Opens a connection to the first address of `endpoint` that accepts within `timeout`.
+    static func connect(to endpoint: Endpoint, timeout: Duration) throws(BrokerClientError) -> ConnectionSocket {
+        let handle: SocketHandle
+        do {
+            handle = try SocketHandle.connect(to: endpoint.host, port: Int(endpoint.port), timeout: timeout)
+        } catch {
+            switch error {
+            case let .cannotResolve(_, reason): throw .cannotResolve(address: endpoint.description, reason: reason)
+            case let .cannotConnect(failure): throw .cannotConnect(address: endpoint.description, reason: failure.reason)
+            }
+        }
+        // Small frames (PING, single PUBs) must not wait for Nagle; batching is done by the caller.
+        try? handle.setNoDelay()
+        return ConnectionSocket(handle)
+    }
+
+    /// Shuts both directions: a read blocked on this socket in another thread returns
+    /// end of file. Any thread, any number of times (a socket already shut or reset
+    /// reports `ENOTCONN`, which changes nothing).
+    func shutdown() { try? handle.shutdown(.both) }
+
+    /// Reads what is there without blocking; `.done(0)` is the broker's end of file.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(BrokerClientError) -> IOResult<Int> {
+        do { return try handle.read(into: buffer) } catch { throw BrokerClientError(error) }
+    }
+
+    /// Writes what fits without blocking; never raises SIGPIPE.
+    func write(_ bytes: UnsafeRawBufferPointer) throws(BrokerClientError) -> IOResult<Int> {
+        if bytes.isEmpty { return .done(0) }
+        do { return try handle.send(bytes) } catch { throw BrokerClientError(error) }
+    }
+
+    /// Writes all of `bytes`, waiting for room as needed.
+    func writeAll(_ bytes: UnsafeRawBufferPointer) throws(BrokerClientError) {
+        var offset = 0
+        while offset < bytes.count {
+            switch try write(UnsafeRawBufferPointer(rebasing: bytes[offset...])) {
+            case let .done(count): offset += count
+            case .wouldBlock: _ = try wait(for: .writable, until: nil)
+            }
+        }
+    }
+
+    /// Waits until the socket is ready for `events` or `deadline` passes (nil: none);
+    /// returns what is ready, empty when the deadline passed first.
+    func wait(for events: PollEvents, until deadline: ContinuousClock.Instant?) throws(BrokerClientError) -> PollEvents {
+        do { return try handle.poll(for: events, until: deadline) } catch { throw BrokerClientError(error) }
+    }
+}

@@ -24,8 +24,8 @@ final class MetricsEndpoint: ReactorHandler {
     /// Bytes discarded after the response before the connection is closed anyway.
     static let maxDrainBytes = 64 * 1024
 
-    /// The listening socket; closed by ``close()``.
-    private let fd: Int32
+    /// The listening socket; closed with the endpoint.
+    let socket: SocketHandle
     private let token: ReactorToken
     /// `unowned(unsafe)`: the reactor owns this endpoint.
     private unowned(unsafe) let reactor: Reactor
@@ -39,8 +39,9 @@ final class MetricsEndpoint: ReactorHandler {
     /// Where requests are read (one per endpoint; reads never overlap on one loop).
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
 
-    init(fd: Int32, token: ReactorToken, reactor: Reactor, context: ServerContext, core: CommandCore, requestDeadlineMs: Int64) {
-        self.fd = fd
+    init(socket: consuming SocketHandle, token: ReactorToken, reactor: Reactor, context: ServerContext, core: CommandCore,
+         requestDeadlineMs: Int64) {
+        self.socket = socket
         self.token = token
         self.reactor = reactor
         self.context = context
@@ -53,36 +54,36 @@ final class MetricsEndpoint: ReactorHandler {
     /// The listener is readable: accept what is waiting.
     func handleEvents(_ events: UInt32) {
         for _ in 0..<32 {
-            let accepted: IOResult<(Int32, SocketAddress)>
+            let accepted: IOResult<AcceptedSocket>
             do {
-                accepted = try Socket.accept(fd)
+                accepted = try socket.accept()
             } catch {
                 if error.errno == EMFILE || error.errno == ENFILE || error.errno == ENOBUFS || error.errno == ENOMEM {
                     context.logger.warn("metrics: cannot accept: \(error); pausing accept for 100 ms")
-                    try? reactor.modify(fd, token: token, events: 0)
+                    try? reactor.modify(socket.fd, token: token, events: 0)
                     reactor.addTimer(at: monotonicMilliseconds() + 100) { [weak self] in
                         guard let self, !closed else { return }
-                        try? reactor.modify(fd, token: token, events: EpollBits.readable)
+                        try? reactor.modify(socket.fd, token: token, events: EpollBits.readable)
                     }
                     return
                 }
                 continue  // ECONNABORTED and the like concern only that connection
             }
-            guard case let .done((socket, _)) = accepted else { return }
+            guard case let .done(accepted) = accepted else { return }
             if connections.count >= MetricsEndpoint.maxConnections {
-                _ = Socket.send(socket, HTTPResponse.plain(.serviceUnavailable, "too many metrics connections").encoded)
-                Socket.close(socket)
+                let refusal = HTTPResponse.plain(.serviceUnavailable, "too many metrics connections").encoded
+                _ = try? refusal.withUnsafeBytes { bytes throws(SystemError) in try accepted.socket.send(bytes) }
                 continue
             }
+            let connectionToken = reactor.reserveToken()
+            let connection = MetricsHTTPConnection(socket: accepted.socket, token: connectionToken, endpoint: self)
             do {
-                let connection = try reactor.register(socket, events: EpollBits.readable | EpollBits.readHangup) { token in
-                    MetricsHTTPConnection(fd: socket, token: token, endpoint: self)
-                }
-                connections[connection.token] = connection
+                try reactor.register(connection.socket.fd, events: EpollBits.readable | EpollBits.readHangup,
+                                     token: connectionToken, handler: connection)
+                connections[connectionToken] = connection
                 connection.armDeadline()
             } catch {
                 context.logger.warn("metrics: cannot watch connection: \(error)")
-                Socket.close(socket)
             }
         }
     }
@@ -106,7 +107,7 @@ final class MetricsEndpoint: ReactorHandler {
 
     /// Changes what a connection's socket is watched for.
     func watch(_ connection: MetricsHTTPConnection, events: UInt32) throws(SystemError) {
-        try reactor.modify(connection.fd, token: connection.token, events: events)
+        try reactor.modify(connection.socket.fd, token: connection.token, events: events)
     }
 
     /// Runs `body` at `deadlineMs` unless cancelled.
@@ -116,20 +117,19 @@ final class MetricsEndpoint: ReactorHandler {
 
     func cancelTimer(_ timer: ReactorTimer) { reactor.cancelTimer(timer) }
 
-    /// Forgets a connection and closes its socket.
+    /// Forgets a connection; its socket closes when the connection object goes.
     func remove(_ connection: MetricsHTTPConnection) {
         guard connections.removeValue(forKey: connection.token) != nil else { return }
-        reactor.deregister(connection.fd, token: connection.token)
-        Socket.close(connection.fd)
+        reactor.deregister(connection.socket.fd, token: connection.token)
     }
 
-    /// Stops listening and closes every connection.
+    /// Stops listening and closes every connection (the listening socket closes
+    /// when the loop lets go of the endpoint).
     func close() {
         guard !closed else { return }
         closed = true
         for connection in Array(connections.values) { connection.close() }
-        reactor.deregister(fd, token: token)
-        Socket.close(fd)
+        reactor.deregister(socket.fd, token: token)
     }
 }
 
@@ -150,8 +150,8 @@ final class MetricsHTTPConnection: ReactorHandler {
         case closed
     }
 
-    /// The socket.
-    let fd: Int32
+    /// The socket; closed with the connection object.
+    let socket: SocketHandle
     let token: ReactorToken
     /// `unowned(unsafe)`: the endpoint owns its connections and closes them before it goes.
     private unowned(unsafe) let endpoint: MetricsEndpoint
@@ -161,8 +161,8 @@ final class MetricsHTTPConnection: ReactorHandler {
     /// Cuts the connection off when it has not finished in time.
     private var deadline: ReactorTimer?
 
-    init(fd: Int32, token: ReactorToken, endpoint: MetricsEndpoint) {
-        self.fd = fd
+    init(socket: consuming SocketHandle, token: ReactorToken, endpoint: MetricsEndpoint) {
+        self.socket = socket
         self.token = token
         self.endpoint = endpoint
     }
@@ -175,7 +175,8 @@ final class MetricsHTTPConnection: ReactorHandler {
             deadline = nil
             if case .reading = phase {
                 // Best effort: the socket is empty, so a short reply fits; then cut the connection off.
-                _ = Socket.send(fd, HTTPResponse.plain(.requestTimeout).encoded)
+                let timeout = HTTPResponse.plain(.requestTimeout).encoded
+                _ = try? timeout.withUnsafeBytes { bytes throws(SystemError) in try socket.send(bytes) }
             }
             close()
         }
@@ -202,7 +203,7 @@ final class MetricsHTTPConnection: ReactorHandler {
         while true {
             let result: IOResult<Int>
             do {
-                result = try Socket.read(fd, into: buffer)
+                result = try socket.read(into: buffer)
             } catch {
                 close()
                 return
@@ -243,8 +244,7 @@ final class MetricsHTTPConnection: ReactorHandler {
             let result: IOResult<Int>
             do {
                 result = try bytes.withUnsafeBytes { raw throws(SystemError) in
-                    guard let base = raw.baseAddress else { return .done(raw.count - offset) }
-                    return try nonBlocking("send") { Glibc.send(fd, base + offset, raw.count - offset, Int32(MSG_NOSIGNAL)) }
+                    try socket.send(UnsafeRawBufferPointer(rebasing: raw[offset...]))
                 }
             } catch {
                 close()
@@ -257,7 +257,7 @@ final class MetricsHTTPConnection: ReactorHandler {
             offset += sent
         }
         // All out: half-close, then wait for the client's EOF (a lingering close).
-        _ = Glibc.shutdown(fd, Int32(SHUT_WR))
+        try? socket.shutdown(.writing)
         phase = .draining(discarded: 0)
         do {
             try endpoint.watch(self, events: EpollBits.readable | EpollBits.readHangup)
@@ -272,7 +272,7 @@ final class MetricsHTTPConnection: ReactorHandler {
         while true {
             let result: IOResult<Int>
             do {
-                result = try Socket.read(fd, into: buffer)
+                result = try socket.read(into: buffer)
             } catch {
                 close()
                 return

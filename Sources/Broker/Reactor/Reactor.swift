@@ -120,11 +120,9 @@ final class Reactor {
 
     // MARK: - Registrations
 
-    /// Watches `fd` for `events`, calling the handler that `makeHandler` builds
-    /// (given the registration's token) when it is ready. Returns that handler.
-    func register<Handler: ReactorHandler>(
-        _ fd: Int32, events: UInt32, makeHandler: (ReactorToken) -> Handler
-    ) throws(SystemError) -> Handler {
+    /// Reserves a registration's token, for a handler that needs it before it
+    /// is registered; pass it to ``register(_:events:token:handler:)`` next.
+    func reserveToken() -> ReactorToken {
         assertInLoop()
         let slot: UInt32
         if let free = freeSlots.popLast() {
@@ -133,16 +131,20 @@ final class Reactor {
             slot = UInt32(slots.count)
             slots.append(Slot())
         }
-        let token = ReactorToken(slot: slot, generation: slots[Int(slot)].generation)
-        let handler = makeHandler(token)
+        return ReactorToken(slot: slot, generation: slots[Int(slot)].generation)
+    }
+
+    /// Watches `fd` for `events` under the reserved `token`, calling `handler`
+    /// when it is ready. On failure the token is given back.
+    func register(_ fd: Int32, events: UInt32, token: ReactorToken, handler: any ReactorHandler) throws(SystemError) {
+        assertInLoop()
         do {
             try epoll.add(fd, events: events, token: token.rawValue)
         } catch {
-            freeSlots.append(slot)
+            freeSlots.append(UInt32(token.slot))
             throw error
         }
-        slots[Int(slot)].handler = handler
-        return handler
+        slots[token.slot].handler = handler
     }
 
     /// Changes what `fd`, registered as `token`, is watched for.

@@ -9,11 +9,14 @@ import Synchronization
 enum LoopCommand: Sendable {
     /// A cursor of one of this loop's sessions has messages (sent by a ring on another thread).
     case wake(Cursor)
-    /// A freshly accepted socket for this loop to own (the connection count was already taken).
+    /// A freshly accepted socket for this loop to own (the connection count was
+    /// already taken). A number, since commands are copyable: the sender released
+    /// its ``SocketHandle``, and the receiver adopts it into one at once.
     case adopt(fd: Int32, peer: SocketAddress)
     /// The settings or shutdown watch changed: read them, then acknowledge on `ack`.
     case watchesChanged(ack: OneshotSender<Void>?)
-    /// Serve the metrics endpoint on this bound, listening socket (loop 0).
+    /// Serve the metrics endpoint on this bound, listening socket (loop 0); a
+    /// released ``SocketHandle``, adopted by the receiver as for `adopt`.
     case serveMetrics(fd: Int32, requestDeadlineMs: Int64)
 }
 
@@ -67,15 +70,7 @@ final class LoopMailbox: CursorScheduler, @unchecked Sendable {
         do {
             try sender.send(command)
         } catch {
-            switch error.value {
-            case let .adopt(fd, _):
-                Socket.close(fd)
-                context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
-            case let .serveMetrics(fd, _):
-                Socket.close(fd)
-            case .wake, .watchesChanged:
-                break
-            }
+            BrokerLoop.discard(error.value, context: context)
         }
     }
 }
@@ -169,23 +164,31 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
         closeAll(reason: .shutdown)
         scheduler.removeAll()
         partialLines.removeAll()
-        // Whatever is still in the inbox (wakes, sockets handed over late) goes now.
+        discardInbox()
+    }
+
+    /// Drops whatever is in the inbox (wakes, sockets handed over late). On the
+    /// loop's thread as it ends, or on any thread once it has ended.
+    func discardInbox() {
         withUnsafeTemporaryAllocation(of: LoopCommand.self, capacity: 64) { scratch in
             while true {
                 let (count, _) = inbox.readBatch(intoUninitialized: scratch)
-                for position in 0..<count {
-                    switch scratch.moveElement(from: position) {
-                    case let .adopt(fd, _):
-                        Socket.close(fd)
-                        context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
-                    case let .serveMetrics(fd, _):
-                        Socket.close(fd)
-                    case .wake, .watchesChanged:
-                        break
-                    }
-                }
+                for position in 0..<count { BrokerLoop.discard(scratch.moveElement(from: position), context: context) }
                 if count < scratch.count { break }
             }
+        }
+    }
+
+    /// Drops a command no loop will run: a socket in it is adopted and so closed.
+    static func discard(_ command: LoopCommand, context: ServerContext) {
+        switch command {
+        case let .adopt(fd, _):
+            _ = SocketHandle(adopting: fd)
+            context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
+        case let .serveMetrics(fd, _):
+            _ = SocketHandle(adopting: fd)
+        case .wake, .watchesChanged:
+            break
         }
     }
 
@@ -211,12 +214,12 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
     private func handle(_ command: LoopCommand) {
         switch command {
         case let .wake(cursor): scheduler.wake(cursor)
-        case let .adopt(fd, peer): adopt(fd: fd, peer: peer)
+        case let .adopt(fd, peer): adopt(SocketHandle(adopting: fd), peer: peer)
         case let .watchesChanged(ack):
             readWatches()
             _ = try? ack?.send(())
         case let .serveMetrics(fd, deadline):
-            serveMetrics(fd: fd, requestDeadlineMs: deadline)
+            serveMetrics(SocketHandle(adopting: fd), requestDeadlineMs: deadline)
         }
     }
 
@@ -240,33 +243,31 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
     // MARK: - Sessions
 
     /// Starts accepting on `fd` (loop 0 only), spreading connections over `loops`.
-    func listen(on fd: Int32, spreadingOver loops: [LoopMailbox]) throws(SystemError) {
-        listener = try reactor.register(fd, events: EpollBits.readable) { token in
-            TCPListener(fd: fd, token: token, loop: self, targets: loops)
-        }
+    func listen(on socket: consuming SocketHandle, spreadingOver loops: [LoopMailbox]) throws(SystemError) {
+        let token = reactor.reserveToken()
+        let listener = TCPListener(socket: socket, token: token, loop: self, targets: loops)
+        try reactor.register(listener.socket.fd, events: EpollBits.readable, token: token, handler: listener)
+        self.listener = listener
     }
 
     /// Takes ownership of an accepted socket (the connection count was already taken).
-    func adopt(fd: Int32, peer: SocketAddress) {
+    func adopt(_ socket: consuming SocketHandle, peer: SocketAddress) {
         if shutdownDeadlineMs != nil {
             var bye: [UInt8] = []
             WireEncoder.appendBye(.shuttingDown, "the broker is shutting down", to: &bye)
-            _ = Socket.send(fd, bye)
-            Socket.close(fd)
+            _ = try? bye.withUnsafeBytes { bytes throws(SystemError) in try socket.send(bytes) }
             context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
             return
         }
-        Socket.configureConnection(fd, keepaliveSeconds: core.settings.tcpKeepaliveS)
+        socket.configureConnection(keepaliveSeconds: core.settings.tcpKeepaliveS)
         let id = context.nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
         let interest = EpollBits.readable | EpollBits.readHangup
-        let session: TCPSession
+        let token = reactor.reserveToken()
+        let session = TCPSession(socket: socket, id: id, token: token, peer: peer.description, reactor: reactor, services: services)
         do {
-            session = try reactor.register(fd, events: interest) { token in
-                TCPSession(fd: fd, id: id, token: token, peer: peer.description, reactor: reactor, services: services)
-            }
+            try reactor.register(session.socket.fd, events: interest, token: token, handler: session)
         } catch {
             context.logger.error("cannot watch connection: \(error)", connection: id, peer: peer.description)
-            Socket.close(fd)
             context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
             return
         }
@@ -360,19 +361,16 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
 
     // MARK: - Metrics
 
-    private func serveMetrics(fd: Int32, requestDeadlineMs: Int64) {
-        guard metrics == nil, shutdownDeadlineMs == nil else {
-            Socket.close(fd)
-            return
-        }
+    private func serveMetrics(_ socket: consuming SocketHandle, requestDeadlineMs: Int64) {
+        guard metrics == nil, shutdownDeadlineMs == nil else { return }
+        let token = reactor.reserveToken()
+        let endpoint = MetricsEndpoint(socket: socket, token: token, reactor: reactor, context: context, core: core,
+                                       requestDeadlineMs: requestDeadlineMs)
         do {
-            metrics = try reactor.register(fd, events: EpollBits.readable) { token in
-                MetricsEndpoint(fd: fd, token: token, reactor: reactor, context: context, core: core,
-                                requestDeadlineMs: requestDeadlineMs)
-            }
+            try reactor.register(endpoint.socket.fd, events: EpollBits.readable, token: token, handler: endpoint)
+            metrics = endpoint
         } catch {
             context.logger.error("metrics: cannot watch the listener: \(error)")
-            Socket.close(fd)
         }
     }
 

@@ -38,8 +38,9 @@ public enum ServerError: Error, CustomStringConvertible {
 /// ended. Any thread.
 public final class BrokerServer: Sendable {
     private let config: BrokerConfig
-    private let context: ServerContext
-    private let loops: [BrokerLoop]
+    let context: ServerContext
+    /// The event loops (internal for the lifetime tests).
+    let loops: [BrokerLoop]
     private let threads = ChannelLock<[pthread_t]>([])
     /// The metrics endpoint's address, once ``startMetrics()`` has started it.
     private let metricsAddress = ChannelLock<SocketAddress?>(nil)
@@ -78,11 +79,10 @@ public final class BrokerServer: Sendable {
     /// Binds `host:port`, starts the loops, and returns the address actually bound.
     public func start() throws(ServerError) -> SocketAddress {
         guard let address = SocketAddress(host: config.host, port: config.port) else { throw .badHost(config.host) }
-        let listener: Int32
         let bound: SocketAddress
         do {
-            listener = try Socket.listen(on: address)
-            bound = try Socket.localAddress(listener)
+            let listener = try SocketHandle.listen(on: address)
+            bound = try listener.localAddress()
             try loops[0].listen(on: listener, spreadingOver: loops.map(\.mailbox))
         } catch {
             throw .cannotListen(address: address.description, error)
@@ -112,22 +112,18 @@ public final class BrokerServer: Sendable {
     func startMetrics(port: Int, requestDeadlineMs: Int = 5000) throws(ServerError) -> SocketAddress {
         if let running = metricsAddress.withLock({ $0 }) { return running }
         guard let address = SocketAddress(host: config.host, port: port) else { throw .badHost(config.host) }
-        let listener: Int32
         let bound: SocketAddress
+        let fd: Int32
         do {
-            listener = try Socket.listen(on: address, backlog: 128)
+            let listener = try SocketHandle.listen(on: address, backlog: 128)
+            bound = try listener.localAddress()
+            fd = listener.release()  // loop 0 adopts it
         } catch {
-            throw .cannotListen(address: address.description, error)
-        }
-        do {
-            bound = try Socket.localAddress(listener)
-        } catch {
-            Socket.close(listener)
             throw .cannotListen(address: address.description, error)
         }
         metricsAddress.withLock { $0 = bound }
         // Connections that arrive before loop 0 takes the socket wait in its backlog.
-        loops[0].mailbox.send(.serveMetrics(fd: listener, requestDeadlineMs: Int64(requestDeadlineMs)))
+        loops[0].mailbox.send(.serveMetrics(fd: fd, requestDeadlineMs: Int64(requestDeadlineMs)))
         return bound
     }
 
@@ -171,6 +167,12 @@ public final class BrokerServer: Sendable {
             return all
         }
         for thread in started { _ = pthread_join(thread, nil) }
+        // No loop runs now: what reached an inbox after its loop's last look
+        // (a wake from another loop's last publish) goes, so nothing it holds
+        // keeps the loops' objects alive.
+        if !started.isEmpty {
+            for loop in loops { loop.discardInbox() }
+        }
     }
 
     /// Open client connections now.

@@ -9,8 +9,8 @@ import Protocol
 /// out of file descriptors it stops accepting for 100 ms instead of spinning.
 /// Loop thread only.
 final class TCPListener: ReactorHandler {
-    /// The listening socket; closed by ``close()``.
-    let fd: Int32
+    /// The listening socket; closed with the listener.
+    let socket: SocketHandle
     private let token: ReactorToken
     /// The loop that owns the listener. `unowned(unsafe)`: the loop owns its reactor, which owns this.
     private unowned(unsafe) let loop: BrokerLoop
@@ -19,8 +19,8 @@ final class TCPListener: ReactorHandler {
     private var nextTarget = 0
     private var closed = false
 
-    init(fd: Int32, token: ReactorToken, loop: BrokerLoop, targets: [LoopMailbox]) {
-        self.fd = fd
+    init(socket: consuming SocketHandle, token: ReactorToken, loop: BrokerLoop, targets: [LoopMailbox]) {
+        self.socket = socket
         self.token = token
         self.loop = loop
         self.targets = targets
@@ -29,9 +29,9 @@ final class TCPListener: ReactorHandler {
     func handleEvents(_ events: UInt32) {
         let context = loop.context
         for _ in 0..<64 {
-            let accepted: IOResult<(Int32, SocketAddress)>
+            let accepted: IOResult<AcceptedSocket>
             do {
-                accepted = try Socket.accept(fd)
+                accepted = try socket.accept()
             } catch {
                 if error.errno == EMFILE || error.errno == ENFILE || error.errno == ENOBUFS || error.errno == ENOMEM {
                     context.logger.warn("cannot accept: \(error); pausing accept for 100 ms")
@@ -40,38 +40,43 @@ final class TCPListener: ReactorHandler {
                 }
                 continue  // ECONNABORTED and the like concern only that connection
             }
-            guard case let .done((socket, peer)) = accepted else { return }
+            guard case let .done(connection) = accepted else { return }
+            let peer = connection.peer
             let limit = loop.core.settings.maxConnections
             let open = context.connectionCount.wrappingAdd(1, ordering: .relaxed).newValue
             if limit > 0 && open > limit {
                 context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
                 var bye: [UInt8] = []
                 WireEncoder.appendBye(.tooManyConnections, "the broker has \(limit) connections, its limit", to: &bye)
-                _ = Socket.send(socket, bye)
-                Socket.close(socket)
+                _ = try? bye.withUnsafeBytes { bytes throws(SystemError) in try connection.socket.send(bytes) }
                 context.logger.warn("refused connection: max_connections \(limit) reached", peer: peer.description)
                 continue
             }
             let target = targets.isEmpty ? loop.mailbox : targets[nextTarget % targets.count]
             nextTarget &+= 1
-            if target === loop.mailbox { loop.adopt(fd: socket, peer: peer) } else { target.send(.adopt(fd: socket, peer: peer)) }
+            if target === loop.mailbox {
+                loop.adopt(connection.socket, peer: peer)
+            } else {
+                // Across threads as a number: the mailbox's commands are copyable. The
+                // receiving loop adopts it; a mailbox whose loop has ended closes it.
+                target.send(.adopt(fd: connection.socket.release(), peer: peer))
+            }
         }
     }
 
     /// Stops watching for connections for 100 ms.
     private func pause() {
-        try? loop.reactor.modify(fd, token: token, events: 0)
+        try? loop.reactor.modify(socket.fd, token: token, events: 0)
         loop.reactor.addTimer(at: monotonicMilliseconds() + 100) { [weak self] in
             guard let self, !closed else { return }
-            try? loop.reactor.modify(fd, token: token, events: EpollBits.readable)
+            try? loop.reactor.modify(socket.fd, token: token, events: EpollBits.readable)
         }
     }
 
-    /// Stops listening and closes the socket.
+    /// Stops watching the socket; it closes when the loop lets go of the listener.
     func close() {
         guard !closed else { return }
         closed = true
-        loop.reactor.deregister(fd, token: token)
-        Socket.close(fd)
+        loop.reactor.deregister(socket.fd, token: token)
     }
 }

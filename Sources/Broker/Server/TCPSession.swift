@@ -10,15 +10,16 @@ final class TCPSession: Session, ReactorHandler {
     /// Reads per readable event before giving other sessions a turn.
     static let readsPerTurn = 4
 
-    /// The socket; closed by ``transportClose()``.
-    let fd: Int32
+    /// The socket; closed when the session goes (``transportClose()`` has
+    /// stopped watching it by then).
+    let socket: SocketHandle
     /// The events the reactor currently watches this socket for.
     var interest: UInt32 = 0
     /// The loop's reactor. `unowned(unsafe)`: the loop owns it and closes every session first.
     unowned(unsafe) let reactor: Reactor
 
-    init(fd: Int32, id: UInt64, token: ReactorToken, peer: String, reactor: Reactor, services: SessionServices) {
-        self.fd = fd
+    init(socket: consuming SocketHandle, id: UInt64, token: ReactorToken, peer: String, reactor: Reactor, services: SessionServices) {
+        self.socket = socket
         self.reactor = reactor
         super.init(id: id, token: token.rawValue, peer: peer, services: services)
     }
@@ -41,7 +42,7 @@ final class TCPSession: Session, ReactorHandler {
         for _ in 0..<TCPSession.readsPerTurn {
             let outcome: IOResult<Int>
             do {
-                outcome = try Socket.read(fd, into: buffer)
+                outcome = try socket.read(into: buffer)
             } catch {
                 close(reason: error.errno == ECONNRESET ? .peerReset : .readError(error))
                 return
@@ -58,9 +59,8 @@ final class TCPSession: Session, ReactorHandler {
 
     override func transportWrite(_ output: inout OutputQueue) throws(SystemError) -> IOResult<Int> {
         let buffers = services.buffers
-        let fd = self.fd
         return try output.write(vectors: buffers.vectors, staging: buffers.staging) { pieces throws(SystemError) in
-            try Socket.send(fd, pieces: pieces)
+            try socket.send(pieces: pieces)
         }
     }
 
@@ -69,12 +69,13 @@ final class TCPSession: Session, ReactorHandler {
         if reading { wanted |= EpollBits.readable | EpollBits.readHangup }
         if writing { wanted |= EpollBits.writable }
         guard wanted != interest else { return }
-        try reactor.modify(fd, token: ReactorToken(rawValue: token), events: wanted)
+        try reactor.modify(socket.fd, token: ReactorToken(rawValue: token), events: wanted)
         interest = wanted
     }
 
     override func transportClose() {
-        reactor.deregister(fd, token: ReactorToken(rawValue: token))
-        Socket.close(fd)
+        reactor.deregister(socket.fd, token: ReactorToken(rawValue: token))
+        // The descriptor closes with the session object, within this turn: the
+        // loop and the reactor have let go of it, and the flush list goes at the turn's end.
     }
 }

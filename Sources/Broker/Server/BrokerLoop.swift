@@ -75,25 +75,6 @@ final class LoopMailbox: CursorScheduler, @unchecked Sendable {
     }
 }
 
-/// Scratch memory every TCP session of a loop shares for its reads and writes.
-/// Loop thread only.
-final class LoopIOBuffers {
-    /// Where reads land before framing.
-    let read = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
-    /// iovecs of one send.
-    let vectors = UnsafeMutableBufferPointer<iovec>.allocate(capacity: 1024)
-    /// Scratch into which a write gathers small pieces (see ``OutputQueue``).
-    let staging = UnsafeMutableRawBufferPointer.allocate(byteCount: 128 * 1024, alignment: 16)
-
-    init() { vectors.initialize(repeating: iovec()) }
-
-    deinit {
-        read.deallocate()
-        vectors.deallocate()
-        staging.deallocate()
-    }
-}
-
 /// An event loop of the broker: one thread, one ``Reactor``, the sessions
 /// accepted onto it, its ``CommandCore`` and ``DeliveryScheduler``.
 ///

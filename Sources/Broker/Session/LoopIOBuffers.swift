@@ -1,0 +1,21 @@
+// Scratch memory the transports of one loop share for reads and writes.
+import Glibc
+
+/// Scratch memory every session of a loop shares for its transport's reads and writes.
+/// Loop thread only.
+final class LoopIOBuffers {
+    /// Where reads land before framing.
+    let read = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
+    /// iovecs of one send.
+    let vectors = UnsafeMutableBufferPointer<iovec>.allocate(capacity: 1024)
+    /// Scratch into which a write gathers small pieces (see ``OutputQueue``).
+    let staging = UnsafeMutableRawBufferPointer.allocate(byteCount: 128 * 1024, alignment: 16)
+
+    init() { vectors.initialize(repeating: iovec()) }
+
+    deinit {
+        read.deallocate()
+        vectors.deallocate()
+        staging.deallocate()
+    }
+}

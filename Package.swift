@@ -19,7 +19,8 @@ let package = Package(
     targets: [
         // The wire format of ../shared/PROTOCOL.md: framing, parsing, encoding. No I/O.
         .target(name: "Protocol", swiftSettings: releaseSpeed),
-        // A value behind a pthread mutex (visible to ThreadSanitizer, unlike Synchronization.Mutex).
+        // The package's one lock: a value behind a pthread mutex (visible to ThreadSanitizer, unlike
+        // Synchronization.Mutex). Every user imports it explicitly; nothing re-exports it.
         .target(name: "Locks"),
         // System headers Glibc does not export to Swift (epoll, eventfd, signalfd).
         .target(name: "CBrokerShim"),
@@ -28,22 +29,22 @@ let package = Package(
         // The daemon's entry point: configuration, signals, the server.
         .executableTarget(name: "broker-server", dependencies: ["Broker"]),
         // The channel family beside tokio's (release mode; see scripts/bench-channels.sh).
-        .executableTarget(name: "channel-bench", dependencies: ["Broker"]),
+        .executableTarget(name: "channel-bench", dependencies: ["Broker", "Locks"]),
         // Throughput of the framer and command parser (release mode).
         .executableTarget(name: "codec-bench", dependencies: ["Protocol"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
         .testTarget(name: "ConfigTests", dependencies: ["Broker"]),
-        .testTarget(name: "ChannelsTests", dependencies: ["Broker"]),
+        .testTarget(name: "ChannelsTests", dependencies: ["Broker", "Locks"]),
         // The metrics endpoint's pure parts: HTTP request reader, routing, exposition format. No sockets.
         .testTarget(name: "MetricsTests", dependencies: ["Broker"]),
         // End to end: real TCP against an in-process server and the built broker-server binary.
-        .testTarget(name: "BrokerServerTests", dependencies: ["Broker", "Protocol"]),
+        .testTarget(name: "BrokerServerTests", dependencies: ["Broker", "Locks", "Protocol"]),
         // Talking to the broker from Swift: connect, publish (single and pipelined), subscribe, ping.
-        .target(name: "BrokerClient", dependencies: ["Protocol", "Locks"]),
+        .target(name: "BrokerClient", dependencies: ["Protocol"]),
         // The command-line client: pub, sub, ping, bench.
-        .executableTarget(name: "broker-cli", dependencies: ["BrokerClient", "Protocol"]),
+        .executableTarget(name: "broker-cli", dependencies: ["BrokerClient", "Locks", "Protocol"]),
         // broker-cli's argument parsing, output formats and help (unit), and end to end against broker-server.
-        .testTarget(name: "CLITests", dependencies: ["broker-cli", "BrokerClient", "Protocol"]),
+        .testTarget(name: "CLITests", dependencies: ["broker-cli", "BrokerClient", "Locks", "Protocol"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,4 @@
-import Synchronization
+import Locks
 
 /// One ring slot: the position it was written for, how many receivers still
 /// have to read it, and the value (nil once every receiver read it).
@@ -20,7 +20,7 @@ enum BroadcastRead<T> {
 /// `BroadcastShared.state.withLock`.
 ///
 /// `@unchecked Sendable` invariant: `slots` is a buffer owned by this state
-/// alone (never copied: the state lives in one `ChannelLock`), only touched
+/// alone (never copied: the state lives in one `PthreadLock`), only touched
 /// under that lock, and freed once by `destroy()` from the channel's deinit.
 struct BroadcastState<T: Sendable>: @unchecked Sendable {
     /// The ring's storage: `physical` slots, a manually managed buffer so
@@ -146,15 +146,15 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
 }
 
 /// The storage shared by every sender and receiver handle of one broadcast
-/// channel. All mutable state is inside `state` (a `ChannelLock`), so the class is
+/// channel. All mutable state is inside `state` (a `PthreadLock`), so the class is
 /// `Sendable` without `@unchecked`.
 final class BroadcastShared<T: Sendable>: Sendable {
-    let state: ChannelLock<BroadcastState<T>>
+    let state: PthreadLock<BroadcastState<T>>
     let capacity: Int
 
     init(capacity: Int) {
         self.capacity = capacity
-        state = ChannelLock(BroadcastState(capacity: capacity))
+        state = PthreadLock(BroadcastState(capacity: capacity))
     }
 
     deinit { state.withLock { $0.destroy() } }

@@ -1,4 +1,4 @@
-import Synchronization
+import Locks
 
 /// The locked state of an mpsc channel.
 struct MpscState<T: Sendable>: Sendable {
@@ -38,12 +38,12 @@ enum MpscPush {
 }
 
 /// Storage shared by the handles of one mpsc channel. All mutable state is in
-/// the `ChannelLock`, so it is `Sendable` without `@unchecked` of its own.
+/// the `PthreadLock`, so it is `Sendable` without `@unchecked` of its own.
 final class MpscShared<T: Sendable>: Sendable {
-    let state: ChannelLock<MpscState<T>>
+    let state: PthreadLock<MpscState<T>>
 
     init(bound: Int) {
-        state = ChannelLock(MpscState(buffer: RingBuffer(reserving: bound == .max ? 16 : bound), bound: bound))
+        state = PthreadLock(MpscState(buffer: RingBuffer(reserving: bound == .max ? 16 : bound), bound: bound))
     }
 
     deinit {

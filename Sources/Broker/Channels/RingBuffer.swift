@@ -6,7 +6,7 @@
 /// storage was reserved up front).
 ///
 /// `@unchecked Sendable` invariant: a `RingBuffer` is never copied (it lives
-/// in one channel state inside one `ChannelLock`), is only touched under that
+/// in one channel state inside one `PthreadLock`), is only touched under that
 /// lock, and its owner calls ``destroy()`` exactly once, from its deinit.
 struct RingBuffer<T: Sendable>: @unchecked Sendable {
     private var storage: UnsafeMutablePointer<T>

@@ -1,3 +1,6 @@
+// The parked consumers of a channel (an index-linked list in its locked state) and how they are woken.
+import Locks
+
 /// Something a channel calls, outside its lock, after values (or a close)
 /// became available to a consumer that armed it.
 ///
@@ -44,7 +47,7 @@ enum Waiter: Sendable {
 /// sentinel.
 ///
 /// Not thread-safe by itself: only ever touched while the owning channel's
-/// `ChannelLock` is held. The slab is a manually managed buffer (no
+/// `PthreadLock` is held. The slab is a manually managed buffer (no
 /// copy-on-write check per access): a `WaiterList` is never copied, and its
 /// owner calls ``destroy()`` exactly once, from its deinit.
 struct WaiterList: @unchecked Sendable {
@@ -209,7 +212,7 @@ func fireAndClear(_ buffer: UnsafeMutableBufferPointer<Waiter>, _ count: Int) {
 /// `waiters`: no waker runs while the lock is held, and each batch holds the
 /// lock only to unlink it.
 func wakeDetached<State: Sendable>(
-    _ sentinel: Int32, in lock: ChannelLock<State>, waiters: WritableKeyPath<State, WaiterList>,
+    _ sentinel: Int32, in lock: PthreadLock<State>, waiters: WritableKeyPath<State, WaiterList>,
     using buffer: UnsafeMutableBufferPointer<Waiter>
 ) {
     var done = false

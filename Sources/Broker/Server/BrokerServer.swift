@@ -1,6 +1,7 @@
 // The server: binds the listening socket and runs the event-loop threads.
 import Dispatch
 import Glibc
+import Locks
 import Protocol
 import Synchronization
 
@@ -39,9 +40,9 @@ public final class BrokerServer: Sendable {
     private let config: BrokerConfig
     private let context: ServerContext
     private let loops: [EventLoop]
-    private let threads = ChannelLock<[pthread_t]>([])
+    private let threads = PthreadLock<[pthread_t]>([])
     /// The metrics HTTP server, once ``startMetrics()`` has started it.
-    private let metrics = ChannelLock<MetricsServer?>(nil)
+    private let metrics = PthreadLock<MetricsServer?>(nil)
     /// The live settings every loop follows (a watch: the latest value counts).
     private let settingsWatch: WatchSender<LiveSettings>
     /// The shutdown deadline (monotonic ms), nil while running.

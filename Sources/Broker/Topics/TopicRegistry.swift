@@ -1,4 +1,5 @@
 // All topics and subscriptions of the broker, shared by every event loop.
+import Locks
 import Protocol
 import Synchronization
 
@@ -32,7 +33,7 @@ final class TopicRegistry: Sendable {
         var patterns = PatternIndex()
     }
 
-    private let state = ChannelLock(State())
+    private let state = PthreadLock(State())
     /// Ring capacity for topics created from now on (a live setting).
     private let capacity: Atomic<Int>
     /// The most topics that may exist at once (a live setting).

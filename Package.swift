@@ -22,19 +22,24 @@ let package = Package(
         // The package's one lock: a value behind a pthread mutex (visible to ThreadSanitizer, unlike
         // Synchronization.Mutex). Every user imports it explicitly; nothing re-exports it.
         .target(name: "Locks"),
+        // The channel family after tokio::sync: broadcast (the topics' rings), mpsc, oneshot, watch.
+        // Depends only on Locks. The hot paths are @inlinable: Broker and channel-bench get them
+        // specialized for their value types and inlined, as if the channels were in their module.
+        .target(name: "Channels", dependencies: ["Locks"], swiftSettings: releaseSpeed),
         // System headers Glibc does not export to Swift (epoll, eventfd, signalfd).
         .target(name: "CBrokerShim"),
-        // The daemon's core: channels, topics, server, configuration.
-        .target(name: "Broker", dependencies: ["Protocol", "CBrokerShim", "Locks"], swiftSettings: releaseSpeed),
+        // The daemon's core: topics, server, metrics, configuration.
+        .target(name: "Broker", dependencies: ["Protocol", "CBrokerShim", "Channels", "Locks"], swiftSettings: releaseSpeed),
         // The daemon's entry point: configuration, signals, the server.
         .executableTarget(name: "broker-server", dependencies: ["Broker"]),
         // The channel family beside tokio's (release mode; see scripts/bench-channels.sh).
-        .executableTarget(name: "channel-bench", dependencies: ["Broker", "Locks"]),
+        .executableTarget(name: "channel-bench", dependencies: ["Channels", "Locks"]),
         // Throughput of the framer and command parser (release mode).
         .executableTarget(name: "codec-bench", dependencies: ["Protocol"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
         .testTarget(name: "ConfigTests", dependencies: ["Broker"]),
-        .testTarget(name: "ChannelsTests", dependencies: ["Broker", "Locks"]),
+        // The channels alone, no broker: lag and close semantics, cancellation, wakers, batched reads.
+        .testTarget(name: "ChannelsTests", dependencies: ["Channels", "Locks"]),
         // The metrics endpoint's pure parts: HTTP request reader, routing, exposition format. No sockets.
         .testTarget(name: "MetricsTests", dependencies: ["Broker"]),
         // End to end: real TCP against an in-process server and the built broker-server binary.

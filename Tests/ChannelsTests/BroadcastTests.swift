@@ -2,7 +2,7 @@ import Dispatch
 import Foundation
 import Locks
 import Testing
-@testable import Broker
+@testable import Channels
 
 /// Reads with tryRecv and renders the outcome, for table tests.
 private func step<T>(_ rx: BroadcastReceiver<T>) -> String {

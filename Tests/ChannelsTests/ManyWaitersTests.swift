@@ -1,6 +1,6 @@
 import Locks
 import Testing
-@testable import Broker
+@testable import Channels
 
 /// More waiters than one wake batch (32): exercises the O(1) detach of the
 /// waiting list and the batched wake-ups with the lock released in between.

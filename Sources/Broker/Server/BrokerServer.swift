@@ -1,4 +1,5 @@
 // The server: binds the listening socket and runs the event-loop threads.
+import Channels
 import Dispatch
 import Glibc
 import Locks

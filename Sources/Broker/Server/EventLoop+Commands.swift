@@ -1,4 +1,5 @@
 // Executing client commands: PUB, SUB, UNSUB, PING, QUIT.
+import Channels
 import Protocol
 
 extension EventLoop {

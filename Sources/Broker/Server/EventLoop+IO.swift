@@ -1,4 +1,5 @@
 // Reading, flushing and closing connections on their event loop.
+import Channels
 import CBrokerShim
 import Glibc
 import Protocol

@@ -1,4 +1,5 @@
 // One event-loop thread: an epoll instance, the connections it owns, and its inbox.
+import Channels
 import CBrokerShim
 import Glibc
 import Protocol

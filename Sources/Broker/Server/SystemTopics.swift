@@ -1,4 +1,5 @@
 // The broker's own topics under `$SYS.`, which it publishes itself.
+import Channels
 import Protocol
 
 /// Names of the topics the broker publishes; clients subscribe to them by

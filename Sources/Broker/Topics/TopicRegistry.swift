@@ -1,4 +1,5 @@
 // All topics and subscriptions of the broker, shared by every event loop.
+import Channels
 import Locks
 import Protocol
 import Synchronization

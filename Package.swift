@@ -1,11 +1,15 @@
 // swift-tools-version:6.0
 // The broker's package: no dependencies beyond the Swift toolchain.
+//
+// No unsafe flags: SwiftPM refuses a package that uses them as a dependency required by
+// version (scripts/ci-versioned-dependency.sh checks it). Release builds used to pass
+// -enforce-exclusivity=unchecked, because run-time exclusivity checks cost 40 % of the
+// delivery loop's instructions; the checks are now avoided where they were measured
+// (callgrind, docs/bench/callgrind.md): `@exclusivity(unchecked)` on the loop-thread-only
+// stored properties of the delivery path (Connection.output and .ready; EventLoop.connections,
+// .wokenCursors and .dirtyForDelivery), and Message reads its length through the buffer's
+// header pointer. Every other class property and global keeps its run-time checks.
 import PackageDescription
-
-/// Release builds skip the run-time exclusivity checks: in the delivery loop they cost
-/// 40 % of the broker's instructions (callgrind, docs/benchmarks.md). The compile-time
-/// checks stay, and debug builds (the test suite) keep the run-time ones.
-let releaseSpeed: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
 let package = Package(
     name: "Broker",
@@ -18,18 +22,18 @@ let package = Package(
     ],
     targets: [
         // The wire format of ../shared/PROTOCOL.md: framing, parsing, encoding. No I/O.
-        .target(name: "Protocol", swiftSettings: releaseSpeed),
+        .target(name: "Protocol"),
         // The package's one lock: a value behind a pthread mutex (visible to ThreadSanitizer, unlike
         // Synchronization.Mutex). Every user imports it explicitly; nothing re-exports it.
         .target(name: "Locks"),
         // The channel family after tokio::sync: broadcast (the topics' rings), mpsc, oneshot, watch.
         // Depends only on Locks. The hot paths are @inlinable: Broker and channel-bench get them
         // specialized for their value types and inlined, as if the channels were in their module.
-        .target(name: "Channels", dependencies: ["Locks"], swiftSettings: releaseSpeed),
+        .target(name: "Channels", dependencies: ["Locks"]),
         // System headers Glibc does not export to Swift (epoll, eventfd, signalfd).
         .target(name: "CBrokerShim"),
         // The daemon's core: topics, server, metrics, configuration.
-        .target(name: "Broker", dependencies: ["Protocol", "CBrokerShim", "Channels", "Locks"], swiftSettings: releaseSpeed),
+        .target(name: "Broker", dependencies: ["Protocol", "CBrokerShim", "Channels", "Locks"]),
         // The daemon's entry point: configuration, signals, the server.
         .executableTarget(name: "broker-server", dependencies: ["Broker"]),
         // The channel family beside tokio's (release mode; see scripts/bench-channels.sh).

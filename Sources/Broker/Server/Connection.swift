@@ -41,10 +41,12 @@ final class Connection {
     /// Splits input into lines.
     var framer: LineFramer
     /// What is still to be written.
+    @exclusivity(unchecked)
     var output = OutputQueue()
     /// Subscriptions by their SUB string.
     var subscriptions: [[UInt8]: Subscription] = [:]
     /// Cursors that may have messages to write, served round-robin.
+    @exclusivity(unchecked)
     var ready: [Cursor] = []
     /// The events the loop currently watches this socket for.
     var interest: UInt32 = 0

@@ -56,14 +56,17 @@ final class EventLoop: CursorScheduler, @unchecked Sendable {
     // Loop-thread state.
     let epoll: Epoll
     var settings: LiveSettings
+    @exclusivity(unchecked)
     var connections: [UInt64: Connection] = [:]
     var generation: UInt32 = 0
     /// Cursors woken on this thread, to be moved to their connection's ready list.
+    @exclusivity(unchecked)
     var wokenCursors: [Cursor] = []
     /// Connections with output to write this turn: replies and the like.
     var dirty: [Connection] = []
     /// Connections with output to write this turn because a cursor of theirs was
     /// woken: deliveries (see ``flushDirty()`` for the order).
+    @exclusivity(unchecked)
     var dirtyForDelivery: [Connection] = []
     /// The lists being worked through, swapped with the three above so that new
     /// entries can be added meanwhile without a new array each turn.

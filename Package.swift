@@ -1,11 +1,15 @@
 // swift-tools-version:6.0
 // The broker's package: no dependencies beyond the Swift toolchain.
+//
+// No unsafe flags: SwiftPM refuses a package that uses them as a dependency required by
+// version (scripts/ci-versioned-dependency.sh checks it). Release builds used to pass
+// -enforce-exclusivity=unchecked, because run-time exclusivity checks cost 40 % of the
+// delivery loop's instructions; the checks are now avoided where they were measured
+// (callgrind, docs/bench/callgrind.md): `@exclusivity(unchecked)` on the loop-thread-only
+// stored properties of the delivery path (Connection.output and .ready; EventLoop.connections,
+// .wokenCursors and .dirtyForDelivery), and Message reads its length through the buffer's
+// header pointer. Every other class property and global keeps its run-time checks.
 import PackageDescription
-
-/// Release builds skip the run-time exclusivity checks: in the delivery loop they cost
-/// 40 % of the broker's instructions (callgrind, docs/benchmarks.md). The compile-time
-/// checks stay, and debug builds (the test suite) keep the run-time ones.
-let releaseSpeed: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
 let package = Package(
     name: "Broker",
@@ -18,38 +22,44 @@ let package = Package(
     ],
     targets: [
         // The wire format of ../shared/PROTOCOL.md: framing, parsing, encoding. No I/O.
-        .target(name: "Protocol", swiftSettings: releaseSpeed),
-        // A value behind a pthread mutex (visible to ThreadSanitizer, unlike Synchronization.Mutex).
+        .target(name: "Protocol"),
+        // The package's one lock: a value behind a pthread mutex (visible to ThreadSanitizer, unlike
+        // Synchronization.Mutex). Every user imports it explicitly; nothing re-exports it.
         .target(name: "Locks"),
+        // The channel family after tokio::sync: broadcast (the topics' rings), mpsc, oneshot, watch.
+        // Depends only on Locks. The hot paths are @inlinable: Broker and channel-bench get them
+        // specialized for their value types and inlined, as if the channels were in their module.
+        .target(name: "Channels", dependencies: ["Locks"]),
         // System headers Glibc does not export to Swift (epoll, eventfd, signalfd).
         .target(name: "CBrokerShim"),
         // The system layer of server and client: one errno funnel, owned descriptors, sockets, epoll, signals.
         .target(name: "Posix", dependencies: ["CBrokerShim"]),
-        // The daemon's core: channels, topics, server, configuration.
-        .target(name: "Broker", dependencies: ["Protocol", "CBrokerShim", "Locks", "Posix"], swiftSettings: releaseSpeed),
+        // The daemon's core: reactor, sessions, command core, topics, server, metrics, configuration.
+        .target(name: "Broker", dependencies: ["Protocol", "CBrokerShim", "Channels", "Locks", "Posix"]),
         // The daemon's entry point: configuration, signals, the server.
         .executableTarget(name: "broker-server", dependencies: ["Broker", "Posix"]),
         // The channel family beside tokio's (release mode; see scripts/bench-channels.sh).
-        .executableTarget(name: "channel-bench", dependencies: ["Broker"]),
+        .executableTarget(name: "channel-bench", dependencies: ["Channels", "Locks"]),
         // Throughput of the framer and command parser (release mode).
         .executableTarget(name: "codec-bench", dependencies: ["Protocol"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
         // The system layer: the errno funnel, error text, descriptor ownership, loopback sockets.
         .testTarget(name: "PosixTests", dependencies: ["Posix", "CBrokerShim"]),
         .testTarget(name: "ConfigTests", dependencies: ["Broker"]),
-        .testTarget(name: "ChannelsTests", dependencies: ["Broker"]),
+        // The channels alone, no broker: lag and close semantics, cancellation, wakers, batched reads.
+        .testTarget(name: "ChannelsTests", dependencies: ["Channels", "Locks"]),
         // The metrics endpoint's pure parts: HTTP request reader, routing, exposition format. No sockets.
         .testTarget(name: "MetricsTests", dependencies: ["Broker"]),
         // End to end: real TCP against an in-process server and the built broker-server binary.
-        .testTarget(name: "BrokerServerTests", dependencies: ["Broker", "Protocol", "Posix"]),
+        .testTarget(name: "BrokerServerTests", dependencies: ["Broker", "Locks", "Protocol", "Posix"]),
         // Every row and guarantee of PROTOCOL.md version 1 against the command core in memory: no sockets, no threads.
-        .testTarget(name: "CoreTests", dependencies: ["Broker", "Protocol", "Posix"]),
+        .testTarget(name: "CoreTests", dependencies: ["Broker", "Locks", "Protocol", "Posix"]),
         // Talking to the broker from Swift: connect, publish (single and pipelined), subscribe, ping.
-        .target(name: "BrokerClient", dependencies: ["Protocol", "Locks", "Posix"]),
+        .target(name: "BrokerClient", dependencies: ["Protocol", "Posix"]),
         // The command-line client: pub, sub, ping, bench.
-        .executableTarget(name: "broker-cli", dependencies: ["BrokerClient", "Protocol"]),
+        .executableTarget(name: "broker-cli", dependencies: ["BrokerClient", "Locks", "Protocol"]),
         // broker-cli's argument parsing, output formats and help (unit), and end to end against broker-server.
-        .testTarget(name: "CLITests", dependencies: ["broker-cli", "BrokerClient", "Protocol"]),
+        .testTarget(name: "CLITests", dependencies: ["broker-cli", "BrokerClient", "Locks", "Protocol"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -2,6 +2,7 @@
 import BrokerClient
 import Dispatch
 import Foundation
+import Locks
 import Synchronization
 
 /// Moves a value that has one owner to the thread that will use it; nothing else touches it afterwards.
@@ -46,8 +47,8 @@ func runBench(_ invocation: Invocation) -> Int32 {
         return 1
     }
     let shared = BenchShared(expected: invocation.msgs, start: BenchPayload.nowNanoseconds())
-    let subResults = Mutex([SubscriberResult](repeating: SubscriberResult(), count: invocation.subs))
-    let pubResults = Mutex([PublisherResult](repeating: PublisherResult(), count: invocation.pubs))
+    let subResults = PthreadLock([SubscriberResult](repeating: SubscriberResult(), count: invocation.subs))
+    let pubResults = PthreadLock([PublisherResult](repeating: PublisherResult(), count: invocation.pubs))
     let subsDone = DispatchSemaphore(value: 0)
     let pubsDone = DispatchSemaphore(value: 0)
     let cancellers = subscribers.map(\.canceller)

@@ -1,6 +1,7 @@
 // SIGINT as an event: a flag, a wake-up for waits, and the current connection shut down so a blocked read returns.
 import BrokerClient
 import Dispatch
+import Locks
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -13,7 +14,7 @@ final class Interrupt: Sendable {
     /// True once SIGINT arrived.
     private let requested = Atomic<Bool>(false)
     /// The connection a SIGINT must shut down, if any.
-    private let current = Mutex<BrokerConnection.Canceller?>(nil)
+    private let current = PthreadLock<BrokerConnection.Canceller?>(nil)
     /// Wakes a backoff wait early.
     private let wakeUp = DispatchSemaphore(value: 0)
     /// Starts catching SIGINT (the default action is disabled). The caller keeps the

@@ -1,4 +1,4 @@
-import Broker
+import Channels
 
 struct RxResult: Sendable {
     var received: UInt64 = 0

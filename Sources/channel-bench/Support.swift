@@ -1,4 +1,5 @@
 import Foundation
+import Locks
 import Synchronization
 
 /// A receiver's progress counter (received + lagged), padded so that each one
@@ -12,9 +13,9 @@ final class Progress: Sendable {
 
 /// An async barrier for `count` tasks (tokio's `sync::Barrier`).
 final class AsyncBarrier: Sendable {
-    private let state: Mutex<(remaining: Int, waiting: [UnsafeContinuation<Void, Never>])>
+    private let state: PthreadLock<(remaining: Int, waiting: [UnsafeContinuation<Void, Never>])>
 
-    init(count: Int) { state = Mutex((count, [])) }
+    init(count: Int) { state = PthreadLock((count, [])) }
 
     func wait() async {
         await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in

@@ -1,7 +1,7 @@
 // Launches the built broker-server executable and watches its stdout, stderr and exit.
 import Foundation
 import Glibc
-import Synchronization
+import Locks
 
 /// The `broker-server` executable built beside the test bundle.
 func brokerServerExecutable() throws -> URL {
@@ -26,7 +26,7 @@ final class LineCollector: Sendable {
         var lines: [String] = []
         var closed = false
     }
-    private let state = Mutex(State())
+    private let state = PthreadLock(State())
     private let condition = NSCondition()
 
     /// Reads `handle` line by line until EOF, on its own thread.

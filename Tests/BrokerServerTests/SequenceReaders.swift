@@ -1,6 +1,6 @@
 // Subscribers that read numbered messages on their own threads while a publisher sends them.
 import Foundation
-import Synchronization
+import Locks
 import Testing
 
 /// Reads `MSG <topic> 0`, `MSG <topic> 1`, … up to `total` on every subscriber, each on its
@@ -11,7 +11,7 @@ import Testing
 func readNumberedMessages(
     on subscribers: [TestClient], topic: String, total: Int, lagAllowed: Bool, while publish: () throws -> Void
 ) rethrows -> [String] {
-    let failures = Mutex<[String]>([])
+    let failures = PthreadLock<[String]>([])
     let done = DispatchGroup()
     for (index, client) in subscribers.enumerated() {
         done.enter()

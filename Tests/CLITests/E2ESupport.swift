@@ -1,6 +1,6 @@
 // End-to-end helpers: find the built executables, run them with pipes, read their lines with timeouts.
 import Foundation
-import Synchronization
+import Locks
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -36,7 +36,7 @@ enum Binaries {
 /// Collects a pipe's output as lines on a background thread, so the child never blocks on a full pipe.
 final class LineCollector: Sendable {
     /// Lines read so far (without LF) and whether the pipe reached end of file.
-    private let state = Mutex<(lines: [String], partial: [UInt8], ended: Bool)>(([], [], false))
+    private let state = PthreadLock<(lines: [String], partial: [UInt8], ended: Bool)>(([], [], false))
     /// Signalled after each read.
     private let changed = DispatchSemaphore(value: 0)
     /// The read end; kept so the descriptor stays open as long as the collector.

@@ -1,6 +1,6 @@
 // A tiny in-process stand-in that answers each line with scripted bytes: library tests without the daemon.
 import Foundation
-import Synchronization
+import Locks
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,12 +23,12 @@ final class ScriptedBroker: Sendable {
 
     /// A flag shared with the peer's thread.
     private final class Flag: Sendable {
-        let value = Mutex(true)
+        let value = PthreadLock(true)
     }
 
     /// The lines, shared with the peer's thread.
     private final class Log: Sendable {
-        let lines = Mutex<[String]>([])
+        let lines = PthreadLock<[String]>([])
     }
 
     init(accept: Bool = true, closeAfterReply: Bool = false, respond: @escaping @Sendable (String) -> [UInt8]? = { _ in nil }) throws {

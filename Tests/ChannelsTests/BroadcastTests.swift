@@ -1,8 +1,8 @@
 import Dispatch
 import Foundation
-import Synchronization
+import Locks
 import Testing
-@testable import Broker
+@testable import Channels
 
 /// Reads with tryRecv and renders the outcome, for table tests.
 private func step<T>(_ rx: BroadcastReceiver<T>) -> String {
@@ -267,7 +267,7 @@ private func recvResult<T>(_ rx: BroadcastReceiver<T>) async -> Result<T, Broadc
 
     @Test func aWakerThatReadsReentrantlyDoesNotDeadlock() throws {
         let (tx, rx) = try Broadcast.channel(of: Int.self, capacity: 4)
-        let got = Mutex<[Int]>([])
+        let got = PthreadLock<[Int]>([])
         let w = CountingWaker {
             // Runs inside send(): the lock must already be released.
             if let v = try? rx.tryRecv() { got.withLock { $0.append(v) } }

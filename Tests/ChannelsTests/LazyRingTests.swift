@@ -1,6 +1,6 @@
 // The broadcast ring allocates lazily: it grows only when a receiver falls behind.
 import Testing
-@testable import Broker
+@testable import Channels
 
 @Suite struct LazyRingTests {
     private func physical<T>(_ tx: BroadcastSender<T>) -> Int {

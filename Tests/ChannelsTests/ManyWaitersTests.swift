@@ -1,6 +1,6 @@
-import Synchronization
+import Locks
 import Testing
-@testable import Broker
+@testable import Channels
 
 /// More waiters than one wake batch (32): exercises the O(1) detach of the
 /// waiting list and the batched wake-ups with the lock released in between.
@@ -67,7 +67,7 @@ import Testing
 
     @Test func aDeinitializedReceiverInTheWaitingListIsSkipped() throws {
         let (tx, rx0) = try Broadcast.channel(of: Int.self, capacity: 4)
-        let others = Mutex<[BroadcastReceiver<Int>]>((0..<40).map { _ in tx.subscribe() })
+        let others = PthreadLock<[BroadcastReceiver<Int>]>((0..<40).map { _ in tx.subscribe() })
         let w0 = CountingWaker {
             // Runs first; drops receivers still waiting in the detached list.
             let dropped = others.withLock { o -> [BroadcastReceiver<Int>] in
@@ -75,7 +75,7 @@ import Testing
                 o.removeAll()
                 return d
             }
-            _ = dropped  // deinitialized here, outside the test's Mutex
+            _ = dropped  // deinitialized here, outside the test's lock
         }
         #expect(rx0.armWaker(w0))
         let ws = others.withLock { o in

@@ -1,6 +1,6 @@
 import Synchronization
 import Testing
-@testable import Broker
+@testable import Channels
 
 private func trySendOutcome<T>(_ tx: MpscSender<T>, _ v: T) -> String {
     do throws(MpscTrySendError<T>) { try tx.trySend(v); return "ok" } catch {

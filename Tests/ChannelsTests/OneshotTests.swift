@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Broker
+@testable import Channels
 
 @Suite struct OneshotTests {
     @Test func sendThenReceive() async throws {

@@ -1,5 +1,5 @@
 // readBatch(upTo:armingWhenDrained:reserve:): the event loop's read-then-arm in one lock.
-import Broker
+import Channels
 import Dispatch
 import Foundation
 import Testing

@@ -1,5 +1,5 @@
 import Synchronization
-@testable import Broker
+@testable import Channels
 
 /// Counts deinitializations of `Tracked` values created with it.
 final class DeinitCounter: Sendable {

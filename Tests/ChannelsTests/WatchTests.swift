@@ -1,5 +1,5 @@
 import Testing
-@testable import Broker
+@testable import Channels
 
 @Suite struct WatchTests {
     @Test func theValueAtSubscribeCountsAsSeen() throws {

@@ -1,4 +1,5 @@
 // A broker without sockets or threads: the command core, the scheduler and sessions, driven by a test.
+import Locks
 import Posix
 import Glibc
 import Protocol

@@ -1,4 +1,5 @@
 // One event-loop thread of the broker: a reactor, the sessions accepted onto it, their core and scheduler.
+import Channels
 import Posix
 import CBrokerShim
 import Glibc

@@ -1,7 +1,9 @@
 // The server: binds the listening socket and runs the event-loop threads.
+import Channels
 import Posix
 import Dispatch
 import Glibc
+import Locks
 import Protocol
 import Synchronization
 
@@ -41,9 +43,9 @@ public final class BrokerServer: Sendable {
     let context: ServerContext
     /// The event loops (internal for the lifetime tests).
     let loops: [BrokerLoop]
-    private let threads = ChannelLock<[pthread_t]>([])
+    private let threads = PthreadLock<[pthread_t]>([])
     /// The metrics endpoint's address, once ``startMetrics()`` has started it.
-    private let metricsAddress = ChannelLock<SocketAddress?>(nil)
+    private let metricsAddress = PthreadLock<SocketAddress?>(nil)
     /// The live settings every loop follows (a watch: the latest value counts).
     private let settingsWatch: WatchSender<LiveSettings>
     /// The shutdown deadline (monotonic ms), nil while running.

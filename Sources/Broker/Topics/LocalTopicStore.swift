@@ -1,4 +1,6 @@
 // The topic store of one broker process: every topic's ring and every subscription, in memory.
+import Channels
+import Locks
 import Protocol
 import Synchronization
 
@@ -15,7 +17,7 @@ final class LocalTopicStore: TopicStore {
         var patterns = PatternIndex()
     }
 
-    private let state = ChannelLock(State())
+    private let state = PthreadLock(State())
     /// Ring capacity for topics created from now on (a live setting).
     private let capacity: Atomic<Int>
     /// The most topics that may exist at once (a live setting).

@@ -37,11 +37,15 @@ public struct Message: @unchecked Sendable {
         Message(storage: unsafeDowncast(Storage.create(minimumCapacity: 0) { _ in 0 }, to: Storage.self))
     }
 
+    // The header is read through its pointer: `storage.header` is a class stored property
+    // (ManagedBuffer's), and each read of it is a run-time exclusivity check, about 76
+    // instructions, twice per delivery (docs/bench/callgrind.md).
+
     /// The frame's length in bytes.
-    public var count: Int { storage.header }
+    public var count: Int { storage.withUnsafeMutablePointerToHeader { $0.pointee } }
 
     /// The frame's bytes; valid while the caller holds this value.
     public var bytes: UnsafeRawBufferPointer {
-        storage.withUnsafeMutablePointerToElements { UnsafeRawBufferPointer(start: $0, count: storage.header) }
+        storage.withUnsafeMutablePointers { header, elements in UnsafeRawBufferPointer(start: elements, count: header.pointee) }
     }
 }

@@ -1,4 +1,5 @@
 // A connection's subscription (one SUB string) and its cursors, one per concrete topic.
+import Channels
 
 /// Where a cursor reports that it has something to deliver: the event loop
 /// that owns the cursor's connection. Any thread may call `schedule`.

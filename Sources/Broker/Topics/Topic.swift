@@ -1,3 +1,4 @@
+import Channels
 import Glibc
 // A topic: one broadcast ring of encoded messages shared by all its subscriptions.
 

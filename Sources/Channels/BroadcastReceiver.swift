@@ -1,3 +1,6 @@
+// The receiving half of a broadcast channel.
+import Locks
+
 /// The receiving half of a broadcast channel: one cursor into the ring.
 ///
 /// `Sendable` so it can be stored anywhere and moved between tasks and
@@ -7,9 +10,10 @@
 /// and a receiver has only one parking place). Deinitializing a receiver
 /// releases its claim on every value it had not read.
 public final class BroadcastReceiver<T: Sendable>: Sendable {
-    let shared: BroadcastShared<T>
+    /// The channel.
+    @usableFromInline let shared: BroadcastShared<T>
     /// This receiver's node in the channel's waiter slab (holds its cursor).
-    let id: Int32
+    @usableFromInline let id: Int32
 
     init(shared: BroadcastShared<T>) {
         self.shared = shared
@@ -27,7 +31,7 @@ public final class BroadcastReceiver<T: Sendable>: Sendable {
     /// task is cancelled while nothing is available. Cancellation leaves no
     /// waiter behind and consumes nothing: a value available at the same time
     /// is returned rather than dropped.
-    @inline(__always)
+    @inlinable @inline(__always)
     nonisolated(nonsending) public func recv() async throws(BroadcastRecvError) -> T {
         while true {
             switch shared.state.withLock({ $0.read(id) }) {
@@ -42,7 +46,8 @@ public final class BroadcastReceiver<T: Sendable>: Sendable {
     }
 
     /// Suspends until a send or close after this point, or cancellation.
-    nonisolated(nonsending) private func park() async {
+    @inlinable
+    nonisolated(nonsending) func park() async {
         let shared = self.shared, id = self.id
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
@@ -63,6 +68,7 @@ public final class BroadcastReceiver<T: Sendable>: Sendable {
     }
 
     /// Returns the next value if one is available, without waiting.
+    @inlinable
     public func tryRecv() throws(BroadcastTryRecvError) -> T {
         switch shared.state.withLock({ $0.read(id) }) {
         case .value(let v): return v
@@ -74,6 +80,7 @@ public final class BroadcastReceiver<T: Sendable>: Sendable {
 
     /// Values sent since this receiver's cursor: tail − cursor. More than the
     /// capacity means the receiver lagged (the next read reports it).
+    @inlinable
     public var pendingCount: Int {
         shared.state.withLock { s in Int(truncatingIfNeeded: s.tail &- s.waiters.nodes[Int(id)].cursor) }
     }

@@ -1,14 +1,26 @@
-import Synchronization
+import Locks
 
 /// One ring slot: the position it was written for, how many receivers still
 /// have to read it, and the value (nil once every receiver read it).
+@usableFromInline
 struct BroadcastSlot<T: Sendable>: Sendable {
-    var pos: UInt64
-    var rem: Int
-    var value: T?
+    /// The position this slot was last written for (`.max`: never).
+    @usableFromInline var pos: UInt64
+    /// Receivers that still have to read it.
+    @usableFromInline var rem: Int
+    /// The value; nil once every receiver read it.
+    @usableFromInline var value: T?
+
+    @usableFromInline
+    init(pos: UInt64, rem: Int, value: T?) {
+        self.pos = pos
+        self.rem = rem
+        self.value = value
+    }
 }
 
 /// The outcome of one read attempt under the lock.
+@usableFromInline
 enum BroadcastRead<T> {
     case value(T)
     case lagged(UInt64)
@@ -20,29 +32,33 @@ enum BroadcastRead<T> {
 /// `BroadcastShared.state.withLock`.
 ///
 /// `@unchecked Sendable` invariant: `slots` is a buffer owned by this state
-/// alone (never copied: the state lives in one `ChannelLock`), only touched
+/// alone (never copied: the state lives in one `PthreadLock`), only touched
 /// under that lock, and freed once by `destroy()` from the channel's deinit.
+@usableFromInline
 struct BroadcastState<T: Sendable>: @unchecked Sendable {
     /// The ring's storage: `physical` slots, a manually managed buffer so
     /// that slot writes need no copy-on-write uniqueness check. It starts small
     /// and doubles (up to `capacity`) only when a send would otherwise
     /// overwrite a value some receiver has not read, so an idle or keeping-up
     /// channel costs a few slots, not `capacity`.
-    var slots: UnsafeMutablePointer<BroadcastSlot<T>>
+    @usableFromInline var slots: UnsafeMutablePointer<BroadcastSlot<T>>
     /// Slots allocated now: a power of two, at most `capacity`.
-    var physical: Int
+    @usableFromInline var physical: Int
     /// `physical - 1`: position `p` lives in slot `p & mask`.
-    var mask: Int
+    @usableFromInline var mask: Int
     /// The channel's capacity: how far behind a receiver may fall before it lags.
-    let capacity: UInt64
+    @usableFromInline let capacity: UInt64
     /// Position the next send writes.
-    var tail: UInt64 = 0
-    var receiverCount = 0
-    var senderCount = 1
-    var closed = false
+    @usableFromInline var tail: UInt64 = 0
+    /// Live receivers: the claim count a send gives its slot.
+    @usableFromInline var receiverCount = 0
+    /// Open sender handles; the last one to close closes the channel.
+    @usableFromInline var senderCount = 1
+    /// No send stores anything any more (last sender gone, or closed when drained).
+    @usableFromInline var closed = false
     /// One node per receiver (allocated at subscribe, freed at deinit); the
     /// node's `cursor` is that receiver's next position to read.
-    var waiters = WaiterList()
+    @usableFromInline var waiters = WaiterList()
 
     init(capacity: Int) {
         physical = min(capacity, 2)
@@ -63,6 +79,7 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
     /// Called by a send that would overwrite a value still owed to a receiver
     /// while `physical < capacity`; the live positions are the last `physical`
     /// ones before `tail`, so they stay distinct under the larger mask.
+    @inlinable
     mutating func grow() {
         let larger = physical * 2
         let newSlots = UnsafeMutablePointer<BroadcastSlot<T>>.allocate(capacity: larger)
@@ -81,7 +98,7 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
     }
 
     /// Reads one value (or lag/empty/closed) for receiver node `id`.
-    @inline(__always)
+    @inlinable @inline(__always)
     mutating func read(_ id: Int32) -> BroadcastRead<T> {
         let cursor = waiters.nodes[Int(id)].cursor
         if cursor == tail { return closed ? .closed : .empty }
@@ -92,7 +109,7 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
 
     /// If receiver node `id` was overrun, moves its cursor to the oldest value
     /// still held and returns how many it missed; else nil.
-    @inline(__always)
+    @inlinable @inline(__always)
     mutating func catchUp(_ id: Int32) -> UInt64? {
         let cursor = waiters.nodes[Int(id)].cursor
         guard tail &- cursor > capacity else { return nil }
@@ -103,7 +120,7 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
 
     /// Hands the next `n` values of receiver node `id` to `store`, in order
     /// (each through ``take(_:)``), and advances its cursor; returns the cursor.
-    @inline(__always)
+    @inlinable @inline(__always)
     mutating func take(_ n: Int, for id: Int32, _ store: (Int, T) -> Void) -> UInt64 {
         var p = waiters.nodes[Int(id)].cursor
         for k in 0..<n {
@@ -116,7 +133,7 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
 
     /// Takes this receiver's copy of slot `idx`: the last reader moves the value
     /// out (no refcount operation, and the slot is released), others copy it.
-    @inline(__always)
+    @inlinable @inline(__always)
     mutating func take(_ idx: Int) -> T {
         slots[idx].rem -= 1
         if slots[idx].rem == 0 {
@@ -146,15 +163,21 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
 }
 
 /// The storage shared by every sender and receiver handle of one broadcast
-/// channel. All mutable state is inside `state` (a `ChannelLock`), so the class is
+/// channel. All mutable state is inside `state` (a `PthreadLock`), so the class is
 /// `Sendable` without `@unchecked`.
+///
+/// Its hot paths (send, and the reads in ``BroadcastReceiver``) are inlinable so
+/// that the modules using a channel get them specialized for their value type.
+@usableFromInline
 final class BroadcastShared<T: Sendable>: Sendable {
-    let state: ChannelLock<BroadcastState<T>>
-    let capacity: Int
+    /// Every mutable field of the channel, behind one mutex.
+    @usableFromInline let state: PthreadLock<BroadcastState<T>>
+    /// The capacity (a power of two).
+    @usableFromInline let capacity: Int
 
     init(capacity: Int) {
         self.capacity = capacity
-        state = ChannelLock(BroadcastState(capacity: capacity))
+        state = PthreadLock(BroadcastState(capacity: capacity))
     }
 
     deinit { state.withLock { $0.destroy() } }
@@ -162,6 +185,7 @@ final class BroadcastShared<T: Sendable>: Sendable {
     // MARK: senders
 
     /// Stores `value` (if anyone listens) and wakes the receivers that waited.
+    @inlinable
     func send(_ value: T) -> Int {
         withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { buf in
             let (count, old, woken, rest) = state.withLock { s -> (Int, T?, Int, Int32) in
@@ -190,6 +214,7 @@ final class BroadcastShared<T: Sendable>: Sendable {
     }
 
     /// Wakes every waiter of the detached list `sentinel` (see ``wakeDetached(_:in:waiters:using:)``).
+    @inlinable
     func drainDetached(_ sentinel: Int32, _ buf: UnsafeMutableBufferPointer<Waiter>) {
         wakeDetached(sentinel, in: state, waiters: \.waiters, using: buf)
     }

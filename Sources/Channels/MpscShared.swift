@@ -1,29 +1,34 @@
-import Synchronization
+import Locks
 
 /// The locked state of an mpsc channel.
+@usableFromInline
 struct MpscState<T: Sendable>: Sendable {
-    var buffer: RingBuffer<T>
+    /// The values sent and not yet received, in order.
+    @usableFromInline var buffer: RingBuffer<T>
     /// Maximum number of buffered values (`Int.max` when unbounded).
-    let bound: Int
+    @usableFromInline let bound: Int
     /// Blocked senders are woken (all of them) once the buffer has drained to
     /// this many values: half the bound. Waking per freed slot would make
     /// every message of a saturated channel cost a park and a wake-up; with
     /// this hysteresis each woken sender gets a run of free slots.
+    @inlinable
     var lowWater: Int { bound - max(1, bound / 2) }
-    var senderCount = 1
+    /// Open sender handles; when it reaches 0 the receiver drains, then gets nil.
+    @usableFromInline var senderCount = 1
     /// Set by the receiver's `close()` or deinit: no more sends accepted.
-    var closed = false
+    @usableFromInline var closed = false
     /// The single consumer's parked task or armed waker.
-    var rxWaiter: Waiter = .none
+    @usableFromInline var rxWaiter: Waiter = .none
     /// Senders suspended because the channel was full, FIFO.
-    var sendWaiters = WaiterList()
+    @usableFromInline var sendWaiters = WaiterList()
 
     /// True when nothing is buffered and nothing can arrive any more.
+    @inlinable
     var finished: Bool { buffer.isEmpty && (closed || senderCount == 0) }
 
     /// Pops one value; the flag says blocked senders must now be woken
     /// (the buffer reached ``lowWater`` and someone waits).
-    @inline(__always)
+    @inlinable @inline(__always)
     mutating func pop() -> (T?, Bool) {
         guard let v = buffer.popFirst() else { return (nil, false) }
         return (v, !sendWaiters.isMainEmpty && buffer.count <= lowWater)
@@ -31,6 +36,7 @@ struct MpscState<T: Sendable>: Sendable {
 }
 
 /// Outcome of one push attempt under the lock.
+@usableFromInline
 enum MpscPush {
     case sent(Waiter)
     case full
@@ -38,12 +44,15 @@ enum MpscPush {
 }
 
 /// Storage shared by the handles of one mpsc channel. All mutable state is in
-/// the `ChannelLock`, so it is `Sendable` without `@unchecked` of its own.
+/// the `PthreadLock`, so it is `Sendable` without `@unchecked` of its own.
+/// The send and receive paths are inlinable (specialized in the caller's module).
+@usableFromInline
 final class MpscShared<T: Sendable>: Sendable {
-    let state: ChannelLock<MpscState<T>>
+    /// Every mutable field of the channel, behind one mutex.
+    @usableFromInline let state: PthreadLock<MpscState<T>>
 
     init(bound: Int) {
-        state = ChannelLock(MpscState(buffer: RingBuffer(reserving: bound == .max ? 16 : bound), bound: bound))
+        state = PthreadLock(MpscState(buffer: RingBuffer(reserving: bound == .max ? 16 : bound), bound: bound))
     }
 
     deinit {
@@ -53,7 +62,7 @@ final class MpscShared<T: Sendable>: Sendable {
         }
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     func tryPush(_ value: T) -> MpscPush {
         state.withLock { s -> MpscPush in
             if s.closed { return .closed }
@@ -67,6 +76,7 @@ final class MpscShared<T: Sendable>: Sendable {
 
     /// Bounded send's slow path, after a push found the channel full: waits
     /// (suspends) until there is room, the channel closes, or cancellation.
+    @inlinable
     nonisolated(nonsending) func sendWhenFull(_ value: T) async throws(MpscSendError<T>) {
         let id = state.withLock { $0.sendWaiters.allocate() }
         defer {
@@ -91,7 +101,8 @@ final class MpscShared<T: Sendable>: Sendable {
     /// Suspends until the receiver frees a slot, the channel closes, or the task
     /// is cancelled. A woken sender always retries its push first, so a wake-up
     /// is never lost (if the room was taken by a newer sender, it parks again).
-    nonisolated(nonsending) private func parkSender(_ id: Int32) async {
+    @inlinable
+    nonisolated(nonsending) func parkSender(_ id: Int32) async {
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
                 let parked = state.withLock { s -> Bool in
@@ -135,6 +146,7 @@ final class MpscShared<T: Sendable>: Sendable {
 
     /// Wakes every blocked sender, in batches with the lock released between
     /// them (each woken sender retries its push).
+    @inlinable
     func wakeSenders(closing: Bool = false) {
         withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { buf in
             var more = true

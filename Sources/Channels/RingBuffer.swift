@@ -6,13 +6,18 @@
 /// storage was reserved up front).
 ///
 /// `@unchecked Sendable` invariant: a `RingBuffer` is never copied (it lives
-/// in one channel state inside one `ChannelLock`), is only touched under that
+/// in one channel state inside one `PthreadLock`), is only touched under that
 /// lock, and its owner calls ``destroy()`` exactly once, from its deinit.
+@usableFromInline
 struct RingBuffer<T: Sendable>: @unchecked Sendable {
-    private var storage: UnsafeMutablePointer<T>
-    private var capacity: Int
-    private var head = 0
-    private(set) var count = 0
+    /// `capacity` slots; `count` of them, from `head` on (wrapping), are initialized.
+    @usableFromInline var storage: UnsafeMutablePointer<T>
+    /// Slots allocated: a power of two.
+    @usableFromInline var capacity: Int
+    /// Slot of the first value.
+    @usableFromInline var head = 0
+    /// Values held.
+    @usableFromInline var count = 0
 
     init(reserving wanted: Int) {
         var c = 1
@@ -21,16 +26,17 @@ struct RingBuffer<T: Sendable>: @unchecked Sendable {
         storage = .allocate(capacity: c)
     }
 
+    @inlinable
     var isEmpty: Bool { count == 0 }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     mutating func append(_ value: T) {
         if count == capacity { grow() }
         (storage + ((head &+ count) & (capacity &- 1))).initialize(to: value)
         count &+= 1
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     mutating func popFirst() -> T? {
         if count == 0 { return nil }
         let v = (storage + head).move()
@@ -53,7 +59,8 @@ struct RingBuffer<T: Sendable>: @unchecked Sendable {
         storage.deallocate()
     }
 
-    private mutating func grow() {
+    @inlinable
+    mutating func grow() {
         let bigger = UnsafeMutablePointer<T>.allocate(capacity: capacity * 2)
         for k in 0..<count { (bigger + k).initialize(to: (storage + ((head + k) & (capacity - 1))).move()) }
         storage.deallocate()

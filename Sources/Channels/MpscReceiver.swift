@@ -1,10 +1,14 @@
+// The receiving half of an mpsc channel.
+import Locks
+
 /// The single consuming handle of an mpsc channel.
 ///
 /// `Sendable` so it can move between tasks and threads, but use it from one
 /// task or thread at a time (it has one parking place). Deinitializing it
 /// closes the channel and releases the buffered values.
 public final class MpscReceiver<T: Sendable>: Sendable {
-    let shared: MpscShared<T>
+    /// The channel.
+    @usableFromInline let shared: MpscShared<T>
 
     init(shared: MpscShared<T>) { self.shared = shared }
 
@@ -18,7 +22,7 @@ public final class MpscReceiver<T: Sendable>: Sendable {
     /// receiver was closed) and the buffer is drained, or when the task is
     /// cancelled while nothing is buffered (then nothing was consumed and no
     /// waiter is left behind; check `Task.isCancelled` to tell the cases apart).
-    @inline(__always)
+    @inlinable @inline(__always)
     nonisolated(nonsending) public func recv() async -> T? {
         while true {
             let (v, wake, done) = shared.state.withLock { s -> (T?, Bool, Bool) in
@@ -34,7 +38,8 @@ public final class MpscReceiver<T: Sendable>: Sendable {
         }
     }
 
-    nonisolated(nonsending) private func park() async {
+    @inlinable
+    nonisolated(nonsending) func park() async {
         let shared = self.shared
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
@@ -57,6 +62,7 @@ public final class MpscReceiver<T: Sendable>: Sendable {
     }
 
     /// The next value if one is buffered, without waiting.
+    @inlinable
     public func tryRecv() throws(MpscTryRecvError) -> T {
         let (v, wake, done) = shared.state.withLock { s -> (T?, Bool, Bool) in
             let (v, wake) = s.pop()
@@ -72,19 +78,21 @@ public final class MpscReceiver<T: Sendable>: Sendable {
     /// acquisition, then wakes blocked senders if the buffer drained to its
     /// low-water mark. Returns how many were moved and whether the channel is
     /// finished (nothing buffered, nothing more can arrive).
+    @inlinable
     public func readBatch(into buffer: UnsafeMutableBufferPointer<T>) -> (count: Int, finished: Bool) {
         readBatch(limit: buffer.count) { n, value in buffer[n] = value }
     }
 
     /// ``readBatch(into:)`` for memory that holds no values: the values are
     /// initialized into the front of `buffer`, and the caller owns them.
+    @inlinable
     public func readBatch(intoUninitialized buffer: UnsafeMutableBufferPointer<T>) -> (count: Int, finished: Bool) {
         guard let base = buffer.baseAddress else { return readBatch(limit: 0) { _, _ in } }
         return readBatch(limit: buffer.count) { n, value in (base + n).initialize(to: value) }
     }
 
-    @inline(__always)
-    private func readBatch(limit: Int, _ store: (Int, T) -> Void) -> (count: Int, finished: Bool) {
+    @inlinable @inline(__always)
+    func readBatch(limit: Int, _ store: (Int, T) -> Void) -> (count: Int, finished: Bool) {
         let (n, wake, finished) = shared.state.withLock { s -> (Int, Bool, Bool) in
             var n = 0
             while n < limit, let v = s.buffer.popFirst() {
@@ -102,6 +110,7 @@ public final class MpscReceiver<T: Sendable>: Sendable {
     /// nothing) if values are buffered or the channel is finished; otherwise
     /// registers `waker`, which the next send (or the last sender's close)
     /// disarms and calls once, outside the lock.
+    @inlinable
     public func armWaker(_ waker: any BroadcastWaker) -> Bool {
         let (armed, old) = shared.state.withLock { s -> (Bool, Waiter) in
             if !s.buffer.isEmpty || s.finished { return (false, .none) }
@@ -114,6 +123,7 @@ public final class MpscReceiver<T: Sendable>: Sendable {
     }
 
     /// Cancels a pending ``armWaker(_:)``.
+    @inlinable
     public func disarmWaker() {
         let old = shared.state.withLock { s -> Waiter in
             let w = s.rxWaiter
@@ -129,6 +139,7 @@ public final class MpscReceiver<T: Sendable>: Sendable {
     public func close() { shared.closeReceiver() }
 
     /// Number of values buffered now.
+    @inlinable
     public var count: Int { shared.state.withLock { $0.buffer.count } }
 
     /// Parked blocked senders (for tests).

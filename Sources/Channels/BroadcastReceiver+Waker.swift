@@ -1,7 +1,11 @@
+// A broadcast receiver for non-async consumers: armed wakers and batched reads (the event loop's hot path).
+import Locks
+
 /// The result of one ``BroadcastReceiver/readBatch(into:)`` call.
 ///
 /// Exactly one of these holds: `lagged > 0` (and `count == 0`); `count > 0`;
 /// `closed` (nothing left, ever); or all zero/false (nothing available now).
+@frozen
 public struct BroadcastBatch: Sendable, Equatable {
     /// Values this receiver was owed that were overwritten (0 if none).
     public var lagged: UInt64
@@ -13,6 +17,7 @@ public struct BroadcastBatch: Sendable, Equatable {
     /// read everything available and armed its waker (always false elsewhere).
     public var armed: Bool
 
+    @inlinable
     public init(lagged: UInt64 = 0, count: Int = 0, closed: Bool = false, armed: Bool = false) {
         self.lagged = lagged
         self.count = count
@@ -29,6 +34,7 @@ extension BroadcastReceiver {
     /// The next send (or close) disarms it and calls `waker.wake()` once, after
     /// the channel lock is released. Arming again while armed replaces the
     /// waker. No allocation once the channel's waiter slab has grown.
+    @inlinable
     public func armWaker(_ waker: any BroadcastWaker) -> Bool {
         let (armed, old) = shared.state.withLock { s -> (Bool, Waiter) in
             if s.waiters.nodes[Int(id)].cursor != s.tail || s.closed { return (false, .none) }
@@ -39,6 +45,7 @@ extension BroadcastReceiver {
     }
 
     /// Cancels a pending ``armWaker(_:)`` (no-op if none or already fired).
+    @inlinable
     public func disarmWaker() {
         let old = shared.state.withLock { $0.waiters.unpark(id) }
         _ = old
@@ -59,6 +66,7 @@ extension BroadcastReceiver {
     /// first). Each value costs one retain for a class `T`, except for the
     /// last receiver to read a slot, which takes the value by move (no
     /// refcount operation) and so releases the slot at once.
+    @inlinable
     public func readBatch(into buffer: UnsafeMutableBufferPointer<T>) -> BroadcastBatch {
         readBatch(limit: buffer.count) { k, value in buffer[k] = value }
     }
@@ -67,6 +75,7 @@ extension BroadcastReceiver {
     /// initialized into the front of `buffer` (nothing is released), and the
     /// caller owns them (deinitializes them) afterwards. This is the server's
     /// hot path: one retain per value read, and one release when it is written.
+    @inlinable
     public func readBatch(intoUninitialized buffer: UnsafeMutableBufferPointer<T>) -> BroadcastBatch {
         guard let base = buffer.baseAddress else { return readBatch(limit: 0) { _, _ in } }
         return readBatch(limit: buffer.count) { k, value in (base + k).initialize(to: value) }
@@ -84,6 +93,7 @@ extension BroadcastReceiver {
     /// calls `waker.wake()` (a batch of exactly `limit` that empties the
     /// receiver arms too). After a lag report, a batch stopped by `limit` with
     /// more available, or `closed`, nothing is armed.
+    @inlinable
     public func readBatch(
         upTo limit: Int, armingWhenDrained waker: any BroadcastWaker,
         reserve: (Int) -> UnsafeMutableBufferPointer<T>
@@ -106,8 +116,8 @@ extension BroadcastReceiver {
         return batch
     }
 
-    @inline(__always)
-    private func readBatch(limit count: Int, _ store: (Int, T) -> Void) -> BroadcastBatch {
+    @inlinable @inline(__always)
+    func readBatch(limit count: Int, _ store: (Int, T) -> Void) -> BroadcastBatch {
         shared.state.withLock { s -> BroadcastBatch in
             if let missed = s.catchUp(id) { return BroadcastBatch(lagged: missed) }
             let behind = s.tail &- s.waiters.nodes[Int(id)].cursor

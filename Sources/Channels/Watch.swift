@@ -1,4 +1,4 @@
-import Synchronization
+import Locks
 
 /// A single-value channel that keeps only the latest value (tokio's
 /// `sync::watch`).
@@ -34,11 +34,11 @@ struct WatchState<T: Sendable>: Sendable {
     var waiters = WaiterList()
 }
 
-/// Shared state of one watch channel; all mutable state is in the `ChannelLock`.
+/// Shared state of one watch channel; all mutable state is in the `PthreadLock`.
 final class WatchShared<T: Sendable>: Sendable {
-    let state: ChannelLock<WatchState<T>>
+    let state: PthreadLock<WatchState<T>>
 
-    init(_ value: T) { state = ChannelLock(WatchState(value: value)) }
+    init(_ value: T) { state = PthreadLock(WatchState(value: value)) }
 
     deinit { state.withLock { $0.waiters.destroy() } }
 

@@ -1,3 +1,6 @@
+// The parked consumers of a channel (an index-linked list in its locked state) and how they are woken.
+import Locks
+
 /// Something a channel calls, outside its lock, after values (or a close)
 /// became available to a consumer that armed it.
 ///
@@ -13,6 +16,7 @@ public protocol BroadcastWaker: AnyObject, Sendable {
 }
 
 /// What a parked consumer is waiting with.
+@usableFromInline
 enum Waiter: Sendable {
     case none
     /// A suspended task; resumed exactly once.
@@ -21,7 +25,7 @@ enum Waiter: Sendable {
     case waker(any BroadcastWaker)
 
     /// Performs the wake-up. Must be called without holding any channel lock.
-    @inline(__always)
+    @inlinable @inline(__always)
     func fire() {
         switch self {
         case .none: break
@@ -44,30 +48,52 @@ enum Waiter: Sendable {
 /// sentinel.
 ///
 /// Not thread-safe by itself: only ever touched while the owning channel's
-/// `ChannelLock` is held. The slab is a manually managed buffer (no
+/// `PthreadLock` is held. The slab is a manually managed buffer (no
 /// copy-on-write check per access): a `WaiterList` is never copied, and its
 /// owner calls ``destroy()`` exactly once, from its deinit.
+@usableFromInline
 struct WaiterList: @unchecked Sendable {
+    /// One slab entry: its links in whichever list holds it, and what it waits with.
+    @usableFromInline
     struct Node: Sendable {
-        var prev: Int32
-        var next: Int32
-        var linked: Bool
-        var waiter: Waiter
+        /// Previous node of its list (itself when unlinked).
+        @usableFromInline var prev: Int32
+        /// Next node of its list (itself when unlinked).
+        @usableFromInline var next: Int32
+        /// Whether the node is in a list (main or detached).
+        @usableFromInline var linked: Bool
+        /// The parked task or armed waker (`.none` when not parked).
+        @usableFromInline var waiter: Waiter
         /// Free-list link when the node is not allocated.
-        var nextFree: Int32
+        @usableFromInline var nextFree: Int32
         /// Broadcast stores the receiver cursor here (unused otherwise).
-        var cursor: UInt64
+        @usableFromInline var cursor: UInt64
+
+        @usableFromInline
+        init(prev: Int32, next: Int32, linked: Bool, waiter: Waiter, nextFree: Int32, cursor: UInt64) {
+            self.prev = prev
+            self.next = next
+            self.linked = linked
+            self.waiter = waiter
+            self.nextFree = nextFree
+            self.cursor = cursor
+        }
     }
 
     /// The slab; index 0 is the main list's sentinel. Mutated in place (through
     /// the pointer) by the owning channel, under its lock. Indices come from
-    /// `allocate()` only, so they are always in bounds.
-    private(set) var nodes: UnsafeMutablePointer<Node>
+    /// `allocate()` only, so they are always in bounds. Only ``allocate()``
+    /// replaces the pointer (readable from the channels' inlinable hot paths).
+    @usableFromInline var nodes: UnsafeMutablePointer<Node>
+    /// Nodes the slab has room for.
     private var capacity: Int
+    /// Nodes initialized so far (allocated or on the free list).
     private var used: Int
+    /// First node of the free list, or -1.
     private var freeHead: Int32 = -1
     /// Number of nodes linked in any list (main or detached): parked waiters.
-    private(set) var linkedCount: Int = 0
+    /// Changed only by ``park(_:_:)`` and ``unpark(_:)``.
+    @usableFromInline var linkedCount: Int = 0
 
     /// Starts with room for the sentinel and one node: most topics have one
     /// subscriber, and a slab of 8 (384 bytes) was a fifth of an idle
@@ -86,9 +112,11 @@ struct WaiterList: @unchecked Sendable {
         nodes.deallocate()
     }
 
+    @inlinable
     var isMainEmpty: Bool { nodes[0].next == 0 }
 
     /// Allocates a node (reusing a freed one when possible).
+    @usableFromInline
     mutating func allocate() -> Int32 {
         if freeHead >= 0 {
             let i = freeHead
@@ -110,6 +138,7 @@ struct WaiterList: @unchecked Sendable {
     }
 
     /// Returns an unlinked node to the free list.
+    @usableFromInline
     mutating func free(_ i: Int32) {
         nodes[Int(i)].waiter = .none
         nodes[Int(i)].linked = false
@@ -120,7 +149,7 @@ struct WaiterList: @unchecked Sendable {
     /// Stores `waiter` in node `i` and links it at the back of the main list if
     /// it is not linked yet. Returns the waiter it replaced (to be dropped, not
     /// fired, by the caller outside the lock).
-    @discardableResult
+    @inlinable @discardableResult
     mutating func park(_ i: Int32, _ waiter: Waiter) -> Waiter {
         let old = nodes[Int(i)].waiter
         nodes[Int(i)].waiter = waiter
@@ -137,6 +166,7 @@ struct WaiterList: @unchecked Sendable {
     }
 
     /// Unlinks node `i` from whatever list holds it and returns its waiter.
+    @inlinable
     mutating func unpark(_ i: Int32) -> Waiter {
         guard nodes[Int(i)].linked else { return .none }
         let p = nodes[Int(i)].prev, n = nodes[Int(i)].next
@@ -153,6 +183,7 @@ struct WaiterList: @unchecked Sendable {
 
     /// Moves every node of the main list to a new sentinel in O(1) and returns
     /// that sentinel, or -1 if the main list is empty.
+    @inlinable
     mutating func detachAll() -> Int32 {
         if isMainEmpty { return -1 }
         let s = allocate()
@@ -169,6 +200,7 @@ struct WaiterList: @unchecked Sendable {
 
     /// Pops up to `buffer.count` waiters from the list whose sentinel is `s`
     /// into `buffer` (initializing it). Returns how many were popped.
+    @inlinable
     mutating func pop(from s: Int32, into buffer: UnsafeMutableBufferPointer<Waiter>) -> Int {
         var n = 0
         while n < buffer.count {
@@ -182,16 +214,20 @@ struct WaiterList: @unchecked Sendable {
     }
 
     /// Whether the list whose sentinel is `s` is empty.
+    @inlinable
     func isEmpty(_ s: Int32) -> Bool { nodes[Int(s)].next == s }
 }
 
 /// Number of waiters a channel wakes per lock release: bounded, so that waking
-/// needs only a small stack buffer and never allocates.
-let wakeBatchSize = 32
+/// needs only a small stack buffer and never allocates. A computed constant, so
+/// that code inlined into other modules sees 32 at compile time (a stored
+/// global would be a load there, and a stack allocation of unknown size).
+@inlinable
+var wakeBatchSize: Int { 32 }
 
 /// Fires the first `count` waiters of `buffer` and deinitializes them.
 /// Must be called without holding any channel lock.
-@inline(__always)
+@inlinable @inline(__always)
 func fireAndClear(_ buffer: UnsafeMutableBufferPointer<Waiter>, _ count: Int) {
     var k = 0
     while k < count {
@@ -208,8 +244,9 @@ func fireAndClear(_ buffer: UnsafeMutableBufferPointer<Waiter>, _ count: Int) {
 /// the sentinel. Shared by the channels whose state keeps a `WaiterList` at
 /// `waiters`: no waker runs while the lock is held, and each batch holds the
 /// lock only to unlink it.
+@inlinable
 func wakeDetached<State: Sendable>(
-    _ sentinel: Int32, in lock: ChannelLock<State>, waiters: WritableKeyPath<State, WaiterList>,
+    _ sentinel: Int32, in lock: PthreadLock<State>, waiters: WritableKeyPath<State, WaiterList>,
     using buffer: UnsafeMutableBufferPointer<Waiter>
 ) {
     var done = false

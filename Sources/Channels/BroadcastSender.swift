@@ -8,8 +8,10 @@ import Synchronization
 /// The channel closes when the last sender handle is closed; receivers then
 /// get what is still held, then ``BroadcastRecvError/closed``.
 public final class BroadcastSender<T: Sendable>: Sendable {
-    let shared: BroadcastShared<T>
-    private let released: Atomic<Bool>
+    /// The channel.
+    @usableFromInline let shared: BroadcastShared<T>
+    /// Set once this handle is closed (its claim on the channel given back).
+    @usableFromInline let released: Atomic<Bool>
 
     init(shared: BroadcastShared<T>, released: Bool = false) {
         self.shared = shared
@@ -26,7 +28,7 @@ public final class BroadcastSender<T: Sendable>: Sendable {
     /// in those cases instead; here the caller already holds the value.)
     /// If the ring is full, the oldest value is overwritten, and receivers that
     /// had not read it will see ``BroadcastRecvError/lagged(_:)``.
-    @discardableResult
+    @inlinable @discardableResult
     public func send(_ value: T) -> Int {
         if released.load(ordering: .relaxed) { return 0 }
         return shared.send(value)

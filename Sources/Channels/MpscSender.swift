@@ -1,3 +1,5 @@
+// The sending handles of an mpsc channel, bounded and unbounded.
+import Locks
 import Synchronization
 
 /// A sending handle of a bounded mpsc channel.
@@ -6,8 +8,10 @@ import Synchronization
 /// senders are gone when every handle was closed (``close()`` or deinit); the
 /// receiver then drains the buffer and gets nil.
 public final class MpscSender<T: Sendable>: Sendable {
-    let shared: MpscShared<T>
-    private let released: Atomic<Bool>
+    /// The channel.
+    @usableFromInline let shared: MpscShared<T>
+    /// Set once this handle is closed (its claim on the channel given back).
+    @usableFromInline let released: Atomic<Bool>
 
     init(shared: MpscShared<T>, released: Bool = false) {
         self.shared = shared
@@ -27,7 +31,7 @@ public final class MpscSender<T: Sendable>: Sendable {
     /// capacity, together with every other blocked sender; they then race for
     /// the room (not strictly fair). This trades some latency under
     /// saturation for not paying one park and one wake-up per message.
-    @inline(__always)
+    @inlinable @inline(__always)
     nonisolated(nonsending) public func send(_ value: T) async throws(MpscSendError<T>) {
         if released.load(ordering: .relaxed) { throw .closed(value) }
         switch shared.tryPush(value) {
@@ -38,6 +42,7 @@ public final class MpscSender<T: Sendable>: Sendable {
     }
 
     /// Sends `value` if there is room right now.
+    @inlinable
     public func trySend(_ value: T) throws(MpscTrySendError<T>) {
         if released.load(ordering: .relaxed) { throw .closed(value) }
         switch shared.tryPush(value) {
@@ -66,8 +71,10 @@ public final class MpscSender<T: Sendable>: Sendable {
 /// A sending handle of an unbounded mpsc channel. Same rules as
 /// ``MpscSender``, but `send` never waits.
 public final class MpscUnboundedSender<T: Sendable>: Sendable {
-    let shared: MpscShared<T>
-    private let released: Atomic<Bool>
+    /// The channel.
+    @usableFromInline let shared: MpscShared<T>
+    /// Set once this handle is closed (its claim on the channel given back).
+    @usableFromInline let released: Atomic<Bool>
 
     init(shared: MpscShared<T>, released: Bool = false) {
         self.shared = shared
@@ -78,6 +85,7 @@ public final class MpscUnboundedSender<T: Sendable>: Sendable {
 
     /// Buffers `value` and wakes the receiver if it waits. Throws
     /// ``MpscSendError/closed(_:)`` (with the value) if the receiver is gone.
+    @inlinable
     public func send(_ value: T) throws(MpscSendError<T>) {
         if released.load(ordering: .relaxed) { throw .closed(value) }
         switch shared.tryPush(value) {

@@ -1,5 +1,5 @@
 import Dispatch
-import Synchronization
+import Locks
 
 /// A channel for exactly one value (tokio's `sync::oneshot`).
 ///
@@ -60,9 +60,9 @@ struct OneshotState<T: Sendable>: Sendable {
     }
 }
 
-/// Shared state of one oneshot channel; all mutable state is in the `ChannelLock`.
+/// Shared state of one oneshot channel; all mutable state is in the `PthreadLock`.
 final class OneshotShared<T: Sendable>: Sendable {
-    let state = ChannelLock(OneshotState<T>())
+    let state = PthreadLock(OneshotState<T>())
 }
 
 /// The sending half of a oneshot channel. `Sendable`; any thread may call it.

@@ -65,7 +65,9 @@ import Testing
         try publisher.sendRaw("PING again\n")
         while line != "PONG again" && line != nil { line = try publisher.readLine() }
         #expect(line == "PONG again")
-        #expect(try subscriber.readLine()?.hasPrefix("MSG ") == true)
+        // With capacity 4 the subscriber's loop may first find its cursor lagged.
+        let first = try subscriber.readLine() ?? ""
+        #expect(first.hasPrefix("MSG ") || first.hasPrefix("LAGGED "), "\(first)")
         broker.stop()
         return watched
     }

@@ -24,4 +24,6 @@ SYSTEMS=${SYSTEMS:-"line nats redis"} \
 LINE_CMD="$bin --port 17400 --threads 1 --log-level warn --config /dev/null" \
 OUT="$repo/docs/bench/peers-$tag.jsonl" MD="$repo/docs/bench/peers-$tag.md" \
     ./run-peers.sh
+# The results name the broker's command; keep it relative to the repository, not this machine.
+sed -i "s|$repo/||g" "$repo/docs/bench/peers-$tag.jsonl" "$repo/docs/bench/peers-$tag.md"
 echo "results: docs/bench/peers-$tag.jsonl and docs/bench/peers-$tag.md"

@@ -16,13 +16,17 @@ final class CommandCore {
     var settings: LiveSettings
     /// Where subscriptions' cursors report that they have messages.
     unowned(unsafe) var cursorScheduler: (any CursorScheduler)!
-
-    var stats: ServerStats { context.stats }
+    /// The loop's scheduler, which flushes the sessions replied to. Set once by
+    /// the loop; `unowned(unsafe)`: the loop owns both.
+    unowned(unsafe) var scheduler: DeliveryScheduler!
+    /// Server-wide counters.
+    let stats: ServerStats
     var logger: Logger { context.logger }
 
     init(context: ServerContext, settings: LiveSettings) {
         self.context = context
         self.store = context.store
+        self.stats = context.stats
         self.settings = settings
     }
 
@@ -67,7 +71,7 @@ final class CommandCore {
     /// Appends a reply to the session's output and schedules its flush.
     func reply(_ session: Session, _ encode: (inout [UInt8]) -> Void) {
         session.output.appendControl(encode)
-        session.services.scheduler.markDirty(session)
+        scheduler.markDirty(session)
     }
 
     private func publish(topic name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, from session: Session) {

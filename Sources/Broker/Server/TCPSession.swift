@@ -44,7 +44,7 @@ final class TCPSession: Session, ReactorHandler {
             do {
                 outcome = try socket.read(into: buffer)
             } catch {
-                close(reason: error.errno == ECONNRESET ? .peerReset : .readError(error))
+                close(reason: error.errno == ECONNRESET ? .peerReset : .readError(errno: error.errno))
                 return
             }
             guard case let .done(count) = outcome else { return }

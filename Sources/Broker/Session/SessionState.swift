@@ -3,13 +3,18 @@ import Posix
 import Protocol
 
 /// Why a session was closed (logged with the close).
+///
+/// A plain value (no reference inside), so that ``SessionState``, which holds
+/// it, is copied without reference counting: the state is read for every line.
 enum CloseReason: Equatable, CustomStringConvertible {
     case peerClosed
     case quit
     case idleTimeout
     case shutdown
-    case readError(SystemError)
-    case writeError(SystemError)
+    /// A read failed with this errno.
+    case readError(errno: Int32)
+    /// A write (or a change of what the transport watches) failed with this errno.
+    case writeError(errno: Int32)
     case peerReset
     case authFailed
 
@@ -19,8 +24,8 @@ enum CloseReason: Equatable, CustomStringConvertible {
         case .quit: "client sent QUIT"
         case .idleTimeout: "idle timeout"
         case .shutdown: "broker shutting down"
-        case let .readError(error): "read failed: \(error)"
-        case let .writeError(error): "write failed: \(error)"
+        case let .readError(code): "read failed: \(SystemError.text(errno: code))"
+        case let .writeError(code): "write failed: \(SystemError.text(errno: code))"
         case .peerReset: "connection reset by peer"
         case .authFailed: "authentication failed"
         }

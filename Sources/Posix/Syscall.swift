@@ -23,7 +23,7 @@ extension IOResult: Equatable where Value: Equatable {}
 /// Stateless; any thread. A call is a closure returning the syscall's result
 /// (-1 with errno set on failure). The funnel
 /// - retries `EINTR` (the call is simply made again),
-/// - reports `EAGAIN`/`EWOULDBLOCK` as ``IOResult/wouldBlock`` (``nonBlocking(_:_:)``)
+/// - reports `EAGAIN`/`EWOULDBLOCK` as ``IOResult/wouldBlock`` 
 ///   or throws it like any other errno (``blocking(_:_:)``),
 /// - traps on `EBADF` and `EFAULT`: a closed or foreign descriptor, or a bad
 ///   pointer, is a bug in this program, not something the environment did

@@ -32,7 +32,8 @@ import Testing
 
     @Test func interleavedRepliesAndMessagesArriveInOrderThroughPartialWrites() throws {
         let (writer, reader) = try socketPair()
-        defer { close(writer); close(reader) }
+        let writerSocket = SocketHandle(adopting: writer)  // closes the writer at the end
+        defer { close(reader) }
         let vectors = UnsafeMutableBufferPointer<iovec>.allocate(capacity: 64)
         vectors.initialize(repeating: iovec())
         let staging = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 16)
@@ -62,7 +63,7 @@ import Testing
             var spins = 0
             while !queue.isEmpty && spins < 10_000 {
                 spins += 1
-                switch try queue.write(vectors: vectors, staging: staging, send: { pieces throws(SystemError) in try Socket.send(writer, pieces: pieces) }) {
+                switch try queue.write(vectors: vectors, staging: staging, send: { pieces throws(SystemError) in try writerSocket.send(pieces: pieces) }) {
                 case .done: continue
                 case .wouldBlock: drain(reader, into: &received)
                 }

@@ -21,20 +21,4 @@ import Testing
         doorbell.signal()
         #expect(try epoll.wait(into: events, timeoutMs: 0) == 0)
     }
-
-    @Test func theRawFdAPIClosesWhatItIsGiven() throws {
-        let listener = try Socket.listen(on: #require(SocketAddress(host: "127.0.0.1", port: 0)), backlog: 8)
-        #expect(try Socket.localAddress(listener).port != 0)
-        guard case .wouldBlock = try Socket.accept(listener) else {
-            Issue.record("a connection nobody made")
-            return
-        }
-        Socket.close(listener)
-        // Closed, or reused by another test's thread for a different file: not a listener any more.
-        // (Raw getsockopt: through the funnel, a closed descriptor would trap.)
-        var accepting: Int32 = 0
-        var length = socklen_t(MemoryLayout<Int32>.size)
-        let status = getsockopt(listener, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length)
-        #expect(status == -1 || accepting == 0)
-    }
 }

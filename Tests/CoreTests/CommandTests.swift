@@ -28,17 +28,20 @@ import Testing
         _ = subscriber.exchange("SUB a.*", "SUB a.b")
         subscriber.readWindow = 0
         let publisher = broker.connect()
-        _ = publisher.exchange("PUB a.b 1", "PUB a.b 2")
+        // a.c reaches only the pattern, a.b both subscriptions.
+        _ = publisher.exchange("PUB a.c 1", "PUB a.b 2", "PUB a.c 3")
         subscriber.send("UNSUB a.*\n")
         subscriber.readWindow = nil
+        _ = publisher.exchange("PUB a.c 4", "PUB a.b 5")
         let lines = subscriber.takeLines()
         guard let reply = lines.firstIndex(of: "OK") else {
             Issue.record("no UNSUB reply in \(lines)")
             return
         }
-        // After the reply only a.b's subscription may still deliver.
-        #expect(lines[(reply + 1)...].allSatisfy { $0.hasPrefix("MSG a.b ") })
-        #expect(publisher.exchange("PUB a.b 3") == ["OK 1"])
+        let after = lines[(reply + 1)...]
+        #expect(!after.contains { $0.hasPrefix("MSG a.c ") || $0.hasPrefix("LAGGED a.c ") }, "\(lines)")
+        #expect(after.last == "MSG a.b 5", "the other subscription goes on: \(lines)")
+        #expect(publisher.exchange("PUB a.c 6") == ["OK 0"])
     }
 
     @Test func unsubOfAStringWithoutASubscriptionIsNotSubscribed() {

@@ -16,15 +16,16 @@ import Protocol
 /// One thread: everything, including the rings' wake-ups, happens on the
 /// thread that drives it. The broker must outlive its sessions: hold it while
 /// the sessions are used (they refer to it without keeping it alive).
-final class EmbeddedBroker: SessionHost, CursorScheduler, @unchecked Sendable {
-    // @unchecked Sendable: required of a CursorScheduler; an embedded broker is
-    // used by one thread only, so `schedule` always runs on it.
+final class EmbeddedBroker: SessionHost {
 
     let context: ServerContext
     let core: CommandCore
     let scheduler: DeliveryScheduler
     private(set) var services: SessionServices!
     private let buffers = LoopIOBuffers()
+    /// What the subscriptions' cursors wake: the scheduler, reached without
+    /// keeping the broker alive (cursors live in the store, which the broker owns).
+    private let wakes: EmbeddedWakes
     private var nextToken: UInt64 = 1
     /// Sessions that reported an incomplete line (what the idle timer would watch).
     private(set) var partialLines: Set<UInt64> = []
@@ -39,8 +40,14 @@ final class EmbeddedBroker: SessionHost, CursorScheduler, @unchecked Sendable {
         context = ServerContext(settings: settings, logger: Logger(level: .debug) { line in logged.withLock { $0.append(line) } })
         core = CommandCore(context: context, settings: settings)
         scheduler = DeliveryScheduler(core: core)
-        core.cursorScheduler = self
+        wakes = EmbeddedWakes(scheduler: scheduler)
+        core.cursorScheduler = wakes
         services = SessionServices(core: core, scheduler: scheduler, host: self, buffers: buffers)
+    }
+
+    /// Closes what is still open, so that the store lets go of every cursor.
+    deinit {
+        for session in Array(scheduler.sessions.values) { session.close(reason: .shutdown) }
     }
 
     /// A new client session.
@@ -58,6 +65,7 @@ final class EmbeddedBroker: SessionHost, CursorScheduler, @unchecked Sendable {
     /// every dirty session is flushed (within each peer's read window).
     func run() {
         var turns = 0
+        defer { assert(turns < 100_000, "the embedded broker did not settle in 100,000 turns") }
         while turns < 100_000 {
             turns += 1
             if scheduler.hasPendingWork {
@@ -78,10 +86,6 @@ final class EmbeddedBroker: SessionHost, CursorScheduler, @unchecked Sendable {
     /// Sessions open now.
     var sessionCount: Int { scheduler.sessions.count }
 
-    // MARK: CursorScheduler
-
-    func schedule(_ cursor: Cursor) { scheduler.wake(cursor) }
-
     // MARK: SessionHost
 
     func sessionDidClose(_ session: Session, reason: CloseReason) {
@@ -93,6 +97,21 @@ final class EmbeddedBroker: SessionHost, CursorScheduler, @unchecked Sendable {
     func sessionHoldsPartialLine(_ session: Session) { partialLines.insert(session.token) }
 
     func sessionReleasedPartialLine(_ session: Session) { partialLines.remove(session.token) }
+}
+
+/// The embedded broker's ``CursorScheduler``: a ring's wake-up goes straight to
+/// the scheduler (everything runs on one thread).
+final class EmbeddedWakes: CursorScheduler, @unchecked Sendable {
+    // @unchecked Sendable: required of a CursorScheduler; an embedded broker is
+    // used by one thread only, so `schedule` always runs on it.
+
+    /// `unowned(unsafe)`: the broker owns the scheduler and closes every session
+    /// (dropping every cursor) before it goes.
+    private unowned(unsafe) let scheduler: DeliveryScheduler
+
+    init(scheduler: DeliveryScheduler) { self.scheduler = scheduler }
+
+    func schedule(_ cursor: Cursor) { scheduler.wake(cursor) }
 }
 
 /// A session of an ``EmbeddedBroker``: what it writes is appended to

@@ -206,7 +206,14 @@ final class Reactor {
     /// the turn, fires due timers. Call on the thread that owns the reactor.
     func run(delegate: any ReactorTurnDelegate) throws(SystemError) {
         waker.enterLoop()
-        defer { waker.leaveLoop() }
+        defer {
+            waker.leaveLoop()
+            // What the loop held goes with it, however it ended: handlers and timer
+            // closures may refer back to their owner, so keeping them would keep it alive.
+            timers.removeAll()
+            for index in slots.indices { slots[index].handler = nil }
+            onDoorbell = {}
+        }
         onDoorbell()  // takes what arrived before the loop started
         while running {
             let count = try waitForEvents(pending: delegate.hasPendingWork)
@@ -214,11 +221,6 @@ final class Reactor {
             delegate.endOfTurn()
             fireDueTimers(now: monotonicMilliseconds())
         }
-        // What the loop held goes with it: handlers and timer closures may refer
-        // back to their owner, so keeping them would keep the owner alive.
-        timers.removeAll()
-        for index in slots.indices { slots[index].handler = nil }
-        onDoorbell = {}
     }
 
     /// Makes ``run(delegate:)`` return after the current turn. Loop thread.

@@ -146,8 +146,13 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
         closeAll(reason: .shutdown)
         scheduler.removeAll()
         partialLines.removeAll()
+        // From now on a send to this loop fails at once and the sender discards
+        // the command (a socket gets its BYE there); what came before goes here.
+        inbox.close()
         discardInbox()
     }
+
+    deinit { discardInbox() }
 
     /// Drops whatever is in the inbox (wakes, sockets handed over late). On the
     /// loop's thread as it ends, or on any thread once it has ended.
@@ -161,11 +166,15 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
         }
     }
 
-    /// Drops a command no loop will run: a socket in it is adopted and so closed.
+    /// Drops a command no loop will run: a socket in it is adopted and so closed,
+    /// a client's after a best-effort `BYE shutting-down`.
     static func discard(_ command: LoopCommand, context: ServerContext) {
         switch command {
         case let .adopt(fd, _):
-            _ = SocketHandle(adopting: fd)
+            let socket = SocketHandle(adopting: fd)
+            var bye: [UInt8] = []
+            WireEncoder.appendBye(.shuttingDown, "the broker is shutting down", to: &bye)
+            _ = try? bye.withUnsafeBytes { bytes throws(SystemError) in try socket.send(bytes) }
             context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
         case let .serveMetrics(fd, _):
             _ = SocketHandle(adopting: fd)

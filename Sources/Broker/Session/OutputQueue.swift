@@ -119,38 +119,43 @@ struct OutputQueue: ~Copyable {
         vectors: UnsafeMutableBufferPointer<iovec>, staging: UnsafeMutableRawBufferPointer,
         send: (UnsafeBufferPointer<iovec>) throws(Failure) -> IOResult<Int>
     ) throws(Failure) -> IOResult<Int> {
-        let count = gather(into: vectors, staging: staging)
-        let outcome = try send(UnsafeBufferPointer(rebasing: vectors[0..<count]))
+        // The iovecs may point into `control`'s buffer: they are sent while it is pinned.
+        let result: Result<IOResult<Int>, Failure> = control.withUnsafeBytes { controlBytes in
+            let count = gather(control: controlBytes, into: vectors, staging: staging)
+            return Result { () throws(Failure) in try send(UnsafeBufferPointer(rebasing: vectors[0..<count])) }
+        }
+        let outcome = try result.get()
         if case let .done(written) = outcome { consume(written) }
         return outcome
     }
 
     /// Describes the front of the queue as up to `vectors.count` iovecs (small
-    /// pieces copied into `staging`); returns how many were filled.
-    private func gather(into vectors: UnsafeMutableBufferPointer<iovec>, staging: UnsafeMutableRawBufferPointer) -> Int {
-        let messages = self.messages
-        return control.withUnsafeBytes { controlBytes in
-            var gather = Gather(vectors: vectors, staging: staging)
-            var index = head
-            var skip = headOffset
-            fill: while index < segmentCount {
-                let segment = segments[index]
-                if segment.isMessages, let messages {
-                    // The head run may be partly written: start at the first unwritten message.
-                    for slot in max(segment.start, messageStart)..<segment.end {
-                        let bytes = messages[slot].bytes
-                        if !gather.add(UnsafeRawBufferPointer(rebasing: bytes[skip...])) { break fill }
-                        skip = 0
-                    }
-                } else {
-                    let bytes = UnsafeRawBufferPointer(rebasing: controlBytes[(segment.start + skip)..<segment.end])
-                    if !gather.add(bytes) { break }
+    /// pieces copied into `staging`); returns how many were filled. Valid while
+    /// `controlBytes` (the control buffer) is.
+    private func gather(
+        control controlBytes: UnsafeRawBufferPointer, into vectors: UnsafeMutableBufferPointer<iovec>,
+        staging: UnsafeMutableRawBufferPointer
+    ) -> Int {
+        var gather = Gather(vectors: vectors, staging: staging)
+        var index = head
+        var skip = headOffset
+        fill: while index < segmentCount {
+            let segment = segments[index]
+            if segment.isMessages, let messages {
+                // The head run may be partly written: start at the first unwritten message.
+                for slot in max(segment.start, messageStart)..<segment.end {
+                    let bytes = messages[slot].bytes
+                    if !gather.add(UnsafeRawBufferPointer(rebasing: bytes[skip...])) { break fill }
                     skip = 0
                 }
-                index += 1
+            } else {
+                let bytes = UnsafeRawBufferPointer(rebasing: controlBytes[(segment.start + skip)..<segment.end])
+                if !gather.add(bytes) { break }
+                skip = 0
             }
-            return gather.count
+            index += 1
         }
+        return gather.count
     }
 
     /// Drops everything not yet written and frees the message slots.

@@ -30,6 +30,16 @@ final class LocalTopicStore: TopicStore {
         self.maxTopics = Atomic(maxTopics)
     }
 
+    /// A topic and its cursors refer to each other; a store dropped while
+    /// subscriptions remain (a test, an embedder) unlinks them, so nothing leaks.
+    deinit {
+        state.withLock { state in
+            for topic in state.topics.values {
+                for cursor in topic.cursors { cursor.drop() }
+            }
+        }
+    }
+
     /// Applies live settings; existing topics keep their ring.
     func update(capacity: Int, maxTopics: Int) {
         self.capacity.store(capacity, ordering: .relaxed)

@@ -1,6 +1,7 @@
 // The metrics endpoint on a loop's reactor: GET /metrics and GET /healthz over HTTP/1.1.
 import Posix
 import CBrokerShim
+import Dispatch
 import Glibc
 
 /// Serves the broker's figures over HTTP/1.1 on one loop's reactor (loop 0):
@@ -11,9 +12,12 @@ import Glibc
 /// ``maxConnections``; more are answered 503); a connection that has not sent a
 /// complete request head (at most ``maxHeadBytes``) within the request deadline
 /// gets 408 and is closed, one whose head passes the limit gets 431; a
-/// connection never lives longer than twice the deadline. Each step is bounded
-/// (a read of 4 KiB, one response written as far as the socket takes it), so a
-/// slow or hostile HTTP client costs the loop no more than a slow subscriber.
+/// connection never lives longer than twice the deadline. Each step on the loop
+/// is bounded (a read of 4 KiB, one response written as far as the socket takes
+/// it), so a slow or hostile HTTP client costs the loop no more than a slow
+/// subscriber. The one step that grows with the broker — the `/metrics` body,
+/// which visits every topic — is rendered off the loop, on one serial queue, and
+/// comes back through the loop's mailbox.
 ///
 /// Loop thread only.
 final class MetricsEndpoint: ReactorHandler {
@@ -35,13 +39,18 @@ final class MetricsEndpoint: ReactorHandler {
     /// How long a client has to send its request head, in ms.
     let requestDeadlineMs: Int64
     private var connections: [ReactorToken: MetricsHTTPConnection] = [:]
+    /// Where `/metrics` bodies are rendered, one at a time, off the loop.
+    private let renderQueue = DispatchQueue(label: "broker.metrics.render")
+    /// The loop's mailbox, through which a rendered body comes back.
+    private let mailbox: LoopMailbox
     private var closed = false
     /// Where requests are read (one per endpoint; reads never overlap on one loop).
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
 
     init(socket: consuming SocketHandle, token: ReactorToken, reactor: Reactor, context: ServerContext, core: CommandCore,
-         requestDeadlineMs: Int64) {
+         mailbox: LoopMailbox, requestDeadlineMs: Int64) {
         self.socket = socket
+        self.mailbox = mailbox
         self.token = token
         self.reactor = reactor
         self.context = context
@@ -88,12 +97,30 @@ final class MetricsEndpoint: ReactorHandler {
         }
     }
 
-    /// The response to a request.
-    func response(for route: MetricsRoute) -> HTTPResponse {
+    /// Renders the `/metrics` response off the loop; ``deliver(_:to:)`` gets it
+    /// back on the loop, for the connection registered as `token`.
+    func renderMetrics(for token: ReactorToken) {
+        let context = self.context
+        let topTopics = core.settings.metricsTopTopics
+        let mailbox = self.mailbox
+        renderQueue.async {
+            let snapshot = context.metricsSnapshot(topTopics: topTopics)
+            let response = HTTPResponse(status: .ok, contentType: prometheusContentType, body: MetricsExposition.render(snapshot))
+            mailbox.send(.metricsRendered(token: token, response: response.encoded))
+        }
+    }
+
+    /// A rendered response is back: written to its connection if that is still open.
+    func deliver(_ response: [UInt8], to token: ReactorToken) {
+        connections[token]?.respond(encoded: response)
+    }
+
+    /// The response to a request, or nil for `/metrics`, whose body is rendered
+    /// off the loop (``renderMetrics(for:)``).
+    func response(for route: MetricsRoute) -> HTTPResponse? {
         switch route {
         case .metrics:
-            let snapshot = context.metricsSnapshot(topTopics: core.settings.metricsTopTopics)
-            return HTTPResponse(status: .ok, contentType: prometheusContentType, body: MetricsExposition.render(snapshot))
+            return nil
         case .health:
             return .plain(.ok, "ok")
         case .refuse(.methodNotAllowed):
@@ -140,6 +167,8 @@ final class MetricsHTTPConnection: ReactorHandler {
     enum Phase {
         /// Reading the request head.
         case reading
+        /// Waiting for the `/metrics` body, rendered off the loop.
+        case rendering
         /// Writing `response[offset...]`.
         case writing(response: [UInt8], offset: Int)
         /// The response is out and our side is shut down: reading and discarding
@@ -185,6 +214,7 @@ final class MetricsHTTPConnection: ReactorHandler {
     func handleEvents(_ events: UInt32) {
         switch phase {
         case .reading: readRequest()
+        case .rendering: break
         case .writing: writeResponse()
         case .draining: drain()
         case .closed: return
@@ -193,7 +223,7 @@ final class MetricsHTTPConnection: ReactorHandler {
         if events & (EpollBits.error | EpollBits.hangup) != 0 {
             switch phase {
             case .writing, .closed: return  // the write reports the error itself
-            case .reading, .draining: close()
+            case .reading, .rendering, .draining: close()
             }
         }
     }
@@ -217,7 +247,18 @@ final class MetricsHTTPConnection: ReactorHandler {
             case .needMore:
                 continue
             case let .complete(head):
-                respond(with: endpoint.response(for: MetricsRoute(head)))
+                if let response = endpoint.response(for: MetricsRoute(head)) {
+                    respond(with: response)
+                } else {
+                    phase = .rendering
+                    do {
+                        try endpoint.watch(self, events: 0)  // nothing to read meanwhile (hang-ups still come)
+                    } catch {
+                        close()
+                        return
+                    }
+                    endpoint.renderMetrics(for: token)
+                }
                 return
             case let .failed(error):
                 respond(with: .plain(error.status))
@@ -227,7 +268,17 @@ final class MetricsHTTPConnection: ReactorHandler {
     }
 
     private func respond(with response: HTTPResponse) {
-        phase = .writing(response: response.encoded, offset: 0)
+        respond(encoded: response.encoded)
+    }
+
+    /// Starts writing an encoded response (one in flight at most: a rendered
+    /// body arrives only while the connection waits for it).
+    func respond(encoded response: [UInt8]) {
+        switch phase {
+        case .reading, .rendering: break
+        case .writing, .draining, .closed: return
+        }
+        phase = .writing(response: response, offset: 0)
         armDeadline()
         do {
             try endpoint.watch(self, events: EpollBits.writable)

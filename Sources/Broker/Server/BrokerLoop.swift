@@ -16,6 +16,8 @@ enum LoopCommand: Sendable {
     case adopt(fd: Int32, peer: SocketAddress)
     /// The settings or shutdown watch changed: read them, then acknowledge on `ack`.
     case watchesChanged(ack: OneshotSender<Void>?)
+    /// A `/metrics` response rendered off the loop, for the metrics connection `token`.
+    case metricsRendered(token: ReactorToken, response: [UInt8])
     /// Serve the metrics endpoint on this bound, listening socket (loop 0); a
     /// released ``SocketHandle``, adopted by the receiver as for `adopt`.
     case serveMetrics(fd: Int32, requestDeadlineMs: Int64)
@@ -178,7 +180,7 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
             context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
         case let .serveMetrics(fd, _):
             _ = SocketHandle(adopting: fd)
-        case .wake, .watchesChanged:
+        case .wake, .watchesChanged, .metricsRendered:
             break
         }
     }
@@ -211,6 +213,8 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
             _ = try? ack?.send(())
         case let .serveMetrics(fd, deadline):
             serveMetrics(SocketHandle(adopting: fd), requestDeadlineMs: deadline)
+        case let .metricsRendered(token, response):
+            metrics?.deliver(response, to: token)
         }
     }
 
@@ -356,7 +360,7 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
         guard metrics == nil, shutdownDeadlineMs == nil else { return }
         let token = reactor.reserveToken()
         let endpoint = MetricsEndpoint(socket: socket, token: token, reactor: reactor, context: context, core: core,
-                                       requestDeadlineMs: requestDeadlineMs)
+                                       mailbox: mailbox, requestDeadlineMs: requestDeadlineMs)
         do {
             try reactor.register(endpoint.socket.fd, events: EpollBits.readable, token: token, handler: endpoint)
             metrics = endpoint

@@ -1,8 +1,11 @@
 #if canImport(Glibc)
-import Posix
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
+#endif
+// The fuzz build (scripts/fuzz.sh) compiles Config alone, with a stand-in for SystemError's text.
+#if canImport(Posix)
+import Posix
 #endif
 
 /// The file system operations configuration loading needs, injectable so

@@ -1,5 +1,4 @@
 // The table of configuration keys: the one place each key is declared.
-import Protocol
 
 extension ConfigKey {
     /// Every configuration key, in the order help text, documentation and the
@@ -42,7 +41,7 @@ extension ConfigKey {
                   parse: ValueParsers.logLevel, render: { $0.rawValue }),
         .integer("stats_interval_ms", \.statsIntervalMs, range: 0...86_400_000, valueName: "MS",
                  applied: .live(.statsIntervalMs),
-                 doc: "Publish the STATS line on \(SystemTopicName.stats) every this many milliseconds, 0 to 86400000; 0 turns it off."),
+                 doc: "Publish the STATS line on $SYS.stats every this many milliseconds, 0 to 86400000; 0 turns it off."),
         .integer("metrics_port", \.metricsPort, range: 0...65535, valueName: "PORT", applied: .restart,
                  doc: "Serve Prometheus metrics (GET /metrics, GET /healthz) over HTTP on this port of host, 0 to 65535; 0 turns it off."),
         .integer("metrics_top_topics", \.metricsTopTopics, range: 0...10_000, applied: .live(.metricsTopTopics),

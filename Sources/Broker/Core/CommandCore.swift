@@ -8,8 +8,10 @@ import Protocol
 ///
 /// Loop thread only (one core per loop; the store is shared).
 final class CommandCore {
-    /// Every topic and subscription (shared by the loops).
-    let store: any TopicStore
+    /// Every topic and subscription (shared by the loops). `unowned(unsafe)`:
+    /// the server context, which the core holds, owns the store; unowned, a
+    /// publish reads it without reference counting.
+    unowned(unsafe) let store: any TopicStore
     /// Server-wide counters, connection count and the STATS line.
     let context: ServerContext
     /// The live settings as this loop last read them.
@@ -68,10 +70,10 @@ final class CommandCore {
         }
     }
 
-    /// Appends a reply to the session's output and schedules its flush.
+    /// Appends a reply to the session's output. The session schedules its flush
+    /// once per read (``Session/receive(_:)``), not once per reply.
     func reply(_ session: Session, _ encode: (inout [UInt8]) -> Void) {
         session.output.appendControl(encode)
-        scheduler.markDirty(session)
     }
 
     private func publish(topic name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, from session: Session) {

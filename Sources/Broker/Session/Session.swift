@@ -94,6 +94,8 @@ class Session {
         var completedLine = false
         let decision = framer.feed(bytes) { event in execute(event, core: core, completedLine: &completedLine) }
         notePartialLine(completedLine: completedLine)
+        // The replies of every line of this read go out in one flush.
+        if !output.isEmpty { services.scheduler.markDirty(self) }
         if state.isEnding { return false }
         if decision == .pause {
             state = .paused(eofPending: false)

@@ -18,9 +18,6 @@ final class CommandCore {
     var settings: LiveSettings
     /// Where subscriptions' cursors report that they have messages.
     unowned(unsafe) var cursorScheduler: (any CursorScheduler)!
-    /// The loop's scheduler, which flushes the sessions replied to. Set once by
-    /// the loop; `unowned(unsafe)`: the loop owns both.
-    unowned(unsafe) var scheduler: DeliveryScheduler!
     /// Server-wide counters.
     let stats: ServerStats
     var logger: Logger { context.logger }

@@ -59,7 +59,6 @@ final class DeliveryScheduler {
 
     init(core: CommandCore) {
         self.core = core
-        core.scheduler = self
     }
 
     /// True when woken cursors or dirty sessions wait for this turn's end.

@@ -1,8 +1,6 @@
 // A broker without sockets or threads: the command core, the scheduler and sessions, driven by a test.
-import Locks
 import Posix
 import Glibc
-import Protocol
 
 /// The broker's whole protocol side — ``CommandCore``, ``DeliveryScheduler``,
 /// ``Session``s, a ``LocalTopicStore`` — with no sockets, no threads and no
@@ -27,17 +25,11 @@ final class EmbeddedBroker: SessionHost {
     /// keeping the broker alive (cursors live in the store, which the broker owns).
     private let wakes: EmbeddedWakes
     private var nextToken: UInt64 = 1
-    /// Sessions that reported an incomplete line (what the idle timer would watch).
-    private(set) var partialLines: Set<UInt64> = []
-    /// Log lines written so far (level `debug` and up).
-    var logLines: [String] { logged.withLock { $0 } }
-    private let logged = PthreadLock<[String]>([])
 
     /// A broker with `config`'s live settings (`capacity`, limits, `auth_token`).
     init(config: BrokerConfig = BrokerConfig(), authToken: String? = nil) {
         let settings = LiveSettings(config, authToken: authToken)
-        let logged = self.logged
-        context = ServerContext(settings: settings, logger: Logger(level: .debug) { line in logged.withLock { $0.append(line) } })
+        context = ServerContext(settings: settings, logger: Logger(level: .error) { _ in })
         core = CommandCore(context: context, settings: settings)
         scheduler = DeliveryScheduler(core: core)
         wakes = EmbeddedWakes(scheduler: scheduler)
@@ -90,13 +82,13 @@ final class EmbeddedBroker: SessionHost {
 
     func sessionDidClose(_ session: Session, reason: CloseReason) {
         scheduler.sessions[session.token] = nil
-        partialLines.remove(session.token)
         context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
     }
 
-    func sessionHoldsPartialLine(_ session: Session) { partialLines.insert(session.token) }
+    // No idle timer in memory (see the type's doc): incomplete lines are not watched.
+    func sessionHoldsPartialLine(_ session: Session) {}
 
-    func sessionReleasedPartialLine(_ session: Session) { partialLines.remove(session.token) }
+    func sessionReleasedPartialLine(_ session: Session) {}
 }
 
 /// The embedded broker's ``CursorScheduler``: a ring's wake-up goes straight to

@@ -1,6 +1,5 @@
 // The metrics endpoint on a loop's reactor: GET /metrics and GET /healthz over HTTP/1.1.
 import Posix
-import CBrokerShim
 import Dispatch
 import Glibc
 
@@ -31,8 +30,8 @@ final class MetricsEndpoint: ReactorHandler {
     /// The listening socket; closed with the endpoint.
     let socket: SocketHandle
     private let token: ReactorToken
-    /// `unowned(unsafe)`: the reactor owns this endpoint.
-    private unowned(unsafe) let reactor: Reactor
+    /// `unowned(unsafe)`: the reactor owns this endpoint (and its connections use it).
+    unowned(unsafe) let reactor: Reactor
     let context: ServerContext
     /// The loop's core, for the live `metrics_top_topics`. `unowned(unsafe)`: the loop owns both.
     private unowned(unsafe) let core: CommandCore
@@ -43,7 +42,6 @@ final class MetricsEndpoint: ReactorHandler {
     private let renderQueue = DispatchQueue(label: "broker.metrics.render")
     /// The loop's mailbox, through which a rendered body comes back.
     private let mailbox: LoopMailbox
-    private var closed = false
     /// Where requests are read (one per endpoint; reads never overlap on one loop).
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
 
@@ -67,21 +65,16 @@ final class MetricsEndpoint: ReactorHandler {
             do {
                 accepted = try socket.accept()
             } catch {
-                if error.errno == EMFILE || error.errno == ENFILE || error.errno == ENOBUFS || error.errno == ENOMEM {
+                if error.isResourceExhaustion {
                     context.logger.warn("metrics: cannot accept: \(error); pausing accept for 100 ms")
-                    try? reactor.modify(socket.fd, token: token, events: 0)
-                    reactor.addTimer(at: monotonicMilliseconds() + 100) { [weak self] in
-                        guard let self, !closed else { return }
-                        try? reactor.modify(socket.fd, token: token, events: EpollBits.readable)
-                    }
+                    reactor.pause(socket.fd, token: token, forMs: 100, thenWatch: EpollBits.readable)
                     return
                 }
                 continue  // ECONNABORTED and the like concern only that connection
             }
             guard case let .done(accepted) = accepted else { return }
             if connections.count >= MetricsEndpoint.maxConnections {
-                let refusal = HTTPResponse.plain(.serviceUnavailable, "too many metrics connections").encoded
-                _ = try? refusal.withUnsafeBytes { bytes throws(SystemError) in try accepted.socket.send(bytes) }
+                accepted.socket.sendFinalFrame(HTTPResponse.plain(.serviceUnavailable, "too many metrics connections").encoded)
                 continue
             }
             let connectionToken = reactor.reserveToken()
@@ -132,18 +125,6 @@ final class MetricsEndpoint: ReactorHandler {
         }
     }
 
-    /// Changes what a connection's socket is watched for.
-    func watch(_ connection: MetricsHTTPConnection, events: UInt32) throws(SystemError) {
-        try reactor.modify(connection.socket.fd, token: connection.token, events: events)
-    }
-
-    /// Runs `body` at `deadlineMs` unless cancelled.
-    func addTimer(at deadlineMs: Int64, _ body: @escaping () -> Void) -> ReactorTimer {
-        reactor.addTimer(at: deadlineMs, body)
-    }
-
-    func cancelTimer(_ timer: ReactorTimer) { reactor.cancelTimer(timer) }
-
     /// Forgets a connection; its socket closes when the connection object goes.
     func remove(_ connection: MetricsHTTPConnection) {
         guard connections.removeValue(forKey: connection.token) != nil else { return }
@@ -153,8 +134,6 @@ final class MetricsEndpoint: ReactorHandler {
     /// Stops listening and closes every connection (the listening socket closes
     /// when the loop lets go of the endpoint).
     func close() {
-        guard !closed else { return }
-        closed = true
         for connection in Array(connections.values) { connection.close() }
         reactor.deregister(socket.fd, token: token)
     }
@@ -198,14 +177,13 @@ final class MetricsHTTPConnection: ReactorHandler {
 
     /// (Re)starts the connection's deadline: the request deadline from now.
     func armDeadline() {
-        if let deadline { endpoint.cancelTimer(deadline) }
-        deadline = endpoint.addTimer(at: monotonicMilliseconds() + endpoint.requestDeadlineMs) { [weak self] in
+        if let deadline { endpoint.reactor.cancelTimer(deadline) }
+        deadline = endpoint.reactor.addTimer(at: monotonicMilliseconds() + endpoint.requestDeadlineMs) { [weak self] in
             guard let self else { return }
             deadline = nil
             if case .reading = phase {
                 // Best effort: the socket is empty, so a short reply fits; then cut the connection off.
-                let timeout = HTTPResponse.plain(.requestTimeout).encoded
-                _ = try? timeout.withUnsafeBytes { bytes throws(SystemError) in try socket.send(bytes) }
+                socket.sendFinalFrame(HTTPResponse.plain(.requestTimeout).encoded)
             }
             close()
         }
@@ -228,22 +206,31 @@ final class MetricsHTTPConnection: ReactorHandler {
         }
     }
 
+    /// Reads what is there into the endpoint's buffer: the byte count (0 at end of
+    /// file), or nil when nothing is there now or the read failed (then the
+    /// connection is closed).
+    private func readChunk() -> Int? {
+        do {
+            guard case let .done(count) = try socket.read(into: endpoint.readBuffer) else { return nil }
+            return count
+        } catch {
+            close()
+            return nil
+        }
+    }
+
+    /// Changes what the socket is watched for.
+    private func watch(_ events: UInt32) throws(SystemError) {
+        try endpoint.reactor.modify(socket.fd, token: token, events: events)
+    }
+
     private func readRequest() {
-        let buffer = endpoint.readBuffer
-        while true {
-            let result: IOResult<Int>
-            do {
-                result = try socket.read(into: buffer)
-            } catch {
-                close()
-                return
-            }
-            guard case let .done(count) = result else { return }
+        while let count = readChunk() {
             if count == 0 {  // EOF before a complete head: nobody to answer
                 close()
                 return
             }
-            switch reader.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<count])) {
+            switch reader.feed(UnsafeRawBufferPointer(rebasing: endpoint.readBuffer[0..<count])) {
             case .needMore:
                 continue
             case let .complete(head):
@@ -252,7 +239,7 @@ final class MetricsHTTPConnection: ReactorHandler {
                 } else {
                     phase = .rendering
                     do {
-                        try endpoint.watch(self, events: 0)  // nothing to read meanwhile (hang-ups still come)
+                        try watch(0)  // nothing to read meanwhile (hang-ups still come)
                     } catch {
                         close()
                         return
@@ -281,7 +268,7 @@ final class MetricsHTTPConnection: ReactorHandler {
         phase = .writing(response: response, offset: 0)
         armDeadline()
         do {
-            try endpoint.watch(self, events: EpollBits.writable)
+            try watch(EpollBits.writable)
         } catch {
             close()
             return
@@ -311,7 +298,7 @@ final class MetricsHTTPConnection: ReactorHandler {
         try? socket.shutdown(.writing)
         phase = .draining(discarded: 0)
         do {
-            try endpoint.watch(self, events: EpollBits.readable | EpollBits.readHangup)
+            try watch(EpollBits.readable | EpollBits.readHangup)
         } catch {
             close()
         }
@@ -319,24 +306,13 @@ final class MetricsHTTPConnection: ReactorHandler {
 
     private func drain() {
         guard case var .draining(discarded) = phase else { return }
-        let buffer = endpoint.readBuffer
-        while true {
-            let result: IOResult<Int>
-            do {
-                result = try socket.read(into: buffer)
-            } catch {
-                close()
-                return
-            }
-            guard case let .done(count) = result else {
-                phase = .draining(discarded: discarded)
-                return
-            }
+        while let count = readChunk() {
             discarded += count
             if count == 0 || discarded > MetricsEndpoint.maxDrainBytes {
                 close()
                 return
             }
+            phase = .draining(discarded: discarded)
         }
     }
 
@@ -344,7 +320,7 @@ final class MetricsHTTPConnection: ReactorHandler {
     func close() {
         if case .closed = phase { return }
         phase = .closed
-        if let deadline { endpoint.cancelTimer(deadline) }
+        if let deadline { endpoint.reactor.cancelTimer(deadline) }
         deadline = nil
         endpoint.remove(self)
     }

@@ -79,6 +79,9 @@ final class Reactor {
     private var slots: [Slot] = []
     private var freeSlots: [UInt32] = []
     private var timers: [PendingTimer] = []
+    /// The earliest deadline among `timers` (`Int64.max` when there is none), so
+    /// a turn with nothing due looks at one number, not at every timer.
+    private var earliestDeadlineMs = Int64.max
     private var nextTimerID: UInt64 = 1
     private var idlePoll: IdlePollWindow
     /// Where each wait's events land.
@@ -153,15 +156,33 @@ final class Reactor {
         try epoll.modify(fd, events: events, token: token.rawValue)
     }
 
-    /// Stops watching `fd` and forgets its handler; events already reported for it are ignored.
+    /// Stops watching `fd` and forgets its handler; events already reported for it
+    /// are ignored. A no-op for a registration that has already ended (so its
+    /// descriptor, which may be closed by now, is not touched).
     func deregister(_ fd: Int32, token: ReactorToken) {
         assertInLoop()
+        guard isRegistered(token) else { return }
         epoll.remove(fd)
         let slot = token.slot
-        guard slot < slots.count, slots[slot].generation == token.generation, slots[slot].handler != nil else { return }
         slots[slot].handler = nil
         slots[slot].generation &+= 1
         freeSlots.append(UInt32(slot))
+    }
+
+    /// Stops watching `fd` for `pauseMs`, then watches it for `events` again, if
+    /// its registration `token` is still open then (a listener that ran out of
+    /// descriptors waits instead of spinning on a readable socket it cannot accept).
+    func pause(_ fd: Int32, token: ReactorToken, forMs pauseMs: Int64, thenWatch events: UInt32) {
+        try? modify(fd, token: token, events: 0)
+        addTimer(at: monotonicMilliseconds() + pauseMs) { [unowned self] in
+            guard isRegistered(token) else { return }  // ended meanwhile: its descriptor may be closed
+            try? modify(fd, token: token, events: events)
+        }
+    }
+
+    /// Whether `token`'s registration is still open.
+    func isRegistered(_ token: ReactorToken) -> Bool {
+        token.slot < slots.count && slots[token.slot].generation == token.generation && slots[token.slot].handler != nil
     }
 
     /// Registrations open now.
@@ -176,6 +197,7 @@ final class Reactor {
         let id = nextTimerID
         nextTimerID += 1
         timers.append(PendingTimer(id: id, deadlineMs: deadlineMs, body: body))
+        earliestDeadlineMs = min(earliestDeadlineMs, deadlineMs)
         return ReactorTimer(id: id)
     }
 
@@ -183,17 +205,20 @@ final class Reactor {
     func cancelTimer(_ timer: ReactorTimer) {
         assertInLoop()
         timers.removeAll { $0.id == timer.id }
+        earliestDeadlineMs = timers.lazy.map(\.deadlineMs).min() ?? .max
     }
 
     /// Runs the timers whose deadline has passed.
     private func fireDueTimers(now: Int64) {
-        guard !timers.isEmpty else { return }
+        guard earliestDeadlineMs <= now else { return }
         var due: [PendingTimer] = []
         timers.removeAll { timer in
             guard timer.deadlineMs <= now else { return false }
             due.append(timer)
             return true
         }
+        earliestDeadlineMs = timers.lazy.map(\.deadlineMs).min() ?? .max
+        // A timer's body may add timers (which lower `earliestDeadlineMs` itself).
         for timer in due.sorted(by: { $0.deadlineMs < $1.deadlineMs }) { timer.body() }
     }
 
@@ -211,6 +236,7 @@ final class Reactor {
             // What the loop held goes with it, however it ended: handlers and timer
             // closures may refer back to their owner, so keeping them would keep it alive.
             timers.removeAll()
+            earliestDeadlineMs = .max
             for index in slots.indices { slots[index].handler = nil }
             onDoorbell = {}
         }
@@ -254,11 +280,8 @@ final class Reactor {
     /// The wait's timeout: 0 with work pending, else the nearest timer, at most 1 s.
     private func timeoutMs(pending: Bool) -> Int32 {
         if pending { return 0 }
-        guard !timers.isEmpty else { return 1000 }
-        let now = monotonicMilliseconds()
-        var nearest: Int64 = 1000
-        for timer in timers { nearest = min(nearest, timer.deadlineMs - now) }
-        return Int32(max(0, nearest))
+        guard earliestDeadlineMs != .max else { return 1000 }
+        return Int32(max(0, min(1000, earliestDeadlineMs - monotonicMilliseconds())))
     }
 
     /// Waits for the next events: at once when work is pending; else polls for up

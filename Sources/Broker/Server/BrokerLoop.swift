@@ -1,7 +1,6 @@
 // One event-loop thread of the broker: a reactor, the sessions accepted onto it, their core and scheduler.
 import Channels
 import Posix
-import CBrokerShim
 import Glibc
 import Protocol
 import Synchronization
@@ -158,12 +157,18 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
 
     /// Drops whatever is in the inbox (wakes, sockets handed over late). On the
     /// loop's thread as it ends, or on any thread once it has ended.
-    func discardInbox() {
+    private func discardInbox() {
+        let context = self.context
+        takeInbox { BrokerLoop.discard($0, context: context) }
+    }
+
+    /// Hands every command in the inbox to `body`, in batches, until it is empty.
+    private func takeInbox(_ body: (LoopCommand) -> Void) {
         withUnsafeTemporaryAllocation(of: LoopCommand.self, capacity: 64) { scratch in
             while true {
                 let (count, _) = inbox.readBatch(intoUninitialized: scratch)
-                for position in 0..<count { BrokerLoop.discard(scratch.moveElement(from: position), context: context) }
-                if count < scratch.count { break }
+                for position in 0..<count { body(scratch.moveElement(from: position)) }
+                if count < scratch.count { return }
             }
         }
     }
@@ -173,10 +178,7 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
     static func discard(_ command: LoopCommand, context: ServerContext) {
         switch command {
         case let .adopt(fd, _):
-            let socket = SocketHandle(adopting: fd)
-            var bye: [UInt8] = []
-            WireEncoder.appendBye(.shuttingDown, "the broker is shutting down", to: &bye)
-            _ = try? bye.withUnsafeBytes { bytes throws(SystemError) in try socket.send(bytes) }
+            SocketHandle(adopting: fd).sayBye(.shuttingDown, "the broker is shutting down")
             context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
         case let .serveMetrics(fd, _):
             _ = SocketHandle(adopting: fd)
@@ -194,14 +196,9 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
 
     /// Takes every command from the inbox, then arms its waker for the next one.
     private func drainInbox() {
-        withUnsafeTemporaryAllocation(of: LoopCommand.self, capacity: 64) { scratch in
-            while true {
-                let (count, _) = inbox.readBatch(intoUninitialized: scratch)
-                for position in 0..<count { handle(scratch.moveElement(from: position)) }
-                if count == scratch.count { continue }
-                if inbox.armWaker(reactor.waker) { return }  // false: more arrived meanwhile
-            }
-        }
+        repeat {
+            takeInbox { handle($0) }
+        } while !inbox.armWaker(reactor.waker)  // false: more arrived meanwhile
     }
 
     private func handle(_ command: LoopCommand) {
@@ -248,9 +245,7 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
     /// Takes ownership of an accepted socket (the connection count was already taken).
     func adopt(_ socket: consuming SocketHandle, peer: SocketAddress) {
         if shutdownDeadlineMs != nil {
-            var bye: [UInt8] = []
-            WireEncoder.appendBye(.shuttingDown, "the broker is shutting down", to: &bye)
-            _ = try? bye.withUnsafeBytes { bytes throws(SystemError) in try socket.send(bytes) }
+            socket.sayBye(.shuttingDown, "the broker is shutting down")
             context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
             return
         }

@@ -169,12 +169,6 @@ public final class BrokerServer: Sendable {
             return all
         }
         for thread in started { _ = pthread_join(thread, nil) }
-        // No loop runs now: what reached an inbox after its loop's last look
-        // (a wake from another loop's last publish) goes, so nothing it holds
-        // keeps the loops' objects alive.
-        if !started.isEmpty {
-            for loop in loops { loop.discardInbox() }
-        }
     }
 
     /// Open client connections now.

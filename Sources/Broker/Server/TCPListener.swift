@@ -1,6 +1,5 @@
 // The line-protocol listener: accepts TCP connections and spreads them over the loops.
 import Posix
-import CBrokerShim
 import Glibc
 import Protocol
 
@@ -17,7 +16,6 @@ final class TCPListener: ReactorHandler {
     /// Every loop's mailbox, this one's included, in order.
     private let targets: [LoopMailbox]
     private var nextTarget = 0
-    private var closed = false
 
     init(socket: consuming SocketHandle, token: ReactorToken, loop: BrokerLoop, targets: [LoopMailbox]) {
         self.socket = socket
@@ -33,9 +31,9 @@ final class TCPListener: ReactorHandler {
             do {
                 accepted = try socket.accept()
             } catch {
-                if error.errno == EMFILE || error.errno == ENFILE || error.errno == ENOBUFS || error.errno == ENOMEM {
+                if error.isResourceExhaustion {
                     context.logger.warn("cannot accept: \(error); pausing accept for 100 ms")
-                    pause()
+                    loop.reactor.pause(socket.fd, token: token, forMs: 100, thenWatch: EpollBits.readable)
                     return
                 }
                 continue  // ECONNABORTED and the like concern only that connection
@@ -46,9 +44,7 @@ final class TCPListener: ReactorHandler {
             let open = context.connectionCount.wrappingAdd(1, ordering: .relaxed).newValue
             if limit > 0 && open > limit {
                 context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
-                var bye: [UInt8] = []
-                WireEncoder.appendBye(.tooManyConnections, "the broker has \(limit) connections, its limit", to: &bye)
-                _ = try? bye.withUnsafeBytes { bytes throws(SystemError) in try connection.socket.send(bytes) }
+                connection.socket.sayBye(.tooManyConnections, "the broker has \(limit) connections, its limit")
                 context.logger.warn("refused connection: max_connections \(limit) reached", peer: peer.description)
                 continue
             }
@@ -64,19 +60,8 @@ final class TCPListener: ReactorHandler {
         }
     }
 
-    /// Stops watching for connections for 100 ms.
-    private func pause() {
-        try? loop.reactor.modify(socket.fd, token: token, events: 0)
-        loop.reactor.addTimer(at: monotonicMilliseconds() + 100) { [weak self] in
-            guard let self, !closed else { return }
-            try? loop.reactor.modify(socket.fd, token: token, events: EpollBits.readable)
-        }
-    }
-
     /// Stops watching the socket; it closes when the loop lets go of the listener.
     func close() {
-        guard !closed else { return }
-        closed = true
         loop.reactor.deregister(socket.fd, token: token)
     }
 }

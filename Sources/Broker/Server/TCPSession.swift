@@ -1,6 +1,5 @@
 // The TCP transport of a session: a non-blocking socket on the loop's reactor.
 import Posix
-import CBrokerShim
 import Glibc
 
 /// A ``Session`` carried by a TCP socket: reads feed the session, its output is

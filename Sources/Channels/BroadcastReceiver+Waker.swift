@@ -98,13 +98,23 @@ extension BroadcastReceiver {
         upTo limit: Int, armingWhenDrained waker: any BroadcastWaker,
         reserve: (Int) -> UnsafeMutableBufferPointer<T>
     ) -> BroadcastBatch {
+        readBatch(upTo: limit, armingWhenDrained: waker) { count, _ in reserve(count) }
+    }
+
+    /// ``readBatch(upTo:armingWhenDrained:reserve:)`` that also tells `reserve` the
+    /// position of the first value of the batch (the others follow one by one).
+    @inlinable
+    public func readBatch(
+        upTo limit: Int, armingWhenDrained waker: any BroadcastWaker,
+        reserve: (_ count: Int, _ firstPosition: UInt64) -> UnsafeMutableBufferPointer<T>
+    ) -> BroadcastBatch {
         var replaced = Waiter.none
         let batch = shared.state.withLock { s -> BroadcastBatch in
             if let missed = s.catchUp(id) { return BroadcastBatch(lagged: missed) }
             let cursor = s.waiters.nodes[Int(id)].cursor
             let n = Int(min(s.tail &- cursor, UInt64(max(0, limit))))
             var p = cursor
-            if n > 0, let base = reserve(n).baseAddress {
+            if n > 0, let base = reserve(n, cursor).baseAddress {
                 p = s.take(n, for: id) { k, value in (base + k).initialize(to: value) }
             }
             let read = Int(p &- cursor)

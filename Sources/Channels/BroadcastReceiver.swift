@@ -20,6 +20,14 @@ public final class BroadcastReceiver<T: Sendable>: Sendable {
         self.id = shared.addReceiver()
     }
 
+    init(shared: BroadcastShared<T>, start: BroadcastStart) {
+        self.shared = shared
+        self.id = shared.addReceiver(start)
+    }
+
+    /// The position of the next value this receiver reads.
+    public var position: UInt64 { shared.state.withLock { $0.waiters.nodes[Int(id)].cursor } }
+
     deinit { shared.removeReceiver(id) }
 
     /// Returns the next value, waiting for one if needed.

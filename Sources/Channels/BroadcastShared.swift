@@ -59,14 +59,32 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
     /// One node per receiver (allocated at subscribe, freed at deinit); the
     /// node's `cursor` is that receiver's next position to read.
     @usableFromInline var waiters = WaiterList()
+    /// Values kept after every receiver read them (0: none, as in Tokio; see
+    /// ``BroadcastRetention``). At most `capacity`.
+    @usableFromInline let retention: Int
+    /// Retaining channels only: the oldest position still held. Every position
+    /// in `start..<tail` holds its value.
+    @usableFromInline var start: UInt64 = 0
+    /// Retaining channels with a weight: the bytes of the values held.
+    @usableFromInline var heldBytes = 0
+    /// Retaining channels: the most bytes held before the oldest values are dropped.
+    @usableFromInline let maxBytes: Int
 
-    init(capacity: Int) {
+    init(capacity: Int, retention: Int = 0, maxBytes: Int = .max) {
+        self.retention = min(retention, capacity)
+        self.maxBytes = maxBytes
         physical = min(capacity, 2)
         slots = .allocate(capacity: physical)
         slots.initialize(repeating: BroadcastSlot(pos: .max, rem: 0, value: nil), count: physical)
         mask = physical - 1
         self.capacity = UInt64(capacity)
     }
+
+    /// True when values stay after every receiver read them.
+    @inlinable var isRetaining: Bool { retention > 0 }
+
+    /// Values held now (retaining channels; 0 otherwise).
+    @inlinable var heldCount: Int { isRetaining ? Int(truncatingIfNeeded: tail &- start) : 0 }
 
     /// Frees the ring and the waiter slab (values still held are released).
     func destroy() {
@@ -112,6 +130,11 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
     @inlinable @inline(__always)
     mutating func catchUp(_ id: Int32) -> UInt64? {
         let cursor = waiters.nodes[Int(id)].cursor
+        if isRetaining {
+            guard cursor < start else { return nil }
+            waiters.nodes[Int(id)].cursor = start
+            return start &- cursor
+        }
         guard tail &- cursor > capacity else { return nil }
         let oldest = tail &- capacity
         waiters.nodes[Int(id)].cursor = oldest
@@ -133,10 +156,11 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
 
     /// Takes this receiver's copy of slot `idx`: the last reader moves the value
     /// out (no refcount operation, and the slot is released), others copy it.
+    /// A retaining channel keeps the value (every reader copies it).
     @inlinable @inline(__always)
     mutating func take(_ idx: Int) -> T {
         slots[idx].rem -= 1
-        if slots[idx].rem == 0 {
+        if slots[idx].rem == 0 && !isRetaining {
             // The slot's value is non-nil while rem > 0 (every receiver counted in
             // rem has not read it yet, and an overwrite resets rem).
             return slots[idx].value.take().unsafelyUnwrapped
@@ -149,15 +173,77 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
     mutating func releaseClaims(_ id: Int32, into released: inout [T]) {
         var p = waiters.nodes[Int(id)].cursor
         if tail &- p > UInt64(physical) { p = tail &- UInt64(physical) }
+        if isRetaining && p < start { p = start }
         while p != tail {
             let idx = Int(truncatingIfNeeded: p) & mask
             if slots[idx].pos == p {
                 slots[idx].rem -= 1
-                if slots[idx].rem == 0, let v = slots[idx].value.take() {
+                if slots[idx].rem == 0, !isRetaining, let v = slots[idx].value.take() {
                     released.append(v)
                 }
             }
             p &+= 1
+        }
+    }
+
+    /// Retaining send: stores `value` at `tail` for `n` receivers, growing the ring
+    /// while it is below its retention (or a full slot is still owed and it is
+    /// below capacity), else overwriting the oldest value held. Returns the
+    /// value it overwrote, if any.
+    @inlinable
+    mutating func storeRetaining(_ value: T, receivers n: Int, weight: Int) -> T? {
+        var idx = Int(truncatingIfNeeded: tail) & mask
+        while tail &- start >= UInt64(physical) && physical < Int(capacity)
+            && (physical < retention || slots[idx].rem > 0) {
+            grow()
+            idx = Int(truncatingIfNeeded: tail) & mask
+        }
+        var old: T?
+        if tail &- start >= UInt64(physical) {
+            old = slots[idx].value.take()
+            start &+= 1
+        }
+        slots[idx].pos = tail
+        slots[idx].rem = n
+        slots[idx].value = value
+        tail &+= 1
+        heldBytes += weight
+        return old
+    }
+
+    /// Drops the oldest values held until at most `limit` bytes are held (the
+    /// newest value always stays), through `weigh`; receivers that had not read
+    /// them see the drop as lag. Returns the bytes freed.
+    @usableFromInline
+    mutating func trimOldest(toBytes limit: Int, weigh: (T) -> Int, into released: inout [T]) -> Int {
+        var freed = 0
+        while heldBytes > limit && tail &- start > 1 {
+            let idx = Int(truncatingIfNeeded: start) & mask
+            if let v = slots[idx].value.take() {
+                let w = weigh(v)
+                heldBytes -= w
+                freed += w
+                released.append(v)
+            }
+            start &+= 1
+        }
+        return freed
+    }
+
+    /// Places receiver node `id` at `position` (at most `tail`) and counts it in
+    /// the claims of the values it will read again. A position before `start`
+    /// stays there, so the first read reports what is no longer held as lag.
+    mutating func place(_ id: Int32, at position: UInt64) {
+        guard isRetaining else {
+            waiters.nodes[Int(id)].cursor = tail
+            return
+        }
+        let p = min(position, tail)
+        waiters.nodes[Int(id)].cursor = p
+        var q = max(p, start)
+        while q != tail {
+            slots[Int(truncatingIfNeeded: q) & mask].rem += 1
+            q &+= 1
         }
     }
 }
@@ -174,20 +260,38 @@ final class BroadcastShared<T: Sendable>: Sendable {
     @usableFromInline let state: PthreadLock<BroadcastState<T>>
     /// The capacity (a power of two).
     @usableFromInline let capacity: Int
+    /// Retaining channels: the byte size of a value (nil: bytes are not counted).
+    @usableFromInline let weigh: (@Sendable (T) -> Int)?
+    /// Retaining channels: where held bytes are also added up across channels.
+    @usableFromInline let account: BroadcastByteAccount?
+    /// True when the channel keeps values after every receiver read them.
+    @usableFromInline let isRetaining: Bool
 
-    init(capacity: Int) {
+    init(capacity: Int, retention: BroadcastRetention<T>? = nil) {
         self.capacity = capacity
-        state = PthreadLock(BroadcastState(capacity: capacity))
+        isRetaining = (retention?.count ?? 0) > 0
+        weigh = retention?.weigh
+        account = retention?.account
+        state = PthreadLock(BroadcastState(capacity: capacity, retention: retention?.count ?? 0,
+                                           maxBytes: retention?.maxBytes ?? .max))
     }
 
-    deinit { state.withLock { $0.destroy() } }
+    deinit {
+        let bytes = state.withLock { s in
+            let held = s.heldBytes
+            s.destroy()
+            return held
+        }
+        account?.add(-bytes)
+    }
 
     // MARK: senders
 
     /// Stores `value` (if anyone listens) and wakes the receivers that waited.
     @inlinable
     func send(_ value: T) -> Int {
-        withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { buf in
+        if isRetaining { return sendRetaining(value).receivers }
+        return withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { buf in
             let (count, old, woken, rest) = state.withLock { s -> (Int, T?, Int, Int32) in
                 let n = s.receiverCount
                 if n == 0 || s.closed { return (0, nil, 0, -1) }
@@ -211,6 +315,54 @@ final class BroadcastShared<T: Sendable>: Sendable {
             if rest >= 0 { drainDetached(rest, buf) }
             return count
         }
+    }
+
+    /// The retaining send: stores `value` even with no receiver, numbers it, and
+    /// keeps the channel's byte bound; returns the receiver count and the
+    /// position the value got (nil position: the channel is closed).
+    @inlinable
+    func sendRetaining(_ value: T) -> (receivers: Int, position: UInt64?) {
+        let weight = weigh?(value) ?? 0
+        return withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { buf in
+            var trimmed: [T] = []
+            let (count, position, old, delta, woken, rest) = state.withLock {
+                s -> (Int, UInt64?, T?, Int, Int, Int32) in
+                if s.closed { return (0, nil, nil, 0, 0, -1) }
+                let n = s.receiverCount
+                let position = s.tail
+                let old = s.storeRetaining(value, receivers: n, weight: weight)
+                var delta = weight
+                if let old, let weigh {
+                    let w = weigh(old)
+                    s.heldBytes -= w
+                    delta -= w
+                }
+                if s.heldBytes > s.maxBytes, let weigh {
+                    delta -= s.trimOldest(toBytes: s.maxBytes, weigh: weigh, into: &trimmed)
+                }
+                if s.waiters.isMainEmpty { return (n, position, old, delta, 0, -1) }
+                let w = s.waiters.pop(from: 0, into: buf)
+                let rest = s.waiters.detachAll()
+                return (n, position, old, delta, w, rest)
+            }
+            _ = old  // released here, outside the lock
+            trimmed.removeAll()
+            if delta != 0 { account?.add(delta) }
+            fireAndClear(buf, woken)
+            if rest >= 0 { drainDetached(rest, buf) }
+            return (count, position)
+        }
+    }
+
+    /// Drops the oldest values held until at most `limit` bytes are held (the
+    /// newest stays); receivers that had not read them see lag. Returns the bytes freed.
+    func trim(toBytes limit: Int) -> Int {
+        guard let weigh else { return 0 }
+        var released: [T] = []
+        let freed = state.withLock { $0.trimOldest(toBytes: limit, weigh: weigh, into: &released) }
+        released.removeAll()
+        if freed != 0 { account?.add(-freed) }
+        return freed
     }
 
     /// Wakes every waiter of the detached list `sentinel` (see ``wakeDetached(_:in:waiters:using:)``).
@@ -271,6 +423,27 @@ final class BroadcastShared<T: Sendable>: Sendable {
             s.waiters.nodes[Int(id)].cursor = s.tail
             s.receiverCount += 1
             return id
+        }
+    }
+
+    /// Creates a receiver node whose next read is `start` (see ``BroadcastStart``).
+    func addReceiver(_ start: BroadcastStart) -> Int32 {
+        state.withLock { s in
+            let id = s.waiters.allocate()
+            s.receiverCount += 1
+            switch start {
+            case .tail: s.waiters.nodes[Int(id)].cursor = s.tail
+            case let .position(p): s.place(id, at: p)
+            case let .last(n): s.place(id, at: s.tail &- min(UInt64(s.heldCount), n))
+            }
+            return id
+        }
+    }
+
+    /// The next position a send will take, the oldest position held, and the bytes held.
+    @usableFromInline var positions: BroadcastPositions {
+        state.withLock { s in
+            BroadcastPositions(tail: s.tail, oldest: s.isRetaining ? s.start : s.tail, heldBytes: s.heldBytes)
         }
     }
 

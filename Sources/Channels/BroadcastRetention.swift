@@ -1,0 +1,116 @@
+// Keeping values after they were read: positions, replay from a position, and byte bounds (not in Tokio).
+import Synchronization
+
+/// How a broadcast channel keeps values that every receiver has read.
+///
+/// A Tokio channel drops a value once every receiver read it and stores
+/// nothing while it has no receiver. A *retaining* channel (``count`` ≥ 1)
+/// instead holds the last `min(sent, count)` values whatever its receivers do,
+/// numbers every value with its position (0 for the first), and lets a new
+/// receiver start at an older position (``BroadcastStart``). Guarantees:
+/// - values held are always the newest ones, positions `oldest..<tail` with no hole;
+/// - at most ``count`` values (``count`` is capped at the capacity) and, when
+///   ``weigh`` is given, at most ``maxBytes`` bytes are held: past them the oldest
+///   values are dropped (the newest always stays), and a receiver that had not
+///   read a dropped value reports it as lag, exactly as for an overwrite;
+/// - a receiver still never falls more than the capacity behind.
+public struct BroadcastRetention<T: Sendable>: Sendable {
+    /// Values held after every receiver read them (≥ 1; capped at the capacity).
+    public var count: Int
+    /// The most bytes held (with ``weigh``); `Int.max` for no bound.
+    public var maxBytes: Int
+    /// The byte size of one value; nil: bytes are not counted (``maxBytes`` is ignored).
+    public var weigh: (@Sendable (T) -> Int)?
+    /// Where the channel also adds its held bytes (a budget across channels).
+    public var account: BroadcastByteAccount?
+
+    public init(count: Int, maxBytes: Int = .max, weigh: (@Sendable (T) -> Int)? = nil, account: BroadcastByteAccount? = nil) {
+        self.count = max(1, count)
+        self.maxBytes = maxBytes
+        self.weigh = weigh
+        self.account = account
+    }
+}
+
+/// A running total of the bytes several retaining channels hold. Any thread.
+public final class BroadcastByteAccount: Sendable {
+    private let total = Atomic<Int>(0)
+
+    public init() {}
+
+    /// Bytes held now by every channel that reports here.
+    public var bytes: Int { total.load(ordering: .relaxed) }
+
+    @usableFromInline
+    func add(_ delta: Int) { total.add(delta, ordering: .relaxed) }
+}
+
+/// Where a new receiver starts reading.
+public enum BroadcastStart: Sendable, Equatable {
+    /// Values sent after it subscribed (Tokio's only choice).
+    case tail
+    /// The value at this position and every later one. A position no longer held
+    /// is reported as lag (how many) on the first read; past the tail means the tail.
+    /// On a channel that does not retain, the tail.
+    case position(UInt64)
+    /// The last `n` values held (fewer if fewer are held), then later ones.
+    case last(UInt64)
+}
+
+/// A channel's positions at one moment.
+public struct BroadcastPositions: Sendable, Equatable {
+    /// The position the next value will get (= the number of values ever sent).
+    public var tail: UInt64
+    /// The oldest position held (= `tail` when nothing is held, or the channel does not retain).
+    public var oldest: UInt64
+    /// Bytes held (retaining channels with a weight; else 0).
+    public var heldBytes: Int
+
+    public init(tail: UInt64, oldest: UInt64, heldBytes: Int) {
+        self.tail = tail
+        self.oldest = oldest
+        self.heldBytes = heldBytes
+    }
+}
+
+extension Broadcast {
+    /// Creates a retaining broadcast channel (see ``BroadcastRetention``) of at most
+    /// `capacity` values (rounded up to a power of two), and its first receiver.
+    public static func channel<T: Sendable>(
+        of: T.Type = T.self, capacity: Int, retention: BroadcastRetention<T>
+    ) throws(BroadcastChannelError) -> (BroadcastSender<T>, BroadcastReceiver<T>) {
+        guard capacity >= 1, capacity <= maxCapacity else { throw .invalidCapacity(capacity) }
+        var c = 1
+        while c < capacity { c <<= 1 }
+        let shared = BroadcastShared<T>(capacity: c, retention: retention)
+        let rx = BroadcastReceiver(shared: shared)
+        return (BroadcastSender(shared: shared), rx)
+    }
+}
+
+extension BroadcastSender {
+    /// Sends like ``send(_:)`` and says which position the value got (nil when the
+    /// channel or this handle is closed). On a retaining channel the value is
+    /// stored even with no receiver.
+    @inlinable
+    public func sendLocated(_ value: T) -> (receivers: Int, position: UInt64?) {
+        if released.load(ordering: .relaxed) { return (0, nil) }
+        if shared.isRetaining { return shared.sendRetaining(value) }
+        let before = shared.positions.tail
+        let receivers = shared.send(value)
+        return (receivers, receivers > 0 ? before : nil)
+    }
+
+    /// A new receiver that starts at `start`.
+    public func subscribe(_ start: BroadcastStart) -> BroadcastReceiver<T> {
+        BroadcastReceiver(shared: shared, start: start)
+    }
+
+    /// The channel's positions now.
+    public var positions: BroadcastPositions { shared.positions }
+
+    /// Drops the oldest values held until at most `limit` bytes are held (the newest
+    /// stays); returns the bytes freed. A no-op without a weight.
+    @discardableResult
+    public func trim(toBytes limit: Int) -> Int { shared.trim(toBytes: limit) }
+}

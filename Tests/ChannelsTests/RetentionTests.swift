@@ -1,0 +1,142 @@
+// Retaining broadcast channels: values held after they were read, positions, replay, byte bounds.
+import Testing
+@testable import Channels
+
+@Suite struct RetentionTests {
+    private func retaining(capacity: Int, count: Int, maxBytes: Int = .max, weight: Int? = nil,
+                           account: BroadcastByteAccount? = nil) throws -> (BroadcastSender<Int>, BroadcastReceiver<Int>) {
+        var weigh: (@Sendable (Int) -> Int)?
+        if let weight { weigh = { @Sendable _ in weight } }
+        return try Broadcast.channel(of: Int.self, capacity: capacity,
+                                     retention: BroadcastRetention(count: count, maxBytes: maxBytes, weigh: weigh, account: account))
+    }
+
+    private func drain(_ rx: BroadcastReceiver<Int>) -> [String] {
+        var seen: [String] = []
+        while true {
+            do { seen.append(String(try rx.tryRecv())) } catch {
+                if case let .lagged(n) = error { seen.append("lag \(n)"); continue }
+                return seen
+            }
+        }
+    }
+
+    @Test func valuesAreHeldAndNumberedWithoutAnyReceiver() throws {
+        let (tx, rx) = try retaining(capacity: 16, count: 16)
+        _ = consume rx
+        #expect(tx.receiverCount == 0)
+        for value in 0..<5 {
+            let sent = tx.sendLocated(value * 10)
+            #expect(sent.receivers == 0)
+            #expect(sent.position == UInt64(value))
+        }
+        #expect(tx.positions == BroadcastPositions(tail: 5, oldest: 0, heldBytes: 0))
+        #expect(drain(tx.subscribe(.last(3))) == ["20", "30", "40"])
+        #expect(drain(tx.subscribe(.last(99))) == ["0", "10", "20", "30", "40"])
+        #expect(drain(tx.subscribe(.position(1))) == ["10", "20", "30", "40"])
+        #expect(drain(tx.subscribe(.position(5))).isEmpty)
+        #expect(drain(tx.subscribe(.position(77))).isEmpty)  // past the tail: the tail
+        #expect(drain(tx.subscribe(.tail)).isEmpty)
+    }
+
+    @Test func readersCopyAndTheRingKeepsTheNewestCountValues() throws {
+        let (tx, rx) = try retaining(capacity: 64, count: 8)
+        for value in 0..<20 {
+            tx.send(value)
+            #expect(try rx.tryRecv() == value)
+        }
+        // Everybody read everything, yet the last 8 stay.
+        #expect(tx.positions.oldest == 12)
+        #expect(tx.shared.state.withLock { $0.physical } == 8)
+        #expect(drain(tx.subscribe(.last(100))) == (12..<20).map { String($0) })
+    }
+
+    @Test func aLaggingReceiverStillMayFallTheWholeCapacityBehind() throws {
+        let (tx, rx) = try retaining(capacity: 32, count: 4)
+        for value in 0..<40 { tx.send(value) }
+        // The ring grew past the retention to hold what rx owes, up to the capacity.
+        #expect(tx.positions.oldest == 8)
+        #expect(drain(rx) == ["lag 8"] + (8..<40).map { String($0) })
+    }
+
+    @Test func aPositionNoLongerHeldIsReportedAsOneLagThenTheRest() throws {
+        let (tx, _) = try retaining(capacity: 8, count: 8)
+        for value in 0..<20 { tx.send(value) }
+        #expect(tx.positions == BroadcastPositions(tail: 20, oldest: 12, heldBytes: 0))
+        #expect(drain(tx.subscribe(.position(3))) == ["lag 9"] + (12..<20).map { String($0) })
+    }
+
+    @Test func replayedValuesAreClaimedSoASlowReplayStillGetsThemOrALag() throws {
+        let (tx, _) = try retaining(capacity: 8, count: 4)
+        for value in 0..<4 { tx.send(value) }
+        let replay = tx.subscribe(.position(0))
+        for value in 4..<8 { tx.send(value) }
+        // The replaying receiver owed 0...3, so the ring grew rather than overwrite them.
+        #expect(drain(replay) == (0..<8).map { String($0) })
+    }
+
+    @Test func theByteBoundDropsTheOldestAndKeepsTheNewest() throws {
+        let account = BroadcastByteAccount()
+        let (tx, rx) = try retaining(capacity: 64, count: 64, maxBytes: 35, weight: 10, account: account)
+        for value in 0..<10 { tx.send(value) }
+        #expect(tx.positions == BroadcastPositions(tail: 10, oldest: 7, heldBytes: 30))
+        #expect(account.bytes == 30)
+        #expect(drain(rx) == ["lag 7", "7", "8", "9"])
+        #expect(tx.trim(toBytes: 10) == 20)
+        #expect(account.bytes == 10)
+        #expect(tx.trim(toBytes: 0) == 0)  // the newest value always stays
+        #expect(drain(tx.subscribe(.last(5))) == ["9"])
+    }
+
+    @Test func theAccountAddsUpSeveralChannelsAndForgetsAFreedOne() throws {
+        let account = BroadcastByteAccount()
+        var (a, _) = try retaining(capacity: 16, count: 16, weight: 3, account: account)
+        let (b, _) = try retaining(capacity: 16, count: 16, weight: 5, account: account)
+        for value in 0..<4 {
+            a.send(value)
+            b.send(value)
+        }
+        #expect(account.bytes == 32)
+        a = try retaining(capacity: 16, count: 16).0
+        #expect(account.bytes == 20)
+        _ = a
+    }
+
+    @Test func valuesAreReleasedWhenOverwrittenTrimmedOrFreed() throws {
+        let counter = DeinitCounter()
+        do {
+            let (tx, _) = try Broadcast.channel(of: Tracked.self, capacity: 4, retention: BroadcastRetention(count: 4))
+            for value in 0..<10 { tx.send(Tracked(value, counter)) }
+            #expect(counter.value == 6)
+        }
+        #expect(counter.value == 10)
+    }
+
+    @Test func readBatchTellsThePositionOfItsFirstValue() throws {
+        let (tx, rx) = try retaining(capacity: 16, count: 16)
+        for value in 0..<5 { tx.send(value) }
+        let waker = CountingWaker()
+        let room = UnsafeMutableBufferPointer<Int>.allocate(capacity: 16)
+        defer { room.deallocate() }
+        var first: UInt64 = .max
+        let batch = rx.readBatch(upTo: 3, armingWhenDrained: waker) { count, position in
+            first = position
+            return UnsafeMutableBufferPointer(rebasing: room[0..<count])
+        }
+        #expect(batch.count == 3 && first == 0)
+        _ = rx.readBatch(upTo: 3, armingWhenDrained: waker) { count, position in
+            first = position
+            return UnsafeMutableBufferPointer(rebasing: room[0..<count])
+        }
+        #expect(first == 3)
+    }
+
+    @Test func aTokioChannelIgnoresPositionsAndStoresNothingWithoutReceivers() throws {
+        let (tx, rx) = try Broadcast.channel(of: Int.self, capacity: 8)
+        tx.send(1)
+        #expect(drain(tx.subscribe(.position(0))).isEmpty)
+        #expect(drain(rx) == ["1"])
+        _ = consume rx
+        #expect(tx.sendLocated(2).position == nil)
+    }
+}

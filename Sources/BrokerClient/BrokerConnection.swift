@@ -262,6 +262,10 @@ public final class BrokerConnection {
                     failure = .protocolViolation(error.description)
                     return .pause
                 }
+            case .payload, .payloadSkipped, .badFraming:
+                // Only after a payload decision, which this version 1 client never makes.
+                failure = .protocolViolation("a payload on a version 1 connection")
+                return .pause
             }
         }
         if let failure {

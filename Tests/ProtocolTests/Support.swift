@@ -5,11 +5,28 @@ import Protocol
 enum OwnedEvent: Equatable, CustomStringConvertible {
     case line(String)
     case tooLong
+    case payload([UInt8])
+    case skipped
+    case badFraming
+
+    init(_ event: FramerEvent) {
+        switch event {
+        case let .line(bytes): self = .line(String(decoding: bytes, as: UTF8.self))
+        case .lineTooLong: self = .tooLong
+        case let .payload(bytes): self = .payload(Array(bytes))
+        case .payloadSkipped: self = .skipped
+        case .badFraming: self = .badFraming
+        }
+    }
 
     var description: String {
         switch self {
         case let .line(text): "line(\(text.debugDescription))"
         case .tooLong: "tooLong"
+        case let .payload(bytes) where bytes.count <= 64: "payload(\(String(decoding: bytes, as: UTF8.self).debugDescription))"
+        case let .payload(bytes): "payload(\(bytes.count) bytes)"
+        case .skipped: "skipped"
+        case .badFraming: "badFraming"
         }
     }
 }
@@ -25,10 +42,7 @@ func frame(_ input: [UInt8], max: Int = 64, chunkSizes: [Int] = [Int.max]) -> [O
         sizeIndex += 1
         _ = input[offset..<(offset + size)].withUnsafeBytes { chunk in
             framer.feed(chunk) { event in
-                switch event {
-                case let .line(bytes): events.append(.line(String(decoding: bytes, as: UTF8.self)))
-                case .lineTooLong: events.append(.tooLong)
-                }
+                events.append(OwnedEvent(event))
                 return .proceed
             }
         }

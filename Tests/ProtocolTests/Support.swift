@@ -87,3 +87,40 @@ struct SeededGenerator: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+/// Parses a client line given as text, in `version`.
+func parse(_ line: String, version: Int) -> Result<Command, ProtocolError> {
+    Result { () throws(ProtocolError) in try CommandParser.parse(Array(line.utf8), version: version) }
+}
+
+/// The error a line is refused with in `version`, or nil when it parses.
+func refusal(_ line: String, version: Int) -> ProtocolError? {
+    if case let .failure(error) = parse(line, version: version) { return error }
+    return nil
+}
+
+/// The error code a line is refused with in `version`, or nil when it parses.
+func errorCode(_ line: String, version: Int) -> ErrorCode? {
+    refusal(line, version: version)?.code
+}
+
+/// The borrowed view of a line, copied into plain values: (case name, topic/pattern, number, refusal).
+enum ParsedView: Equatable {
+    case binaryPublish(topic: String, size: UInt64, refusal: TopicRefusal?)
+    case other(Command)
+    case failure(ProtocolError)
+}
+
+func parseView(_ line: String, version: Int = 1) -> ParsedView {
+    Array(line.utf8).withUnsafeBytes { bytes in
+        do throws(ProtocolError) {
+            let view = try CommandParser.parse(bytes, version: version)
+            if case let .binaryPublish(topic, size, refusal) = view {
+                return .binaryPublish(topic: String(decoding: topic, as: UTF8.self), size: size, refusal: refusal)
+            }
+            return .other(Command(view))
+        } catch {
+            return .failure(error)
+        }
+    }
+}

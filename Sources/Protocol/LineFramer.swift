@@ -62,6 +62,8 @@ public enum FramerDecision: Hashable, Sendable {
 /// - When the byte after a payload is not LF, or a CR after it is not followed by LF,
 ///   the framer reports ``FramerEvent/badFraming`` once, forgets all it holds, and
 ///   from then on delivers nothing (``isBroken``): the stream can no longer be read.
+///   That `feed` or `resume` returns the callback's answer to `.badFraming` (`.pause`
+///   or `.proceed`) but keeps nothing; later calls return `.proceed` until ``reset()``.
 /// - After ``FramerEvent/payload(_:)`` or ``FramerEvent/payloadSkipped`` the callback
 ///   may pause. A payload decision after any event but `.line` is taken as `.proceed`.
 ///

@@ -120,6 +120,7 @@ public final class BrokerConnection {
             case let .bye(code, text): throw .bye(code: code, text: text)
             case let .err(code, text): throw .refused(ProtocolError(code, text))
             case .ok: throw .protocolViolation("OK in answer to PING")
+            case .msgHeader: throw .protocolViolation("a version 2 MSG on a version 1 connection")
             }
         }
     }
@@ -147,6 +148,7 @@ public final class BrokerConnection {
             case let .bye(code, text): throw .bye(code: code, text: text)
             case .msg, .lagged: stash(frame)
             case .pong: throw .protocolViolation("PONG in answer to AUTH")
+            case .msgHeader: throw .protocolViolation("a version 2 MSG on a version 1 connection")
             }
         }
     }
@@ -182,6 +184,7 @@ public final class BrokerConnection {
         case let .lagged(topic, count): return .lagged(topic: String(decoding: topic, as: UTF8.self), count: count)
         case let .bye(code, text): return .bye(code: code, text: text)
         case .ok, .err, .pong: throw .protocolViolation("a reply that answers no command")
+        case .msgHeader: throw .protocolViolation("a version 2 MSG on a version 1 connection")
         }
     }
 
@@ -206,6 +209,7 @@ public final class BrokerConnection {
             case .msg, .lagged: stash(frame)
             case let .bye(code, text): throw .bye(code: code, text: text)
             case .pong: throw .protocolViolation("PONG in answer to a command")
+            case .msgHeader: throw .protocolViolation("a version 2 MSG on a version 1 connection")
             }
         }
     }
@@ -262,6 +266,10 @@ public final class BrokerConnection {
                     failure = .protocolViolation(error.description)
                     return .pause
                 }
+            case .payload, .payloadSkipped, .badFraming:
+                // Only after a payload decision, which this version 1 client never makes.
+                failure = .protocolViolation("a payload on a version 1 connection")
+                return .pause
             }
         }
         if let failure {

@@ -122,6 +122,8 @@ extension BrokerConnection {
                     if case let .bye(code, text) = ServerFrame(view) { failure = .bye(code: code, text: text) }
                 case .pong:
                     failure = .protocolViolation("PONG in answer to PUB")
+                case .msgHeader:
+                    failure = .protocolViolation("a version 2 MSG on a version 1 connection")
                 }
             }
             answered = number

@@ -45,8 +45,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// Creating a topic would pass `max_topics`.
     public static let tooManyTopics = ErrorCode(rawValue: "too-many-topics")
 
-    // Version 2 (PROTOCOL.md, "Error codes added by version 2"). This broker speaks
-    // version 1, so it does not send them; a client may still receive them.
+    // Version 2 (PROTOCOL.md, "Error codes added by version 2"). The broker sends them on
+    // connections of either version: `HELLO` and `BPUB` are accepted in both.
 
     /// `HELLO` with a version the broker does not speak.
     public static let unsupportedVersion = ErrorCode(rawValue: "unsupported-version")
@@ -64,17 +64,28 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     ]
 }
 
-/// Why a client line was refused: the code and the free text of its `ERR` reply.
+/// Why a client line was refused: the code and the free text of its `ERR` reply,
+/// and whether the byte stream can still be read after it.
 ///
 /// The text is never empty and never contains LF or CR, so it can be written as
-/// one frame as it is.
+/// one frame as it is. ``losesFraming`` is true only for a `BPUB` line whose size
+/// cannot be read: the broker cannot know where the next line starts, so after the
+/// `ERR` it writes `BYE bad-framing ...` and closes (PROTOCOL.md, "Payloads of any bytes").
 public struct ProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
     public let code: ErrorCode
     public let text: String
+    /// True when the input after this line cannot be framed any more.
+    public let losesFraming: Bool
 
+    /// An error after which the connection stays usable.
     public init(_ code: ErrorCode, _ text: String) {
+        self.init(code, text, losesFraming: false)
+    }
+
+    public init(_ code: ErrorCode, _ text: String, losesFraming: Bool) {
         self.code = code
         self.text = text
+        self.losesFraming = losesFraming
     }
 
     public var description: String { "\(code.rawValue) \(text)" }

@@ -1,4 +1,4 @@
-// Incremental line framing: bytes in any chunking in, complete lines (or line-too-long) out.
+// Incremental framing: bytes in any chunking in; complete lines, line-too-long and BPUB payloads out.
 
 /// What the framer found in the input.
 public enum FramerEvent {
@@ -8,17 +8,34 @@ public enum FramerEvent {
     /// A line passed `maxLineBytes`. Reported once per line, as soon as it is
     /// known; the rest of that line is discarded up to its LF.
     case lineTooLong
+    /// The payload asked for with ``FramerDecision/readPayload(_:)``: exactly that
+    /// many bytes, without the LF or CRLF that ended it. Only valid during the callback.
+    case payload(UnsafeRawBufferPointer)
+    /// The payload passed over with ``FramerDecision/skipPayload(_:)``, and its ending, are gone.
+    case payloadSkipped
+    /// The bytes after a payload were not LF or CRLF. Reported once; the framer is
+    /// then broken (``LineFramer/isBroken``) and reports nothing more.
+    case badFraming
 }
 
-/// Whether the framer should go on delivering lines after an event.
-public enum FramerDecision: Sendable {
+/// What the framer should do after an event.
+public enum FramerDecision: Hashable, Sendable {
     /// Deliver the next line.
     case proceed
     /// Stop here; the undelivered input is kept until ``LineFramer/resume(_:)``.
     case pause
+    /// Only after a ``FramerEvent/line(_:)``: the next exactly `n` bytes are a payload
+    /// (any bytes), followed by LF or CRLF; report them as ``FramerEvent/payload(_:)``.
+    /// A negative `n` counts as 0. This is not a pause: delivery goes on.
+    case readPayload(Int)
+    /// Only after a ``FramerEvent/line(_:)``: discard the next `n` bytes and their LF or
+    /// CRLF without holding them, then report ``FramerEvent/payloadSkipped``.
+    case skipPayload(UInt64)
 }
 
-/// Splits a byte stream into lines, as PROTOCOL.md's framing rules say.
+/// Splits a byte stream into lines, as PROTOCOL.md's framing rules say, and on
+/// request reads the length-prefixed payload that follows a line (`BPUB` on the
+/// server, a version 2 `MSG` on a client).
 ///
 /// - Bytes may arrive in any chunking. Lines that lie whole inside a chunk are
 ///   lent to the callback straight from the chunk, without a copy; only an
@@ -33,6 +50,23 @@ public enum FramerDecision: Sendable {
 /// - The callback may ask to ``FramerDecision/pause``; the framer then keeps the
 ///   rest of the input it was given (at most that chunk) until ``resume(_:)``.
 ///
+/// Payloads: after a ``FramerEvent/line(_:)`` the callback may answer
+/// ``FramerDecision/readPayload(_:)`` or ``FramerDecision/skipPayload(_:)``.
+/// The framer then takes exactly that many bytes, whatever they are, and then
+/// exactly one LF or CR LF, before it looks for lines again. `maxLineBytes` does not
+/// apply to payloads.
+/// - A read payload is reported once its ending has arrived, never before. It is
+///   lent straight from the chunk when it lies whole in one chunk with its ending;
+///   otherwise it is gathered in a buffer the framer owns (at most the payload's size).
+/// - A skipped payload is never held, whatever its size.
+/// - When the byte after a payload is not LF, or a CR after it is not followed by LF,
+///   the framer reports ``FramerEvent/badFraming`` once, forgets all it holds, and
+///   from then on delivers nothing (``isBroken``): the stream can no longer be read.
+///   That `feed` or `resume` returns the callback's answer to `.badFraming` (`.pause`
+///   or `.proceed`) but keeps nothing; later calls return `.proceed` until ``reset()``.
+/// - After ``FramerEvent/payload(_:)`` or ``FramerEvent/payloadSkipped`` the callback
+///   may pause. A payload decision after any event but `.line` is taken as `.proceed`.
+///
 /// A framer belongs to one connection and is used by one thread at a time.
 public struct LineFramer: Sendable {
     /// The longest accepted line, in bytes.
@@ -43,24 +77,40 @@ public struct LineFramer: Sendable {
     public private(set) var isPaused = false
     /// True while the rest of an over-long line is being skipped.
     private var discarding = false
+    /// The payload in progress, if any.
+    private var payload: PayloadProgress = .none
+    /// The part of a read payload that arrived so far, when it spans chunks.
+    private var payloadBytes: [UInt8] = []
+    /// True once a payload was followed by something other than LF or CRLF.
+    public private(set) var isBroken = false
 
     public init(maxLineBytes: Int) {
         self.maxLineBytes = max(1, maxLineBytes)
     }
 
-    /// Bytes held for an incomplete line (0 when the framer holds no partial line).
-    public var heldByteCount: Int { held.count }
+    /// Bytes the framer holds: an incomplete line, input kept at a pause, and the
+    /// part of a payload gathered so far (0 when it holds nothing).
+    public var heldByteCount: Int { held.count + payloadBytes.count }
 
-    /// True while an incomplete line (or a line being discarded) is in progress.
-    public var hasPartialLine: Bool { !held.isEmpty || discarding }
+    /// True while an incomplete line (or a line being discarded), or a payload with
+    /// its ending, is in progress: input has begun that has not been reported yet.
+    public var hasPartialLine: Bool { !held.isEmpty || discarding || isInPayload }
+
+    /// True from a payload decision until the payload (or its skip) is reported.
+    public var isInPayload: Bool {
+        if case .none = payload { return false }
+        return true
+    }
 
     /// Feeds one chunk and reports every event it completes, in order.
     /// Returns ``FramerDecision/pause`` if the callback paused; the rest is kept.
+    /// Once the framer ``isBroken``, it ignores its input and returns `.proceed`.
     @discardableResult
     public mutating func feed(
         _ chunk: UnsafeRawBufferPointer,
         _ body: (FramerEvent) throws -> FramerDecision
     ) rethrows -> FramerDecision {
+        if isBroken { return .proceed }
         if isPaused {
             held.append(contentsOf: chunk)
             return try resume(body)
@@ -77,10 +127,13 @@ public struct LineFramer: Sendable {
                 return try checkPartial(body)
             }
             start = lf + 1
-            let decision = try finishHeldLine(with: chunk.slice(0..<lf), body)
-            if decision == .pause {
+            switch try finishHeldLine(with: chunk.slice(0..<lf), body) {
+            case .proceed: break
+            case .pause:
                 keep(chunk.slice(start..<chunk.count))
                 return .pause
+            case let .readPayload(size): beginPayload(size: UInt64(max(0, size)), keep: true)
+            case let .skipPayload(size): beginPayload(size: size, keep: false)
             }
         }
         return try scan(chunk, from: start, body)
@@ -97,28 +150,58 @@ public struct LineFramer: Sendable {
         return try pending.withUnsafeBytes { try scan($0, from: 0, body) }
     }
 
-    /// Forgets everything held (the connection is closing).
+    /// Forgets everything held and returns to the state of a new framer (the connection is closing).
     public mutating func reset() {
         held = []
         isPaused = false
         discarding = false
+        payload = .none
+        payloadBytes = []
+        isBroken = false
     }
 
     // MARK: - Internals
 
-    /// Delivers the lines of `chunk[start...]`, then keeps or judges its incomplete tail.
+    /// How far a payload has come.
+    private enum PayloadProgress: Sendable {
+        /// No payload: the framer looks for lines.
+        case none
+        /// `remaining` payload bytes are still to come; `keep` is false for a skip.
+        case body(remaining: UInt64, keep: Bool)
+        /// The payload is complete; its LF (after a CR when `sawCR`) is still to come.
+        case ending(sawCR: Bool, keep: Bool)
+    }
+
+    /// Delivers the lines and payloads of `chunk[start...]`, then keeps or judges its incomplete tail.
     private mutating func scan(
         _ chunk: UnsafeRawBufferPointer, from start: Int,
         _ body: (FramerEvent) throws -> FramerDecision
     ) rethrows -> FramerDecision {
         var lineStart = start
-        while let lf = chunk.firstIndex(of: ASCII.lf, from: lineStart) {
-            let decision = try deliver(chunk.slice(lineStart..<lf), body)
-            lineStart = lf + 1
-            if decision == .pause {
-                keep(chunk.slice(lineStart..<chunk.count))
-                return .pause
+        while true {
+            if isInPayload {
+                guard let decision = try advancePayload(chunk, &lineStart, body) else { return .proceed }
+                if isBroken { return decision }
+                if case .pause = decision {
+                    keep(chunk.slice(lineStart..<chunk.count))
+                    return .pause
+                }
             }
+            // The line loop, as tight as before payloads existed.
+            while let lf = chunk.firstIndex(of: ASCII.lf, from: lineStart) {
+                let decision = try deliver(chunk.slice(lineStart..<lf), body)
+                lineStart = lf + 1
+                switch decision {
+                case .proceed: continue
+                case .pause:
+                    keep(chunk.slice(lineStart..<chunk.count))
+                    return .pause
+                case let .readPayload(size): beginPayload(size: UInt64(max(0, size)), keep: true)
+                case let .skipPayload(size): beginPayload(size: size, keep: false)
+                }
+                break
+            }
+            if !isInPayload { break }
         }
         if lineStart < chunk.count {
             appendPartial(chunk.slice(lineStart..<chunk.count))
@@ -134,7 +217,7 @@ public struct LineFramer: Sendable {
         var line = raw
         if line.last == ASCII.cr { line = line.slice(0..<(line.count - 1)) }
         if line.isEmpty { return .proceed }
-        if line.count > maxLineBytes { return try body(.lineTooLong) }
+        if line.count > maxLineBytes { return LineFramer.withoutPayload(try body(.lineTooLong)) }
         return try body(.line(line))
     }
 
@@ -146,7 +229,7 @@ public struct LineFramer: Sendable {
         // as soon as held + rest is more than max + 1 (a final CR is not counted).
         if held.count + rest.count > maxLineBytes + 1 {
             held = []
-            return try body(.lineTooLong)
+            return LineFramer.withoutPayload(try body(.lineTooLong))
         }
         held.append(contentsOf: rest)
         let decision = try held.withUnsafeBytes { try deliver($0, body) }
@@ -171,7 +254,7 @@ public struct LineFramer: Sendable {
         guard over else { return .proceed }
         release()
         discarding = true
-        return try body(.lineTooLong)
+        return LineFramer.withoutPayload(try body(.lineTooLong))
     }
 
     /// Keeps the undelivered rest of a chunk after a pause.
@@ -183,5 +266,79 @@ public struct LineFramer: Sendable {
     /// Empties `held`, giving back a large allocation so idle connections stay small.
     private mutating func release() {
         if held.capacity > 1024 { held = [] } else { held.removeAll(keepingCapacity: true) }
+    }
+
+    /// A payload decision where none is possible (after an event that is not a line) goes on as `.proceed`.
+    private static func withoutPayload(_ decision: FramerDecision) -> FramerDecision {
+        switch decision {
+        case .proceed, .readPayload, .skipPayload: .proceed
+        case .pause: .pause
+        }
+    }
+
+    // MARK: - Payloads
+
+    private mutating func beginPayload(size: UInt64, keep: Bool) {
+        payload = .body(remaining: size, keep: keep)
+    }
+
+    /// Takes payload bytes and then the payload's ending from `chunk[position...]`.
+    /// Returns the callback's decision once the payload was reported (or framing
+    /// broke), with `position` just after the ending; nil when the chunk ran out first.
+    private mutating func advancePayload(
+        _ chunk: UnsafeRawBufferPointer, _ position: inout Int,
+        _ body: (FramerEvent) throws -> FramerDecision
+    ) rethrows -> FramerDecision? {
+        while true {
+            switch payload {
+            case .none:
+                return .proceed
+            case let .body(remaining, keep):
+                let available = UInt64(chunk.count - position)
+                if keep && payloadBytes.isEmpty && remaining < available {
+                    // The whole payload is here: lend it from the chunk if its ending is here too.
+                    let end = position + Int(remaining)
+                    let lf = chunk[end] == ASCII.cr ? end + 1 : end
+                    if lf < chunk.count {
+                        guard chunk[lf] == ASCII.lf else { return try breakFraming(body) }
+                        payload = .none
+                        let decision = try body(.payload(chunk.slice(position..<end)))
+                        position = lf + 1
+                        return LineFramer.withoutPayload(decision)
+                    }
+                }
+                let taken = min(available, remaining)
+                if keep && taken > 0 { payloadBytes.append(contentsOf: chunk.slice(position..<(position + Int(taken)))) }
+                position += Int(taken)
+                payload = remaining == taken ? .ending(sawCR: false, keep: keep) : .body(remaining: remaining - taken, keep: keep)
+                if remaining != taken { return nil }
+            case let .ending(sawCR, keep):
+                guard position < chunk.count else { return nil }
+                let byte = chunk[position]
+                if byte == ASCII.cr && !sawCR {
+                    position += 1
+                    payload = .ending(sawCR: true, keep: keep)
+                    continue
+                }
+                guard byte == ASCII.lf else { return try breakFraming(body) }
+                position += 1
+                payload = .none
+                return LineFramer.withoutPayload(try keep ? reportGathered(body) : body(.payloadSkipped))
+            }
+        }
+    }
+
+    /// Reports a payload gathered across chunks, then lets its buffer go.
+    private mutating func reportGathered(_ body: (FramerEvent) throws -> FramerDecision) rethrows -> FramerDecision {
+        let decision = try payloadBytes.withUnsafeBytes { try body(.payload($0)) }
+        if payloadBytes.capacity > 1024 { payloadBytes = [] } else { payloadBytes.removeAll(keepingCapacity: true) }
+        return decision
+    }
+
+    /// The stream cannot be read any more: forget everything, report it once.
+    private mutating func breakFraming(_ body: (FramerEvent) throws -> FramerDecision) rethrows -> FramerDecision {
+        reset()
+        isBroken = true
+        return LineFramer.withoutPayload(try body(.badFraming))
     }
 }

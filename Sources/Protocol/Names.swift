@@ -1,11 +1,14 @@
-// Topic and pattern rules (PROTOCOL.md, "Names") and matching one topic against one pattern.
+// Topic and pattern rules (PROTOCOL.md, "Names"), matching one topic against one pattern,
+// and the version 2 names: stream epochs and queue group names.
 
-/// The naming rules for topics and subscription patterns.
+/// The naming rules for topics and subscription patterns, epochs and queue groups.
 ///
 /// A topic is 1 to 255 bytes of printable ASCII (0x21–0x7E) split into non-empty
 /// levels by dots. A pattern is a topic in which a level may be exactly `*` (any
 /// one level) and the last level may be exactly `>` (one or more levels).
 /// Topics whose first level starts with `$` are reserved for the broker.
+/// An epoch is 1 to 32 characters of `[0-9a-z]`; a queue group name is 1 to 64
+/// bytes of `[A-Za-z0-9_-]` (PROTOCOL.md, version 2).
 /// Every function here works on bytes and allocates nothing.
 ///
 /// The bytes with a meaning in names are constants here (``levelSeparator``,
@@ -93,6 +96,30 @@ public enum Names {
             index += 1
         }
         return nil
+    }
+
+    /// The longest stream epoch, in characters.
+    public static let maxEpochLength = 32
+    /// The longest queue group name, in bytes.
+    public static let maxGroupNameLength = 64
+
+    /// True when `epoch` is 1 to ``maxEpochLength`` characters of `[0-9a-z]`.
+    @inlinable
+    public static func isValidEpoch(_ epoch: some Collection<UInt8>) -> Bool {
+        let count = epoch.count
+        guard count > 0, count <= maxEpochLength else { return false }
+        return epoch.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x7A) }
+    }
+
+    /// True when `name` is 1 to ``maxGroupNameLength`` bytes of `[A-Za-z0-9_-]`.
+    @inlinable
+    public static func isValidGroupName(_ name: some Collection<UInt8>) -> Bool {
+        let count = name.count
+        guard count > 0, count <= maxGroupNameLength else { return false }
+        return name.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || byte == 0x5F || byte == 0x2D
+        }
     }
 
     /// True when the first level of `name` starts with `$` (the broker's own topics).

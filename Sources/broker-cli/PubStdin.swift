@@ -82,6 +82,7 @@ final class StdinLines {
             switch event {
             case let .line(line): batch.append(payload: line)
             case .lineTooLong: tooLong += 1
+            case .payload, .payloadSkipped, .badFraming: break  // never asked for: stdin is lines
             }
             return .proceed
         }

@@ -61,7 +61,7 @@ import Protocol
     }
 
     @Test func anUnknownVerbIsUnknownCommandWhateverFollows() throws {
-        #expect(errorCode("HELLO") == .unknownCommand)
+        #expect(errorCode("HELO 2") == .unknownCommand)  // HELLO is a verb since version 2
         #expect(errorCode("PUBLISH t x") == .unknownCommand)
         #expect(errorCode("PU t x") == .unknownCommand)
         #expect(errorCode("SUB\tx") == .unknownCommand)

@@ -95,6 +95,7 @@ import Protocol
                         switch event {
                         case let .line(b): events.append(.line(String(decoding: b, as: UTF8.self)))
                         case .lineTooLong: events.append(.tooLong)
+                        case .payload, .payloadSkipped, .badFraming: Issue.record("no payload was asked for")
                         }
                         return .proceed
                     }

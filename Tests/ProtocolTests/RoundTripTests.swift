@@ -119,6 +119,7 @@ import Protocol
                             #expect(!error.text.isEmpty)
                         }
                     case .lineTooLong: tooLong += 1
+                    case .payload, .payloadSkipped, .badFraming: Issue.record("no payload was asked for")
                     }
                     return .proceed
                 }

@@ -5,11 +5,28 @@ import Protocol
 enum OwnedEvent: Equatable, CustomStringConvertible {
     case line(String)
     case tooLong
+    case payload([UInt8])
+    case skipped
+    case badFraming
+
+    init(_ event: FramerEvent) {
+        switch event {
+        case let .line(bytes): self = .line(String(decoding: bytes, as: UTF8.self))
+        case .lineTooLong: self = .tooLong
+        case let .payload(bytes): self = .payload(Array(bytes))
+        case .payloadSkipped: self = .skipped
+        case .badFraming: self = .badFraming
+        }
+    }
 
     var description: String {
         switch self {
         case let .line(text): "line(\(text.debugDescription))"
         case .tooLong: "tooLong"
+        case let .payload(bytes) where bytes.count <= 64: "payload(\(String(decoding: bytes, as: UTF8.self).debugDescription))"
+        case let .payload(bytes): "payload(\(bytes.count) bytes)"
+        case .skipped: "skipped"
+        case .badFraming: "badFraming"
         }
     }
 }
@@ -25,10 +42,7 @@ func frame(_ input: [UInt8], max: Int = 64, chunkSizes: [Int] = [Int.max]) -> [O
         sizeIndex += 1
         _ = input[offset..<(offset + size)].withUnsafeBytes { chunk in
             framer.feed(chunk) { event in
-                switch event {
-                case let .line(bytes): events.append(.line(String(decoding: bytes, as: UTF8.self)))
-                case .lineTooLong: events.append(.tooLong)
-                }
+                events.append(OwnedEvent(event))
                 return .proceed
             }
         }
@@ -71,5 +85,42 @@ struct SeededGenerator: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// Parses a client line given as text, in `version`.
+func parse(_ line: String, version: Int) -> Result<Command, ProtocolError> {
+    Result { () throws(ProtocolError) in try CommandParser.parse(Array(line.utf8), version: version) }
+}
+
+/// The error a line is refused with in `version`, or nil when it parses.
+func refusal(_ line: String, version: Int) -> ProtocolError? {
+    if case let .failure(error) = parse(line, version: version) { return error }
+    return nil
+}
+
+/// The error code a line is refused with in `version`, or nil when it parses.
+func errorCode(_ line: String, version: Int) -> ErrorCode? {
+    refusal(line, version: version)?.code
+}
+
+/// The borrowed view of a line, copied into plain values: (case name, topic/pattern, number, refusal).
+enum ParsedView: Equatable {
+    case binaryPublish(topic: String, size: UInt64, refusal: TopicRefusal?)
+    case other(Command)
+    case failure(ProtocolError)
+}
+
+func parseView(_ line: String, version: Int = 1) -> ParsedView {
+    Array(line.utf8).withUnsafeBytes { bytes in
+        do throws(ProtocolError) {
+            let view = try CommandParser.parse(bytes, version: version)
+            if case let .binaryPublish(topic, size, refusal) = view {
+                return .binaryPublish(topic: String(decoding: topic, as: UTF8.self), size: size, refusal: refusal)
+            }
+            return .other(Command(view))
+        } catch {
+            return .failure(error)
+        }
     }
 }

@@ -49,10 +49,13 @@ final class CommandCore {
         switch command {
         case let .publish(topic, payload):
             publish(topic: topic, payload: payload, from: session)
-        case let .subscribe(pattern):
+        case let .subscribe(pattern, _):
             subscribe(pattern, session)
-        case let .unsubscribe(pattern):
+        case let .unsubscribe(pattern, _):
             unsubscribe(pattern, session)
+        case .hello, .binaryPublish:
+            // v2: wired by the core. Until then this broker answers them as before the parser knew them.
+            reply(session) { WireEncoder.appendErr(ProtocolError(.unknownCommand, "unknown command"), to: &$0) }
         case let .ping(token):
             reply(session) { buffer in
                 if let token { WireEncoder.appendPong(token, to: &buffer) } else { WireEncoder.appendPong(to: &buffer) }

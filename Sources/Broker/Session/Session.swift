@@ -135,6 +135,8 @@ class Session {
         case .lineTooLong:
             let limit = core.settings.maxLineBytes
             core.reply(self) { WireEncoder.appendErr(ProtocolError(.lineTooLong, "line is longer than \(limit) bytes"), to: &$0) }
+        case .payload, .payloadSkipped, .badFraming:
+            break  // v2: wired by the core
         }
         if state.isEnding || output.pendingControlBytes >= Session.replyHighWater { return .pause }
         return .proceed

@@ -1,0 +1,38 @@
+// The wire's decimal numbers: strict parsing (1 to 20 digits, below 2^64) and BPUB's saturating size.
+
+/// Decimal numbers as the protocol writes them: ASCII digits only, no sign, no spaces.
+///
+/// Guarantees: nothing here allocates or traps, whatever the bytes.
+enum Decimal {
+    /// The most digits a number on the wire may have (2^64 - 1 has 20).
+    static let maxDigits = 20
+
+    /// A number of 1 to 20 digits with a value below 2^64, or nil.
+    static func parse(_ bytes: UnsafeRawBufferPointer) -> UInt64? {
+        if bytes.isEmpty || bytes.count > maxDigits { return nil }
+        var value: UInt64 = 0
+        for byte in bytes {
+            guard byte >= ASCII.zero, byte <= ASCII.zero + 9 else { return nil }
+            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(UInt64(byte - ASCII.zero))
+            if o1 || o2 { return nil }
+            value = sum
+        }
+        return value
+    }
+
+    /// 1 to 20 digits; a value of 2^64 or more is `UInt64.max`. Nil for anything else.
+    static func parseSaturating(_ bytes: UnsafeRawBufferPointer) -> UInt64? {
+        if bytes.isEmpty || bytes.count > maxDigits { return nil }
+        var value: UInt64 = 0
+        var saturated = false
+        for byte in bytes {
+            guard byte >= ASCII.zero, byte <= ASCII.zero + 9 else { return nil }
+            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(UInt64(byte - ASCII.zero))
+            if o1 || o2 { saturated = true }
+            value = sum
+        }
+        return saturated ? UInt64.max : value
+    }
+}

@@ -20,9 +20,9 @@ public final class BroadcastReceiver<T: Sendable>: Sendable {
         self.id = shared.addReceiver()
     }
 
-    init(shared: BroadcastShared<T>, start: BroadcastStart) {
+    init(shared: BroadcastShared<T>, start: BroadcastStart, tail: inout UInt64) {
         self.shared = shared
-        self.id = shared.addReceiver(start)
+        self.id = shared.addReceiver(start, tail: &tail)
     }
 
     /// The position of the next value this receiver reads.

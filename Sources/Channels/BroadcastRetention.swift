@@ -103,7 +103,14 @@ extension BroadcastSender {
 
     /// A new receiver that starts at `start`.
     public func subscribe(_ start: BroadcastStart) -> BroadcastReceiver<T> {
-        BroadcastReceiver(shared: shared, start: start)
+        var tail: UInt64 = 0
+        return BroadcastReceiver(shared: shared, start: start, tail: &tail)
+    }
+
+    /// A new receiver that starts at `start`; `tail` is set to the channel's tail
+    /// when the receiver was placed (the number of values sent before it).
+    public func subscribe(_ start: BroadcastStart, tail: inout UInt64) -> BroadcastReceiver<T> {
+        BroadcastReceiver(shared: shared, start: start, tail: &tail)
     }
 
     /// The channel's positions now.

@@ -426,9 +426,11 @@ final class BroadcastShared<T: Sendable>: Sendable {
         }
     }
 
-    /// Creates a receiver node whose next read is `start` (see ``BroadcastStart``).
-    func addReceiver(_ start: BroadcastStart) -> Int32 {
+    /// Creates a receiver node whose next read is `start` (see ``BroadcastStart``);
+    /// `tail` is set to the channel's tail at that moment.
+    func addReceiver(_ start: BroadcastStart, tail: inout UInt64) -> Int32 {
         state.withLock { s in
+            tail = s.tail
             let id = s.waiters.allocate()
             s.receiverCount += 1
             switch start {

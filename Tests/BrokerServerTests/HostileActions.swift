@@ -18,7 +18,8 @@ enum Hostile {
     /// count read afterwards is the settled one.
     static func startBroker() throws -> BrokerProcess {
         let broker = try BrokerProcess.start(["--port", "0", "--threads", "2", "--capacity", "\(capacity)",
-                                              "--idle-timeout-ms", "\(idleTimeoutMs)", "--log-level", "info"])
+                                              "--idle-timeout-ms", "\(idleTimeoutMs)", "--log-level", "info",
+                                              "--linger-ms", "0"])
         try broker.reload()
         return broker
     }

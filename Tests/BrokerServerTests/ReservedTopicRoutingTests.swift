@@ -47,3 +47,16 @@ final class IdleScheduler: CursorScheduler {
         #expect(registry.existingTopic(Array("a.b".utf8))?.receiverCount == 2)
     }
 }
+
+extension LocalTopicStore {
+    /// A store as these tests knew it: topics freed once nobody reads them (`linger_ms 0`).
+    convenience init(capacity: Int, maxTopics: Int) {
+        self.init(settings: TopicStoreSettings(ring: RingLimits(capacity: capacity, maxBytes: .max), maxTopics: maxTopics, lingerMs: 0),
+                  epochSeed: 1)
+    }
+
+    /// A plain subscription (no options, no group).
+    func subscribe(_ subscription: Subscription) throws(TopicStoreError) {
+        _ = try subscribe(subscription, start: .next, group: nil)
+    }
+}

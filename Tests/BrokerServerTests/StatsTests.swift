@@ -58,7 +58,7 @@ func publish(_ publisher: TestClient, topic: String, count: Int, payload: String
                             "lagged_events_total", "lagged_messages_total", "bytes_in_total", "bytes_out_total", "version"]
 
     @Test func afterALoadWithLagStatsAgreesWithWhatTheClientsSaw() throws {
-        try withBroker({ $0.capacity = 16; $0.statsIntervalMs = 0 }) { broker in
+        try withBroker({ $0.capacity = 16; $0.statsIntervalMs = 0; $0.lingerMs = 0 }) { broker in
             let topics = ["load.0", "load.1", "load.2", "load.3"]
             // Subscribers read nothing while the load runs; small receive buffers make them lag.
             let all = try broker.connect(receiveBuffer: 4096)

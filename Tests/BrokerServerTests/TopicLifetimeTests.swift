@@ -12,7 +12,7 @@ import Testing
     }
 
     @Test func anExactTopicIsFreedWhenItsLastSubscriberLeaves() throws {
-        try withBroker { broker in
+        try withBroker({ $0.lingerMs = 0 }) { broker in
             let client = try broker.connect()
             for index in 0..<100 { #expect(try client.request("SUB t.\(index)") == "OK") }
             #expect(try topicCount(client) == 100)
@@ -24,7 +24,7 @@ import Testing
     }
 
     @Test func shortLivedTopicsSeenOnlyByAPatternAreFreedAndThePatternLosesNothing() throws {
-        try withBroker { broker in
+        try withBroker({ $0.lingerMs = 0 }) { broker in
             let subscriber = try broker.connect()
             #expect(try subscriber.request("SUB gc.>") == "OK")
             let publisher = try broker.connect()
@@ -46,7 +46,7 @@ import Testing
     }
 
     @Test func aHotTopicFreedBetweenMessagesLosesNothingForItsPattern() throws {
-        try withBroker { broker in
+        try withBroker({ $0.lingerMs = 0 }) { broker in
             let subscriber = try broker.connect()
             #expect(try subscriber.request("SUB hot.*") == "OK")
             let publisher = try broker.connect()

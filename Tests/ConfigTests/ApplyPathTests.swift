@@ -15,7 +15,7 @@ import Testing
 
     /// `base` with `key` changed to a valid value it did not hold, parsed as the file parser parses it.
     static func changing(_ key: ConfigKey, in base: BrokerConfig) -> BrokerConfig? {
-        for text in ["2", "65", "::1", "debug", "s3cret"] {
+        for text in ["2", "65", "::1", "debug", "s3cret", "2048", "2097152"] {
             var changed = base
             if key.apply(text, to: &changed) == nil, !key.isSame(in: base, and: changed) { return changed }
         }

@@ -45,6 +45,10 @@ import Testing
         source.port = 1
         source.threads = 3
         source.capacity = 7
+        source.maxRingBytes = 4096
+        source.maxHeldBytes = 1 << 21
+        source.lingerMs = 23
+        source.maxPayloadBytes = 29
         source.maxConnections = 11
         source.maxSubscriptionsPerConnection = 13
         source.maxTopics = 17

@@ -18,11 +18,16 @@ import Testing
         #expect(config.tcpKeepaliveS == 60)
         #expect(config.idlePollUs == 100)
         #expect(config.logLevel == .info)
+        #expect(config.maxRingBytes == 64 << 20)
+        #expect(config.maxHeldBytes == 1 << 30)
+        #expect(config.lingerMs == 60_000)
+        #expect(config.maxPayloadBytes == 1 << 20)
     }
 
     @Test func keyTableNamesAndOrder() {
         #expect(ConfigKey.all.map(\.name) == [
-            "host", "port", "threads", "capacity", "max_connections",
+            "host", "port", "threads", "capacity", "max_ring_bytes", "max_held_bytes", "linger_ms", "max_payload_bytes",
+            "max_connections",
             "max_subscriptions_per_connection", "max_topics", "max_line_bytes",
             "idle_timeout_ms", "shutdown_grace_ms", "tcp_keepalive_s", "idle_poll_us",
             "log_level", "stats_interval_ms", "metrics_port", "metrics_top_topics", "auth_token", "auth_token_file",

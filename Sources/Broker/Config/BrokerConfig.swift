@@ -21,6 +21,14 @@ public struct BrokerConfig: Sendable, Equatable {
     public var threads: Int = BrokerConfig.defaultThreads
     /// `capacity`: messages kept per topic ring (applies to new topics).
     public var capacity: Int = 1024
+    /// `max_ring_bytes`: bytes of messages one topic holds at most (applies to new topics).
+    public var maxRingBytes: Int = 64 << 20
+    /// `max_held_bytes`: bytes of messages all topics together hold at most.
+    public var maxHeldBytes: Int = 1 << 30
+    /// `linger_ms`: how long a topic without subscription lives on; 0 = freed at once.
+    public var lingerMs: Int = 60_000
+    /// `max_payload_bytes`: the largest `BPUB` payload.
+    public var maxPayloadBytes: Int = 1 << 20
     /// `max_connections`: 0 means limited only by the open-file limit.
     public var maxConnections: Int = 0
     /// `max_subscriptions_per_connection`.

@@ -9,6 +9,10 @@
 /// each reload (`BrokerServer.apply(_:)`); a plain value, any thread.
 public struct LiveSettings: Sendable, Equatable {
     public var capacity: Int
+    public var maxRingBytes: Int
+    public var maxHeldBytes: Int
+    public var lingerMs: Int
+    public var maxPayloadBytes: Int
     public var maxConnections: Int
     public var maxSubscriptionsPerConnection: Int
     public var maxTopics: Int
@@ -26,6 +30,10 @@ public struct LiveSettings: Sendable, Equatable {
     public init(_ config: BrokerConfig, authToken: String?) {
         self.authToken = authToken.map { Array($0.utf8) }
         capacity = config.capacity
+        maxRingBytes = config.maxRingBytes
+        maxHeldBytes = config.maxHeldBytes
+        lingerMs = config.lingerMs
+        maxPayloadBytes = config.maxPayloadBytes
         maxConnections = config.maxConnections
         maxSubscriptionsPerConnection = config.maxSubscriptionsPerConnection
         maxTopics = config.maxTopics
@@ -49,6 +57,14 @@ extension LiveSettings {
     public enum Field: String, CaseIterable, Sendable {
         /// The topic registry, when it creates a topic (its ring size); the loops' flush pacing.
         case capacity
+        /// The topic registry, when it creates a topic (its ring's byte bound).
+        case maxRingBytes
+        /// The topic registry, at each publish (the budget of all rings).
+        case maxHeldBytes
+        /// The topic registry's linger sweep and unsubscribes.
+        case lingerMs
+        /// The event loops, at each `BPUB`.
+        case maxPayloadBytes
         /// The event loops, at each accept.
         case maxConnections
         /// The event loops, at each `SUB`.
@@ -77,6 +93,10 @@ extension LiveSettings {
     public func isSame(_ field: Field, as other: LiveSettings) -> Bool {
         switch field {
         case .capacity: capacity == other.capacity
+        case .maxRingBytes: maxRingBytes == other.maxRingBytes
+        case .maxHeldBytes: maxHeldBytes == other.maxHeldBytes
+        case .lingerMs: lingerMs == other.lingerMs
+        case .maxPayloadBytes: maxPayloadBytes == other.maxPayloadBytes
         case .maxConnections: maxConnections == other.maxConnections
         case .maxSubscriptionsPerConnection: maxSubscriptionsPerConnection == other.maxSubscriptionsPerConnection
         case .maxTopics: maxTopics == other.maxTopics

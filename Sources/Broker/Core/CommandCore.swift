@@ -29,33 +29,45 @@ final class CommandCore {
         self.settings = settings
     }
 
-    /// Parses and executes one line, appending its one reply.
-    func run(_ line: UnsafeRawBufferPointer, on session: Session) {
+    /// Parses and executes one line, appending its one reply. Returns what the
+    /// framer must do next: read (or skip) a `BPUB` payload, or go on.
+    @discardableResult
+    func run(_ line: UnsafeRawBufferPointer, on session: Session) -> FramerDecision {
         let command: CommandView
         do {
-            command = try CommandParser.parse(line)
+            command = try CommandParser.parse(line, version: Int(session.protocolVersion))
         } catch {
             reply(session) { WireEncoder.appendErr(error, to: &$0) }
-            return
+            if error.losesFraming {
+                session.sayGoodbye(.badFraming, "cannot tell where the BPUB payload ends", reason: .badFraming)
+            }
+            return .proceed
         }
         if session.access == .needsAuth {
             switch command {
             case .auth, .quit: break
+            case let .binaryPublish(_, size, _):
+                // The payload is taken off the wire before the refusal, as for any BPUB.
+                session.pendingBinaryPublish = PendingBinaryPublish(
+                    topic: [], refusal: ProtocolError(.authRequired, "send AUTH <token> first"))
+                return .skipPayload(size)
             default:
                 reply(session) { WireEncoder.appendErr(ProtocolError(.authRequired, "send AUTH <token> first"), to: &$0) }
-                return
+                return .proceed
             }
         }
         switch command {
         case let .publish(topic, payload):
-            publish(topic: topic, payload: payload, from: session)
-        case let .subscribe(pattern, _):
-            subscribe(pattern, session)
-        case let .unsubscribe(pattern, _):
-            unsubscribe(pattern, session)
-        case .hello, .binaryPublish:
-            // v2: wired by the core. Until then this broker answers them as before the parser knew them.
-            reply(session) { WireEncoder.appendErr(ProtocolError(.unknownCommand, "unknown command"), to: &$0) }
+            publish(topic: topic, payload: payload, lineSafe: true, from: session)
+        case let .binaryPublish(topic, size, refusal):
+            return startBinaryPublish(topic: topic, size: size, refusal: refusal?.error, session)
+        case let .hello(version):
+            reply(session) { WireEncoder.appendOK(version: version, to: &$0) }
+            session.protocolVersion = UInt8(version)
+        case let .subscribe(pattern, options):
+            subscribe(pattern, options: options, session)
+        case let .unsubscribe(pattern, group):
+            unsubscribe(pattern, group: group, session)
         case let .ping(token):
             reply(session) { buffer in
                 if let token { WireEncoder.appendPong(token, to: &buffer) } else { WireEncoder.appendPong(to: &buffer) }
@@ -68,6 +80,45 @@ final class CommandCore {
             reply(session) { WireEncoder.appendOK(to: &$0) }
             session.closeAfterFlush(reason: .quit)
         }
+        return .proceed
+    }
+
+    // MARK: - BPUB
+
+    /// The `BPUB` line is read: the framer takes the payload next (or skips one over
+    /// `max_payload_bytes`); the reply waits for it.
+    private func startBinaryPublish(topic: UnsafeRawBufferPointer, size: UInt64, refusal: ProtocolError?,
+                                    _ session: Session) -> FramerDecision {
+        let limit = settings.maxPayloadBytes
+        if size > UInt64(limit) {
+            let refusal = ProtocolError(.payloadTooLarge, "the payload is \(size) bytes, more than max_payload_bytes \(limit)")
+            session.pendingBinaryPublish = PendingBinaryPublish(topic: [], refusal: refusal)
+            return .skipPayload(size)
+        }
+        session.pendingBinaryPublish = PendingBinaryPublish(topic: Array(topic), refusal: refusal)
+        return .readPayload(Int(size))
+    }
+
+    /// The payload of the pending `BPUB` is off the wire (nil: it was skipped): publish
+    /// it, or give the refusal the line earned.
+    func finishBinaryPublish(payload: UnsafeRawBufferPointer?, on session: Session) {
+        guard let pending = session.pendingBinaryPublish else { return }
+        session.pendingBinaryPublish = nil
+        if let refusal = pending.refusal {
+            reply(session) { WireEncoder.appendErr(refusal, to: &$0) }
+            return
+        }
+        guard let payload else { return }
+        pending.topic.withUnsafeBytes { topic in
+            publish(topic: topic, payload: payload, lineSafe: nil, from: session)
+        }
+    }
+
+    /// The bytes after a `BPUB` payload were not its line ending: nothing is published
+    /// or answered for it; `BYE bad-framing`, and the session closes.
+    func refuseFraming(on session: Session) {
+        session.pendingBinaryPublish = nil
+        session.sayGoodbye(.badFraming, "a BPUB payload was not followed by LF or CRLF", reason: .badFraming)
     }
 
     /// Appends a reply to the session's output. The session schedules its flush
@@ -76,22 +127,37 @@ final class CommandCore {
         session.output.appendControl(encode)
     }
 
-    private func publish(topic name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, from session: Session) {
-        let receivers: Int
+    /// Publishes and replies `OK <n>` (version 1) or `OK <n> <epoch>:<seq>` (version 2).
+    /// `lineSafe`: whether the payload can be one line (nil: look; a `PUB` payload can).
+    private func publish(topic name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, lineSafe: Bool?,
+                         from session: Session) {
+        let outcome: PublishOutcome
         do {
-            receivers = try store.publish(to: name, payload: payload, cache: &session.publishCache)
+            outcome = try store.publish(to: name, payload: payload, lineSafe: lineSafe, cache: &session.publishCache, createsStream: true)
         } catch {
             reply(session) { WireEncoder.appendErr(ProtocolError(.tooManyTopics, error.text), to: &$0) }
             return
         }
         stats.published.add(1)
-        reply(session) { WireEncoder.appendOK(count: receivers, to: &$0) }
+        if session.protocolVersion == 1 {
+            reply(session) { WireEncoder.appendOK(count: outcome.receivers, to: &$0) }
+            return
+        }
+        let epoch = session.publishCache?.epoch ?? store.makeEpoch()
+        reply(session) { WireEncoder.appendOK(count: outcome.receivers, epoch: epoch, seq: outcome.seq, to: &$0) }
     }
 
-    private func subscribe(_ pattern: UnsafeRawBufferPointer, _ session: Session) {
-        let key = Array(pattern)
-        if session.subscriptions[key] != nil {
-            reply(session) { WireEncoder.appendOK(to: &$0) }
+    private func subscribe(_ pattern: UnsafeRawBufferPointer, options: SubscribeOptions, _ session: Session) {
+        var start = SubscriptionStart.next
+        if let from = options.from {
+            start = .after(epoch: from.epoch, seq: from.seq)
+        } else if let last = options.last {
+            start = .last(last)
+        }
+        let key = CommandCore.subscriptionKey(pattern, group: options.group)
+        if let existing = session.subscriptions[key] {
+            // A repeat changes nothing and replays nothing; its reply is as for a new one.
+            replySubscribed(session, existing.isPattern ? nil : store.head(of: existing.pattern))
             return
         }
         let limit = settings.maxSubscriptionsPerConnection
@@ -101,25 +167,43 @@ final class CommandCore {
             }
             return
         }
-        let subscription = Subscription(pattern: key, isPattern: Names.hasWildcard(pattern), id: session.nextSubscriptionID,
+        let subscription = Subscription(pattern: Array(pattern), isPattern: Names.hasWildcard(pattern), id: session.nextSubscriptionID,
                                         connectionToken: session.token, scheduler: cursorScheduler)
         session.nextSubscriptionID += 1
+        let head: StreamHead?
         do {
-            try store.subscribe(subscription)
+            head = try store.subscribe(subscription, start: start, group: options.group)
         } catch {
             reply(session) { WireEncoder.appendErr(ProtocolError(.tooManyTopics, error.text), to: &$0) }
             return
         }
         session.subscriptions[key] = subscription
         stats.subscriptions.add(1)
-        reply(session) { WireEncoder.appendOK(to: &$0) }
+        replySubscribed(session, head)
     }
 
-    private func unsubscribe(_ pattern: UnsafeRawBufferPointer, _ session: Session) {
-        let key = Array(pattern)
+    /// A subscription's identity on its connection: its string, and its group (after a
+    /// space, which no pattern holds).
+    static func subscriptionKey(_ pattern: UnsafeRawBufferPointer, group: [UInt8]?) -> [UInt8] {
+        guard let group else { return Array(pattern) }
+        return Array(pattern) + [0x20] + group
+    }
+
+    /// `OK`, or in version 2 for a concrete topic `OK <epoch> <head>`.
+    private func replySubscribed(_ session: Session, _ head: StreamHead?) {
+        guard session.protocolVersion == 2, let head else {
+            reply(session) { WireEncoder.appendOK(to: &$0) }
+            return
+        }
+        reply(session) { WireEncoder.appendOK(epoch: head.epoch, head: head.head, to: &$0) }
+    }
+
+    private func unsubscribe(_ pattern: UnsafeRawBufferPointer, group: [UInt8]?, _ session: Session) {
+        let key = CommandCore.subscriptionKey(pattern, group: group)
         guard let subscription = session.subscriptions.removeValue(forKey: key) else {
+            let named = String(decoding: pattern, as: UTF8.self) + (group.map { " in group " + String(decoding: $0, as: UTF8.self) } ?? "")
             reply(session) {
-                WireEncoder.appendErr(ProtocolError(.notSubscribed, "no subscription to \(String(decoding: key, as: UTF8.self))"), to: &$0)
+                WireEncoder.appendErr(ProtocolError(.notSubscribed, "no subscription to \(named)"), to: &$0)
             }
             return
         }
@@ -148,6 +232,7 @@ final class CommandCore {
         }
         let line = "topic=\(String(decoding: name, as: UTF8.self)) subscribers=\(figures.subscribers) held=\(figures.held)"
             + " published_total=\(figures.published) lagging=\(figures.lagging) max_lag=\(figures.maxLag)"
+            + " epoch=\(String(decoding: figures.epoch, as: UTF8.self)) head=\(figures.head) held_bytes=\(figures.heldBytes)"
         reply(session) { WireEncoder.appendOK(rest: line.utf8, to: &$0) }
     }
 
@@ -199,7 +284,7 @@ final class CommandCore {
             bytes.withUnsafeBytes { payload in
                 // At the topic limit broker events are dropped: clients are not refused for them.
                 do {
-                    _ = try store.publish(to: name, payload: payload, cache: &cache)
+                    _ = try store.publish(to: name, payload: payload, lineSafe: nil, cache: &cache, createsStream: false)
                 } catch {}
             }
         }

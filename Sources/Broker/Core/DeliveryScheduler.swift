@@ -1,3 +1,4 @@
+import Channels
 // Which sessions write this turn, in what order, and what each takes from its ready cursors.
 
 /// Schedules deliveries on one loop: cursors woken by their rings go onto their
@@ -173,10 +174,23 @@ final class DeliveryScheduler {
             // One lock: read what is there into exactly as many slots, and when that
             // drains the cursor, arm its wake-up in the same step (nothing can slip in
             // between, so a drained cursor always leaves the ready list armed).
-            let result = receiver.readBatch(upTo: room, armingWhenDrained: cursor) { count in
-                session.output.reserveMessages(count)
+            var first: UInt64 = 0
+            var slots = UnsafeMutableBufferPointer<Message>(start: nil, count: 0)
+            let result = receiver.readBatch(upTo: room, armingWhenDrained: cursor.prepareToWait()) { count, position in
+                first = position
+                slots = session.output.reserveMessages(count)
+                return slots
             }
-            session.output.commitMessages(result.count)
+            if session.protocolVersion == 2 {
+                // Each message's sized header is made once, shared; its sequence is its position + 1.
+                for index in 0..<result.count { _ = slots[index].versionTwoHeader(seq: first &+ UInt64(index) &+ 1) }
+                session.output.commitMessages(result.count, sized: true)
+            } else if cursor.topic.carriesMultiline.isSet {
+                // Read after the batch: a message that cannot be one line was flagged before it was sent.
+                commitLines(slots, result.count, cursor, session)
+            } else {
+                session.output.commitMessages(result.count)
+            }
             if result.lagged > 0 {
                 core.reportLag(cursor, missed: result.lagged, session: session)
                 continue  // the messages follow on the next read of the same cursor
@@ -202,6 +216,36 @@ final class DeliveryScheduler {
             session.ready[index...].reverse()
             session.ready.reverse()
         }
+    }
+
+    /// Commits `count` reserved slots as version 1 lines, except messages whose payload
+    /// cannot be one line: those are released and counted, in their place, in a
+    /// `LAGGED` (PROTOCOL.md, "Payloads of any bytes"). The kept ones are moved down
+    /// so that each run is committed where the queue expects it.
+    private func commitLines(_ slots: UnsafeMutableBufferPointer<Message>, _ count: Int, _ cursor: Cursor, _ session: Session) {
+        guard let base = slots.baseAddress else { return }
+        var committed = 0
+        var kept = 0
+        var skipped: UInt64 = 0
+        for index in 0..<count {
+            if !base[index].isLineSafe {
+                (base + index).deinitialize(count: 1)
+                skipped += 1
+                continue
+            }
+            if skipped > 0 {
+                session.output.commitMessages(kept)
+                committed += kept
+                kept = 0
+                core.reportLag(cursor, missed: skipped, session: session)
+                skipped = 0
+            }
+            let target = committed + kept
+            if target != index { (base + target).moveInitialize(from: base + index, count: 1) }
+            kept += 1
+        }
+        session.output.commitMessages(kept)
+        if skipped > 0 { core.reportLag(cursor, missed: skipped, session: session) }
     }
 
     /// Forgets every pending entry (the loop is ending).

@@ -78,6 +78,15 @@ final class EmbeddedBroker: SessionHost {
     /// Sessions open now.
     var sessionCount: Int { scheduler.sessions.count }
 
+    /// Runs the linger sweep as if the monotonic clock read `nowMs` (the server's
+    /// loop 0 runs it on a timer), then delivers; returns how many topics it freed.
+    @discardableResult
+    func sweepLingering(nowMs: Int64) -> Int {
+        let freed = context.store.sweepLingering(nowMs: nowMs)
+        run()
+        return freed
+    }
+
     // MARK: SessionHost
 
     func sessionDidClose(_ session: Session, reason: CloseReason) {
@@ -174,6 +183,12 @@ final class EmbeddedSession: Session {
     func take() -> String {
         defer { written.removeAll() }
         return String(decoding: written, as: UTF8.self)
+    }
+
+    /// Takes what was written so far, as bytes.
+    func takeBytes() -> [UInt8] {
+        defer { written.removeAll() }
+        return written
     }
 
     /// Takes what was written so far, as lines without their LF.

@@ -110,9 +110,6 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
     private var metrics: MetricsEndpoint?
     /// Set once shutdown has begun: the monotonic deadline.
     private var shutdownDeadlineMs: Int64?
-    /// How often idle pattern-only topics are freed.
-    static let sweepIntervalMs: Int64 = 2000
-
     init(index: Int, context: ServerContext, watches: LoopWatches) throws(SystemError) {
         self.index = index
         self.context = context
@@ -137,7 +134,9 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
 
     /// Runs until shutdown completes. Call on the loop's own thread.
     func run() {
-        reactor.addTimer(at: monotonicMilliseconds() + BrokerLoop.sweepIntervalMs) { [unowned self] in sweep() }
+        if index == 0 {
+            reactor.addTimer(at: monotonicMilliseconds() + LocalTopicStore.lingerSweepIntervalMs) { [unowned self] in sweep() }
+        }
         armStatisticsTimer()
         do {
             try reactor.run(delegate: self)
@@ -334,19 +333,11 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
         }
     }
 
-    /// Frees topics that only this loop's pattern subscriptions keep open and
-    /// that have nothing left to deliver (see ``TopicStore/sweepIdleTopics(of:)``).
+    /// Loop 0 frees the topics whose linger ran out (``TopicStore/sweepLingering(nowMs:)``).
     private func sweep() {
-        reactor.addTimer(at: monotonicMilliseconds() + BrokerLoop.sweepIntervalMs) { [unowned self] in sweep() }
-        var patterns: [Subscription] = []
-        for session in scheduler.sessions.values {
-            for subscription in session.subscriptions.values where subscription.isPattern {
-                patterns.append(subscription)
-            }
-        }
-        if patterns.isEmpty { return }
-        let freed = core.store.sweepIdleTopics(of: patterns)
-        if freed > 0 { context.logger.debug("freed \(freed) idle topic(s) kept only by pattern subscriptions") }
+        reactor.addTimer(at: monotonicMilliseconds() + LocalTopicStore.lingerSweepIntervalMs) { [unowned self] in sweep() }
+        let freed = core.store.sweepLingering(nowMs: monotonicMilliseconds())
+        if freed > 0 { context.logger.debug("freed \(freed) lingering topic(s)") }
     }
 
     // MARK: - Metrics

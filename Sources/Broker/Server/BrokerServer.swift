@@ -133,7 +133,7 @@ public final class BrokerServer: Sendable {
     /// changing nothing, when the token file cannot be read.
     public func apply(_ newConfig: BrokerConfig) throws(ConfigError) {
         let settings = LiveSettings(newConfig, authToken: try AuthToken.resolve(newConfig))
-        context.store.update(capacity: settings.capacity, maxTopics: settings.maxTopics)
+        context.store.update(settings.topicStore)
         context.logger.setLevel(settings.logLevel)
         settingsWatch.send(settings)
         // Each loop acknowledges on a oneshot once it has read the new settings, so when

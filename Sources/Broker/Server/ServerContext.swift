@@ -29,7 +29,8 @@ final class ServerContext: Sendable {
     }
 
     init(settings: LiveSettings, logger: Logger) {
-        store = LocalTopicStore(capacity: settings.capacity, maxTopics: settings.maxTopics)
+        // Epochs begin with 64 random bits, so a restarted broker's streams get new ones.
+        store = LocalTopicStore(settings: settings.topicStore, epochSeed: UInt64.random(in: .min ... .max))
         self.logger = logger
     }
 }

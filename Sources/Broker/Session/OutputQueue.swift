@@ -15,11 +15,23 @@ import Glibc
 /// It owns its memory: noncopyable, and what it still holds (message slots and
 /// the messages in them) is released in `deinit`.
 struct OutputQueue: ~Copyable {
-    /// A run of output: bytes `start..<end` of `control`, or message slots `start..<end`.
+    /// A run of output: bytes `start..<end` of `control`, or message slots `start..<end`
+    /// written in one framing.
     private struct Segment {
-        var isMessages: Bool
+        var kind: Kind
         var start: Int
         var end: Int
+
+        var isMessages: Bool { kind != .control }
+    }
+
+    /// What a segment holds.
+    private enum Kind: UInt8 {
+        case control
+        /// Messages as version 1 `MSG` lines.
+        case lines
+        /// Messages as version 2 sized frames (each message's header is made).
+        case sized
     }
 
     /// Storage of the runs: `segments[head..<segmentCount]` are pending. Entries past
@@ -69,7 +81,7 @@ struct OutputQueue: ~Copyable {
         if segmentCount > head, !segments[segmentCount - 1].isMessages, segments[segmentCount - 1].end == start {
             segments[segmentCount - 1].end = end
         } else {
-            appendSegment(Segment(isMessages: false, start: start, end: end))
+            appendSegment(Segment(kind: .control, start: start, end: end))
         }
     }
 
@@ -81,16 +93,19 @@ struct OutputQueue: ~Copyable {
         return UnsafeMutableBufferPointer(start: messages + messageEnd, count: count)
     }
 
-    /// Takes the first `count` slots of the last reservation, now initialized.
-    mutating func commitMessages(_ count: Int) {
+    /// Takes the first `count` slots of the last reservation, now initialized, to
+    /// be written as version 1 lines or, with `sized`, as version 2 frames (whose
+    /// headers the caller has made: ``Message/versionTwoHeader(seq:)``).
+    mutating func commitMessages(_ count: Int, sized: Bool = false) {
         guard count > 0 else { return }
         let start = messageEnd
+        let kind: Kind = sized ? .sized : .lines
         messageEnd += count
         messagePeak = max(messagePeak, messageEnd)
-        if segmentCount > head, segments[segmentCount - 1].isMessages, segments[segmentCount - 1].end == start {
+        if segmentCount > head, segments[segmentCount - 1].kind == kind, segments[segmentCount - 1].end == start {
             segments[segmentCount - 1].end = messageEnd
         } else {
-            appendSegment(Segment(isMessages: true, start: start, end: messageEnd))
+            appendSegment(Segment(kind: kind, start: start, end: messageEnd))
         }
     }
 
@@ -141,11 +156,23 @@ struct OutputQueue: ~Copyable {
         var skip = headOffset
         fill: while index < segmentCount {
             let segment = segments[index]
-            if segment.isMessages, let messages {
+            if segment.kind == .lines, let messages {
                 // The head run may be partly written: start at the first unwritten message.
                 for slot in max(segment.start, messageStart)..<segment.end {
                     let bytes = messages[slot].bytes
                     if !gather.add(UnsafeRawBufferPointer(rebasing: bytes[skip...])) { break fill }
+                    skip = 0
+                }
+            } else if segment.kind == .sized, let messages {
+                for slot in max(segment.start, messageStart)..<segment.end {
+                    let header = messages[slot].madeVersionTwoHeader
+                    let tail = messages[slot].payloadAndNewline
+                    // Both pieces or none: a frame is never cut between them by a full batch.
+                    if skip < header.count {
+                        if !gather.add(UnsafeRawBufferPointer(rebasing: header[skip...]), tail) { break fill }
+                    } else {
+                        if !gather.add(UnsafeRawBufferPointer(rebasing: tail[(skip - header.count)...])) { break fill }
+                    }
                     skip = 0
                 }
             } else {
@@ -184,7 +211,8 @@ struct OutputQueue: ~Copyable {
             let segment = segments[head]
             if segment.isMessages, let messages {
                 while remaining > 0 && messageStart < segment.end {
-                    let left = messages[messageStart].count - headOffset
+                    let length = segment.kind == .sized ? messages[messageStart].versionTwoFrameCount : messages[messageStart].count
+                    let left = length - headOffset
                     if remaining >= left {
                         remaining -= left
                         (messages + messageStart).deinitialize(count: 1)
@@ -264,6 +292,16 @@ private struct Gather {
     init(vectors: UnsafeMutableBufferPointer<iovec>, staging: UnsafeMutableRawBufferPointer) {
         self.vectors = vectors
         self.staging = staging
+    }
+
+    /// Adds two pieces, or neither; false when this write is full.
+    mutating func add(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) -> Bool {
+        let (savedCount, savedStaged, savedLastIsStaged) = (count, staged, lastIsStaged)
+        let savedLength = count > 0 ? vectors[count - 1].iov_len : 0
+        if add(first) && add(second) { return true }
+        (count, staged, lastIsStaged) = (savedCount, savedStaged, savedLastIsStaged)
+        if count > 0 { vectors[count - 1].iov_len = savedLength }
+        return false
     }
 
     /// Adds one piece; false when this write is full (the piece was not added).

@@ -51,6 +51,11 @@ class Session {
     final var publishCache: Topic?
     /// The next subscription id of this session.
     final var nextSubscriptionID: UInt64 = 1
+    /// The protocol version of the frames written from now on (`HELLO`): 1 or 2.
+    final var protocolVersion: UInt8 = 1
+    /// The `BPUB` whose payload the framer is reading, if any (boxed: most
+    /// connections never have one, and an idle connection stays small).
+    final var pendingBinaryPublish: PendingBinaryPublish?
 
     init(id: UInt64, token: UInt64, peer: String, services: SessionServices) {
         self.id = id
@@ -131,12 +136,18 @@ class Session {
         completedLine = true
         switch event {
         case let .line(line):
-            core.run(line, on: self)
+            let decision = core.run(line, on: self)
+            // A BPUB's payload is read whatever the replies: it is never taken for commands.
+            if decision != .proceed && !state.isEnding { return decision }
         case .lineTooLong:
             let limit = core.settings.maxLineBytes
             core.reply(self) { WireEncoder.appendErr(ProtocolError(.lineTooLong, "line is longer than \(limit) bytes"), to: &$0) }
-        case .payload, .payloadSkipped, .badFraming:
-            break  // v2: wired by the core
+        case let .payload(bytes):
+            core.finishBinaryPublish(payload: bytes, on: self)
+        case .payloadSkipped:
+            core.finishBinaryPublish(payload: nil, on: self)
+        case .badFraming:
+            core.refuseFraming(on: self)
         }
         if state.isEnding || output.pendingControlBytes >= Session.replyHighWater { return .pause }
         return .proceed
@@ -314,5 +325,18 @@ final class SessionServices {
         self.scheduler = scheduler
         self.host = host
         self.buffers = buffers
+    }
+}
+
+/// A `BPUB` line already parsed whose payload is still on its way.
+final class PendingBinaryPublish {
+    /// The topic, copied from the line (at most 255 bytes).
+    let topic: [UInt8]
+    /// The reply owed once the payload is off the wire, when the command is refused.
+    let refusal: ProtocolError?
+
+    init(topic: [UInt8], refusal: ProtocolError?) {
+        self.topic = topic
+        self.refusal = refusal
     }
 }

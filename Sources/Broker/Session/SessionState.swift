@@ -17,6 +17,8 @@ enum CloseReason: Equatable, CustomStringConvertible {
     case writeError(errno: Int32)
     case peerReset
     case authFailed
+    /// A `BPUB` made the byte stream unreadable (`BYE bad-framing`).
+    case badFraming
 
     var description: String {
         switch self {
@@ -28,6 +30,7 @@ enum CloseReason: Equatable, CustomStringConvertible {
         case let .writeError(code): "write failed: \(SystemError.text(errno: code))"
         case .peerReset: "connection reset by peer"
         case .authFailed: "authentication failed"
+        case .badFraming: "the byte stream could not be framed (BPUB)"
         }
     }
 }

@@ -15,19 +15,30 @@ final class LocalTopicStore: TopicStore {
     private struct State: Sendable {
         var topics: [[UInt8]: Topic] = [:]
         var patterns = PatternIndex()
+        /// Topics without a subscription to their own name: they live on for
+        /// `linger_ms` after that began or after their last message.
+        var lingering: [ObjectIdentifier: Topic] = [:]
+        /// Counts topics that began to linger (their ``Topic/lingerRank``).
+        var lingerCount: UInt64 = 0
+        /// Queue groups with at least one member.
+        var groups: [GroupKey: QueueGroup] = [:]
+        /// Makes every topic's epoch.
+        var epochs: EpochSource
+        /// Live settings (written by ``update(_:)``).
+        var settings: TopicStoreSettings
     }
 
-    private let state = PthreadLock(State())
-    /// Ring capacity for topics created from now on (a live setting).
-    private let capacity: Atomic<Int>
-    /// The most topics that may exist at once (a live setting).
-    private let maxTopics: Atomic<Int>
+    private let state: PthreadLock<State>
+    /// `max_held_bytes`, readable on the publish path without the lock.
+    private let budgetBytes: Atomic<Int>
     /// Number of topics, readable without the lock.
     private let topicCount = Atomic<Int>(0)
+    /// Bytes of messages every ring holds, together.
+    let heldBytes = BroadcastByteAccount()
 
-    init(capacity: Int, maxTopics: Int) {
-        self.capacity = Atomic(capacity)
-        self.maxTopics = Atomic(maxTopics)
+    init(settings: TopicStoreSettings, epochSeed: UInt64) {
+        state = PthreadLock(State(epochs: EpochSource(seed: epochSeed), settings: settings))
+        budgetBytes = Atomic(settings.maxHeldBytes)
     }
 
     /// A topic and its cursors refer to each other; a store dropped while
@@ -41,9 +52,15 @@ final class LocalTopicStore: TopicStore {
     }
 
     /// Applies live settings; existing topics keep their ring.
-    func update(capacity: Int, maxTopics: Int) {
-        self.capacity.store(capacity, ordering: .relaxed)
-        self.maxTopics.store(maxTopics, ordering: .relaxed)
+    func update(_ settings: TopicStoreSettings) {
+        state.withLock { $0.settings = settings }
+        budgetBytes.store(settings.maxHeldBytes, ordering: .relaxed)
+    }
+
+    /// A new epoch for a stream that is made and freed at once (a publish nobody
+    /// receives with `linger_ms 0`).
+    func makeEpoch() -> [UInt8] {
+        state.withLock { $0.epochs.next() }
     }
 
     /// The smallest ring of a `$` topic, whatever `capacity` says.
@@ -55,43 +72,92 @@ final class LocalTopicStore: TopicStore {
     /// Publishes one message to `name`: through `cache` while it still names a
     /// live topic of that name, else through a lookup (which may create the topic
     /// for a matching pattern, and refreshes `cache`). Returns the receiver count.
-    func publish(to name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, cache: inout Topic?) throws(TopicStoreError) -> Int {
+    func publish(to name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, lineSafe: Bool?,
+                 cache: inout Topic?, createsStream: Bool = true) throws(TopicStoreError) -> PublishOutcome {
         var topic: Topic
         if let cached = cache, !cached.retired.isSet, cached.hasName(name) {
             topic = cached
         } else {
-            guard let found = try topicForPublish(name) else {
+            guard let found = try topicForPublish(name, createsStream: createsStream) else {
                 cache = nil
-                return 0
+                return PublishOutcome(receivers: 0, seq: 1)  // a stream made and freed at once
             }
             topic = found
             cache = found
         }
-        let message = Message.make(topic: name, payload: payload)
-        var receivers = topic.sender.send(message)
-        if receivers == 0 && topic.sender.isClosed {
+        let message = Message.make(topic: name, payload: payload, lineSafe: lineSafe)
+        if lineSafe != true && !message.isLineSafe { topic.carriesMultiline.set() }
+        var sent = topic.sender.sendLocated(message)
+        if sent.position == nil {
             // A sweep freed the topic meanwhile: publish to the one made anew.
-            if let fresh = try topicForPublish(name) {
-                topic = fresh
-                receivers = fresh.sender.send(message)
+            guard let fresh = try topicForPublish(name, createsStream: createsStream) else {
+                cache = nil
+                return PublishOutcome(receivers: 0, seq: 1)
             }
+            topic = fresh
+            if !message.isLineSafe { topic.carriesMultiline.set() }
+            sent = fresh.sender.sendLocated(message)
             cache = topic
         }
         topic.published.add(1)
-        return receivers
+        if heldBytes.bytes > budgetBytes.load(ordering: .relaxed) { enforceBudget() }
+        return PublishOutcome(receivers: sent.receivers, seq: (sent.position ?? 0) &+ 1)
+    }
+
+    /// Brings the bytes every ring holds back under nine tenths of `max_held_bytes`:
+    /// first lingering streams go, those that began to linger first; then the oldest
+    /// messages of the largest rings (subscribers still owed them get `LAGGED`).
+    /// Runs on the publish that passed the budget; returns the bytes freed.
+    @discardableResult
+    func enforceBudget() -> Int {
+        state.withLock { state in
+            let target = state.settings.maxHeldBytes / 10 * 9
+            let before = heldBytes.bytes
+            if before <= target { return 0 }  // another publisher got here first
+            let lingering = state.lingering.values.sorted { $0.lingerRank < $1.lingerRank }
+            for topic in lingering where heldBytes.bytes > target {
+                if topic.sender.closeIfDrained() { retire(topic, in: &state) }
+            }
+            if heldBytes.bytes > target {
+                // The largest rings give up their oldest messages first, each down to the
+                // size of the next largest, until enough is freed.
+                var sizes = state.topics.values.map { ($0, $0.sender.positions.heldBytes) }.sorted { $0.1 > $1.1 }
+                var index = 0
+                while heldBytes.bytes > target && index < sizes.count {
+                    let excess = heldBytes.bytes - target
+                    let floor = index + 1 < sizes.count ? sizes[index + 1].1 : 0
+                    // Trim rings 0...index down to `floor`, or by an even share of the excess.
+                    let share = max(1, excess / (index + 1))
+                    for k in 0...index {
+                        let limit = max(floor, sizes[k].1 - share)
+                        sizes[k].0.sender.trim(toBytes: limit)
+                        sizes[k].1 = sizes[k].0.sender.positions.heldBytes
+                    }
+                    index += 1
+                }
+            }
+            return before - heldBytes.bytes
+        }
     }
 
     /// Attaches a new subscription: to its topic (created if needed, with a cursor
     /// for every pattern that matches it) or, for a pattern, to the index and to
     /// every existing topic it matches.
-    func subscribe(_ subscription: Subscription) throws(TopicStoreError) {
-        let result: Result<Void, TopicStoreError> = state.withLock { state in
+    func subscribe(_ subscription: Subscription, start: SubscriptionStart, group name: [UInt8]?) throws(TopicStoreError) -> StreamHead? {
+        let result: Result<StreamHead?, TopicStoreError> = state.withLock { state in
+            if let name {
+                let key = GroupKey(pattern: subscription.pattern, name: name)
+                let group = state.groups[key] ?? QueueGroup(key: key)
+                state.groups[key] = group
+                group.members.append(subscription)
+                subscription.group = group
+            }
             if subscription.isPattern {
                 state.patterns.insert(subscription)
                 for (name, topic) in state.topics where matches(subscription.pattern, name) {
                     subscription.attach(to: topic)
                 }
-                return .success(())
+                return .success(nil)
             }
             let existed = state.topics[subscription.pattern] != nil
             switch topic(named: subscription.pattern, in: &state) {
@@ -100,13 +166,30 @@ final class LocalTopicStore: TopicStore {
                     // A new topic: the pattern subscriptions made earlier that match it read it too.
                     state.patterns.forEachMatch(subscription.pattern) { $0.attach(to: topic) }
                 }
-                subscription.attach(to: topic)
-                return .success(())
+                stopLingering(topic, in: &state)
+                let head = subscription.attach(to: topic, start: start.ringStart(epoch: topic.epoch))
+                return .success(StreamHead(epoch: topic.epoch, head: head))
             case let .failure(error):
+                leaveGroup(subscription, in: &state)
                 return .failure(error)
             }
         }
-        try result.get()
+        return try result.get()
+    }
+
+    /// Takes `subscription` out of its queue group; the group ends with its last member.
+    private func leaveGroup(_ subscription: Subscription, in state: inout State) {
+        guard let group = subscription.group else { return }
+        group.members.removeAll { $0 === subscription }
+        if group.members.isEmpty { state.groups[group.key] = nil }
+    }
+
+    /// The stream of a topic now, or nil when the topic does not exist.
+    func head(of name: [UInt8]) -> StreamHead? {
+        state.withLock { state in
+            guard let topic = state.topics[name] else { return nil }
+            return StreamHead(epoch: topic.epoch, head: topic.sender.positions.tail)
+        }
     }
 
     /// Detaches a subscription, drops its cursors, and frees topics left without readers.
@@ -115,40 +198,48 @@ final class LocalTopicStore: TopicStore {
             if subscription.isPattern { state.patterns.remove(subscription) }
             for cursor in subscription.cursors {
                 cursor.drop()
-                if cursor.topic.receiverCount == 0 { retire(cursor.topic, in: &state) }
+                let topic = cursor.topic
+                if topic.hasConcreteSubscription { continue }
+                if state.settings.lingerMs == 0 && topic.receiverCount == 0 {
+                    retire(topic, in: &state)
+                } else {
+                    startLingering(topic, in: &state)
+                }
             }
             subscription.cursors.removeAll()
+            leaveGroup(subscription, in: &state)
         }
     }
 
-    /// Frees topics that only wildcard subscriptions keep open and that have
-    /// nothing left to deliver: their rings close (so a publisher holding one
-    /// looks the topic up again, and the topic is made anew, with a cursor for
-    /// every matching pattern, at its next publish), the calling loop's cursors
-    /// on them are dropped, and other loops' cursors drop themselves when they
-    /// read `closed` (``forget(_:)``). Call on the loop that owns `subscriptions`.
-    /// Returns how many topics were freed.
-    func sweepIdleTopics(of subscriptions: [Subscription]) -> Int {
+    /// Frees the topics whose linger ran out (`linger_ms` after the later of their
+    /// last subscription's end and their last message) and that owe no pattern
+    /// subscription anything; their rings close, and the cursors still on them
+    /// drop themselves when they read `closed` (``forget(_:)``). Any thread; the
+    /// server calls it about every ``lingerSweepIntervalMs``. Returns how many were freed.
+    @discardableResult
+    func sweepLingering(nowMs: Int64) -> Int {
         state.withLock { state in
+            let lingerMs = Int64(state.settings.lingerMs)
             var freed = 0
-            for subscription in subscriptions where subscription.isPattern {
-                var kept: [Cursor] = []
-                for cursor in subscription.cursors {
-                    let topic = cursor.topic
-                    let onlyPatterns = !topic.cursors.contains { !$0.isPattern }
-                    if onlyPatterns && topic.sender.closeIfDrained() {
-                        if state.topics[topic.name] === topic { freed += 1 }
-                        retire(topic, in: &state)
-                        cursor.drop()
-                    } else {
-                        kept.append(cursor)
-                    }
+            for topic in Array(state.lingering.values) {
+                let tail = topic.sender.positions.tail
+                if tail != topic.lingerSeenTail {
+                    topic.lingerSeenTail = tail
+                    topic.lingerSinceMs = nowMs
                 }
-                subscription.cursors = kept
+                guard let since = topic.lingerSinceMs, nowMs - since >= lingerMs else { continue }
+                if topic.sender.closeIfDrained() {
+                    retire(topic, in: &state)
+                    freed += 1
+                }
             }
             return freed
         }
     }
+
+    /// How often the linger sweep should run: a lingering topic is freed at most
+    /// about this much plus the time a message takes to be noticed after its linger.
+    static let lingerSweepIntervalMs: Int64 = 400
 
     /// Drops a cursor whose ring was closed by a sweep. Call on its owning loop.
     func forget(_ cursor: Cursor) {
@@ -161,18 +252,21 @@ final class LocalTopicStore: TopicStore {
         }
     }
 
-    /// The topic to publish `name` to: an existing one, or a new one when a
-    /// pattern subscription matches it; nil when nobody would receive it.
-    func topicForPublish(_ name: UnsafeRawBufferPointer) throws(TopicStoreError) -> Topic? {
+    /// The topic to publish `name` to: an existing one, or a new one (which lingers
+    /// from its creation, with a cursor for every matching pattern subscription);
+    /// nil when it would be freed at once (`linger_ms 0` and nobody to receive it).
+    /// Without `createsStream` (the broker's own events) no topic is made for nobody.
+    func topicForPublish(_ name: UnsafeRawBufferPointer, createsStream: Bool = true) throws(TopicStoreError) -> Topic? {
         let key = Array(name)
         let result: Result<Topic?, TopicStoreError> = state.withLock { state in
             if let topic = state.topics[key] { return .success(topic) }
             var matching: [Subscription] = []
             state.patterns.forEachMatch(key) { matching.append($0) }
-            if matching.isEmpty { return .success(nil) }
+            if matching.isEmpty && (state.settings.lingerMs == 0 || !createsStream) { return .success(nil) }
             switch topic(named: key, in: &state) {
             case let .success(topic):
                 for subscription in matching { subscription.attach(to: topic) }
+                startLingering(topic, in: &state)
                 return .success(topic)
             case let .failure(error):
                 return .failure(error)
@@ -190,7 +284,10 @@ final class LocalTopicStore: TopicStore {
     func statistics(of name: [UInt8]) -> TopicStatistics? {
         state.withLock { state -> TopicStatistics? in
             guard let topic = state.topics[name] else { return nil }
-            var figures = TopicStatistics(subscribers: 0, held: 0, published: topic.published.load, lagging: 0, maxLag: 0)
+            let positions = topic.sender.positions
+            var figures = TopicStatistics(subscribers: 0, held: Int(positions.tail &- positions.oldest),
+                                          published: topic.published.load, lagging: 0, maxLag: 0,
+                                          epoch: topic.epoch, head: positions.tail, heldBytes: positions.heldBytes)
             for cursor in topic.cursors {
                 guard let receiver = cursor.receiver else { continue }
                 figures.subscribers += 1
@@ -198,7 +295,6 @@ final class LocalTopicStore: TopicStore {
                 if lag > 0 { figures.lagging += 1 }
                 figures.maxLag = max(figures.maxLag, lag)
             }
-            figures.held = min(figures.maxLag, topic.sender.capacity)
             return figures
         }
     }
@@ -226,30 +322,62 @@ final class LocalTopicStore: TopicStore {
 
     private func topic(named name: [UInt8], in state: inout State) -> Result<Topic, TopicStoreError> {
         if let topic = state.topics[name] { return .success(topic) }
-        let limit = maxTopics.load(ordering: .relaxed)
-        if state.topics.count >= limit { return .failure(.tooManyTopics(limit: limit)) }
+        let limit = state.settings.maxTopics
+        if state.topics.count >= limit && !freeOldestLingering(in: &state) { return .failure(.tooManyTopics(limit: limit)) }
+        var limits = state.settings.ring
+        // The broker's own topics keep at least 1024 events, so a burst of lag
+        // reports is not itself lost to a tiny configured capacity.
+        if name.first == Names.reservedPrefix { limits.capacity = max(limits.capacity, LocalTopicStore.systemTopicCapacity) }
+        let epoch = state.epochs.next()
+        let made: Topic
         do {
-            var ringCapacity = capacity.load(ordering: .relaxed)
-            // The broker's own topics keep at least 1024 events, so a burst of lag
-            // reports is not itself lost to a tiny configured capacity.
-            if name.first == Names.reservedPrefix { ringCapacity = max(ringCapacity, LocalTopicStore.systemTopicCapacity) }
-            let topic = try Topic(name: name, capacity: ringCapacity)
-            state.topics[name] = topic
-            topicCount.store(state.topics.count, ordering: .relaxed)
-            return .success(topic)
+            made = try Topic(name: name, epoch: epoch, limits: limits, account: heldBytes)
         } catch {
             // The capacity was validated by the configuration; fall back to the default.
-            guard let topic = try? Topic(name: name, capacity: 1024) else { return .failure(.tooManyTopics(limit: limit)) }
-            state.topics[name] = topic
-            topicCount.store(state.topics.count, ordering: .relaxed)
-            return .success(topic)
+            limits.capacity = 1024
+            guard let fallback = try? Topic(name: name, epoch: epoch, limits: limits, account: heldBytes) else {
+                return .failure(.tooManyTopics(limit: limit))
+            }
+            made = fallback
         }
+        state.topics[name] = made
+        topicCount.store(state.topics.count, ordering: .relaxed)
+        return .success(made)
+    }
+
+    /// Frees the lingering topic that began to linger first among those that owe
+    /// no pattern subscription anything; false when there is none.
+    private func freeOldestLingering(in state: inout State) -> Bool {
+        let candidates = state.lingering.values.sorted { $0.lingerRank < $1.lingerRank }
+        for topic in candidates where topic.sender.closeIfDrained() {
+            retire(topic, in: &state)
+            return true
+        }
+        return false
+    }
+
+    private func startLingering(_ topic: Topic, in state: inout State) {
+        guard state.topics[topic.name] === topic, topic.lingerSinceMs == nil else { return }
+        topic.lingerSinceMs = monotonicMilliseconds()
+        state.lingerCount += 1
+        topic.lingerRank = state.lingerCount
+        topic.lingerSeenTail = topic.sender.positions.tail
+        state.lingering[ObjectIdentifier(topic)] = topic
+    }
+
+    private func stopLingering(_ topic: Topic, in state: inout State) {
+        guard topic.lingerSinceMs != nil else { return }
+        topic.lingerSinceMs = nil
+        state.lingering[ObjectIdentifier(topic)] = nil
     }
 
     private func retire(_ topic: Topic, in state: inout State) {
+        state.lingering[ObjectIdentifier(topic)] = nil
+        topic.lingerSinceMs = nil
         guard let current = state.topics[topic.name], current === topic else { return }
         state.topics[topic.name] = nil
         topic.retired.set()
+        topic.sender.close()
         topicCount.store(state.topics.count, ordering: .relaxed)
     }
 

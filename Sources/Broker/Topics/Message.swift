@@ -1,25 +1,58 @@
-// One published message, encoded once as its `MSG <topic> <payload>\n` bytes.
+// One published message: its payload stored once, inside its version 1 frame, and its version 2 header made on first need.
+import CBrokerShim
+import Glibc
 
-/// A message as every subscriber writes it: the complete `MSG` frame, encoded
-/// once at publish time in a single allocation (length and bytes together).
+/// A message as every subscriber writes it, in either framing, from one allocation.
 ///
-/// A value type holding one reference: copying it is one retain. The bytes are
-/// immutable after ``make(topic:payload:)`` returns and stay at the same
-/// address while any copy exists, so a writer may point an iovec at them while
-/// it holds a copy.
+/// - The version 1 frame `MSG <topic> <payload>\n` is encoded once at publish
+///   time; it is also where the payload lives. A version 2 frame is the header
+///   `MSG <topic> <seq> <size>\n` followed by the same payload bytes and LF, so
+///   the header alone is encoded, once, by the first version 2 reader (the
+///   sequence is known only once the ring numbered the message); every later
+///   reader shares it. So each framing is encoded at most once, and only when used.
+/// - ``isLineSafe`` is false for a payload that cannot stand in one line (it holds
+///   an LF or ends with CR): such a message has no version 1 frame a reader
+///   could use (PROTOCOL.md, "Payloads of any bytes"), though its bytes are stored the same way.
+///
+/// A value type holding one reference: copying it is one retain. The bytes never
+/// move while any copy exists, so a writer may point an iovec at them while it
+/// holds a copy. Any thread: the only field written after `make` is the header
+/// pointer, published once with an atomic compare-and-swap.
 public struct Message: @unchecked Sendable {
-    // @unchecked Sendable: the storage's bytes are written once inside `make`,
-    // before the value is shared, and never again; its header is immutable.
+    // @unchecked Sendable: the frame bytes are written inside `make`, before the
+    // value is shared, and never again; the version 2 header is published once
+    // through an atomic word and never changed after.
 
-    /// Tail-allocated storage: the header is the frame length.
-    final class Storage: ManagedBuffer<Int, UInt8> {}
+    /// The fixed part of a message's allocation.
+    struct Header {
+        /// Length of the version 1 frame.
+        var count: Int
+        /// Offset of the payload in the frame (`MSG <topic> ` before it).
+        var payloadOffset: Int
+        /// Whether the payload can be written as one line (no LF, no final CR).
+        var isLineSafe: Bool
+        /// The version 2 header once made: an allocation `[Int length][bytes]`; nil before.
+        var versionTwoHeader: UnsafeMutableRawPointer?
+    }
+
+    /// Tail-allocated storage: the header, then the version 1 frame.
+    final class Storage: ManagedBuffer<Header, UInt8> {
+        deinit {
+            withUnsafeMutablePointerToHeader { header in
+                header.pointee.versionTwoHeader?.deallocate()
+            }
+        }
+    }
 
     let storage: Storage
 
-    /// Encodes `MSG <topic> <payload>\n` into a new message.
-    public static func make(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) -> Message {
+    /// Encodes `MSG <topic> <payload>\n` into a new message. `lineSafe` says whether
+    /// the payload can be one line; nil: look (a `PUB` payload always can).
+    public static func make(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, lineSafe: Bool? = true) -> Message {
         let length = 4 + topic.count + 1 + payload.count + 1
-        let storage = unsafeDowncast(Storage.create(minimumCapacity: length) { _ in length }, to: Storage.self)
+        let safe = lineSafe ?? Message.canBeOneLine(payload)
+        let header = Header(count: length, payloadOffset: 5 + topic.count, isLineSafe: safe, versionTwoHeader: nil)
+        let storage = unsafeDowncast(Storage.create(minimumCapacity: length) { _ in header }, to: Storage.self)
         storage.withUnsafeMutablePointerToElements { start in
             let out = UnsafeMutableRawBufferPointer(start: start, count: length)
             out.copyBytes(from: "MSG ".utf8)
@@ -32,20 +65,134 @@ public struct Message: @unchecked Sendable {
         return Message(storage: storage)
     }
 
+    /// Whether `payload` can be written inside one line: no LF anywhere, no CR at its end.
+    public static func canBeOneLine(_ payload: UnsafeRawBufferPointer) -> Bool {
+        if payload.last == 0x0D { return false }
+        guard let base = payload.baseAddress, !payload.isEmpty else { return true }
+        return memchr(base, 0x0A, payload.count) == nil
+    }
+
     /// An empty message, used to fill scratch buffers.
     public static var placeholder: Message {
-        Message(storage: unsafeDowncast(Storage.create(minimumCapacity: 0) { _ in 0 }, to: Storage.self))
+        let header = Header(count: 0, payloadOffset: 0, isLineSafe: true, versionTwoHeader: nil)
+        return Message(storage: unsafeDowncast(Storage.create(minimumCapacity: 0) { _ in header }, to: Storage.self))
     }
 
     // The header is read through its pointer: `storage.header` is a class stored property
     // (ManagedBuffer's), and each read of it is a run-time exclusivity check, about 76
     // instructions, twice per delivery (docs/bench/callgrind.md).
 
-    /// The frame's length in bytes.
-    public var count: Int { storage.withUnsafeMutablePointerToHeader { $0.pointee } }
+    /// The version 1 frame's length in bytes.
+    public var count: Int { storage.withUnsafeMutablePointerToHeader { $0.pointee.count } }
 
-    /// The frame's bytes; valid while the caller holds this value.
+    /// The version 1 frame's bytes; valid while the caller holds this value.
     public var bytes: UnsafeRawBufferPointer {
-        storage.withUnsafeMutablePointers { header, elements in UnsafeRawBufferPointer(start: elements, count: header.pointee) }
+        storage.withUnsafeMutablePointers { header, elements in UnsafeRawBufferPointer(start: elements, count: header.pointee.count) }
+    }
+
+    /// What holding this message costs, for the memory bounds: its allocation
+    /// (frame, header, and the object's own fields, about 48 bytes).
+    public var weight: Int { storage.withUnsafeMutablePointerToHeader { $0.pointee.count } + 48 }
+
+    /// Whether the payload can be written as a version 1 `MSG` line.
+    public var isLineSafe: Bool { storage.withUnsafeMutablePointerToHeader { $0.pointee.isLineSafe } }
+
+    /// The payload's length in bytes.
+    public var payloadCount: Int {
+        storage.withUnsafeMutablePointerToHeader { $0.pointee.count - $0.pointee.payloadOffset - 1 }
+    }
+
+    /// The payload followed by its LF: the tail of either frame.
+    public var payloadAndNewline: UnsafeRawBufferPointer {
+        storage.withUnsafeMutablePointers { header, elements in
+            UnsafeRawBufferPointer(start: elements + header.pointee.payloadOffset, count: header.pointee.count - header.pointee.payloadOffset)
+        }
+    }
+
+    /// The payload alone.
+    public var payload: UnsafeRawBufferPointer {
+        let tail = payloadAndNewline
+        return UnsafeRawBufferPointer(rebasing: tail[0..<(tail.count - 1)])
+    }
+
+    /// The topic the message was published to.
+    public var topic: UnsafeRawBufferPointer {
+        storage.withUnsafeMutablePointers { header, elements in
+            UnsafeRawBufferPointer(start: elements + 4, count: max(0, header.pointee.payloadOffset - 5))
+        }
+    }
+
+    /// The version 2 header `MSG <topic> <seq> <size>\n`, made by the first caller
+    /// (with `seq`, the message's sequence in its stream) and shared by every later
+    /// one; valid while the caller holds this value. Every caller must pass the
+    /// same `seq`: a message has one position.
+    public func versionTwoHeader(seq: UInt64) -> UnsafeRawBufferPointer {
+        storage.withUnsafeMutablePointers { header, elements in
+            let word = UnsafeMutableRawPointer(header).advanced(by: MemoryLayout<Header>.offset(of: \Header.versionTwoHeader) ?? 0)
+                .assumingMemoryBound(to: Optional<UnsafeMutableRawPointer>.self)
+            if let made = cbroker_load_acquire(word) { return Message.framed(made) }
+            let made = Message.encodeVersionTwoHeader(
+                topic: UnsafeRawBufferPointer(start: elements + 4, count: max(0, header.pointee.payloadOffset - 5)),
+                seq: seq, size: header.pointee.count - header.pointee.payloadOffset - 1)
+            if cbroker_publish_once(word, made) { return Message.framed(made) }
+            made.deallocate()  // another reader made it first: use theirs
+            return Message.framed(cbroker_load_acquire(word).unsafelyUnwrapped)
+        }
+    }
+
+    /// The version 2 header made earlier by ``versionTwoHeader(seq:)`` (empty if none was).
+    public var madeVersionTwoHeader: UnsafeRawBufferPointer {
+        storage.withUnsafeMutablePointerToHeader { header in
+            let word = UnsafeMutableRawPointer(header).advanced(by: MemoryLayout<Header>.offset(of: \Header.versionTwoHeader) ?? 0)
+                .assumingMemoryBound(to: Optional<UnsafeMutableRawPointer>.self)
+            guard let made = cbroker_load_acquire(word) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+            return Message.framed(made)
+        }
+    }
+
+    /// The length of the version 2 frame (header made earlier, payload, LF).
+    public var versionTwoFrameCount: Int { madeVersionTwoHeader.count + payloadAndNewline.count }
+
+    /// The bytes of a made header: its length word, then the bytes.
+    private static func framed(_ made: UnsafeMutableRawPointer) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: made + MemoryLayout<Int>.size, count: made.load(as: Int.self))
+    }
+
+    /// Allocates `[Int length]MSG <topic> <seq> <size>\n`.
+    private static func encodeVersionTwoHeader(topic: UnsafeRawBufferPointer, seq: UInt64, size: Int) -> UnsafeMutableRawPointer {
+        let length = 4 + topic.count + 1 + decimalWidth(seq) + 1 + decimalWidth(UInt64(size)) + 1
+        // Out of memory stops the process here as any Swift allocation would (a few dozen bytes).
+        let made = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<Int>.size + length, alignment: MemoryLayout<Int>.alignment)
+        made.storeBytes(of: length, as: Int.self)
+        let out = UnsafeMutableRawBufferPointer(start: made + MemoryLayout<Int>.size, count: length)
+        var at = 0
+        for byte in "MSG ".utf8 { out[at] = byte; at += 1 }
+        UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + topic.count)]).copyMemory(from: topic)
+        at += topic.count
+        out[at] = 0x20; at += 1
+        at = writeDecimal(seq, into: out, at: at)
+        out[at] = 0x20; at += 1
+        at = writeDecimal(UInt64(size), into: out, at: at)
+        out[at] = 0x0A
+        return made
+    }
+
+    private static func decimalWidth(_ value: UInt64) -> Int {
+        var width = 1
+        var rest = value / 10
+        while rest > 0 { width += 1; rest /= 10 }
+        return width
+    }
+
+    private static func writeDecimal(_ value: UInt64, into out: UnsafeMutableRawBufferPointer, at start: Int) -> Int {
+        let width = decimalWidth(value)
+        var rest = value
+        var index = start + width - 1
+        repeat {
+            out[index] = 0x30 + UInt8(rest % 10)
+            rest /= 10
+            index -= 1
+        } while rest > 0
+        return start + width
     }
 }

@@ -42,13 +42,40 @@ final class Cursor: BroadcastWaker, @unchecked Sendable {
     /// True when that subscription is a wildcard pattern.
     let isPattern: Bool
 
-    init(topic: Topic, subscriptionID: UInt64, connectionToken: UInt64, scheduler: any CursorScheduler, isPattern: Bool) {
+    /// For a queue group member, the receiver it shares with the group's other
+    /// members on this topic (then `receiver` is that share's).
+    let share: GroupShare?
+
+    /// `head` is set to the topic's head (messages published) when the cursor was placed.
+    init(topic: Topic, subscriptionID: UInt64, connectionToken: UInt64, scheduler: any CursorScheduler, isPattern: Bool,
+         start: BroadcastStart, head: inout UInt64) {
         self.topic = topic
         self.isPattern = isPattern
         self.subscriptionID = subscriptionID
         self.connectionToken = connectionToken
         self.scheduler = scheduler
-        self.receiver = topic.sender.subscribe()
+        self.receiver = topic.sender.subscribe(start, tail: &head)
+        self.share = nil
+    }
+
+    /// A queue group member's cursor, reading through `share`.
+    init(topic: Topic, subscriptionID: UInt64, connectionToken: UInt64, scheduler: any CursorScheduler, isPattern: Bool,
+         share: GroupShare) {
+        self.topic = topic
+        self.isPattern = isPattern
+        self.subscriptionID = subscriptionID
+        self.connectionToken = connectionToken
+        self.scheduler = scheduler
+        self.receiver = share.receiver
+        self.share = share
+    }
+
+    /// What a drained read arms: this cursor, or for a group member its share
+    /// (which wakes every waiting member). A member is listed as waiting first.
+    func prepareToWait() -> any BroadcastWaker {
+        guard let share else { return self }
+        share.markWaiting(self)
+        return share
     }
 
     /// Called by the ring, outside its lock, when a send follows an arm.
@@ -60,7 +87,11 @@ final class Cursor: BroadcastWaker, @unchecked Sendable {
     /// leaves the topic's cursor list. Caller holds the registry lock and runs
     /// on the owning loop's thread.
     func drop() {
-        receiver?.disarmWaker()
+        if let share, receiver != nil {
+            subscription?.group?.leave(self, of: share)
+        } else {
+            receiver?.disarmWaker()
+        }
         receiver = nil
         let index = indexInTopic
         guard index >= 0, index < topic.cursors.count, topic.cursors[index] === self else { return }
@@ -93,6 +124,8 @@ final class Subscription: @unchecked Sendable {
     let scheduler: any CursorScheduler
     /// A cursor per concrete topic this subscription reads (guarded by the registry lock).
     var cursors: [Cursor] = []
+    /// The queue group this subscription is a member of (guarded by the registry lock).
+    var group: QueueGroup?
 
     init(pattern: [UInt8], isPattern: Bool, id: UInt64, connectionToken: UInt64, scheduler: any CursorScheduler) {
         self.pattern = pattern
@@ -102,16 +135,28 @@ final class Subscription: @unchecked Sendable {
         self.scheduler = scheduler
     }
 
-    /// Adds and arms a cursor on `topic` (caller holds the registry lock).
-    func attach(to topic: Topic) {
-        let cursor = Cursor(topic: topic, subscriptionID: id, connectionToken: connectionToken, scheduler: scheduler,
-                            isPattern: isPattern)
+    /// Adds and arms a cursor on `topic`, reading from `start` (caller holds the
+    /// registry lock). Returns the topic's head when the cursor was placed.
+    @discardableResult
+    func attach(to topic: Topic, start: BroadcastStart = .tail) -> UInt64 {
+        var head: UInt64 = 0
+        let cursor: Cursor
+        if let group {
+            let share = group.share(of: topic, start: start, head: &head)
+            share.cursorCount += 1
+            cursor = Cursor(topic: topic, subscriptionID: id, connectionToken: connectionToken, scheduler: scheduler,
+                            isPattern: isPattern, share: share)
+        } else {
+            cursor = Cursor(topic: topic, subscriptionID: id, connectionToken: connectionToken, scheduler: scheduler,
+                            isPattern: isPattern, start: start, head: &head)
+        }
         cursor.subscription = self
         cursors.append(cursor)
         cursor.indexInTopic = topic.cursors.count
         topic.cursors.append(cursor)
-        if let receiver = cursor.receiver, !receiver.armWaker(cursor) {
+        if let receiver = cursor.receiver, !receiver.armWaker(cursor.prepareToWait()) {
             scheduler.schedule(cursor)
         }
+        return head
     }
 }

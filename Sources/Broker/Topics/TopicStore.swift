@@ -1,4 +1,5 @@
 // The seam between the command core and where topics live.
+import Channels
 
 /// Why a store refused a subscription or a publish.
 enum TopicStoreError: Error, Equatable {
@@ -9,13 +10,62 @@ enum TopicStoreError: Error, Equatable {
 /// One topic's figures (STATS <topic>): lag is tail − cursor, now.
 struct TopicStatistics: Equatable {
     var subscribers: Int
-    /// Messages the ring holds for somebody (the largest lag, at most the capacity).
+    /// Messages the stream holds (for `last=`, `from=` and every subscriber behind).
     var held: Int
     var published: UInt64
     /// Subscriptions with at least one message not yet read.
     var lagging: Int
-    /// The largest lag; above the capacity means that subscription will get LAGGED.
+    /// The largest lag; above what is held means that subscription will get LAGGED.
     var maxLag: Int
+    /// The stream's epoch and head (its last message's sequence, 0 for none).
+    var epoch: [UInt8] = []
+    var head: UInt64 = 0
+    /// Bytes the held messages weigh (``Message/weight``).
+    var heldBytes: Int = 0
+}
+
+/// A stream's epoch and head at one moment (the reply to a version 2 `SUB`).
+struct StreamHead: Equatable, Sendable {
+    var epoch: [UInt8]
+    var head: UInt64
+}
+
+/// What a publish did: how many subscriptions it was queued for, and the
+/// sequence the message got in its topic's stream (the epoch is its topic's).
+struct PublishOutcome: Equatable, Sendable {
+    var receivers: Int
+    var seq: UInt64
+}
+
+/// Where a new subscription to a concrete topic starts (PROTOCOL.md, "SUB options").
+enum SubscriptionStart: Equatable, Sendable {
+    /// With the next message published (a plain `SUB`).
+    case next
+    /// `from=<epoch>:<seq>`: after `seq`, when `epoch` is the stream's; else as `next`.
+    case after(epoch: [UInt8], seq: UInt64)
+    /// `last=<n>`: the last `n` messages held, then live ones.
+    case last(UInt64)
+
+    /// The ring's start for a stream of `epoch`.
+    func ringStart(epoch: [UInt8]) -> BroadcastStart {
+        switch self {
+        case .next: .tail
+        case let .after(wanted, seq): wanted == epoch ? .position(seq) : .tail
+        case let .last(count): .last(count)
+        }
+    }
+}
+
+/// The store's live settings.
+struct TopicStoreSettings: Equatable, Sendable {
+    /// Bounds of rings made from now on (existing ones keep theirs).
+    var ring: RingLimits
+    /// The most topics that may exist at once.
+    var maxTopics: Int
+    /// How long a topic without a subscription to its name lives on (0: it is freed at once).
+    var lingerMs: Int
+    /// The most bytes all rings together hold (``Message/weight``).
+    var maxHeldBytes: Int = .max
 }
 
 /// Where topics live, as the ``CommandCore`` and the loops see them: a store
@@ -30,27 +80,49 @@ struct TopicStatistics: Equatable {
 ///   and every cursor of a matching subscription gets it in publish order, or a
 ///   lag count for it;
 /// - after `unsubscribe` returns, no cursor of that subscription is woken again;
-/// - memory per topic is bounded by its ring's capacity.
+/// - memory per topic is bounded by its ring's capacity and byte bound;
+/// - every message of a stream has the next sequence (1, 2, ...), and a new
+///   topic object has an epoch no other stream had.
 ///
 /// Any thread: the loops share one store.
 protocol TopicStore: AnyObject, Sendable {
     /// Topics that exist now (approximate while others change it).
     var count: Int { get }
     /// Applies live settings; existing topics keep their ring.
-    func update(capacity: Int, maxTopics: Int)
-    /// Publishes one message; `cache` is the caller's last topic, reused while valid.
-    func publish(to name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, cache: inout Topic?) throws(TopicStoreError) -> Int
-    /// Attaches a subscription to its topic or, for a pattern, to every matching topic.
-    func subscribe(_ subscription: Subscription) throws(TopicStoreError)
+    func update(_ settings: TopicStoreSettings)
+    /// Publishes one message; `cache` is the caller's last topic, reused while valid
+    /// (after the call it is the topic published to, or nil when the message's stream
+    /// was made and freed at once: then ask ``makeEpoch()`` for the reply's epoch).
+    /// `lineSafe`: whether the payload can be one line (nil: look). Without
+    /// `createsStream` (the broker's own events), a topic nobody reads is not made.
+    func publish(to name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, lineSafe: Bool?,
+                 cache: inout Topic?, createsStream: Bool) throws(TopicStoreError) -> PublishOutcome
+    /// A fresh epoch, for a stream made and freed at once.
+    func makeEpoch() -> [UInt8]
+    /// Attaches a subscription to its topic (returning the stream's epoch and head when
+    /// it became active) or, for a pattern, to every matching topic (returning nil).
+    /// With a `group` name it joins that queue group of its string (made if needed):
+    /// the group's members share one read position per topic.
+    func subscribe(_ subscription: Subscription, start: SubscriptionStart, group: [UInt8]?) throws(TopicStoreError) -> StreamHead?
+    /// The stream of a topic now, or nil when the topic does not exist.
+    func head(of name: [UInt8]) -> StreamHead?
     /// Detaches a subscription and drops its cursors.
     func unsubscribe(_ subscription: Subscription)
-    /// Frees topics that only these pattern subscriptions keep and that have
-    /// nothing left to deliver; returns how many. Call on the subscriptions' loop.
-    func sweepIdleTopics(of subscriptions: [Subscription]) -> Int
+    /// Frees topics whose linger ran out and that owe nothing; returns how many.
+    @discardableResult
+    func sweepLingering(nowMs: Int64) -> Int
     /// Drops a cursor whose ring was closed by a sweep. Call on its owning loop.
     func forget(_ cursor: Cursor)
     /// One topic's figures now, or nil if no such topic exists.
     func statistics(of name: [UInt8]) -> TopicStatistics?
     /// Per-topic figures for the `limit` topics with the most subscribers or lag.
     func busiestTopics(limit: Int) -> [(name: [UInt8], figures: TopicStatistics)]
+}
+
+extension LiveSettings {
+    /// The part of the settings the topic store reads.
+    var topicStore: TopicStoreSettings {
+        TopicStoreSettings(ring: RingLimits(capacity: capacity, maxBytes: maxRingBytes), maxTopics: maxTopics, lingerMs: lingerMs,
+                           maxHeldBytes: maxHeldBytes)
+    }
 }

@@ -9,25 +9,23 @@ import Synchronization
 /// numbers every value with its position (0 for the first), and lets a new
 /// receiver start at an older position (``BroadcastStart``). Guarantees:
 /// - values held are always the newest ones, positions `oldest..<tail` with no hole;
-/// - at most ``count`` values (``count`` is capped at the capacity) and, when
-///   ``weigh`` is given, at most ``maxBytes`` bytes are held: past them the oldest
+/// - at most ``count`` values (``count`` is capped at the capacity) and at most
+///   ``maxBytes`` bytes (each value weighing what its sender said,
+///   ``BroadcastSender/sendLocated(_:weight:)``) are held: past them the oldest
 ///   values are dropped (the newest always stays), and a receiver that had not
 ///   read a dropped value reports it as lag, exactly as for an overwrite;
 /// - a receiver still never falls more than the capacity behind.
 public struct BroadcastRetention<T: Sendable>: Sendable {
     /// Values held after every receiver read them (≥ 1; capped at the capacity).
     public var count: Int
-    /// The most bytes held (with ``weigh``); `Int.max` for no bound.
+    /// The most bytes held, by the weights senders give; `Int.max` for no bound.
     public var maxBytes: Int
-    /// The byte size of one value; nil: bytes are not counted (``maxBytes`` is ignored).
-    public var weigh: (@Sendable (T) -> Int)?
     /// Where the channel also adds its held bytes (a budget across channels).
     public var account: BroadcastByteAccount?
 
-    public init(count: Int, maxBytes: Int = .max, weigh: (@Sendable (T) -> Int)? = nil, account: BroadcastByteAccount? = nil) {
+    public init(count: Int, maxBytes: Int = .max, account: BroadcastByteAccount? = nil) {
         self.count = max(1, count)
         self.maxBytes = maxBytes
-        self.weigh = weigh
         self.account = account
     }
 }
@@ -91,11 +89,11 @@ extension Broadcast {
 extension BroadcastSender {
     /// Sends like ``send(_:)`` and says which position the value got (nil when the
     /// channel or this handle is closed). On a retaining channel the value is
-    /// stored even with no receiver.
+    /// stored even with no receiver, and counts `weight` bytes for the byte bounds.
     @inlinable
-    public func sendLocated(_ value: T) -> (receivers: Int, position: UInt64?) {
+    public func sendLocated(_ value: T, weight: UInt32 = 0) -> (receivers: Int, position: UInt64?) {
         if released.load(ordering: .relaxed) { return (0, nil) }
-        if shared.isRetaining { return shared.sendRetaining(value) }
+        if shared.isRetaining { return shared.sendRetaining(value, weight: weight) }
         let before = shared.positions.tail
         let receivers = shared.send(value)
         return (receivers, receivers > 0 ? before : nil)
@@ -117,7 +115,7 @@ extension BroadcastSender {
     public var positions: BroadcastPositions { shared.positions }
 
     /// Drops the oldest values held until at most `limit` bytes are held (the newest
-    /// stays); returns the bytes freed. A no-op without a weight.
+    /// stays); returns the bytes freed.
     @discardableResult
     public func trim(toBytes limit: Int) -> Int { shared.trim(toBytes: limit) }
 }

@@ -1,20 +1,24 @@
 import Locks
 
 /// One ring slot: the position it was written for, how many receivers still
-/// have to read it, and the value (nil once every receiver read it).
+/// have to read it, what its value weighs (retaining channels), and the value
+/// (nil once every receiver read it, in a channel that does not retain).
 @usableFromInline
 struct BroadcastSlot<T: Sendable>: Sendable {
     /// The position this slot was last written for (`.max`: never).
     @usableFromInline var pos: UInt64
     /// Receivers that still have to read it.
-    @usableFromInline var rem: Int
+    @usableFromInline var rem: Int32
+    /// The value's weight in bytes, as its sender gave it (retaining channels).
+    @usableFromInline var weight: UInt32
     /// The value; nil once every receiver read it.
     @usableFromInline var value: T?
 
     @usableFromInline
-    init(pos: UInt64, rem: Int, value: T?) {
+    init(pos: UInt64, rem: Int32, value: T?) {
         self.pos = pos
         self.rem = rem
+        self.weight = 0
         self.value = value
     }
 }
@@ -65,7 +69,7 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
     /// Retaining channels only: the oldest position still held. Every position
     /// in `start..<tail` holds its value.
     @usableFromInline var start: UInt64 = 0
-    /// Retaining channels with a weight: the bytes of the values held.
+    /// Retaining channels: the bytes of the values held (the weights senders gave).
     @usableFromInline var heldBytes = 0
     /// Retaining channels: the most bytes held before the oldest values are dropped.
     @usableFromInline let maxBytes: Int
@@ -146,9 +150,19 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
     @inlinable @inline(__always)
     mutating func take(_ n: Int, for id: Int32, _ store: (Int, T) -> Void) -> UInt64 {
         var p = waiters.nodes[Int(id)].cursor
-        for k in 0..<n {
-            store(k, take(Int(truncatingIfNeeded: p) & mask))
-            p &+= 1
+        if isRetaining {
+            // Every reader copies; the mode is checked once per batch, not per value.
+            for k in 0..<n {
+                let idx = Int(truncatingIfNeeded: p) & mask
+                slots[idx].rem -= 1
+                store(k, slots[idx].value.unsafelyUnwrapped)
+                p &+= 1
+            }
+        } else {
+            for k in 0..<n {
+                store(k, take(Int(truncatingIfNeeded: p) & mask))
+                p &+= 1
+            }
         }
         waiters.nodes[Int(id)].cursor = p
         return p
@@ -191,7 +205,7 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
     /// below capacity), else overwriting the oldest value held. Returns the
     /// value it overwrote, if any.
     @inlinable
-    mutating func storeRetaining(_ value: T, receivers n: Int, weight: Int) -> T? {
+    mutating func storeRetaining(_ value: T, receivers n: Int, weight: UInt32) -> T? {
         var idx = Int(truncatingIfNeeded: tail) & mask
         while tail &- start >= UInt64(physical) && physical < Int(capacity)
             && (physical < retention || slots[idx].rem > 0) {
@@ -201,26 +215,28 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
         var old: T?
         if tail &- start >= UInt64(physical) {
             old = slots[idx].value.take()
+            heldBytes -= Int(slots[idx].weight)
             start &+= 1
         }
         slots[idx].pos = tail
-        slots[idx].rem = n
+        slots[idx].rem = Int32(truncatingIfNeeded: n)
+        slots[idx].weight = weight
         slots[idx].value = value
         tail &+= 1
-        heldBytes += weight
+        heldBytes += Int(weight)
         return old
     }
 
     /// Drops the oldest values held until at most `limit` bytes are held (the
-    /// newest value always stays), through `weigh`; receivers that had not read
-    /// them see the drop as lag. Returns the bytes freed.
+    /// newest value always stays); receivers that had not read them see the drop
+    /// as lag. Returns the bytes freed.
     @usableFromInline
-    mutating func trimOldest(toBytes limit: Int, weigh: (T) -> Int, into released: inout [T]) -> Int {
+    mutating func trimOldest(toBytes limit: Int, into released: inout [T]) -> Int {
         var freed = 0
         while heldBytes > limit && tail &- start > 1 {
             let idx = Int(truncatingIfNeeded: start) & mask
             if let v = slots[idx].value.take() {
-                let w = weigh(v)
+                let w = Int(slots[idx].weight)
                 heldBytes -= w
                 freed += w
                 released.append(v)
@@ -260,8 +276,6 @@ final class BroadcastShared<T: Sendable>: Sendable {
     @usableFromInline let state: PthreadLock<BroadcastState<T>>
     /// The capacity (a power of two).
     @usableFromInline let capacity: Int
-    /// Retaining channels: the byte size of a value (nil: bytes are not counted).
-    @usableFromInline let weigh: (@Sendable (T) -> Int)?
     /// Retaining channels: where held bytes are also added up across channels.
     @usableFromInline let account: BroadcastByteAccount?
     /// True when the channel keeps values after every receiver read them.
@@ -270,7 +284,6 @@ final class BroadcastShared<T: Sendable>: Sendable {
     init(capacity: Int, retention: BroadcastRetention<T>? = nil) {
         self.capacity = capacity
         isRetaining = (retention?.count ?? 0) > 0
-        weigh = retention?.weigh
         account = retention?.account
         state = PthreadLock(BroadcastState(capacity: capacity, retention: retention?.count ?? 0,
                                            maxBytes: retention?.maxBytes ?? .max))
@@ -290,7 +303,7 @@ final class BroadcastShared<T: Sendable>: Sendable {
     /// Stores `value` (if anyone listens) and wakes the receivers that waited.
     @inlinable
     func send(_ value: T) -> Int {
-        if isRetaining { return sendRetaining(value).receivers }
+        if isRetaining { return sendRetaining(value, weight: 0).receivers }
         return withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { buf in
             let (count, old, woken, rest) = state.withLock { s -> (Int, T?, Int, Int32) in
                 let n = s.receiverCount
@@ -302,7 +315,7 @@ final class BroadcastShared<T: Sendable>: Sendable {
                 }
                 let old = s.slots[idx].value.take()
                 s.slots[idx].pos = s.tail
-                s.slots[idx].rem = n
+                s.slots[idx].rem = Int32(truncatingIfNeeded: n)
                 s.slots[idx].value = value
                 s.tail &+= 1
                 if s.waiters.isMainEmpty { return (n, old, 0, -1) }
@@ -321,45 +334,47 @@ final class BroadcastShared<T: Sendable>: Sendable {
     /// keeps the channel's byte bound; returns the receiver count and the
     /// position the value got (nil position: the channel is closed).
     @inlinable
-    func sendRetaining(_ value: T) -> (receivers: Int, position: UInt64?) {
-        let weight = weigh?(value) ?? 0
-        return withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { buf in
-            var trimmed: [T] = []
-            let (count, position, old, delta, woken, rest) = state.withLock {
-                s -> (Int, UInt64?, T?, Int, Int, Int32) in
-                if s.closed { return (0, nil, nil, 0, 0, -1) }
+    func sendRetaining(_ value: T, weight: UInt32) -> (receivers: Int, position: UInt64?) {
+        let (count, position, over) = withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { buf in
+            let (count, position, old, delta, over, woken, rest) = state.withLock {
+                s -> (Int, UInt64?, T?, Int, Bool, Int, Int32) in
+                if s.closed { return (0, nil, nil, 0, false, 0, -1) }
                 let n = s.receiverCount
                 let position = s.tail
+                let heldBefore = s.heldBytes
                 let old = s.storeRetaining(value, receivers: n, weight: weight)
-                var delta = weight
-                if let old, let weigh {
-                    let w = weigh(old)
-                    s.heldBytes -= w
-                    delta -= w
-                }
-                if s.heldBytes > s.maxBytes, let weigh {
-                    delta -= s.trimOldest(toBytes: s.maxBytes, weigh: weigh, into: &trimmed)
-                }
-                if s.waiters.isMainEmpty { return (n, position, old, delta, 0, -1) }
+                let delta = s.heldBytes - heldBefore
+                let over = s.heldBytes > s.maxBytes
+                if s.waiters.isMainEmpty { return (n, position, old, delta, over, 0, -1) }
                 let w = s.waiters.pop(from: 0, into: buf)
                 let rest = s.waiters.detachAll()
-                return (n, position, old, delta, w, rest)
+                return (n, position, old, delta, over, w, rest)
             }
             _ = old  // released here, outside the lock
-            trimmed.removeAll()
             if delta != 0 { account?.add(delta) }
             fireAndClear(buf, woken)
             if rest >= 0 { drainDetached(rest, buf) }
-            return (count, position)
+            return (count, position, over)
         }
+        // Past the byte bound the oldest go, in a second lock acquisition (rare).
+        if over { trimToBound() }
+        return (count, position)
+    }
+
+    /// Trims to the channel's own byte bound when it is passed.
+    @usableFromInline
+    func trimToBound() {
+        var released: [T] = []
+        let freed = state.withLock { s in s.heldBytes > s.maxBytes ? s.trimOldest(toBytes: s.maxBytes, into: &released) : 0 }
+        released.removeAll()
+        if freed != 0 { account?.add(-freed) }
     }
 
     /// Drops the oldest values held until at most `limit` bytes are held (the
     /// newest stays); receivers that had not read them see lag. Returns the bytes freed.
     func trim(toBytes limit: Int) -> Int {
-        guard let weigh else { return 0 }
         var released: [T] = []
-        let freed = state.withLock { $0.trimOldest(toBytes: limit, weigh: weigh, into: &released) }
+        let freed = state.withLock { $0.trimOldest(toBytes: limit, into: &released) }
         released.removeAll()
         if freed != 0 { account?.add(-freed) }
         return freed

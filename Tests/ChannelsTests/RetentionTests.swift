@@ -3,12 +3,10 @@ import Testing
 @testable import Channels
 
 @Suite struct RetentionTests {
-    private func retaining(capacity: Int, count: Int, maxBytes: Int = .max, weight: Int? = nil,
+    private func retaining(capacity: Int, count: Int, maxBytes: Int = .max,
                            account: BroadcastByteAccount? = nil) throws -> (BroadcastSender<Int>, BroadcastReceiver<Int>) {
-        var weigh: (@Sendable (Int) -> Int)?
-        if let weight { weigh = { @Sendable _ in weight } }
-        return try Broadcast.channel(of: Int.self, capacity: capacity,
-                                     retention: BroadcastRetention(count: count, maxBytes: maxBytes, weigh: weigh, account: account))
+        try Broadcast.channel(of: Int.self, capacity: capacity,
+                              retention: BroadcastRetention(count: count, maxBytes: maxBytes, account: account))
     }
 
     private func drain(_ rx: BroadcastReceiver<Int>) -> [String] {
@@ -77,8 +75,8 @@ import Testing
 
     @Test func theByteBoundDropsTheOldestAndKeepsTheNewest() throws {
         let account = BroadcastByteAccount()
-        let (tx, rx) = try retaining(capacity: 64, count: 64, maxBytes: 35, weight: 10, account: account)
-        for value in 0..<10 { tx.send(value) }
+        let (tx, rx) = try retaining(capacity: 64, count: 64, maxBytes: 35, account: account)
+        for value in 0..<10 { tx.sendLocated(value, weight: 10) }
         #expect(tx.positions == BroadcastPositions(tail: 10, oldest: 7, heldBytes: 30))
         #expect(account.bytes == 30)
         #expect(drain(rx) == ["lag 7", "7", "8", "9"])
@@ -90,11 +88,11 @@ import Testing
 
     @Test func theAccountAddsUpSeveralChannelsAndForgetsAFreedOne() throws {
         let account = BroadcastByteAccount()
-        var (a, _) = try retaining(capacity: 16, count: 16, weight: 3, account: account)
-        let (b, _) = try retaining(capacity: 16, count: 16, weight: 5, account: account)
+        var (a, _) = try retaining(capacity: 16, count: 16, account: account)
+        let (b, _) = try retaining(capacity: 16, count: 16, account: account)
         for value in 0..<4 {
-            a.send(value)
-            b.send(value)
+            a.sendLocated(value, weight: 3)
+            b.sendLocated(value, weight: 5)
         }
         #expect(account.bytes == 32)
         a = try retaining(capacity: 16, count: 16).0

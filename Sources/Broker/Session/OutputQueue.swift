@@ -210,8 +210,9 @@ struct OutputQueue: ~Copyable {
         while remaining > 0 && head < segmentCount {
             let segment = segments[head]
             if segment.isMessages, let messages {
+                let sized = segment.kind == .sized
                 while remaining > 0 && messageStart < segment.end {
-                    let length = segment.kind == .sized ? messages[messageStart].versionTwoFrameCount : messages[messageStart].count
+                    let length = sized ? messages[messageStart].versionTwoFrameCount : messages[messageStart].count
                     let left = length - headOffset
                     if remaining >= left {
                         remaining -= left

@@ -87,7 +87,7 @@ final class LocalTopicStore: TopicStore {
         }
         let message = Message.make(topic: name, payload: payload, lineSafe: lineSafe)
         if lineSafe != true && !message.isLineSafe { topic.carriesMultiline.set() }
-        var sent = topic.sender.sendLocated(message)
+        var sent = topic.sender.sendLocated(message, weight: message.weight)
         if sent.position == nil {
             // A sweep freed the topic meanwhile: publish to the one made anew.
             guard let fresh = try topicForPublish(name, createsStream: createsStream) else {
@@ -96,7 +96,7 @@ final class LocalTopicStore: TopicStore {
             }
             topic = fresh
             if !message.isLineSafe { topic.carriesMultiline.set() }
-            sent = fresh.sender.sendLocated(message)
+            sent = fresh.sender.sendLocated(message, weight: message.weight)
             cache = topic
         }
         topic.published.add(1)

@@ -92,7 +92,7 @@ public struct Message: @unchecked Sendable {
 
     /// What holding this message costs, for the memory bounds: its allocation
     /// (frame, header, and the object's own fields, about 48 bytes).
-    public var weight: Int { storage.withUnsafeMutablePointerToHeader { $0.pointee.count } + 48 }
+    public var weight: UInt32 { UInt32(truncatingIfNeeded: min(storage.withUnsafeMutablePointerToHeader { $0.pointee.count } + 48, Int(UInt32.max))) }
 
     /// Whether the payload can be written as a version 1 `MSG` line.
     public var isLineSafe: Bool { storage.withUnsafeMutablePointerToHeader { $0.pointee.isLineSafe } }

@@ -44,7 +44,7 @@ public final class Topic: @unchecked Sendable {
         self.name = name
         self.epoch = epoch
         let retention = BroadcastRetention<Message>(
-            count: limits.capacity, maxBytes: limits.maxBytes, weigh: { @Sendable message in message.weight }, account: account)
+            count: limits.capacity, maxBytes: limits.maxBytes, account: account)
         let (sender, _) = try Broadcast.channel(of: Message.self, capacity: limits.capacity, retention: retention)
         self.sender = sender
     }

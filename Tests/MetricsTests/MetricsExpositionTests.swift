@@ -68,12 +68,13 @@ import Testing
         for (name, type) in typed {
             #expect((type == "counter") == name.hasSuffix("_total"), "\(name) is a \(type)")
         }
-        #expect(typed.count == 16)
+        #expect(typed.count == 19)
     }
 
     @Test func perTopicSeriesCarryTheTopicLabel() {
         let topics = [
-            MetricsSnapshot.TopicSample(name: "orders.eu", subscribers: 2, held: 5, published: 9, lagging: 1, maxLag: 5),
+            MetricsSnapshot.TopicSample(name: "orders.eu", subscribers: 2, held: 5, published: 9, lagging: 1, maxLag: 5,
+                                        head: 9, heldBytes: 320),
             MetricsSnapshot.TopicSample(name: "orders.us", subscribers: 1, held: 0, published: 3, lagging: 0, maxLag: 0),
         ]
         let figures = samples(MetricsExposition.render(snapshot(topics: topics)))
@@ -82,8 +83,10 @@ import Testing
         #expect(figures["broker_topic_published_total{topic=\"orders.eu\"}"] == "9")
         #expect(figures["broker_topic_lagging{topic=\"orders.eu\"}"] == "1")
         #expect(figures["broker_topic_max_lag{topic=\"orders.eu\"}"] == "5")
+        #expect(figures["broker_topic_head{topic=\"orders.eu\"}"] == "9")
+        #expect(figures["broker_topic_held_bytes{topic=\"orders.eu\"}"] == "320")
         #expect(figures["broker_topic_published_total{topic=\"orders.us\"}"] == "3")
-        #expect(figures.keys.filter { $0.hasPrefix("broker_topic_") }.count == 10)
+        #expect(figures.keys.filter { $0.hasPrefix("broker_topic_") }.count == 14)
     }
 
     @Test func labelValuesEscapeBackslashQuoteAndNewline() {

@@ -12,6 +12,10 @@ struct MetricsSnapshot: Sendable, Equatable {
         var published: UInt64
         var lagging: Int
         var maxLag: Int
+        /// The stream's head (its last message's sequence).
+        var head: UInt64 = 0
+        /// What the held messages weigh.
+        var heldBytes: Int = 0
     }
 
     var uptimeSeconds: Int64 = 0
@@ -24,6 +28,8 @@ struct MetricsSnapshot: Sendable, Equatable {
     var laggedMessages: UInt64 = 0
     var bytesIn: UInt64 = 0
     var bytesOut: UInt64 = 0
+    /// What every topic's held messages weigh together (`max_held_bytes` bounds it).
+    var heldBytes: Int = 0
     var version: String = BrokerVersion.current
     /// The topics with the most subscribers or lag, already capped.
     var topicSamples: [TopicSample] = []
@@ -49,13 +55,18 @@ enum MetricsExposition {
                [("", "\(snapshot.laggedMessages)")])
         family(&out, "broker_bytes_in_total", .counter, "Bytes read from client connections.", [("", "\(snapshot.bytesIn)")])
         family(&out, "broker_bytes_out_total", .counter, "Bytes written to client connections.", [("", "\(snapshot.bytesOut)")])
+        family(&out, "broker_held_bytes", .gauge, "What the messages all topics hold weigh (frame bytes plus 48 each).",
+               [("", "\(snapshot.heldBytes)")])
 
         let topics = snapshot.topicSamples
         func perTopic(_ value: (MetricsSnapshot.TopicSample) -> String) -> [(String, String)] {
             topics.map { (labels(["topic": $0.name]), value($0)) }
         }
         family(&out, "broker_topic_subscribers", .gauge, "Subscribers of the topic (top topics only).", perTopic { "\($0.subscribers)" })
-        family(&out, "broker_topic_held", .gauge, "Messages the topic's ring holds for some subscriber.", perTopic { "\($0.held)" })
+        family(&out, "broker_topic_held", .gauge, "Messages the topic's stream holds.", perTopic { "\($0.held)" })
+        family(&out, "broker_topic_held_bytes", .gauge, "What the messages the topic holds weigh.", perTopic { "\($0.heldBytes)" })
+        family(&out, "broker_topic_head", .gauge, "The sequence of the topic's last message in its current stream.",
+               perTopic { "\($0.head)" })
         family(&out, "broker_topic_published_total", .counter, "Messages published to the topic.", perTopic { "\($0.published)" })
         family(&out, "broker_topic_lagging", .gauge, "Subscribers of the topic with unread messages.", perTopic { "\($0.lagging)" })
         family(&out, "broker_topic_max_lag", .gauge, "The largest number of unread messages of one subscriber of the topic.",
@@ -106,10 +117,12 @@ extension ServerContext {
         snapshot.laggedMessages = stats.laggedMessages.load
         snapshot.bytesIn = stats.bytesIn.load
         snapshot.bytesOut = stats.bytesOut.load
+        snapshot.heldBytes = store.heldBytes.bytes
         snapshot.topicSamples = store.busiestTopics(limit: topTopics).prefix(max(0, topTopics)).map { entry in
             MetricsSnapshot.TopicSample(name: String(decoding: entry.name, as: UTF8.self), subscribers: entry.figures.subscribers,
                                         held: entry.figures.held, published: entry.figures.published,
-                                        lagging: entry.figures.lagging, maxLag: entry.figures.maxLag)
+                                        lagging: entry.figures.lagging, maxLag: entry.figures.maxLag,
+                                        head: entry.figures.head, heldBytes: entry.figures.heldBytes)
         }
         return snapshot
     }

@@ -42,15 +42,44 @@ public struct EpochSource: Sendable {
 
     /// The next epoch.
     public mutating func next() -> [UInt8] {
+        token(for: nextNumber())
+    }
+
+    /// The counter of the next epoch, taken: a stream may keep this number (8 bytes)
+    /// instead of its token, and have the token made by ``token(for:)`` when it is needed.
+    public mutating func nextNumber() -> UInt64 {
+        defer { issued &+= 1 }
+        return issued
+    }
+
+    /// The token of the epoch with counter `number` (this source's seed).
+    public func token(for number: UInt64) -> [UInt8] {
         var token = prefix
         token.reserveCapacity(EpochSource.seedDigits + 13)
-        var counter = issued
+        var counter = number
         let start = token.count
         repeat {
             token.insert(EpochSource.digits[Int(counter % 36)], at: start)
             counter /= 36
         } while counter > 0
-        issued &+= 1
         return token
+    }
+
+    /// The counter of `token` when this source made it (its seed's prefix, then a
+    /// counter without leading zeros that fits 64 bits); nil for any other token.
+    public func number(of token: [UInt8]) -> UInt64? {
+        guard token.count > EpochSource.seedDigits, token.count <= EpochSource.seedDigits + 13,
+              token[0..<EpochSource.seedDigits].elementsEqual(prefix) else { return nil }
+        let counter = token[EpochSource.seedDigits...]
+        if counter.count > 1 && counter.first == EpochSource.digits[0] { return nil }
+        var value: UInt64 = 0
+        for byte in counter {
+            guard let digit = EpochSource.digits.firstIndex(of: byte) else { return nil }
+            let (times, o1) = value.multipliedReportingOverflow(by: 36)
+            let (sum, o2) = times.addingReportingOverflow(UInt64(digit))
+            if o1 || o2 { return nil }
+            value = sum
+        }
+        return value
     }
 }

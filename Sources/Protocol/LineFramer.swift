@@ -71,16 +71,18 @@ public enum FramerDecision: Hashable, Sendable {
 public struct LineFramer: Sendable {
     /// The longest accepted line, in bytes.
     public var maxLineBytes: Int
+    // Declared in this order so the one-byte fields share the payload's padding: a
+    // framer lives inside every connection's session (40 bytes, not 56).
     /// Input not delivered yet: an incomplete line, or (while paused) the rest of a chunk.
     private var held: [UInt8] = []
+    /// The part of a read payload that arrived so far, when it spans chunks.
+    private var payloadBytes: [UInt8] = []
+    /// The payload in progress, if any.
+    private var payload: PayloadProgress = .none
     /// True while `held` holds input that stopped at a pause (it may contain whole lines).
     public private(set) var isPaused = false
     /// True while the rest of an over-long line is being skipped.
     private var discarding = false
-    /// The payload in progress, if any.
-    private var payload: PayloadProgress = .none
-    /// The part of a read payload that arrived so far, when it spans chunks.
-    private var payloadBytes: [UInt8] = []
     /// True once a payload was followed by something other than LF or CRLF.
     public private(set) var isBroken = false
 

@@ -143,7 +143,7 @@ final class CommandCore {
             reply(session) { WireEncoder.appendOK(count: outcome.receivers, to: &$0) }
             return
         }
-        let epoch = session.publishCache?.epoch ?? store.makeEpoch()
+        let epoch = session.publishCache.map { store.epoch(of: $0) } ?? store.makeEpoch()
         reply(session) { WireEncoder.appendOK(count: outcome.receivers, epoch: epoch, seq: outcome.seq, to: &$0) }
     }
 

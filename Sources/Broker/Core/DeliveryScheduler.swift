@@ -185,7 +185,7 @@ final class DeliveryScheduler {
                 // Each message's sized header is made once, shared; its sequence is its position + 1.
                 for index in 0..<result.count { _ = slots[index].versionTwoHeader(seq: first &+ UInt64(index) &+ 1) }
                 session.output.commitMessages(result.count, sized: true)
-            } else if cursor.topic.carriesMultiline.isSet {
+            } else if cursor.topic.carriesMultiline {
                 // Read after the batch: a message that cannot be one line was flagged before it was sent.
                 commitLines(slots, result.count, cursor, session)
             } else {

@@ -32,16 +32,19 @@ class Session {
     final var output = OutputQueue()
     /// Where the session is in its life.
     final var state = SessionState.reading
+    // The one-byte fields sit together, after `state`, to share its padding.
     /// Whether commands other than AUTH and QUIT may run.
     final var access: SessionAccess
-    /// Subscriptions by their SUB string.
+    /// True while on the scheduler's list of sessions to flush this turn.
+    final var isQueuedForFlush = false
+    /// The protocol version of the frames written from now on (`HELLO`): 1 or 2.
+    final var protocolVersion: UInt8 = 1
+    /// Subscriptions by their SUB string (and group).
     final var subscriptions: [[UInt8]: Subscription] = [:]
     /// Cursors that may have messages to write, served round-robin (unchecked
     /// exclusivity: on the delivery path).
     @exclusivity(unchecked)
     final var ready: [Cursor] = []
-    /// True while on the scheduler's list of sessions to flush this turn.
-    final var isQueuedForFlush = false
     /// Since when (monotonic ms) an incomplete line has been held, if one is.
     final var partialSinceMs: Int64?
     /// The topic of the last PUB, reused while it is not retired (unchecked
@@ -51,8 +54,6 @@ class Session {
     final var publishCache: Topic?
     /// The next subscription id of this session.
     final var nextSubscriptionID: UInt64 = 1
-    /// The protocol version of the frames written from now on (`HELLO`): 1 or 2.
-    final var protocolVersion: UInt8 = 1
     /// The `BPUB` whose payload the framer is reading, if any (boxed: most
     /// connections never have one, and an idle connection stays small).
     final var pendingBinaryPublish: PendingBinaryPublish?

@@ -17,8 +17,8 @@ final class LocalTopicStore: TopicStore {
         var patterns = PatternIndex()
         /// Topics without a subscription to their own name: they live on for
         /// `linger_ms` after that began or after their last message.
-        var lingering: [ObjectIdentifier: Topic] = [:]
-        /// Counts topics that began to linger (their ``Topic/lingerRank``).
+        var lingering: [ObjectIdentifier: Linger] = [:]
+        /// Counts topics that began to linger (their ``Linger/rank``).
         var lingerCount: UInt64 = 0
         /// Queue groups with at least one member.
         var groups: [GroupKey: QueueGroup] = [:]
@@ -35,9 +35,13 @@ final class LocalTopicStore: TopicStore {
     private let topicCount = Atomic<Int>(0)
     /// Bytes of messages every ring holds, together.
     let heldBytes = BroadcastByteAccount()
+    /// Makes epoch tokens from topics' epoch numbers (a copy of the state's source,
+    /// whose counter it does not use).
+    private let epochNames: EpochSource
 
     init(settings: TopicStoreSettings, epochSeed: UInt64) {
         state = PthreadLock(State(epochs: EpochSource(seed: epochSeed), settings: settings))
+        epochNames = EpochSource(seed: epochSeed)
         budgetBytes = Atomic(settings.maxHeldBytes)
     }
 
@@ -63,6 +67,11 @@ final class LocalTopicStore: TopicStore {
         state.withLock { $0.epochs.next() }
     }
 
+    /// The epoch token of `topic`'s stream.
+    func epoch(of topic: Topic) -> [UInt8] {
+        epochNames.token(for: topic.epochNumber)
+    }
+
     /// The smallest ring of a `$` topic, whatever `capacity` says.
     static let systemTopicCapacity = 1024
 
@@ -75,7 +84,7 @@ final class LocalTopicStore: TopicStore {
     func publish(to name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, lineSafe: Bool?,
                  cache: inout Topic?, createsStream: Bool = true) throws(TopicStoreError) -> PublishOutcome {
         var topic: Topic
-        if let cached = cache, !cached.retired.isSet, cached.hasName(name) {
+        if let cached = cache, !cached.isRetired, cached.hasName(name) {
             topic = cached
         } else {
             guard let found = try topicForPublish(name, createsStream: createsStream) else {
@@ -86,7 +95,7 @@ final class LocalTopicStore: TopicStore {
             cache = found
         }
         let message = Message.make(topic: name, payload: payload, lineSafe: lineSafe)
-        if lineSafe != true && !message.isLineSafe { topic.carriesMultiline.set() }
+        if lineSafe != true && !message.isLineSafe { topic.markCarriesMultiline() }
         var sent = topic.sender.sendLocated(message, weight: message.weight)
         if sent.position == nil {
             // A sweep freed the topic meanwhile: publish to the one made anew.
@@ -95,11 +104,11 @@ final class LocalTopicStore: TopicStore {
                 return PublishOutcome(receivers: 0, seq: 1)
             }
             topic = fresh
-            if !message.isLineSafe { topic.carriesMultiline.set() }
+            if !message.isLineSafe { topic.markCarriesMultiline() }
             sent = fresh.sender.sendLocated(message, weight: message.weight)
             cache = topic
         }
-        topic.published.add(1)
+        topic.countPublished()
         if heldBytes.bytes > budgetBytes.load(ordering: .relaxed) { enforceBudget() }
         return PublishOutcome(receivers: sent.receivers, seq: (sent.position ?? 0) &+ 1)
     }
@@ -114,7 +123,7 @@ final class LocalTopicStore: TopicStore {
             let target = state.settings.maxHeldBytes / 10 * 9
             let before = heldBytes.bytes
             if before <= target { return 0 }  // another publisher got here first
-            let lingering = state.lingering.values.sorted { $0.lingerRank < $1.lingerRank }
+            let lingering = state.lingering.values.sorted { $0.rank < $1.rank }.map(\.topic)
             for topic in lingering where heldBytes.bytes > target {
                 if topic.sender.closeIfDrained() { retire(topic, in: &state) }
             }
@@ -167,8 +176,8 @@ final class LocalTopicStore: TopicStore {
                     state.patterns.forEachMatch(subscription.pattern) { $0.attach(to: topic) }
                 }
                 stopLingering(topic, in: &state)
-                let head = subscription.attach(to: topic, start: start.ringStart(epoch: topic.epoch))
-                return .success(StreamHead(epoch: topic.epoch, head: head))
+                let head = subscription.attach(to: topic, start: ringStart(start, of: topic))
+                return .success(StreamHead(epoch: epoch(of: topic), head: head))
             case let .failure(error):
                 leaveGroup(subscription, in: &state)
                 return .failure(error)
@@ -188,7 +197,7 @@ final class LocalTopicStore: TopicStore {
     func head(of name: [UInt8]) -> StreamHead? {
         state.withLock { state in
             guard let topic = state.topics[name] else { return nil }
-            return StreamHead(epoch: topic.epoch, head: topic.sender.positions.tail)
+            return StreamHead(epoch: epoch(of: topic), head: topic.sender.positions.tail)
         }
     }
 
@@ -221,13 +230,15 @@ final class LocalTopicStore: TopicStore {
         state.withLock { state in
             let lingerMs = Int64(state.settings.lingerMs)
             var freed = 0
-            for topic in Array(state.lingering.values) {
+            for (key, var linger) in state.lingering {
+                let topic = linger.topic
                 let tail = topic.sender.positions.tail
-                if tail != topic.lingerSeenTail {
-                    topic.lingerSeenTail = tail
-                    topic.lingerSinceMs = nowMs
+                if tail != linger.seenTail {
+                    linger.seenTail = tail
+                    linger.sinceMs = nowMs
+                    state.lingering[key] = linger
                 }
-                guard let since = topic.lingerSinceMs, nowMs - since >= lingerMs else { continue }
+                guard nowMs - linger.sinceMs >= lingerMs else { continue }
                 if topic.sender.closeIfDrained() {
                     retire(topic, in: &state)
                     freed += 1
@@ -286,8 +297,8 @@ final class LocalTopicStore: TopicStore {
             guard let topic = state.topics[name] else { return nil }
             let positions = topic.sender.positions
             var figures = TopicStatistics(subscribers: 0, held: Int(positions.tail &- positions.oldest),
-                                          published: topic.published.load, lagging: 0, maxLag: 0,
-                                          epoch: topic.epoch, head: positions.tail, heldBytes: positions.heldBytes)
+                                          published: topic.published, lagging: 0, maxLag: 0,
+                                          epoch: epoch(of: topic), head: positions.tail, heldBytes: positions.heldBytes)
             for cursor in topic.cursors {
                 guard let receiver = cursor.receiver else { continue }
                 figures.subscribers += 1
@@ -328,14 +339,14 @@ final class LocalTopicStore: TopicStore {
         // The broker's own topics keep at least 1024 events, so a burst of lag
         // reports is not itself lost to a tiny configured capacity.
         if name.first == Names.reservedPrefix { limits.capacity = max(limits.capacity, LocalTopicStore.systemTopicCapacity) }
-        let epoch = state.epochs.next()
+        let epochNumber = state.epochs.nextNumber()
         let made: Topic
         do {
-            made = try Topic(name: name, epoch: epoch, limits: limits, account: heldBytes)
+            made = try Topic(name: name, epochNumber: epochNumber, limits: limits, account: heldBytes)
         } catch {
             // The capacity was validated by the configuration; fall back to the default.
             limits.capacity = 1024
-            guard let fallback = try? Topic(name: name, epoch: epoch, limits: limits, account: heldBytes) else {
+            guard let fallback = try? Topic(name: name, epochNumber: epochNumber, limits: limits, account: heldBytes) else {
                 return .failure(.tooManyTopics(limit: limit))
             }
             made = fallback
@@ -345,10 +356,20 @@ final class LocalTopicStore: TopicStore {
         return .success(made)
     }
 
+    /// Where a subscription to `topic` starts in its ring: `from=` is honored only
+    /// with this stream's epoch.
+    private func ringStart(_ start: SubscriptionStart, of topic: Topic) -> BroadcastStart {
+        switch start {
+        case .next: .tail
+        case let .after(wanted, seq): epochNames.number(of: wanted) == topic.epochNumber ? .position(seq) : .tail
+        case let .last(count): .last(count)
+        }
+    }
+
     /// Frees the lingering topic that began to linger first among those that owe
     /// no pattern subscription anything; false when there is none.
     private func freeOldestLingering(in state: inout State) -> Bool {
-        let candidates = state.lingering.values.sorted { $0.lingerRank < $1.lingerRank }
+        let candidates = state.lingering.values.sorted { $0.rank < $1.rank }.map(\.topic)
         for topic in candidates where topic.sender.closeIfDrained() {
             retire(topic, in: &state)
             return true
@@ -357,26 +378,21 @@ final class LocalTopicStore: TopicStore {
     }
 
     private func startLingering(_ topic: Topic, in state: inout State) {
-        guard state.topics[topic.name] === topic, topic.lingerSinceMs == nil else { return }
-        topic.lingerSinceMs = monotonicMilliseconds()
+        guard state.topics[topic.name] === topic, state.lingering[ObjectIdentifier(topic)] == nil else { return }
         state.lingerCount += 1
-        topic.lingerRank = state.lingerCount
-        topic.lingerSeenTail = topic.sender.positions.tail
-        state.lingering[ObjectIdentifier(topic)] = topic
+        state.lingering[ObjectIdentifier(topic)] = Linger(
+            topic: topic, sinceMs: monotonicMilliseconds(), seenTail: topic.sender.positions.tail, rank: state.lingerCount)
     }
 
     private func stopLingering(_ topic: Topic, in state: inout State) {
-        guard topic.lingerSinceMs != nil else { return }
-        topic.lingerSinceMs = nil
         state.lingering[ObjectIdentifier(topic)] = nil
     }
 
     private func retire(_ topic: Topic, in state: inout State) {
         state.lingering[ObjectIdentifier(topic)] = nil
-        topic.lingerSinceMs = nil
         guard let current = state.topics[topic.name], current === topic else { return }
         state.topics[topic.name] = nil
-        topic.retired.set()
+        topic.markRetired()
         topic.sender.close()
         topicCount.store(state.topics.count, ordering: .relaxed)
     }
@@ -384,4 +400,16 @@ final class LocalTopicStore: TopicStore {
     private func matches(_ pattern: [UInt8], _ topic: [UInt8]) -> Bool {
         pattern.withUnsafeBytes { p in topic.withUnsafeBytes { t in Names.matches(pattern: p, topic: t) } }
     }
+}
+
+/// A topic that lingers: no subscription to its name reads it (kept by the store,
+/// so a topic that does not linger pays nothing for it). Under the registry's lock.
+private struct Linger {
+    let topic: Topic
+    /// When the linger began, or the last message the sweep noticed, in monotonic ms.
+    var sinceMs: Int64
+    /// The ring's tail when the sweep last looked.
+    var seenTail: UInt64
+    /// Orders lingering topics by when they began to linger, within one millisecond too.
+    let rank: UInt64
 }

@@ -114,8 +114,6 @@ final class Subscription: @unchecked Sendable {
 
     /// The SUB string as the client sent it.
     let pattern: [UInt8]
-    /// True when the string contains a `*` or `>` level.
-    let isPattern: Bool
     /// Unique id (for cursor bookkeeping).
     let id: UInt64
     /// The owning connection's token in its loop.
@@ -126,6 +124,8 @@ final class Subscription: @unchecked Sendable {
     var cursors: [Cursor] = []
     /// The queue group this subscription is a member of (guarded by the registry lock).
     var group: QueueGroup?
+    /// (Last, so that it fills the padding at the end.) True when the string contains a `*` or `>` level.
+    let isPattern: Bool
 
     init(pattern: [UInt8], isPattern: Bool, id: UInt64, connectionToken: UInt64, scheduler: any CursorScheduler) {
         self.pattern = pattern

@@ -1,5 +1,6 @@
 import Channels
 import Glibc
+import Synchronization
 // A topic: one broadcast ring of encoded messages shared by all its subscriptions.
 
 /// A concrete topic. Publishing sends one ``Message`` into its ring; every
@@ -14,40 +15,44 @@ public final class Topic: @unchecked Sendable {
 
     /// The topic's name.
     public let name: [UInt8]
-    /// Its stream's epoch (PROTOCOL.md version 2): unique to this topic object, so a
-    /// topic freed and made again, or a restarted broker, has another.
-    let epoch: [UInt8]
+    /// Its stream's epoch (PROTOCOL.md version 2), as the counter of the store's
+    /// ``EpochSource`` (the token is made when a reply needs it): unique to this
+    /// topic object, so a topic freed and made again, or a restarted broker, has another.
+    let epochNumber: UInt64
     /// The ring: it holds the newest messages (``RingLimits``) and numbers them; a
     /// message's sequence is its ring position + 1. The registry holds the only sender.
     let sender: BroadcastSender<Message>
-    /// True once the registry has removed this topic.
-    let retired = AtomicFlag()
+    /// True once the registry has removed this topic (release/acquire: what the
+    /// registry did before is visible to a reader that sees it).
+    private let retiredFlag = Atomic<Bool>(false)
     /// Set once a message whose payload cannot be one line was published here
-    /// (version 1 readers then check each message).
-    let carriesMultiline = AtomicFlag()
-    /// Messages published to this topic.
-    let published = RelaxedCounter()
+    /// (version 1 readers then check each message). Set before that message is
+    /// sent, so a reader that read it under the ring's lock sees the flag.
+    private let multilineFlag = Atomic<Bool>(false)
+    /// Messages published to this topic (relaxed: a statistic).
+    private let publishedCount = Atomic<UInt64>(0)
     /// The cursors reading this topic (guarded by the registry's lock); each
     /// cursor knows its index here, for O(1) removal.
     var cursors: [Cursor] = []
-    /// Guarded by the registry's lock: when the topic began to linger (it has no
-    /// subscription to its own name), in monotonic ms; nil while it has one.
-    var lingerSinceMs: Int64?
-    /// Guarded by the registry's lock: the ring's tail when the linger sweep last
-    /// looked, so a message published while lingering restarts the linger.
-    var lingerSeenTail: UInt64 = 0
-    /// Guarded by the registry's lock: orders lingering topics by when they began to
-    /// linger, within the same millisecond too (the store's count at that moment).
-    var lingerRank: UInt64 = 0
 
-    init(name: [UInt8], epoch: [UInt8], limits: RingLimits, account: BroadcastByteAccount?) throws(BroadcastChannelError) {
+    init(name: [UInt8], epochNumber: UInt64, limits: RingLimits, account: BroadcastByteAccount?) throws(BroadcastChannelError) {
         self.name = name
-        self.epoch = epoch
+        self.epochNumber = epochNumber
         let retention = BroadcastRetention<Message>(
             count: limits.capacity, maxBytes: limits.maxBytes, account: account)
         let (sender, _) = try Broadcast.channel(of: Message.self, capacity: limits.capacity, retention: retention)
         self.sender = sender
     }
+
+    // The flags and the counter live inside the topic (not as objects of their own):
+    // an idle topic is one allocation fewer each.
+
+    var isRetired: Bool { retiredFlag.load(ordering: .acquiring) }
+    func markRetired() { retiredFlag.store(true, ordering: .releasing) }
+    var carriesMultiline: Bool { multilineFlag.load(ordering: .relaxed) }
+    func markCarriesMultiline() { multilineFlag.store(true, ordering: .relaxed) }
+    var published: UInt64 { publishedCount.load(ordering: .relaxed) }
+    func countPublished() { publishedCount.add(1, ordering: .relaxed) }
 
     /// Whether a subscription to this very name (not a pattern) reads it.
     var hasConcreteSubscription: Bool { cursors.contains { !$0.isPattern } }

@@ -45,15 +45,6 @@ enum SubscriptionStart: Equatable, Sendable {
     case after(epoch: [UInt8], seq: UInt64)
     /// `last=<n>`: the last `n` messages held, then live ones.
     case last(UInt64)
-
-    /// The ring's start for a stream of `epoch`.
-    func ringStart(epoch: [UInt8]) -> BroadcastStart {
-        switch self {
-        case .next: .tail
-        case let .after(wanted, seq): wanted == epoch ? .position(seq) : .tail
-        case let .last(count): .last(count)
-        }
-    }
 }
 
 /// The store's live settings.
@@ -99,6 +90,8 @@ protocol TopicStore: AnyObject, Sendable {
                  cache: inout Topic?, createsStream: Bool) throws(TopicStoreError) -> PublishOutcome
     /// A fresh epoch, for a stream made and freed at once.
     func makeEpoch() -> [UInt8]
+    /// The epoch token of `topic`'s stream.
+    func epoch(of topic: Topic) -> [UInt8]
     /// Attaches a subscription to its topic (returning the stream's epoch and head when
     /// it became active) or, for a pattern, to every matching topic (returning nil).
     /// With a `group` name it joins that queue group of its string (made if needed):

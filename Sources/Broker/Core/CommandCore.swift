@@ -139,6 +139,7 @@ final class CommandCore {
             return
         }
         stats.published.add(1)
+        session.publishedSinceInput &+= 1
         if session.protocolVersion == 1 {
             reply(session) { WireEncoder.appendOK(count: outcome.receivers, to: &$0) }
             return

@@ -39,6 +39,9 @@ class Session {
     final var isQueuedForFlush = false
     /// The protocol version of the frames written from now on (`HELLO`): 1 or 2.
     final var protocolVersion: UInt8 = 1
+    /// Messages this session published since its input last started or resumed
+    /// (see ``publishQuota``).
+    final var publishedSinceInput: UInt32 = 0
     /// Subscriptions by their SUB string (and group).
     final var subscriptions: [[UInt8]: Subscription] = [:]
     /// Cursors that may have messages to write, served round-robin (unchecked
@@ -90,6 +93,16 @@ class Session {
     /// Unread replies above which input is paused (TCP backpressure).
     static let replyHighWater = 256 * 1024
 
+    /// How many messages one connection publishes before its input pauses until its
+    /// replies are written: an eighth of the ring capacity. A turn reads at most four
+    /// chunks, so one publisher adds at most half a ring between two delivery phases,
+    /// and a subscriber that keeps up with the publisher's rate never lags because the
+    /// broker read a large burst at once. Publishers are not slowed by subscribers:
+    /// the pause ends as soon as the publisher's own replies are written.
+    static func publishQuota(capacity: Int) -> UInt32 {
+        UInt32(clamping: max(64, capacity / 8))
+    }
+
     /// Bytes from the peer: runs every complete line. Returns false when input
     /// should stop for now (paused or ending).
     @discardableResult
@@ -97,6 +110,7 @@ class Session {
         guard case .reading = state else { return false }
         let core = services.core  // once per read, not per line
         core.stats.bytesIn.add(UInt64(bytes.count))
+        publishedSinceInput = 0
         var completedLine = false
         let decision = framer.feed(bytes) { event in execute(event, core: core, completedLine: &completedLine) }
         notePartialLine(completedLine: completedLine)
@@ -151,6 +165,8 @@ class Session {
             core.refuseFraming(on: self)
         }
         if state.isEnding || output.pendingControlBytes >= Session.replyHighWater { return .pause }
+        // A burst of publishes yields to deliveries (see `publishQuota`).
+        if publishedSinceInput >= Session.publishQuota(capacity: core.settings.capacity) { return .pause }
         return .proceed
     }
 
@@ -173,6 +189,7 @@ class Session {
         guard case let .paused(eofPending) = state else { return }
         state = .reading
         let core = services.core
+        publishedSinceInput = 0
         var completedLine = false
         let decision = framer.resume { event in execute(event, core: core, completedLine: &completedLine) }
         notePartialLine(completedLine: completedLine)

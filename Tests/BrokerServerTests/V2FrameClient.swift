@@ -147,7 +147,11 @@ final class FrameClient {
         #expect(reply == .ok("\(version)"), sourceLocation: sourceLocation)
     }
 
-    /// Sends `PING <token>` and returns every frame before its `PONG <token>`.
+    /// The next `count` frames.
+    func take(_ count: Int) throws -> [Frame] { try (0..<count).map { _ in try frame() } }
+
+    /// Sends `PING <token>` and returns every frame before its `PONG <token>`. (A barrier for
+    /// replies only: a MSG owed before it may still come after it.)
     @discardableResult
     func barrier(_ token: String = "barrier") throws -> [Frame] {
         try send("PING \(token)")

@@ -150,6 +150,10 @@ final class FrameClient {
     /// The next `count` frames.
     func take(_ count: Int) throws -> [Frame] { try (0..<count).map { _ in try frame() } }
 
+    /// Arms the parser for the reply to a `HELLO <version>` sent with ``send(_:)``: frames after
+    /// its `OK` are parsed in that version.
+    func expectHello(_ version: Int) { awaitingHello = version }
+
     /// Sends `PING <token>` and returns every frame before its `PONG <token>`. (A barrier for
     /// replies only: a MSG owed before it may still come after it.)
     @discardableResult

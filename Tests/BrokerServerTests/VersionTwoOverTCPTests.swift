@@ -121,6 +121,60 @@ struct SequenceRule {
         }
     }
 
+    @Test func helloSwitchesExactlyAtItsReplyWhileMessagesFlow() throws {
+        try withBroker({ $0.capacity = 32768 }) { broker in  // every message held: no lag, every switch happens
+            let subscriber = try broker.frameClient(version: 1)
+            #expect(try subscriber.request("SUB flow.t") == .ok(nil))
+            let publisher = ThreadOwned(try broker.connect())
+            let total = 20_000
+            let sender = Worker {
+                var sent = 0
+                while sent < total {
+                    try publisher.value.sendRaw((sent..<(sent + 500)).map { "PUB flow.t \($0)\n" }.joined())
+                    for _ in 0..<500 { _ = try publisher.value.line() }
+                    sent += 500
+                }
+            }
+            // Switch back and forth while messages arrive: the parser switches at each OK reply,
+            // so a frame of the wrong version before or after it fails to parse or to match.
+            var next = 0
+            var lagged = 0
+            var switches = 0
+            var version = 1
+            var replyOwed = false
+            var switchAt = 0
+            var bad: [String] = []
+            while next < total {
+                if next >= switchAt && !replyOwed {
+                    switchAt = next + 1000
+                    version = 3 - version
+                    try subscriber.send("HELLO \(version)")
+                    subscriber.expectHello(version)
+                    replyOwed = true
+                    switches += 1
+                }
+                let frame = try subscriber.frame()
+                switch frame {
+                case let .msg("flow.t", seq, payload):
+                    let value = Int(String(decoding: payload, as: UTF8.self)) ?? -1
+                    if value != next || (seq != nil && seq != UInt64(value + 1)) { bad.append("\(frame) where \(next) was due") }
+                    next = value + 1
+                case let .lagged("flow.t", count):
+                    lagged += Int(count)
+                    next += Int(count)
+                case .ok(String(version)) where replyOwed:
+                    replyOwed = false
+                default:
+                    bad.append("unexpected \(frame)")
+                }
+                if bad.count > 3 { break }
+            }
+            try sender.join()
+            #expect(bad.isEmpty, "\(bad)")
+            #expect(switches >= 10, "\(switches) switches")
+        }
+    }
+
     // MARK: Reply shapes and sized frames
 
     @Test func pubAndSubRepliesCarryEpochsAndPositionsInVersionTwoOnly() throws {
@@ -143,8 +197,12 @@ struct SequenceRule {
             #expect(try old.request("PUB shape.a z") == .ok("3"))
             try old.sendBPUB("shape.a", Array("zz".utf8))
             #expect(try old.frame() == .ok("3"))
+            // As in version 1: a PUB payload ending with CR is refused, a CRLF line ending is not part of it.
+            #expect(try publisher.request("PUB shape.c x\r\r").errCode == "bad-arguments")
+            try publisher.sendRaw("PUB shape.c y\r\n")
+            #expect(try publisher.frame().publishReply.map { [$0.count, $0.seq] } == [2, 1])
             // Another topic, another epoch, its own sequence from 1.
-            let other = try #require(try publisher.request("PUB shape.b x").publishReply)
+            let other = try #require(try publisher.command("PUB shape.b x").publishReply)
             #expect(other.count == 2 && other.seq == 1 && other.epoch != created.epoch && isValidEpoch(other.epoch))
             // A repeated SUB answers with the head now and replays nothing.
             #expect(try subscriber.command("SUB shape.a").subscribeReply.map { "\($0.epoch) \($0.head)" } == "\(created.epoch) 5")
@@ -235,6 +293,8 @@ struct SequenceRule {
             // Repeating a subscription (same string, no group) with from= or last= replays nothing.
             #expect(try resumed.request("SUB seq.t from=\(epoch):0").subscribeReply.map { "\($0.epoch) \($0.head)" } == "\(epoch) 6")
             #expect(try last.request("SUB seq.t last=6").subscribeReply?.head == 6)
+            #expect(try plain.request("SUB seq.t last=3").subscribeReply?.head == 6, "options on a repeat change nothing")
+            #expect(try atHead.request("SUB seq.t from=\(epoch):1").subscribeReply?.head == 6)
             _ = try publisher.request("PUB seq.t m7")
             // Nothing else came before it, on any of them.
             for client in [plain, resumed, atHead, past, otherEpoch, last, lastAll] { #expect(try client.frame() == msg("seq.t", 7, "m7")) }
@@ -266,6 +326,82 @@ struct SequenceRule {
             #expect(try publisher.request("PUB held.none x").publishReply?.seq == 1)
             for client in [last, from, fromZero] { #expect(try client.frame() == msg("held.t", 11, "11")) }
             for client in [empty, emptyFrom] { #expect(try client.frame() == msg("held.none", 1, "x")) }
+        }
+    }
+
+    @Test func replayedMessagesComeBeforeLiveOnesAndNoneAfterAnUnsubReply() throws {
+        try withBroker { broker in
+            let publisher = try v2Publisher(port: broker.port)
+            let epoch = try publishV2(publisher, topic: "rp.t", 1...1000, receivers: 0).epoch
+            // Pipelined: the replay, then the message published on the same connection right after.
+            let client = try broker.frameClient()
+            try client.sendRaw("SUB rp.t last=500\nPUB rp.t live\n")
+            #expect(try client.frame().subscribeReply.map { "\($0.epoch) \($0.head)" } == "\(epoch) 1000")
+            var frames = [Frame]()
+            var reply: Frame?
+            while frames.count < 501 {
+                let frame = try client.frame()
+                if case .msg = frame { frames.append(frame) } else { reply = frame }
+            }
+            #expect(reply?.publishReply?.seq == 1001)
+            #expect(frames == (501...1000).map { msg("rp.t", UInt64($0), "\($0)") } + [msg("rp.t", 1001, "live")])
+            // A replay cut short by UNSUB: nothing of it after the UNSUB reply.
+            for option in ["from=\(epoch):0", "last=1000"] {
+                let quitter = try broker.frameClient()
+                _ = try quitter.request("SUB rp.other")
+                try quitter.sendRaw("SUB rp.t \(option)\nUNSUB rp.t\n")
+                #expect(try quitter.frame().subscribeReply?.head == 1001)
+                var next: UInt64 = 0
+                while true {
+                    let frame = try quitter.frame()
+                    if frame == .ok(nil) { break }
+                    guard case let .msg("rp.t", seq?, _) = frame, seq > next else { Issue.record("\(option): \(frame)"); break }
+                    next = seq
+                }
+                let marker = try publisher.request("PUB rp.other marker")
+                let seq = UInt64(marker.split(separator: ":").last ?? "") ?? 0
+                #expect(marker.hasPrefix("OK 1 "))
+                let after = try quitter.frame()
+                #expect(after == msg("rp.other", seq, "marker"), "\(option): \(after) after the UNSUB reply (last MSG before it: \(next))")
+                #expect(try quitter.request("UNSUB rp.other") == .ok(nil))
+            }
+        }
+    }
+
+    @Test func fromOnATopicWithNoStreamCreatesItAtTheHead() throws {
+        try withBroker { broker in
+            let client = try broker.frameClient()
+            let reply = try #require(try client.request("SUB fresh.t from=abc123:5").subscribeReply)
+            #expect(reply.head == 0 && reply.epoch != "abc123")
+            #expect(try client.request("PUB fresh.t x").publishReply.map { "\($0.epoch):\($0.seq)" } == "\(reply.epoch):1")
+            #expect(try client.frame() == msg("fresh.t", 1, "x"))
+        }
+    }
+
+    @Test func memoryBoundsHoldFewerMessagesAndFromCountsTheRest() throws {
+        try withBroker({ $0.maxRingBytes = 8192 }) { broker in
+            let publisher = try v2Publisher(port: broker.port)
+            let padding = String(repeating: "b", count: 1000)
+            let epoch = try publishV2(publisher, topic: "mem.t", 1...100, receivers: 0) { "\($0) \(padding)" }.epoch
+            let from = try broker.frameClient()
+            #expect(try from.request("SUB mem.t from=\(epoch):0").subscribeReply?.head == 100)
+            let last = try broker.frameClient()
+            #expect(try last.request("SUB mem.t last=100").subscribeReply?.head == 100)
+            _ = try publisher.request("PUB mem.t end")
+            var fromFrames: [Frame] = []
+            while fromFrames.last != msg("mem.t", 101, "end") { fromFrames.append(try from.frame()) }
+            var lastFrames: [Frame] = []
+            while lastFrames.last != msg("mem.t", 101, "end") { lastFrames.append(try last.frame()) }
+            var rule = SequenceRule()
+            rule.start("mem.t", after: 0)
+            for frame in fromFrames { rule.check(frame) }
+            #expect(rule.violations.isEmpty, "\(rule.violations)")
+            #expect(UInt64(rule.messages) + rule.lagged == 101)
+            #expect(rule.lagged > 0 && rule.messages < 20, "8 KiB hold fewer than 100 messages of 1 KiB: \(rule.messages) MSG")
+            guard case .lagged = fromFrames.first else { Issue.record("not a LAGGED first: \(fromFrames.first!)"); return }
+            // last=: only what is held, no LAGGED.
+            #expect(lastFrames.allSatisfy { if case .msg = $0 { return true } else { return false } })
+            #expect(lastFrames.count == rule.messages, "last= and from= see the same held messages")
         }
     }
 
@@ -502,6 +638,7 @@ struct SequenceRule {
             let client = try broker.frameClient(version: 1)
             try client.sendRaw("BPUB leak 11\nPUB leak x\n\n")
             #expect(try client.frame().errCode == "auth-required")
+            #expect(try client.request("HELLO 2").errCode == "auth-required")
             #expect(try client.request("AUTH s3cret") == .ok(nil), "the payload was not read as a command")
             #expect(try client.request("PING") == .pong(nil))
             try client.sendRaw("BPUB leak 6\nmarker\n")
@@ -680,7 +817,7 @@ struct SequenceRule {
         try withBroker({ $0.lingerMs = 0 }) { broker in
             let client = try broker.frameClient()
             var epochs: [String] = []
-            for _ in 0..<3 {
+            for _ in 0..<300 {
                 let reply = try #require(try client.request("PUB z x").publishReply)
                 #expect(reply.seq == 1 && reply.count == 0)
                 epochs.append(reply.epoch)
@@ -698,25 +835,120 @@ struct SequenceRule {
     }
 
     @Test func noStreamIsFreedWhileAPatternSubscriptionStillHasMessagesOfItToReceive() throws {
+        // linger_ms 0: the stream of keep.t lives only while the pattern has messages of it to receive.
+        // The broker may free it whenever the pattern has drained it (the next PUB then starts a new
+        // stream), never before: so at each restart the pattern has had every message of the old stream.
         try withBroker({ $0.lingerMs = 0; $0.capacity = 64 }) { broker in
             let stalled = try broker.frameClient(receiveBuffer: 4096)
             #expect(try stalled.request("SUB keep.>") == .ok(nil))
             let publisher = try v2Publisher(port: broker.port)
-            let topic = "keep." + String(repeating: "k", count: 200)
-            let published = 5000
-            // The pattern never drains while this runs: one stream, numbered 1, 2, ... without restart.
-            let result = try publishV2(publisher, topic: topic, 1...published, receivers: 1)
-            #expect(result.failures.isEmpty, "the stream was freed while the pattern still had messages of it: \(result.failures)")
+            let padding = String(repeating: "k", count: 1000)
+            let published = 4000
+            // Each stream's epoch and its last sequence, from the replies in order.
+            var streams: [(epoch: String, last: UInt64)] = []
+            var next = 1
+            while next <= published {
+                let end = min(published, next + 199)
+                try publisher.sendRaw((next...end).map { "PUB keep.t \($0) \(padding)\n" }.joined())
+                for _ in next...end {
+                    let reply = try publisher.line()
+                    let position = reply.split(separator: " ").last?.split(separator: ":") ?? []
+                    guard reply.hasPrefix("OK 1 "), position.count == 2, let seq = UInt64(position[1]) else {
+                        Issue.record("PUB reply '\(reply)'"); return
+                    }
+                    let epoch = String(position[0])
+                    if streams.last?.epoch == epoch {
+                        #expect(seq == streams[streams.count - 1].last + 1, "a gap in \(epoch)")
+                        streams[streams.count - 1].last = seq
+                    } else {
+                        #expect(seq == 1, "a new stream starts at 1")
+                        streams.append((epoch, seq))
+                    }
+                }
+                next = end + 1
+            }
+            // The pattern reads it all now: its k-th stream is the publisher's k-th.
             var rule = SequenceRule(pattern: true)
-            var last: UInt64 = 0
-            while last < UInt64(published) {
+            var stream = 0
+            var lastSeen: UInt64 = 0
+            var accounted: UInt64 = 0
+            while stream < streams.count - 1 || lastSeen < streams[streams.count - 1].last {
                 let frame = try stalled.frame()
+                rule.check(frame)
+                switch frame {
+                case let .msg("keep.t", seq?, payload):
+                    if seq <= lastSeen {
+                        #expect(lastSeen == streams[stream].last,
+                                "stream \(stream) freed at \(lastSeen) of \(streams[stream].last) while the pattern still had messages of it")
+                        stream += 1
+                    }
+                    // Counting every MSG and LAGGED so far gives the message's place among all published.
+                    #expect(payload.starts(with: digits(Int(accounted) + 1) + [0x20]), "\(frame) as message \(accounted + 1)")
+                    lastSeen = seq
+                    accounted += 1
+                case let .lagged("keep.t", count):
+                    accounted += count
+                default:
+                    Issue.record("unexpected \(frame)"); return
+                }
+            }
+            #expect(rule.violations.isEmpty, "\(rule.violations.prefix(3))")
+            #expect(accounted == UInt64(published), "\(accounted) accounted of \(published) over \(streams.count) streams")
+            #expect(rule.lagged > 0, "the pattern subscriber was not behind")
+        }
+    }
+
+    @Test func atEndOfFileACompleteBpubIsExecutedAndAPartialOneIsNot() throws {
+        try withBroker { broker in
+            let subscriber = try broker.frameClient()
+            _ = try subscriber.request("SUB eof.t")
+            let client = try broker.frameClient()
+            try client.sendRaw("BPUB eof.t 3\na\nc\nBPUB eof.t 5\nab")
+            client.socket.shutdownWrite()
+            let frames = try client.framesUntilEOF()
+            #expect(frames.first?.publishReply?.seq == 1, "\(frames)")
+            #expect(frames.dropFirst().allSatisfy { if case .bye = $0 { return true } else { return false } }, "\(frames)")
+            let publisher = try broker.frameClient()
+            #expect(try publisher.request("PUB eof.t marker").publishReply?.seq == 2, "a partial payload was published")
+            #expect(try subscriber.take(2) == [msg("eof.t", 1, "a\nc"), msg("eof.t", 2, "marker")])
+        }
+    }
+
+    @Test func theBrokersOwnTopicsAreStreamsWithSizedFramesToo() throws {
+        try withBroker({ $0.capacity = 16 }) { broker in
+            let watcher = try broker.frameClient()
+            let reply = try #require(try watcher.request("SUB $SYS.lagged").subscribeReply)
+            #expect(isValidEpoch(reply.epoch))
+            #expect(try watcher.request("SUB $SYS.>") == .ok(nil))
+            let slow = try broker.frameClient(receiveBuffer: 4096)
+            _ = try slow.request("SUB sys.t")
+            let publisher = try v2Publisher(port: broker.port)
+            let padding = String(repeating: "x", count: 1000)
+            #expect(try publishV2(publisher, topic: "sys.t", 1...3000, receivers: 1) { "\($0) \(padding)" }.failures.isEmpty)
+            var rule = SequenceRule()
+            rule.start("sys.t", after: 0)
+            var last: UInt64 = 0
+            while last < 3000 {
+                let frame = try slow.frame()
                 rule.check(frame)
                 if case let .msg(_, seq?, _) = frame { last = seq }
             }
-            #expect(rule.violations.isEmpty, "\(rule.violations.prefix(3))")
-            // The rule starts at the first MSG for a pattern: what came before it is not checkable.
-            #expect(rule.lagged > 0, "the subscriber was not stalled")
+            #expect(rule.lagged > 0 && rule.violations.isEmpty)
+            // Every LAGGED frame is announced on $SYS.lagged, numbered from the reply's head on,
+            // to both subscriptions.
+            var concrete = SequenceRule()
+            concrete.start("$SYS.lagged", after: reply.head)
+            var missed: UInt64 = 0
+            var announced = 0
+            while missed < rule.lagged * 2 {
+                let frame = try watcher.frame()
+                guard case let .msg("$SYS.lagged", seq?, payload) = frame else { Issue.record("\(frame)"); return }
+                let text = String(decoding: payload, as: UTF8.self)
+                #expect(text.hasPrefix("topic=sys.t ") && seq > reply.head, "\(frame)")
+                missed += UInt64(text.split(separator: "=").last.flatMap { UInt64($0) } ?? 0)
+                announced += 1
+            }
+            #expect(missed == rule.lagged * 2, "announced \(missed / 2), lagged \(rule.lagged)")
         }
     }
 

@@ -107,24 +107,28 @@ func versionOneFrame(_ topic: String, _ payload: [UInt8]) -> Frame {
             switch i % 5 {
             case 0: digits(i)
             case 1: digits(i) + [0x0A] + (0...255).map { UInt8($0) }
-            case 2: digits(i) + [0x20] + (0x80...0xFF).map { UInt8($0) }
+            case 2: digits(i) + [0x20] + Array(repeating: (0x80...0xFF).map { UInt8($0) }, count: 16).flatMap { $0 }  // 2 KiB: more than the socket buffers hold
             case 3: digits(i) + [0x0D]
             default: digits(i) + [0x0D, 0x78]
             }
         }
         try withBroker { broker in
             let old = try broker.frameClient(version: 1)
+            let stalled = try broker.frameClient(version: 1, receiveBuffer: 4096)  // reads only at the end: lags too
             let modern = try broker.frameClient()
             #expect(try old.request("SUB \(topic)") == .ok(nil))
+            #expect(try stalled.request("SUB \(topic)") == .ok(nil))
             #expect(try modern.request("SUB \(topic)").subscribeReply?.head == 0)
             let end = msg1(topic, "end")
-            let oldReader = Worker { () -> (received: Int, lagged: Int, failures: [String]) in
+            /// Reads a version 1 subscriber up to the end marker: each MSG must be the message due once the
+            /// LAGGED counts since the previous one are skipped.
+            @Sendable func readVersionOne(_ client: FrameClient) throws -> (received: Int, lagged: Int, failures: [String]) {
                 var received = 0
                 var lagged = 0
                 var next = 1  // the index the next MSG must carry, lag included
                 var failures: [String] = []
                 while true {
-                    let frame = try old.frame()
+                    let frame = try client.frame()
                     if frame == end { break }
                     switch frame {
                     case let .lagged(t, count) where t == topic:
@@ -145,6 +149,7 @@ func versionOneFrame(_ topic: String, _ payload: [UInt8]) -> Frame {
                 }
                 return (received, lagged, failures)
             }
+            let oldReader = Worker { try readVersionOne(old) }
             let modernReader = Worker { () -> (rule: SequenceRule, failures: [String]) in
                 var rule = SequenceRule()
                 rule.start(topic, after: 0)
@@ -170,12 +175,16 @@ func versionOneFrame(_ topic: String, _ payload: [UInt8]) -> Frame {
                     else { bytes += Array("BPUB \(topic) \(payload(i).count)\n".utf8) + payload(i) + [0x0A] }
                 }
                 try publisher.sendBytes(bytes)
-                for _ in sent...last where try publisher.frame() != .ok("2") { badReplies += 1 }
+                for _ in sent...last where try publisher.frame() != .ok("3") { badReplies += 1 }
                 sent = last + 1
             }
             #expect(badReplies == 0, "the exception still counts in OK <n>")
-            #expect(try publisher.request("PUB \(topic) end") == .ok("2"))
+            #expect(try publisher.request("PUB \(topic) end") == .ok("3"))
             let v1 = try oldReader.join()
+            let behind = try readVersionOne(stalled)
+            #expect(behind.failures.isEmpty, "\(behind.failures)")
+            #expect(behind.received + behind.lagged == published, "stalled version 1: \(behind.received) received + \(behind.lagged) lagged")
+            #expect(behind.lagged > published * 2 / 5, "the stalled subscriber did not lag beyond the exception")
             let v2 = try modernReader.join()
             #expect(v1.failures.isEmpty, "\(v1.failures)")
             #expect(v1.received + v1.lagged == published, "version 1: \(v1.received) received + \(v1.lagged) lagged")

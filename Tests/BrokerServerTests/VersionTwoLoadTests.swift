@@ -150,6 +150,48 @@ struct Reading: Sendable {
         }
     }
 
+    @Test func aStalledPatternSubscriberIsToldWhatItMissedPerTopic() throws {
+        let topics = ["multi.a", "multi.b", "multi.c"]
+        let published = 60_000
+        let padding = String(repeating: "m", count: 200)
+        try withBroker({ $0.capacity = 128 }) { broker in
+            let stalled = try broker.frameClient(receiveBuffer: 4096)
+            #expect(try stalled.request("SUB multi.*") == .ok(nil))
+            let publisher = try broker.connect()
+            var sent = 0
+            while sent < published {
+                try publisher.sendRaw((sent..<(sent + 500)).map { "PUB \(topics[$0 % 3]) \($0 / 3 + 1) \(padding)\n" }.joined())
+                for _ in 0..<500 { _ = try publisher.line() }
+                sent += 500
+            }
+            var rule = SequenceRule(pattern: true)
+            var perTopic: [String: (messages: Int, lagged: UInt64, first: UInt64?)] = [:]
+            var done = Set<String>()
+            while done.count < 3 {
+                let frame = try stalled.frame()
+                rule.check(frame)
+                switch frame {
+                case let .msg(topic, seq?, payload):
+                    perTopic[topic, default: (0, 0, nil)].messages += 1
+                    if perTopic[topic]!.first == nil { perTopic[topic]!.first = seq }
+                    #expect(payload.starts(with: digits(Int(seq)) + [0x20]), "\(frame)")
+                    if seq == UInt64(published / 3) { done.insert(topic) }
+                case let .lagged(topic, count):
+                    perTopic[topic, default: (0, 0, nil)].lagged += count
+                default:
+                    Issue.record("unexpected \(frame)"); return
+                }
+            }
+            #expect(rule.violations.isEmpty, "\(rule.violations.prefix(5))")
+            for topic in topics {
+                let figures = try #require(perTopic[topic])
+                // Every message of every topic is a MSG or counted, the first MSG being 1 (subscribed before).
+                #expect(figures.first == 1 && UInt64(figures.messages) + figures.lagged == UInt64(published / 3), "\(topic): \(figures)")
+                #expect(figures.lagged > 0, "\(topic) never lagged")
+            }
+        }
+    }
+
     // MARK: Resume
 
     @Test(arguments: [(capacity: 8192, whileAway: 400), (capacity: 256, whileAway: 3000)])
@@ -374,6 +416,31 @@ struct Reading: Sendable {
             // here, about 8,000 of these messages) hold less than a quarter.
             #expect(readings[2].seqs.count < published / 4,
                     "the stalled member took \(readings[2].seqs.count) of \(published); the others \(readings[0].seqs.count), \(readings[1].seqs.count)")
+        }
+    }
+
+    @Test func aGroupWhoseMembersAllStallCountsEveryMessageOnceInDeliveriesOrLagged() throws {
+        let topic = "slowgroup"
+        let published = 30_000
+        let padding = String(repeating: "s", count: 1000)
+        try withBroker({ $0.capacity = 64 }) { broker in
+            let members = try (0..<2).map { _ in try broker.frameClient(receiveBuffer: 4096) }
+            for member in members { #expect(try member.request("SUB \(topic) group=g").subscribeReply != nil) }
+            let publisher = try v2Publisher(port: broker.port)
+            #expect(try publishV2(publisher, topic: topic, 1...published, receivers: 1) { "\($0) \(padding)" }.failures.isEmpty)
+            // Both read only now.
+            let tally = PthreadLock(Tally(published: published))
+            let readers = members.enumerated().map { Self.memberReader($0.element, $0.offset, topic: topic, tally: tally) }
+            Self.waitFor("every message delivered or counted") { tally.withLock { $0.delivered + $0.lagged } >= published }
+            for member in members { try member.send("PING end") }
+            let readings = try readers.map { try $0.join() }
+            let final = tally.withLock { $0 }
+            Self.checkGroup(readings, tally: final, published: published)
+            #expect(final.delivered + final.lagged == published,
+                    "\(final.delivered) delivered + \(final.lagged) lagged (members: \(readings.map { "\($0.seqs.count) MSG, \($0.lagged) lagged" }))")
+            #expect(final.lagged > 0, "the members were not stalled")
+            // A LAGGED counts messages no member will receive: none of them is delivered.
+            #expect(final.seen.dropFirst().filter { $0 == 0 }.count == final.lagged, "missing messages differ from the LAGGED counts")
         }
     }
 

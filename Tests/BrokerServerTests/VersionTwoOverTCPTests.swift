@@ -974,6 +974,10 @@ struct SequenceRule {
             for topic in alive { #expect(try client.request("SUB \(topic)").subscribeReply != nil) }
             #expect(try client.request("SUB mt.d").errCode == "too-many-topics")
             #expect(try client.request("PUB mt.d x").errCode == "too-many-topics")
+            // A BPUB refused so still has its payload taken off first.
+            try client.sendRaw("BPUB mt.d 11\nPUB mt.b x\n\n")
+            #expect(try client.frame().errCode == "too-many-topics")
+            #expect(try client.request("PING after") == .pong("after"), "the payload was read as a command")
         }
     }
 }

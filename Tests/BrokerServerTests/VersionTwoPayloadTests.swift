@@ -2,6 +2,7 @@
 // at every position across writes; and the version 1 exception under load.
 import Broker
 import Glibc
+import Locks
 import Testing
 
 /// A deterministic byte generator (xorshift), so a failure can be replayed.
@@ -96,6 +97,62 @@ func versionOneFrame(_ topic: String, _ payload: [UInt8]) -> Frame {
             let got = mergeLagged(received)
             #expect(got.count == expected.count && got == expected,
                     "first difference at \(zip(got, expected).enumerated().first { $0.element.0 != $0.element.1 }.map { "\($0.offset): \($0.element.0) vs \($0.element.1)" } ?? "the end")")
+        }
+    }
+
+    @Test func bpubPayloadsSurviveTheBrokerPausingInputForUnreadReplies() throws {
+        // Large PONGs the client does not read make the broker stop reading its input (TCP
+        // backpressure) and start again, at whatever byte it stopped: inside a BPUB line, inside
+        // its payload, between the payload and its LF.
+        try withBroker({ $0.capacity = 4096 }) { broker in
+            let topic = "bp.t"
+            let subscriber = try broker.frameClient()
+            _ = try subscriber.request("SUB \(topic)")
+            let publisher = try broker.frameClient(receiveBuffer: 4096)
+            let token = String(repeating: "t", count: 60_000)
+            var generator = Bytes(state: 42)
+            var payloads: [[UInt8]] = []
+            var stream: [UInt8] = []
+            for index in 0..<200 {
+                stream += Array("PING \(token)\n".utf8)
+                let payload = Array("\(index)\nPING x\nBPUB \(topic) 3\n\r".utf8) + generator.bytes(Int(generator.next() % 3000))
+                payloads.append(payload)
+                stream += Array("BPUB \(topic) \(payload.count)\(index % 2 == 0 ? "\r\n" : "\n")".utf8) + payload + Array((index % 3 == 0 ? "\r\n" : "\n").utf8)
+            }
+            let sent = PthreadLock(0)
+            let bytes = stream
+            let writer = Worker {
+                var offset = 0
+                while offset < bytes.count {
+                    let end = min(bytes.count, offset + 1000)
+                    try publisher.sendBytes(Array(bytes[offset..<end]))
+                    offset = end
+                    sent.withLock { $0 = offset }
+                }
+            }
+            // Read nothing until the writer is stuck (no progress for 200 ms) or done: the stall is
+            // what this test wants to cause; its checks do not depend on it.
+            var last = -1
+            var still = 0
+            while sent.withLock({ $0 }) < stream.count && still < 4 {
+                usleep(50_000)
+                let now = sent.withLock { $0 }
+                still = now == last ? still + 1 : 0
+                last = now
+            }
+            let stalledAt = sent.withLock { $0 }
+            var bad: [String] = []
+            for index in 0..<200 {
+                let pong = try publisher.frame()
+                if pong != .pong(token) { bad.append("\(index): \(String(describing: pong).prefix(60))") }
+                let reply = try publisher.frame()
+                if reply.publishReply.map({ [$0.count, $0.seq] }) != [1, UInt64(index + 1)] { bad.append("\(index): \(reply)") }
+            }
+            try writer.join()
+            #expect(bad.isEmpty, "\(bad.prefix(5))")
+            #expect(stalledAt < stream.count, "the broker never paused this connection's input")
+            let received = try subscriber.take(200)
+            #expect(received == payloads.enumerated().map { .msg(topic: topic, seq: UInt64($0.offset + 1), payload: $0.element) })
         }
     }
 

@@ -450,6 +450,74 @@ struct Reading: Sendable {
         }
     }
 
+    @Test func aVersionOneMemberCountsThePayloadsItCannotTakeAndNoMemberGetsThem() throws {
+        // A member that went back to version 1 cannot receive a payload with an LF: handed to it, such a
+        // message is counted in its LAGGED, and no member receives it. Nothing is lost silently or twice.
+        let topic = "mixed"
+        let published = 6000
+        try withBroker { broker in
+            let modern = try broker.frameClient()
+            let old = try broker.frameClient()
+            for member in [modern, old] { #expect(try member.request("SUB \(topic) group=g").subscribeReply != nil) }
+            try old.hello(1)
+            let tally = PthreadLock(Tally(published: published))
+            let readers = [Self.mixedReader(modern, topic: topic, tally: tally), Self.mixedReader(old, topic: topic, tally: tally)]
+            let publisher = try broker.frameClient(version: 1)
+            var sent = 1
+            var badReplies = 0
+            while sent <= published {
+                var bytes: [UInt8] = []
+                for i in sent..<(sent + 200) {
+                    let payload = digits(i) + (i % 2 == 0 ? Array(" line".utf8) : Array(" two\nlines".utf8))
+                    bytes += Array("BPUB \(topic) \(payload.count)\n".utf8) + payload + [0x0A]
+                }
+                try publisher.sendBytes(bytes)
+                for _ in 0..<200 where try publisher.frame() != .ok("1") { badReplies += 1 }
+                sent += 200
+            }
+            #expect(badReplies == 0, "a group counts as one subscription")
+            Self.waitFor("every message delivered or counted") { tally.withLock { $0.delivered + $0.lagged } >= published }
+            for member in [modern, old] { try member.send("PING end") }
+            let readings = try readers.map { try $0.join() }
+            let final = tally.withLock { $0 }
+            Self.checkGroup(readings, tally: final, published: published)
+            #expect(final.delivered + final.lagged == published, "\(final.delivered) delivered + \(final.lagged) lagged")
+        }
+    }
+
+    /// A group member's reader for payloads `<i> ...` on a connection of either version: a version 1
+    /// MSG has no sequence, its payload's number stands for it.
+    private static func mixedReader(_ member: FrameClient, topic: String, tally: PthreadLock<Tally>) -> Worker<Reading> {
+        Worker {
+            var reading = Reading()
+            var last: UInt64 = 0
+            while true {
+                let frame = try member.frame()
+                switch frame {
+                case let .msg(t, seq, payload) where t == topic:
+                    let number = UInt64(String(decoding: payload.prefix { $0 != 0x20 }, as: UTF8.self)) ?? 0
+                    if let seq, seq != number { reading.failures.append("\(frame)") }
+                    if number <= last { reading.failures.append("MSG \(number) after \(last)") }
+                    if seq == nil && payload.contains(0x0A) { reading.failures.append("a version 1 MSG with an LF") }
+                    last = number
+                    reading.seqs.append(number)
+                    tally.withLock {
+                        if Int(number) < $0.seen.count { $0.seen[Int(number)] &+= 1 }
+                        $0.delivered += 1
+                    }
+                case let .lagged(t, count) where t == topic:
+                    reading.lagged += count
+                    tally.withLock { $0.lagged += Int(count) }
+                case .pong("end"):
+                    return reading
+                default:
+                    reading.failures.append("unexpected \(frame)")
+                }
+                if reading.failures.count > 5 { return reading }
+            }
+        }
+    }
+
     @Test func membersJoiningAndLeavingUnderLoadNeverGetAMessageTwice() throws {
         let topic = "churn"
         let bursts = 60

@@ -315,6 +315,19 @@ struct SequenceRule {
             let fromZero = try broker.frameClient()
             #expect(try fromZero.request("SUB held.t from=\(epoch):0").subscribeReply?.head == 10)
             #expect(try fromZero.take(5) == [.lagged(topic: "held.t", count: 6)] + (7...10).map { msg("held.t", UInt64($0), "\($0)") })
+            // The edges: from= just at and just before the oldest held message, last= of exactly what is held.
+            let edge = try broker.frameClient()
+            #expect(try edge.request("SUB held.t from=\(epoch):6").subscribeReply?.head == 10)
+            #expect(try edge.take(4) == (7...10).map { msg("held.t", UInt64($0), "\($0)") }, "all after 6 are held: no LAGGED")
+            let beforeEdge = try broker.frameClient()
+            #expect(try beforeEdge.request("SUB held.t from=\(epoch):5").subscribeReply?.head == 10)
+            #expect(try beforeEdge.take(5) == [.lagged(topic: "held.t", count: 1)] + (7...10).map { msg("held.t", UInt64($0), "\($0)") })
+            let lastHeld = try broker.frameClient()
+            #expect(try lastHeld.request("SUB held.t last=4").subscribeReply?.head == 10)
+            #expect(try lastHeld.take(4) == (7...10).map { msg("held.t", UInt64($0), "\($0)") })
+            let lastOne = try broker.frameClient()
+            #expect(try lastOne.request("SUB held.t last=1").subscribeReply?.head == 10)
+            #expect(try lastOne.take(1) == [msg("held.t", 10, "10")])
             // A stream with no message: last= writes nothing, from=<epoch>:0 is honored and writes nothing.
             let empty = try broker.frameClient()
             let emptyEpoch = try #require(try empty.request("SUB held.none last=3").subscribeReply)
@@ -324,7 +337,7 @@ struct SequenceRule {
             // Nothing else was owed: the next frame of each is the next message.
             #expect(try publisher.request("PUB held.t 11").publishReply?.seq == 11)
             #expect(try publisher.request("PUB held.none x").publishReply?.seq == 1)
-            for client in [last, from, fromZero] { #expect(try client.frame() == msg("held.t", 11, "11")) }
+            for client in [last, from, fromZero, edge, beforeEdge, lastHeld, lastOne] { #expect(try client.frame() == msg("held.t", 11, "11")) }
             for client in [empty, emptyFrom] { #expect(try client.frame() == msg("held.none", 1, "x")) }
         }
     }

@@ -168,8 +168,10 @@ final class CommandCore {
             }
             return
         }
-        let subscription = Subscription(pattern: Array(pattern), isPattern: Names.hasWildcard(pattern), id: session.nextSubscriptionID,
-                                        connectionToken: session.token, scheduler: cursorScheduler)
+        // Without a group the key is the pattern itself: one array serves both (an idle
+        // connection's subscription is one allocation smaller).
+        let subscription = Subscription(pattern: options.group == nil ? key : Array(pattern), isPattern: Names.hasWildcard(pattern),
+                                        id: session.nextSubscriptionID, connectionToken: session.token, scheduler: cursorScheduler)
         session.nextSubscriptionID += 1
         let head: StreamHead?
         do {

@@ -255,10 +255,10 @@ final class LocalTopicStore: TopicStore {
     /// Drops a cursor whose ring was closed by a sweep. Call on its owning loop.
     func forget(_ cursor: Cursor) {
         state.withLock { state in
-            cursor.drop()
             if let subscription = cursor.subscription {
                 subscription.cursors.removeAll { $0 === cursor }
             }
+            cursor.drop()
             if cursor.topic.receiverCount == 0 { retire(cursor.topic, in: &state) }
         }
     }

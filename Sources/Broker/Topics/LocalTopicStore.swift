@@ -22,10 +22,18 @@ final class LocalTopicStore: TopicStore {
         var lingerCount: UInt64 = 0
         /// Queue groups with at least one member.
         var groups: [GroupKey: QueueGroup] = [:]
+        /// The group of each subscription that is in one (kept here rather than in
+        /// every subscription: most are in none).
+        var groupOf: [ObjectIdentifier: QueueGroup] = [:]
         /// Makes every topic's epoch.
         var epochs: EpochSource
         /// Live settings (written by ``update(_:)``).
         var settings: TopicStoreSettings
+
+        /// The queue group `subscription` is a member of, if any.
+        func group(of subscription: Subscription) -> QueueGroup? {
+            groupOf.isEmpty ? nil : groupOf[ObjectIdentifier(subscription)]
+        }
     }
 
     private let state: PthreadLock<State>
@@ -159,12 +167,13 @@ final class LocalTopicStore: TopicStore {
                 let group = state.groups[key] ?? QueueGroup(key: key)
                 state.groups[key] = group
                 group.members.append(subscription)
-                subscription.group = group
+                state.groupOf[ObjectIdentifier(subscription)] = group
             }
             if subscription.isPattern {
                 state.patterns.insert(subscription)
+                let group = state.group(of: subscription)
                 for (name, topic) in state.topics where matches(subscription.pattern, name) {
-                    subscription.attach(to: topic)
+                    subscription.attach(to: topic, group: group)
                 }
                 return .success(nil)
             }
@@ -173,10 +182,10 @@ final class LocalTopicStore: TopicStore {
             case let .success(topic):
                 if !existed {
                     // A new topic: the pattern subscriptions made earlier that match it read it too.
-                    state.patterns.forEachMatch(subscription.pattern) { $0.attach(to: topic) }
+                    state.patterns.forEachMatch(subscription.pattern) { $0.attach(to: topic, group: state.group(of: $0)) }
                 }
                 stopLingering(topic, in: &state)
-                let head = subscription.attach(to: topic, start: ringStart(start, of: topic))
+                let head = subscription.attach(to: topic, start: ringStart(start, of: topic), group: state.group(of: subscription))
                 return .success(StreamHead(epoch: epoch(of: topic), head: head))
             case let .failure(error):
                 leaveGroup(subscription, in: &state)
@@ -188,7 +197,8 @@ final class LocalTopicStore: TopicStore {
 
     /// Takes `subscription` out of its queue group; the group ends with its last member.
     private func leaveGroup(_ subscription: Subscription, in state: inout State) {
-        guard let group = subscription.group else { return }
+        guard let group = state.group(of: subscription) else { return }
+        state.groupOf[ObjectIdentifier(subscription)] = nil
         group.members.removeAll { $0 === subscription }
         if group.members.isEmpty { state.groups[group.key] = nil }
     }
@@ -276,7 +286,7 @@ final class LocalTopicStore: TopicStore {
             if matching.isEmpty && (state.settings.lingerMs == 0 || !createsStream) { return .success(nil) }
             switch topic(named: key, in: &state) {
             case let .success(topic):
-                for subscription in matching { subscription.attach(to: topic) }
+                for subscription in matching { subscription.attach(to: topic, group: state.group(of: subscription)) }
                 startLingering(topic, in: &state)
                 return .success(topic)
             case let .failure(error):

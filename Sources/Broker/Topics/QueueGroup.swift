@@ -33,7 +33,7 @@ final class QueueGroup: @unchecked Sendable {
             head = topic.sender.positions.tail
             return existing
         }
-        let made = GroupShare(receiver: topic.sender.subscribe(start, tail: &head), topic: topic)
+        let made = GroupShare(receiver: topic.sender.subscribe(start, tail: &head), topic: topic, group: self)
         shares[ObjectIdentifier(topic)] = made
         return made
     }
@@ -60,14 +60,18 @@ final class GroupShare: BroadcastWaker, @unchecked Sendable {
     // by its own lock; the rest is immutable.
     let receiver: BroadcastReceiver<Message>
     let topic: Topic
+    /// The group whose share this is (it holds the share while a cursor reads it,
+    /// and a cursor reaches it only until it is dropped).
+    unowned let group: QueueGroup
     /// Member cursors on this share (guarded by the registry's lock).
     var cursorCount = 0
     /// Member cursors that found nothing to read and wait for a send.
     private let waiting = PthreadLock<[Cursor]>([])
 
-    init(receiver: BroadcastReceiver<Message>, topic: Topic) {
+    init(receiver: BroadcastReceiver<Message>, topic: Topic, group: QueueGroup) {
         self.receiver = receiver
         self.topic = topic
+        self.group = group
     }
 
     /// `cursor` is about to read and, if it drains the receiver, to wait: it is

@@ -91,7 +91,7 @@ final class Cursor: BroadcastWaker, @unchecked Sendable {
     /// registry lock and runs on the owning loop's thread.
     func drop() {
         if let share, receiver != nil {
-            subscription?.group?.leave(self, of: share)
+            share.group.leave(self, of: share)
         } else {
             receiver?.disarmWaker()
         }
@@ -125,9 +125,8 @@ final class Subscription: @unchecked Sendable {
     /// The owning loop.
     let scheduler: any CursorScheduler
     /// A cursor per concrete topic this subscription reads (guarded by the registry lock).
+    /// (Its queue group, if any, is kept by the store: most subscriptions are in none.)
     var cursors: [Cursor] = []
-    /// The queue group this subscription is a member of (guarded by the registry lock).
-    var group: QueueGroup?
     /// (Last, so that it fills the padding at the end.) True when the string contains a `*` or `>` level.
     let isPattern: Bool
 
@@ -139,10 +138,11 @@ final class Subscription: @unchecked Sendable {
         self.scheduler = scheduler
     }
 
-    /// Adds and arms a cursor on `topic`, reading from `start` (caller holds the
-    /// registry lock). Returns the topic's head when the cursor was placed.
+    /// Adds and arms a cursor on `topic`, reading from `start`, through `group`'s share
+    /// of the topic when the subscription is a member of that queue group (caller holds
+    /// the registry lock). Returns the topic's head when the cursor was placed.
     @discardableResult
-    func attach(to topic: Topic, start: BroadcastStart = .tail) -> UInt64 {
+    func attach(to topic: Topic, start: BroadcastStart = .tail, group: QueueGroup?) -> UInt64 {
         var head: UInt64 = 0
         let cursor: Cursor
         if let group {

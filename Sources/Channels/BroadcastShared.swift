@@ -56,16 +56,6 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
     @usableFromInline var tail: UInt64 = 0
     /// Live receivers: the claim count a send gives its slot.
     @usableFromInline var receiverCount = 0
-    /// Open sender handles; the last one to close closes the channel.
-    @usableFromInline var senderCount = 1
-    /// No send stores anything any more (last sender gone, or closed when drained).
-    @usableFromInline var closed = false
-    /// One node per receiver (allocated at subscribe, freed at deinit); the
-    /// node's `cursor` is that receiver's next position to read.
-    @usableFromInline var waiters = WaiterList()
-    /// Values kept after every receiver read them (0: none, as in Tokio; see
-    /// ``BroadcastRetention``). At most `capacity`.
-    @usableFromInline let retention: Int
     /// Retaining channels only: the oldest position still held. Every position
     /// in `start..<tail` holds its value.
     @usableFromInline var start: UInt64 = 0
@@ -73,9 +63,21 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
     @usableFromInline var heldBytes = 0
     /// Retaining channels: the most bytes held before the oldest values are dropped.
     @usableFromInline let maxBytes: Int
+    // The small fields last, after the waiter list's own 32-bit fields: the state
+    // is 112 bytes, and with its lock one allocation of 176 (it was 136, and 240).
+    /// One node per receiver (allocated at subscribe, freed at deinit); the
+    /// node's `cursor` is that receiver's next position to read.
+    @usableFromInline var waiters = WaiterList()
+    /// Values kept after every receiver read them (0: none, as in Tokio; see
+    /// ``BroadcastRetention``). At most `capacity` (≤ ``Broadcast/maxCapacity``).
+    @usableFromInline let retention: Int32
+    /// Open sender handles; the last one to close closes the channel.
+    @usableFromInline var senderCount: Int32 = 1
+    /// No send stores anything any more (last sender gone, or closed when drained).
+    @usableFromInline var closed = false
 
     init(capacity: Int, retention: Int = 0, maxBytes: Int = .max) {
-        self.retention = min(retention, capacity)
+        self.retention = Int32(min(retention, capacity))
         self.maxBytes = maxBytes
         physical = min(capacity, 2)
         slots = .allocate(capacity: physical)
@@ -208,7 +210,7 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
     mutating func storeRetaining(_ value: T, receivers n: Int, weight: UInt32) -> T? {
         var idx = Int(truncatingIfNeeded: tail) & mask
         while tail &- start >= UInt64(physical) && physical < Int(capacity)
-            && (physical < retention || slots[idx].rem > 0) {
+            && (physical < Int(retention) || slots[idx].rem > 0) {
             grow()
             idx = Int(truncatingIfNeeded: tail) & mask
         }
@@ -274,15 +276,14 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
 final class BroadcastShared<T: Sendable>: Sendable {
     /// Every mutable field of the channel, behind one mutex.
     @usableFromInline let state: PthreadLock<BroadcastState<T>>
-    /// The capacity (a power of two).
-    @usableFromInline let capacity: Int
     /// Retaining channels: where held bytes are also added up across channels.
     @usableFromInline let account: BroadcastByteAccount?
     /// True when the channel keeps values after every receiver read them.
     @usableFromInline let isRetaining: Bool
+    // The capacity is not copied here (it is read from `state`, off the hot paths):
+    // the object takes 48 bytes of heap, not 64.
 
     init(capacity: Int, retention: BroadcastRetention<T>? = nil) {
-        self.capacity = capacity
         isRetaining = (retention?.count ?? 0) > 0
         account = retention?.account
         state = PthreadLock(BroadcastState(capacity: capacity, retention: retention?.count ?? 0,
@@ -479,6 +480,9 @@ final class BroadcastShared<T: Sendable>: Sendable {
     }
 
     var receiverCount: Int { state.withLock { $0.receiverCount } }
+
+    /// The capacity (a power of two).
+    var capacity: Int { state.withLock { Int($0.capacity) } }
 
     /// Number of parked waiters (async receivers and armed wakers), for tests.
     var parkedCount: Int { state.withLock { $0.waiters.linkedCount } }

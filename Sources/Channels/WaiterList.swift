@@ -57,15 +57,16 @@ struct WaiterList: @unchecked Sendable {
     @usableFromInline
     struct Node: Sendable {
         /// Previous node of its list (itself when unlinked).
+        // The small fields first, so that they share 16 bytes: a node is 40 bytes, not 48.
         @usableFromInline var prev: Int32
         /// Next node of its list (itself when unlinked).
         @usableFromInline var next: Int32
+        /// Free-list link when the node is not allocated.
+        @usableFromInline var nextFree: Int32
         /// Whether the node is in a list (main or detached).
         @usableFromInline var linked: Bool
         /// The parked task or armed waker (`.none` when not parked).
         @usableFromInline var waiter: Waiter
-        /// Free-list link when the node is not allocated.
-        @usableFromInline var nextFree: Int32
         /// Broadcast stores the receiver cursor here (unused otherwise).
         @usableFromInline var cursor: UInt64
 
@@ -85,15 +86,17 @@ struct WaiterList: @unchecked Sendable {
     /// `allocate()` only, so they are always in bounds. Only ``allocate()``
     /// replaces the pointer (readable from the channels' inlinable hot paths).
     @usableFromInline var nodes: UnsafeMutablePointer<Node>
-    /// Nodes the slab has room for.
-    private var capacity: Int
-    /// Nodes initialized so far (allocated or on the free list).
-    private var used: Int
-    /// First node of the free list, or -1.
-    private var freeHead: Int32 = -1
     /// Number of nodes linked in any list (main or detached): parked waiters.
     /// Changed only by ``park(_:_:)`` and ``unpark(_:)``.
     @usableFromInline var linkedCount: Int = 0
+    // 32-bit counts (node indices are `Int32`), last: a list is 28 bytes, and the
+    // channel state that holds it packs its own small fields after them.
+    /// Nodes the slab has room for.
+    private var capacity: Int32
+    /// Nodes initialized so far (allocated or on the free list).
+    private var used: Int32
+    /// First node of the free list, or -1.
+    private var freeHead: Int32 = -1
 
     /// Starts with room for the sentinel and one node: most topics have one
     /// subscriber, and a slab of 8 (384 bytes) was a fifth of an idle
@@ -101,14 +104,14 @@ struct WaiterList: @unchecked Sendable {
     /// It doubles when full.
     init() {
         capacity = 2
-        nodes = .allocate(capacity: capacity)
+        nodes = .allocate(capacity: Int(capacity))
         nodes.initialize(to: Node(prev: 0, next: 0, linked: false, waiter: .none, nextFree: -1, cursor: 0))
         used = 1
     }
 
     /// Releases the slab. Called once by the owning channel's deinit.
     func destroy() {
-        nodes.deinitialize(count: used)
+        nodes.deinitialize(count: Int(used))
         nodes.deallocate()
     }
 
@@ -125,14 +128,14 @@ struct WaiterList: @unchecked Sendable {
             return i
         }
         if used == capacity {
-            let bigger = UnsafeMutablePointer<Node>.allocate(capacity: capacity * 2)
-            bigger.moveInitialize(from: nodes, count: used)
+            let bigger = UnsafeMutablePointer<Node>.allocate(capacity: Int(capacity) * 2)
+            bigger.moveInitialize(from: nodes, count: Int(used))
             nodes.deallocate()
             nodes = bigger
             capacity *= 2
         }
-        let i = Int32(used)
-        (nodes + used).initialize(to: Node(prev: i, next: i, linked: false, waiter: .none, nextFree: -1, cursor: 0))
+        let i = used
+        (nodes + Int(i)).initialize(to: Node(prev: i, next: i, linked: false, waiter: .none, nextFree: -1, cursor: 0))
         used += 1
         return i
     }

@@ -71,14 +71,13 @@ public enum FramerDecision: Hashable, Sendable {
 public struct LineFramer: Sendable {
     /// The longest accepted line, in bytes.
     public var maxLineBytes: Int
-    // Declared in this order so the one-byte fields share the payload's padding: a
-    // framer lives inside every connection's session (40 bytes, not 56).
     /// Input not delivered yet: an incomplete line, or (while paused) the rest of a chunk.
     private var held: [UInt8] = []
-    /// The part of a read payload that arrived so far, when it spans chunks.
-    private var payloadBytes: [UInt8] = []
-    /// The payload in progress, if any.
-    private var payload: PayloadProgress = .none
+    /// The payload in progress and the part of it gathered so far; nil until the
+    /// first payload decision, then kept for the next payload. Boxed, because few
+    /// connections ever send a payload and a framer lives inside every connection's
+    /// session: 32 bytes, not 40. Copy-on-write (``payloadBox()``), so framers stay values.
+    private var payload: PayloadBox?
     /// True while `held` holds input that stopped at a pause (it may contain whole lines).
     public private(set) var isPaused = false
     /// True while the rest of an over-long line is being skipped.
@@ -92,7 +91,7 @@ public struct LineFramer: Sendable {
 
     /// Bytes the framer holds: an incomplete line, input kept at a pause, and the
     /// part of a payload gathered so far (0 when it holds nothing).
-    public var heldByteCount: Int { held.count + payloadBytes.count }
+    public var heldByteCount: Int { held.count + (payload?.bytes.count ?? 0) }
 
     /// True while an incomplete line (or a line being discarded), or a payload with
     /// its ending, is in progress: input has begun that has not been reported yet.
@@ -100,7 +99,8 @@ public struct LineFramer: Sendable {
 
     /// True from a payload decision until the payload (or its skip) is reported.
     public var isInPayload: Bool {
-        if case .none = payload { return false }
+        guard let payload else { return false }
+        if case .none = payload.progress { return false }
         return true
     }
 
@@ -157,12 +157,30 @@ public struct LineFramer: Sendable {
         held = []
         isPaused = false
         discarding = false
-        payload = .none
-        payloadBytes = []
+        payload = nil
         isBroken = false
     }
 
     // MARK: - Internals
+
+    /// A payload's progress and the part of it gathered so far (see `payload`).
+    ///
+    /// `@unchecked Sendable`: a box is only changed through ``payloadBox()``, which
+    /// copies it first unless this framer holds the only reference, so no box that
+    /// two framers share is ever changed.
+    private final class PayloadBox: @unchecked Sendable {
+        /// How far the payload has come.
+        var progress: PayloadProgress = .none
+        /// The part of a read payload that arrived so far, when it spans chunks.
+        var bytes: [UInt8] = []
+
+        init() {}
+
+        init(copying other: PayloadBox) {
+            progress = other.progress
+            bytes = other.bytes
+        }
+    }
 
     /// How far a payload has come.
     private enum PayloadProgress: Sendable {
@@ -281,7 +299,21 @@ public struct LineFramer: Sendable {
     // MARK: - Payloads
 
     private mutating func beginPayload(size: UInt64, keep: Bool) {
-        payload = .body(remaining: size, keep: keep)
+        payloadBox().progress = .body(remaining: size, keep: keep)
+    }
+
+    /// The payload box, made first if there is none, and copied first if another
+    /// framer (a copy of this one) shares it.
+    private mutating func payloadBox() -> PayloadBox {
+        if let box = payload {
+            if isKnownUniquelyReferenced(&payload) { return box }
+            let copy = PayloadBox(copying: box)
+            payload = copy
+            return copy
+        }
+        let made = PayloadBox()
+        payload = made
+        return made
     }
 
     /// Takes payload bytes and then the payload's ending from `chunk[position...]`.
@@ -291,49 +323,54 @@ public struct LineFramer: Sendable {
         _ chunk: UnsafeRawBufferPointer, _ position: inout Int,
         _ body: (FramerEvent) throws -> FramerDecision
     ) rethrows -> FramerDecision? {
+        guard payload != nil else { return .proceed }
+        let box = payloadBox()
         while true {
-            switch payload {
+            switch box.progress {
             case .none:
                 return .proceed
             case let .body(remaining, keep):
                 let available = UInt64(chunk.count - position)
-                if keep && payloadBytes.isEmpty && remaining < available {
+                if keep && box.bytes.isEmpty && remaining < available {
                     // The whole payload is here: lend it from the chunk if its ending is here too.
                     let end = position + Int(remaining)
                     let lf = chunk[end] == ASCII.cr ? end + 1 : end
                     if lf < chunk.count {
                         guard chunk[lf] == ASCII.lf else { return try breakFraming(body) }
-                        payload = .none
+                        box.progress = .none
                         let decision = try body(.payload(chunk.slice(position..<end)))
                         position = lf + 1
                         return LineFramer.withoutPayload(decision)
                     }
                 }
                 let taken = min(available, remaining)
-                if keep && taken > 0 { payloadBytes.append(contentsOf: chunk.slice(position..<(position + Int(taken)))) }
+                if keep && taken > 0 { box.bytes.append(contentsOf: chunk.slice(position..<(position + Int(taken)))) }
                 position += Int(taken)
-                payload = remaining == taken ? .ending(sawCR: false, keep: keep) : .body(remaining: remaining - taken, keep: keep)
+                box.progress = remaining == taken ? .ending(sawCR: false, keep: keep) : .body(remaining: remaining - taken, keep: keep)
                 if remaining != taken { return nil }
             case let .ending(sawCR, keep):
                 guard position < chunk.count else { return nil }
                 let byte = chunk[position]
                 if byte == ASCII.cr && !sawCR {
                     position += 1
-                    payload = .ending(sawCR: true, keep: keep)
+                    box.progress = .ending(sawCR: true, keep: keep)
                     continue
                 }
                 guard byte == ASCII.lf else { return try breakFraming(body) }
                 position += 1
-                payload = .none
-                return LineFramer.withoutPayload(try keep ? reportGathered(body) : body(.payloadSkipped))
+                box.progress = .none
+                return LineFramer.withoutPayload(try keep ? LineFramer.reportGathered(box, body) : body(.payloadSkipped))
             }
         }
     }
 
-    /// Reports a payload gathered across chunks, then lets its buffer go.
-    private mutating func reportGathered(_ body: (FramerEvent) throws -> FramerDecision) rethrows -> FramerDecision {
-        let decision = try payloadBytes.withUnsafeBytes { try body(.payload($0)) }
-        if payloadBytes.capacity > 1024 { payloadBytes = [] } else { payloadBytes.removeAll(keepingCapacity: true) }
+    /// Reports a payload gathered across chunks, then empties its buffer (giving
+    /// back a large allocation).
+    private static func reportGathered(
+        _ box: PayloadBox, _ body: (FramerEvent) throws -> FramerDecision
+    ) rethrows -> FramerDecision {
+        let decision = try box.bytes.withUnsafeBytes { try body(.payload($0)) }
+        if box.bytes.capacity > 1024 { box.bytes = [] } else { box.bytes.removeAll(keepingCapacity: true) }
         return decision
     }
 

@@ -20,6 +20,9 @@ final class CommandCore {
     unowned(unsafe) var cursorScheduler: (any CursorScheduler)!
     /// Server-wide counters.
     let stats: ServerStats
+    /// The id of the next subscription made on this loop (unique per loop, so per
+    /// connection too; kept here, not in each session).
+    private var nextSubscriptionID: UInt64 = 1
     var logger: Logger { context.logger }
 
     init(context: ServerContext, settings: LiveSettings) {
@@ -171,8 +174,8 @@ final class CommandCore {
         // Without a group the key is the pattern itself: one array serves both (an idle
         // connection's subscription is one allocation smaller).
         let subscription = Subscription(pattern: options.group == nil ? key : Array(pattern), isPattern: Names.hasWildcard(pattern),
-                                        id: session.nextSubscriptionID, connectionToken: session.token, scheduler: cursorScheduler)
-        session.nextSubscriptionID += 1
+                                        id: nextSubscriptionID, connectionToken: session.token, scheduler: cursorScheduler)
+        nextSubscriptionID += 1
         let head: StreamHead?
         do {
             head = try store.subscribe(subscription, start: start, group: options.group)

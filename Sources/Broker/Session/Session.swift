@@ -49,14 +49,18 @@ class Session {
     @exclusivity(unchecked)
     final var ready: [Cursor] = []
     /// Since when (monotonic ms) an incomplete line has been held, if one is.
-    final var partialSinceMs: Int64?
+    final var partialSinceMs: Int64? {
+        get { partialSince == Session.noPartialLine ? nil : partialSince }
+        set { partialSince = newValue ?? Session.noPartialLine }
+    }
+    /// ``partialSinceMs`` stored as a plain `Int64` (8 bytes where the optional took
+    /// 16), ``noPartialLine`` standing for nil.
+    private final var partialSince = Session.noPartialLine
     /// The topic of the last PUB, reused while it is not retired (unchecked
     /// exclusivity: passed `inout` to the store on every PUB, 89 instructions of
     /// run-time check each otherwise).
     @exclusivity(unchecked)
     final var publishCache: Topic?
-    /// The next subscription id of this session.
-    final var nextSubscriptionID: UInt64 = 1
     /// The `BPUB` whose payload the framer is reading, if any (boxed: most
     /// connections never have one, and an idle connection stays small).
     final var pendingBinaryPublish: PendingBinaryPublish?
@@ -89,6 +93,9 @@ class Session {
     }
 
     // MARK: - Input
+
+    /// `partialSince` when no incomplete line is held (no monotonic clock reads it).
+    private static let noPartialLine = Int64.min
 
     /// Unread replies above which input is paused (TCP backpressure).
     static let replyHighWater = 256 * 1024

@@ -126,7 +126,7 @@ final class Subscription: @unchecked Sendable {
     let scheduler: any CursorScheduler
     /// A cursor per concrete topic this subscription reads (guarded by the registry lock).
     /// (Its queue group, if any, is kept by the store: most subscriptions are in none.)
-    var cursors: [Cursor] = []
+    var cursors = CursorList()
     /// (Last, so that it fills the padding at the end.) True when the string contains a `*` or `>` level.
     let isPattern: Bool
 

@@ -37,7 +37,7 @@ public final class Topic: @unchecked Sendable {
     private static let publishedMask: UInt64 = (1 << 62) - 1
     /// The cursors reading this topic (guarded by the registry's lock); each
     /// cursor knows its index here, for O(1) removal.
-    var cursors: [Cursor] = []
+    var cursors = CursorList()
 
     init(name: [UInt8], epochNumber: UInt64, limits: RingLimits, account: BroadcastByteAccount?) throws(BroadcastChannelError) {
         self.name = name

@@ -43,7 +43,7 @@ class Session {
     /// (see ``publishQuota``).
     final var publishedSinceInput: UInt32 = 0
     /// Subscriptions by their SUB string (and group).
-    final var subscriptions: [[UInt8]: Subscription] = [:]
+    final var subscriptions = SubscriptionTable()
     /// Cursors that may have messages to write, served round-robin (unchecked
     /// exclusivity: on the delivery path).
     @exclusivity(unchecked)
@@ -298,7 +298,7 @@ class Session {
     /// Ends every subscription of the session (its cursors stop at once).
     final func dropSubscriptions() {
         let store = services.core.store
-        for subscription in subscriptions.values { store.unsubscribe(subscription) }
+        subscriptions.forEach { store.unsubscribe($0) }
         if !subscriptions.isEmpty { services.core.stats.subscriptions.subtract(UInt64(subscriptions.count)) }
         subscriptions.removeAll()
         for cursor in ready { cursor.isQueued = false }

@@ -138,6 +138,8 @@ private func benchSubscriber(_ connection: BrokerConnection, shared: BenchShared
                 shared.delivered.add(1, ordering: .relaxed)
             case let .lagged(_, count):
                 result.lagged += count
+            case .positionLost:
+                break  // bench never resumes
             case let .bye(code, text):
                 result.error = BrokerClientError.bye(code: code, text: text).description
             }

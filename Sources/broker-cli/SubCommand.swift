@@ -42,6 +42,8 @@ func runSub(_ invocation: Invocation) -> Int32 {
                     lagged += count
                     printer.out.flush()
                     diagnose("lagged on \(topic): \(count) messages missed")
+                case .positionLost:
+                    break  // a version 1 connection never resumes
                 case let .bye(code, text):
                     reason = BrokerClientError.bye(code: code, text: text).description
                     break readLoop

@@ -16,6 +16,13 @@ public struct MessageView {
     /// The stream's epoch when the connection knows it (see ``Message/epoch``).
     public let epoch: String?
 
+    public init(topic: String, payload: UnsafeRawBufferPointer, seq: UInt64? = nil, epoch: String? = nil) {
+        self.topic = topic
+        self.payload = payload
+        self.seq = seq
+        self.epoch = epoch
+    }
+
     /// An owned copy.
     public var message: Message {
         Message(topic: topic, payload: Array(payload), seq: seq, epoch: epoch)

@@ -109,6 +109,26 @@ struct LibraryVersion2AgainstDaemon {
         restarted.stop()
     }
 
+    @Test func aPatternReadsOnWhenItsTopicIsFreedAndMadeAgain() throws {
+        let server = try Server(["--linger-ms", "0"])
+        let endpoint = Endpoint(host: "127.0.0.1", port: server.port)
+        let pattern = try BrokerConnection(to: endpoint, version: .v2)
+        try pattern.subscribe("p.*")
+        let publisher = try BrokerConnection(to: endpoint, version: .v2)
+        var positions: [StreamPosition] = []
+        for text in ["a", "b", "c"] {
+            positions.append(try #require(try publisher.publishBinary(topic: "p.x", payload: Array(text.utf8)).position))
+            #expect(try pattern.nextEvent() == .message(Message(topic: "p.x", payload: Array(text.utf8), seq: positions.last?.seq)))
+            // Once the pattern has read it nothing keeps the stream, which the broker frees within
+            // about a second (PROTOCOL.md): ask until STATS no longer knows the topic.
+            let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+            while (try? publisher.stats(topic: "p.x")) != nil, ContinuousClock.now < deadline {}
+        }
+        #expect(positions.map(\.seq) == [1, 1, 1])
+        #expect(Set(positions.map(\.epoch)).count == 3)
+        server.stop()
+    }
+
     @Test func binaryPublishRoundTripsEveryByteValue() throws {
         let server = try Server()
         let endpoint = Endpoint(host: "127.0.0.1", port: server.port)

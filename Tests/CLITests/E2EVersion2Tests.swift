@@ -271,11 +271,10 @@ struct CLIVersion2AgainstDaemon {
         server.stop()
     }
 
-    /// `seq 1 200000 | broker-cli pub t` into a running `broker-cli sub t`: whole, in order, no LAGGED.
-    /// With the shipped capacity (1024) this does not hold: the broker publishes the PUB lines of one
-    /// 256 KiB read (about 20,000) before it delivers any; 65536 leaves room for two reads.
+    /// `seq 1 200000 | broker-cli pub t` into a running `broker-cli sub t`, with the shipped
+    /// configuration: whole, in order, no LAGGED.
     @Test func aBurstOf200000LinesArrivesWholeAndInOrder() throws {
-        let server = try Server(["--config", packageDirectory + "/conf/broker.conf", "--capacity", "65536"])
+        let server = try Server(["--config", packageDirectory + "/conf/broker.conf"])
         let sub = try subscriber(port: server.port, ["t"])
         let start = ContinuousClock.now
         let pub = try runCLI(["pub", "t", "--port", String(server.port)], stdin: numbers(1...200_000))

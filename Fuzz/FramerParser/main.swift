@@ -95,6 +95,8 @@ func frame(_ chunks: [ArraySlice<UInt8>], max: Int, pausing: Bool) -> EventLog {
             log.appendLine(bytes)
         case .lineTooLong:
             log.appendTooLong()
+        case .payload, .payloadSkipped, .badFraming:
+            fail("a payload event though no payload was asked for")
         }
         return pausing ? .pause : .proceed
     }
@@ -112,7 +114,7 @@ func frame(_ chunks: [ArraySlice<UInt8>], max: Int, pausing: Bool) -> EventLog {
 
 /// Client-side errors carry one line of non-empty text with one of the spec's codes.
 func checkProtocolError(_ error: ProtocolError) {
-    let codes: Set<ErrorCode> = [.unknownCommand, .badArguments, .badTopic, .reservedTopic]
+    let codes: Set<ErrorCode> = [.unknownCommand, .badArguments, .badTopic, .reservedTopic, .unsupportedVersion]
     check(codes.contains(error.code), "unexpected error code \(error.code)")
     check(!error.text.isEmpty, "empty error text for \(error.code)")
     check(!error.text.utf8.contains(ASCII.lf) && !error.text.utf8.contains(ASCII.cr),
@@ -138,8 +140,23 @@ func checkCommand(_ line: [UInt8], max: Int) {
         }
         check(payload.last != ASCII.cr, "PUB accepted a payload ending with CR")
         check(!payload.contains(ASCII.lf), "payload contains LF")
-    case let .subscribe(pattern), let .unsubscribe(pattern):
-        pattern.withUnsafeBytes { check(Names.validatePattern($0) == nil, "SUB/UNSUB accepted an invalid pattern") }
+    case let .subscribe(pattern, options):
+        pattern.withUnsafeBytes { check(Names.validatePattern($0) == nil, "SUB accepted an invalid pattern") }
+        check(options == .none, "a version 1 SUB accepted options")
+    case let .unsubscribe(pattern, group):
+        pattern.withUnsafeBytes { check(Names.validatePattern($0) == nil, "UNSUB accepted an invalid pattern") }
+        check(group == nil, "a version 1 UNSUB accepted a group")
+    case let .hello(version):
+        check(version == 1 || version == 2, "HELLO accepted version \(version)")
+    case let .binaryPublish(topic, payload):
+        // The line alone is parsed here (its payload follows it on the wire), so the owned
+        // form has an empty payload and does not round-trip through one line.
+        topic.withUnsafeBytes { topic in
+            check(Names.validateTopic(topic) == nil, "BPUB accepted an invalid topic")
+            check(!Names.isReserved(topic), "BPUB accepted a reserved topic")
+        }
+        check(payload.isEmpty, "a BPUB line parsed alone has a payload")
+        return
     case let .ping(token):
         if let token {
             check(!token.isEmpty && !token.contains(ASCII.space), "PING token empty or with a space")
@@ -175,6 +192,7 @@ func checkCommand(_ line: [UInt8], max: Int) {
             switch event {
             case let .line(bytes): framed.append(.line(Array(bytes)))
             case .lineTooLong: framed.append(.tooLong)
+            case .payload, .payloadSkipped, .badFraming: fail("a payload event though no payload was asked for")
             }
             return .proceed
         }

@@ -1,13 +1,27 @@
-// One connection to the broker: connect, request/reply commands, and reading unasked frames.
+// One connection to the broker: connect, HELLO, request/reply commands, subscriptions and their positions.
 import Posix
 import Protocol
 
 /// A connection to a broker, used from one thread at a time.
 ///
-/// Commands (``publish(topic:payload:)``, ``subscribe(_:)``, ``ping()``...) send one
-/// line and wait for its reply. Frames that arrive unasked while a reply is awaited
-/// (`MSG`, `LAGGED`) are kept, in order, and handed out by ``nextEvent(beforeBlocking:)``.
-/// For many messages at once, use ``publishPipelined(topic:maxInFlight:produce:onReply:)``.
+/// Commands (``publish(topic:payload:)``, ``subscribe(_:options:)``, ``ping(timeout:)``...)
+/// send one line and wait for its reply. Frames that arrive unasked while a reply is
+/// awaited (`MSG`, `LAGGED`) are kept, in order, and handed out by
+/// ``nextEvent(beforeBlocking:)``. For many messages at once, use
+/// ``publishPipelined(topic:maxInFlight:produce:onReply:)``.
+///
+/// Versions: a connection speaks version 1 unless made with `version: .v2` (or switched
+/// with ``hello(_:)``). Version 1 stays the default so that code written for it, and
+/// brokers that know only version 1, see exactly what they saw before. In version 2:
+/// - messages carry their sequence (``Message/seq``) and, for concrete topics, their
+///   stream's epoch (``Message/epoch``); payloads may hold any byte;
+/// - every frame is checked against the sequence rule (``SequenceChecker``): a gap that
+///   no `LAGGED` frame reported is handed out as ``BrokerEvent/lagged(topic:count:)``,
+///   never lost silently; a frame lag cannot explain throws
+///   ``BrokerClientError/protocolViolation(_:)``;
+/// - ``resumeState()`` and ``resume(_:)`` let a new connection go on where this one
+///   stopped: held messages as messages, the rest counted, or
+///   ``BrokerEvent/positionLost(topic:previous:current:)`` for a stream that is gone.
 ///
 /// The connection is not `Sendable`: it belongs to the thread that uses it. To stop
 /// a thread blocked in a read from elsewhere, take a ``Canceller`` first.
@@ -19,38 +33,79 @@ import Protocol
 public final class BrokerConnection {
     /// Where this connection goes.
     public let endpoint: Endpoint
+    /// The version this connection speaks (its last `HELLO` that was answered `OK`).
+    @exclusivity(unchecked)
+    public internal(set) var version: ProtocolVersion = .v1
+    // The connection belongs to one thread, and no access to a property overlaps another
+    // to the same property (the framer's callback never touches `framer`): the run-time
+    // exclusivity checks of the per-message properties are left out
+    // (`@exclusivity(unchecked)`): they were about 15 % of a subscriber's time per message (perf).
+
     /// The socket; closed when the connection and every canceller are gone.
     let socket: ConnectionSocket
-    /// Splits the broker's bytes into lines.
+    /// Splits the broker's bytes into lines and version 2 payloads.
+    @exclusivity(unchecked)
     var framer = LineFramer(maxLineBytes: BrokerConnection.maxFrameBytes)
-    /// Frames read but not yet handed out, from `frameHead` on.
-    var frames: [ServerFrame] = []
-    /// Index of the next frame in `frames` to hand out.
-    var frameHead = 0
-    /// Unasked frames that arrived while a reply was awaited.
-    var unasked: [ServerFrame] = []
-    /// Index of the next frame in `unasked` to hand out.
-    var unaskedHead = 0
+    /// The version incoming lines are parsed with: it changes at the `OK` of a `HELLO`,
+    /// in the middle of a read if need be, since the frames after it are in the new version.
+    @exclusivity(unchecked)
+    var parseVersion: ProtocolVersion = .v1
+    /// The version a `HELLO` awaiting its reply asked for.
+    var pendingHello: ProtocolVersion?
+    /// The line of a version 2 `MSG` whose payload the framer is reading.
+    @exclusivity(unchecked)
+    var pendingHeader: (topic: String, seq: UInt64)?
+    /// The last topic made into a `String`, kept to reuse for the next frame on it.
+    @exclusivity(unchecked)
+    var recentTopic: (bytes: [UInt8], text: String) = ([], "")
+    /// Frames read and not yet taken, in arrival order, from `inboundHead` on.
+    @exclusivity(unchecked)
+    var inbound: [Inbound] = []
+    /// Index of the next frame in `inbound` to take.
+    @exclusivity(unchecked)
+    var inboundHead = 0
+    /// Checked events not yet handed out, from `eventsHead` on.
+    @exclusivity(unchecked)
+    var events: [BrokerEvent] = []
+    /// Index of the next event in `events` to hand out.
+    @exclusivity(unchecked)
+    var eventsHead = 0
+    /// The subscriptions this connection holds, in the order they were made.
+    var active: [ActiveSubscription] = []
+    /// The id of the next subscription.
+    var nextSubscriptionID = 1
+    /// Checks version 2 frames against the sequence rule.
+    let checker = SequenceChecker()
     /// The read buffer (one allocation for the connection's life).
+    @exclusivity(unchecked)
     var readBuffer: UnsafeMutableRawBufferPointer
     /// True once the broker's end of file was read.
+    @exclusivity(unchecked)
     var reachedEnd = false
 
-    /// The longest broker line accepted (a `MSG` of a maximal `PUB`, with room to spare).
-    static let maxFrameBytes = 1 << 20
+    /// The longest broker line accepted: a version 1 `MSG` of the largest payload a
+    /// broker accepts with `BPUB` (`max_payload_bytes` is at most 1 GiB) and its topic.
+    static let maxFrameBytes = maxPayloadBytes + 512
+    /// The largest version 2 payload accepted (the broker's largest `max_payload_bytes`).
+    static let maxPayloadBytes = 1 << 30
+    /// Bytes asked for per read.
+    static let readBufferBytes = 1 << 20
 
-    /// Connects, waiting at most `timeout` for the broker to accept, then, when `token`
-    /// is given, authenticates with `AUTH <token>` (waiting at most `timeout` for its reply)
-    /// before anything else is sent.
+    /// Connects, waiting at most `timeout` for the broker to accept; then, when `token`
+    /// is given, authenticates with `AUTH <token>`, and with `version` `.v2` sends
+    /// `HELLO 2` (each reply awaited at most `timeout`), before anything else is sent.
     ///
     /// Throws ``BrokerClientError/cannotConnect(address:reason:)`` with the system's text,
-    /// and ``BrokerClientError/authenticationFailed`` when the broker refuses the token.
-    /// A broker without a configured token accepts any `AUTH`.
-    public init(to endpoint: Endpoint, timeout: Duration = .seconds(5), token: String? = nil) throws(BrokerClientError) {
+    /// ``BrokerClientError/authenticationFailed`` when the broker refuses the token, and
+    /// ``BrokerClientError/refused(_:)`` with `unknown-command` from a broker that knows
+    /// only version 1. A broker without a configured token accepts any `AUTH`.
+    public init(to endpoint: Endpoint, timeout: Duration = .seconds(5), token: String? = nil,
+                version: ProtocolVersion = .v1) throws(BrokerClientError) {
         self.endpoint = endpoint
         self.socket = try ConnectionSocket.connect(to: endpoint, timeout: timeout)
-        self.readBuffer = .allocate(byteCount: 256 * 1024, alignment: 16)
+        self.readBuffer = .allocate(byteCount: BrokerConnection.readBufferBytes, alignment: 16)
         if let token { try authenticate(token, timeout: timeout) }
+        if version != .v1 { try hello(version, timeout: timeout) }
     }
 
     deinit { readBuffer.deallocate() }
@@ -69,18 +124,13 @@ public final class BrokerConnection {
     // MARK: Commands
 
     /// Publishes one message and waits for its reply.
-    /// Returns the number of subscriptions it was queued for (`OK <n>`).
+    /// Returns the number of subscriptions it was queued for (`OK <n>`, in version 2 `OK <n> <epoch>:<seq>`).
     /// Throws ``BrokerClientError/refused(_:)`` when the broker answers `ERR`.
     @discardableResult
     public func publish(topic: some Collection<UInt8>, payload: some Collection<UInt8>) throws(BrokerClientError) -> Int {
         var line: [UInt8] = []
         WireEncoder.appendPub(topic: topic, payload: payload, to: &line)
-        let rest = try request(line)
-        guard let rest else { return 0 }
-        guard let count = rest.withUnsafeBytes({ ServerFrameParser.parseDecimal($0) }) else {
-            throw .protocolViolation("PUB reply 'OK \(String(decoding: rest, as: UTF8.self))'")
-        }
-        return Int(clamping: count)
+        return try publishReceipt(for: request(line), command: "PUB").subscribers
     }
 
     /// Publishes one text message; see ``publish(topic:payload:)``.
@@ -89,18 +139,62 @@ public final class BrokerConnection {
         try publish(topic: Array(topic.utf8), payload: Array(text.utf8))
     }
 
-    /// Subscribes to a topic or pattern; active when this returns.
-    public func subscribe(_ pattern: String) throws(BrokerClientError) {
+    /// Switches the connection to `version` with `HELLO <version>` and waits up to
+    /// `timeout` (nil: for ever) for its reply; subscriptions stay.
+    ///
+    /// Frames after the reply are read in the new version. A broker that knows only
+    /// version 1 answers `ERR unknown-command` (``BrokerClientError/refused(_:)``); the
+    /// connection then goes on in the version it spoke.
+    public func hello(_ version: ProtocolVersion, timeout: Duration? = nil) throws(BrokerClientError) {
         var line: [UInt8] = []
-        WireEncoder.appendSub(pattern.utf8, to: &line)
-        _ = try request(line)
+        WireEncoder.appendHello(version: version.rawValue, to: &line)
+        pendingHello = version
+        defer { pendingHello = nil }
+        let rest = try request(line, deadline: timeout.map { ContinuousClock.now.advanced(by: $0) })
+        guard rest == Array(version.description.utf8) else {
+            throw .protocolViolation("HELLO reply 'OK \(String(decoding: rest ?? [], as: UTF8.self))'")
+        }
+        self.version = version
     }
 
-    /// Ends the subscription made with exactly this string.
-    public func unsubscribe(_ pattern: String) throws(BrokerClientError) {
+    /// Subscribes to a topic or pattern; active when this returns.
+    ///
+    /// `options` are version 2's (`from=`, `last=`, `group=`); a version 1 broker
+    /// refuses any. Returns, in version 2 and for a concrete topic, the stream's epoch
+    /// and head when the subscription became active (`OK <epoch> <head>`); nil otherwise.
+    /// With `from=` that the broker did not honor (another epoch, or a sequence past the
+    /// head), a ``BrokerEvent/positionLost(topic:previous:current:)`` is handed out
+    /// before the subscription's messages. Subscribing again with the same string and
+    /// group changes nothing (the broker replays nothing).
+    @discardableResult
+    public func subscribe(_ pattern: String, options: SubscribeOptions = .none) throws(BrokerClientError) -> StreamPosition? {
         var line: [UInt8] = []
-        WireEncoder.appendUnsub(pattern.utf8, to: &line)
+        WireEncoder.appendSub(pattern.utf8, options: options, to: &line)
+        let rest = try request(line)
+        let isPattern = Array(pattern.utf8).withUnsafeBytes { Names.hasWildcard($0) }
+        var head: StreamPosition?
+        if version == .v2 && !isPattern {
+            guard let rest, let position = ServerFrameParser.subscribeReply(rest) else {
+                throw .protocolViolation("SUB reply 'OK \(String(decoding: rest ?? [], as: UTF8.self))'")
+            }
+            head = position
+        }
+        let group = options.group.map { String(decoding: $0, as: UTF8.self) }
+        if active.contains(where: { $0.pattern == pattern && $0.group == group }) { return head }
+        register(pattern, group: group, isPattern: isPattern, options: options, head: head)
+        return head
+    }
+
+    /// Ends the subscription made with exactly this string (and group); after the reply
+    /// no frame comes for it.
+    public func unsubscribe(_ pattern: String, group: String? = nil) throws(BrokerClientError) {
+        var line: [UInt8] = []
+        WireEncoder.appendUnsub(pattern.utf8, group: group.map { Array($0.utf8) }, to: &line)
         _ = try request(line)
+        if let index = active.firstIndex(where: { $0.pattern == pattern && $0.group == group }) {
+            checker.unsubscribed(id: active[index].id)
+            active.remove(at: index)
+        }
     }
 
     /// Sends `PING` and returns the time until its `PONG`; throws
@@ -110,18 +204,11 @@ public final class BrokerConnection {
         var line: [UInt8] = []
         WireEncoder.appendPing(to: &line)
         let start = ContinuousClock.now
-        let deadline = timeout.map { start.advanced(by: $0) }
         try send(line)
-        while true {
-            guard let frame = try nextFrame(beforeBlocking: {}, deadline: deadline) else { throw .closed }
-            switch frame {
-            case .pong: return start.duration(to: .now)
-            case .msg, .lagged: stash(frame)
-            case let .bye(code, text): throw .bye(code: code, text: text)
-            case let .err(code, text): throw .refused(ProtocolError(code, text))
-            case .ok: throw .protocolViolation("OK in answer to PING")
-            case .msgHeader: throw .protocolViolation("a version 2 MSG on a version 1 connection")
-            }
+        switch try awaitReply(deadline: timeout.map { start.advanced(by: $0) }) {
+        case .pong: return start.duration(to: .now)
+        case let .err(code, text): throw .refused(ProtocolError(code, text))
+        default: throw .protocolViolation("OK in answer to PING")
         }
     }
 
@@ -136,20 +223,18 @@ public final class BrokerConnection {
         }
         var line: [UInt8] = []
         WireEncoder.appendAuth(token.utf8, to: &line)
-        let deadline = timeout.map { ContinuousClock.now.advanced(by: $0) }
         try send(line)
-        while true {
-            guard let frame = try nextFrame(beforeBlocking: {}, deadline: deadline) else { throw .closed }
-            switch frame {
-            case .ok: return
-            case let .err(code, _) where code == .authFailed: throw .authenticationFailed
-            case let .bye(code, _) where code == .authFailed: throw .authenticationFailed
-            case let .err(code, text): throw .refused(ProtocolError(code, text))
-            case let .bye(code, text): throw .bye(code: code, text: text)
-            case .msg, .lagged: stash(frame)
-            case .pong: throw .protocolViolation("PONG in answer to AUTH")
-            case .msgHeader: throw .protocolViolation("a version 2 MSG on a version 1 connection")
-            }
+        let reply: ServerFrame
+        do {
+            reply = try awaitReply(deadline: timeout.map { ContinuousClock.now.advanced(by: $0) })
+        } catch let .bye(code, _) where code == .authFailed {
+            throw .authenticationFailed
+        }
+        switch reply {
+        case .ok: return
+        case let .err(code, _) where code == .authFailed: throw .authenticationFailed
+        case let .err(code, text): throw .refused(ProtocolError(code, text))
+        default: throw .protocolViolation("PONG in answer to AUTH")
         }
     }
 
@@ -160,62 +245,57 @@ public final class BrokerConnection {
         _ = try request(line)
     }
 
-    // MARK: Unasked frames
-
-    /// The next message, lag report or `BYE`; nil when the broker closed the connection.
-    ///
-    /// `beforeBlocking` runs each time no frame is at hand and the call is about to
-    /// wait for the network: the place to flush buffered output.
-    public func nextEvent(beforeBlocking: () -> Void = {}) throws(BrokerClientError) -> BrokerEvent? {
-        if unaskedHead < unasked.count {
-            let frame = unasked[unaskedHead]
-            unaskedHead += 1
-            if unaskedHead == unasked.count { unasked.removeAll(keepingCapacity: true); unaskedHead = 0 }
-            return try event(frame)
-        }
-        guard let frame = try nextFrame(beforeBlocking: beforeBlocking) else { return nil }
-        return try event(frame)
-    }
-
-    /// Converts an unasked frame; a reply here answers nothing that was asked.
-    private func event(_ frame: ServerFrame) throws(BrokerClientError) -> BrokerEvent {
-        switch frame {
-        case let .msg(topic, payload): return .message(Message(topic: String(decoding: topic, as: UTF8.self), payload: payload))
-        case let .lagged(topic, count): return .lagged(topic: String(decoding: topic, as: UTF8.self), count: count)
-        case let .bye(code, text): return .bye(code: code, text: text)
-        case .ok, .err, .pong: throw .protocolViolation("a reply that answers no command")
-        case .msgHeader: throw .protocolViolation("a version 2 MSG on a version 1 connection")
-        }
-    }
-
-    /// Like ``nextEvent(beforeBlocking:)``, but waits no later than `deadline`:
-    /// throws ``BrokerClientError/timedOut(_:)`` when it passes with no frame at hand.
-    public func nextEvent(until deadline: ContinuousClock.Instant, beforeBlocking: () -> Void = {}) throws(BrokerClientError) -> BrokerEvent? {
-        if unaskedHead < unasked.count { return try nextEvent(beforeBlocking: beforeBlocking) }
-        guard let frame = try nextFrame(beforeBlocking: beforeBlocking, deadline: deadline) else { return nil }
-        return try event(frame)
-    }
-
     // MARK: Internals
 
     /// Sends one command line and waits for its reply: the text after `OK`, or throws for `ERR`.
-    func request(_ line: [UInt8]) throws(BrokerClientError) -> [UInt8]? {
+    func request(_ line: [UInt8], deadline: ContinuousClock.Instant? = nil) throws(BrokerClientError) -> [UInt8]? {
         try send(line)
+        switch try awaitReply(deadline: deadline) {
+        case let .ok(rest): return rest
+        case let .err(code, text): throw .refused(ProtocolError(code, text))
+        default: throw .protocolViolation("PONG in answer to a command")
+        }
+    }
+
+    /// The reply to the command just sent (`OK`, `ERR` or `PONG`); unasked frames that
+    /// come first are checked and kept. Throws for `BYE`, end of file, and the deadline.
+    func awaitReply(deadline: ContinuousClock.Instant?) throws(BrokerClientError) -> ServerFrame {
         while true {
-            guard let frame = try nextFrame(beforeBlocking: {}) else { throw .closed }
-            switch frame {
-            case let .ok(rest): return rest
-            case let .err(code, text): throw .refused(ProtocolError(code, text))
-            case .msg, .lagged: stash(frame)
-            case let .bye(code, text): throw .bye(code: code, text: text)
-            case .pong: throw .protocolViolation("PONG in answer to a command")
-            case .msgHeader: throw .protocolViolation("a version 2 MSG on a version 1 connection")
+            guard let item = try nextInbound(beforeBlocking: {}, deadline: deadline) else { throw .closed }
+            switch item {
+            case let .reply(frame): return frame
+            case let .event(.bye(code, text)): throw .bye(code: code, text: text)
+            case let .event(event): try accept(event)
             }
         }
     }
 
-    /// Keeps an unasked frame for ``nextEvent(beforeBlocking:)``.
-    func stash(_ frame: ServerFrame) { unasked.append(frame) }
+    /// Records a subscription whose reply was just read, and tells the checker, in wire order.
+    private func register(_ pattern: String, group: String?, isPattern: Bool, options: SubscribeOptions, head: StreamPosition?) {
+        let id = nextSubscriptionID
+        nextSubscriptionID += 1
+        var start: UInt64?
+        var startSeq: UInt64?
+        if let head {
+            start = head.seq
+            startSeq = head.seq
+            if let from = options.from {
+                if from.epoch == head.epoch && from.seq <= head.seq {
+                    start = from.seq
+                    startSeq = from.seq
+                } else {
+                    events.append(.positionLost(topic: pattern, previous: from, current: head))
+                }
+            } else if let last = options.last {
+                start = nil  // the rule starts at the first message replayed
+                startSeq = head.seq - min(last, head.seq)
+            }
+        }
+        let epoch = head.map { String(decoding: $0.epoch, as: UTF8.self) }
+        checker.subscribed(id: id, pattern: pattern, isGroup: group != nil, start: start, epoch: epoch)
+        active.append(ActiveSubscription(id: id, pattern: pattern, group: group, isPattern: isPattern,
+                                         epoch: epoch, startSeq: startSeq))
+    }
 
     /// Writes all of `bytes`.
     func send(_ bytes: [UInt8]) throws(BrokerClientError) {
@@ -223,59 +303,6 @@ public final class BrokerConnection {
             Result { () throws(BrokerClientError) in try socket.writeAll(raw) }
         }
         try result.get()
-    }
-
-    /// The next frame in arrival order, reading as needed; nil at the broker's end of file.
-    /// Throws ``BrokerClientError/timedOut(_:)`` when `deadline` passes first.
-    func nextFrame(beforeBlocking: () -> Void, deadline: ContinuousClock.Instant? = nil) throws(BrokerClientError) -> ServerFrame? {
-        while frameHead == frames.count {
-            frames.removeAll(keepingCapacity: true)
-            frameHead = 0
-            if reachedEnd { return nil }
-            switch try socket.read(into: readBuffer) {
-            case .done(0):
-                reachedEnd = true
-            case let .done(count):
-                try ingest(count) { frames.append(ServerFrame($0)) }
-            case .wouldBlock:
-                beforeBlocking()
-                if try socket.wait(for: .readable, until: deadline).isEmpty {
-                    throw .timedOut("waiting for the broker's reply")
-                }
-            }
-        }
-        let frame = frames[frameHead]
-        frameHead += 1
-        return frame
-    }
-
-    /// Frames the first `count` bytes of the read buffer and hands each parsed frame to `body`.
-    func ingest(_ count: Int, _ body: (ServerFrameView) -> Void) throws(BrokerClientError) {
-        var failure: BrokerClientError?
-        framer.feed(UnsafeRawBufferPointer(rebasing: readBuffer[0..<count])) { event in
-            switch event {
-            case .lineTooLong:
-                failure = .protocolViolation("a line longer than \(BrokerConnection.maxFrameBytes) bytes")
-                return .pause
-            case let .line(line):
-                switch Result(catching: { () throws(FrameError) in try ServerFrameParser.parse(line) }) {
-                case let .success(view):
-                    body(view)
-                    return .proceed
-                case let .failure(error):
-                    failure = .protocolViolation(error.description)
-                    return .pause
-                }
-            case .payload, .payloadSkipped, .badFraming:
-                // Only after a payload decision, which this version 1 client never makes.
-                failure = .protocolViolation("a payload on a version 1 connection")
-                return .pause
-            }
-        }
-        if let failure {
-            framer.reset()
-            throw failure
-        }
     }
 }
 

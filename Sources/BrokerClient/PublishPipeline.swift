@@ -26,6 +26,13 @@ public struct PublishBatch {
         count += 1
     }
 
+    /// Appends one message of any bytes as `BPUB` (LF and CR included; see
+    /// ``BrokerConnection/publishBinary(topic:payload:)``).
+    public mutating func appendBinary(payload: some Collection<UInt8>) {
+        WireEncoder.appendBpub(topic: topic, payload: payload, to: &bytes)
+        count += 1
+    }
+
     /// True once the batch holds enough to be worth writing (`room` messages or 1 MiB).
     public var isFull: Bool { count >= room || bytes.count >= 1 << 20 }
 }
@@ -103,30 +110,32 @@ extension BrokerConnection {
             throw .closed
         case let .done(count):
             var failure: BrokerClientError?
+            do {
+                try ingest(count, direct: false) { _ in true }
+            } catch {
+                failure = error
+            }
             var number = answered
-            try ingest(count) { view in
-                guard failure == nil else { return }
-                switch view {
-                case let .ok(rest):
-                    let subscribers = rest.flatMap { ServerFrameParser.parseDecimal($0) } ?? 0
-                    onReply(number, .delivered(subscribers: Int(clamping: subscribers)))
+            defer { answered = number }
+            while inboundHead < inbound.count {
+                let item = inbound[inboundHead]
+                inboundHead += 1
+                switch item {
+                case let .reply(.ok(rest)):
+                    let subscribers = (try? publishReceipt(for: rest, command: "PUB").subscribers) ?? 0
+                    onReply(number, .delivered(subscribers: subscribers))
                     number += 1
-                case .err:
-                    if case let .err(code, text) = ServerFrame(view) {
-                        onReply(number, .refused(ProtocolError(code, text)))
-                    }
+                case let .reply(.err(code, text)):
+                    onReply(number, .refused(ProtocolError(code, text)))
                     number += 1
-                case .msg, .lagged:
-                    stash(ServerFrame(view))
-                case .bye:
-                    if case let .bye(code, text) = ServerFrame(view) { failure = .bye(code: code, text: text) }
-                case .pong:
-                    failure = .protocolViolation("PONG in answer to PUB")
-                case .msgHeader:
-                    failure = .protocolViolation("a version 2 MSG on a version 1 connection")
+                case .reply:
+                    throw .protocolViolation("PONG in answer to PUB")
+                case let .event(.bye(code, text)):
+                    throw .bye(code: code, text: text)
+                case let .event(event):
+                    try accept(event)
                 }
             }
-            answered = number
             if let failure { throw failure }
         }
     }

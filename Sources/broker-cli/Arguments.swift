@@ -1,5 +1,6 @@
 // Parsing the command line by hand: options anywhere, `--` ends them, BROKER_ADDR and BROKER_TOKEN under the flags.
 import BrokerClient
+import Protocol
 
 /// The subcommands, in the order help lists them.
 enum Subcommand: String, CaseIterable, Sendable {
@@ -37,6 +38,25 @@ struct Invocation: Equatable, Sendable {
     var msgs = 100_000
     var size = 128
     var topic = "bench"
+    /// `--protocol N`: the version sub and bench speak (nil: sub 2, bench 1).
+    var protocolVersion: ProtocolVersion?
+    /// sub `--from EPOCH:SEQ`: start after this position of the one topic.
+    var from: StreamPosition?
+    /// sub `--last N`: start with the last N messages the topic holds.
+    var last: UInt64?
+    /// sub `--group NAME`: join this queue group with every topic or pattern.
+    var group: String?
+    /// sub `--seq`: print each message's sequence before its payload.
+    var showSeq = false
+    /// pub `--file PATH`: publish the file's bytes as one message (BPUB).
+    var file: String?
+    /// pub `--binary`: publish all of stdin as one message (BPUB).
+    var binary = false
+
+    /// True when sub uses something only version 2 has (so it cannot fall back to version 1).
+    var needsVersion2: Bool {
+        protocolVersion == .v2 || from != nil || last != nil || group != nil || showSeq
+    }
 }
 
 /// What to do: run a subcommand, print help, or print the version.
@@ -67,6 +87,8 @@ private enum Option: String, CaseIterable {
     case verbose = "--verbose", json = "--json", count = "--count", noReconnect = "--no-reconnect"
     case pubs = "--pubs", subs = "--subs", msgs = "--msgs", size = "--size", topic = "--topic"
     case token = "--token", watch = "--watch", interval = "--interval", limit = "--limit"
+    case protocolVersion = "--protocol", from = "--from", last = "--last", group = "--group", seq = "--seq"
+    case file = "--file", binary = "--binary"
 
     init?(spelling: String) {
         switch spelling {
@@ -78,8 +100,9 @@ private enum Option: String, CaseIterable {
 
     var takesValue: Bool {
         switch self {
-        case .host, .port, .timeout, .token, .count, .pubs, .subs, .msgs, .size, .topic, .interval, .limit: true
-        case .help, .version, .verbose, .json, .noReconnect, .watch: false
+        case .host, .port, .timeout, .token, .count, .pubs, .subs, .msgs, .size, .topic, .interval, .limit,
+             .protocolVersion, .from, .last, .group, .file: true
+        case .help, .version, .verbose, .json, .noReconnect, .watch, .seq, .binary: false
         }
     }
 
@@ -95,6 +118,9 @@ private enum Option: String, CaseIterable {
         case .watch: [.stats]
         case .interval: [.stats, .top]
         case .limit: [.top]
+        case .protocolVersion: [.sub, .bench]
+        case .from, .last, .group, .seq: [.sub]
+        case .file, .binary: [.pub]
         }
     }
 }
@@ -218,6 +244,29 @@ func parseArguments(_ arguments: [String], environment: [String: String]) throws
         case .topic:
             guard !text.isEmpty else { throw invalid("topic") }
             invocation.topic = text
+        case .protocolVersion:
+            guard let number = Int(text), let version = ProtocolVersion(rawValue: number) else {
+                throw UsageError(message: "invalid protocol version '\(text)' (1 or 2)", subcommand: subcommand)
+            }
+            invocation.protocolVersion = version
+        case .from:
+            guard let position = StreamPosition(parsing: Array(text.utf8)) else {
+                throw UsageError(message: "invalid position '\(text)' (EPOCH:SEQ, as in 'k3x9:12')", subcommand: subcommand)
+            }
+            invocation.from = position
+        case .last:
+            guard let count = UInt64(text), count >= 1 else { throw invalid("count for --last") }
+            invocation.last = count
+        case .group:
+            guard Names.isValidGroupName(text.utf8) else {
+                throw UsageError(message: "invalid group name '\(text)' (1 to 64 of A-Z a-z 0-9 _ -)", subcommand: subcommand)
+            }
+            invocation.group = text
+        case .seq: invocation.showSeq = true
+        case .file:
+            guard !text.isEmpty else { throw invalid("file") }
+            invocation.file = text
+        case .binary: invocation.binary = true
         }
     }
     invocation.arguments = positionals
@@ -239,6 +288,27 @@ private func helpTopic(_ positionals: [String]) throws(UsageError) -> Subcommand
     return topic == .help ? nil : topic
 }
 
+/// sub's version 2 options: `--from`/`--last` take one concrete topic, and none goes with `--protocol 1`.
+private func checkSubVersion2(_ invocation: Invocation) throws(UsageError) {
+    if invocation.from != nil && invocation.last != nil {
+        throw UsageError(message: "--from and --last exclude each other", subcommand: .sub)
+    }
+    if invocation.from != nil || invocation.last != nil {
+        let option = invocation.from != nil ? "--from" : "--last"
+        let arguments = invocation.arguments
+        if arguments.count != 1 || Array(arguments[0].utf8).withUnsafeBytes({ Names.hasWildcard($0) }) {
+            throw UsageError(message: "\(option) needs exactly one topic, not a pattern", subcommand: .sub)
+        }
+    }
+    if invocation.protocolVersion == .v1 {
+        let v2Only: [(Bool, String)] = [(invocation.from != nil, "--from"), (invocation.last != nil, "--last"),
+                                        (invocation.group != nil, "--group"), (invocation.showSeq, "--seq")]
+        if let (_, option) = v2Only.first(where: { $0.0 }) {
+            throw UsageError(message: "\(option) needs protocol version 2", subcommand: .sub)
+        }
+    }
+}
+
 /// True for a token `AUTH` can carry: non-empty, printable ASCII without spaces.
 private func isValidToken(_ token: String) -> Bool {
     !token.isEmpty && token.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
@@ -251,8 +321,16 @@ private func checkArguments(_ invocation: Invocation, given: Set<String>) throws
     switch subcommand {
     case .pub:
         if arguments.isEmpty { throw UsageError(message: "pub needs a topic", subcommand: .pub) }
+        if invocation.file != nil && invocation.binary {
+            throw UsageError(message: "--file and --binary exclude each other", subcommand: .pub)
+        }
+        if invocation.file != nil || invocation.binary, arguments.count > 1 {
+            let option = invocation.binary ? "--binary" : "--file"
+            throw UsageError(message: "\(option) publishes one message and takes no message words", subcommand: .pub)
+        }
     case .sub:
         if arguments.isEmpty { throw UsageError(message: "sub needs at least one topic or pattern", subcommand: .sub) }
+        try checkSubVersion2(invocation)
     case .stats:
         if arguments.count > 1 {
             throw UsageError(message: "unexpected argument '\(arguments[1])'", subcommand: .stats)

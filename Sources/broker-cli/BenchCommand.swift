@@ -35,7 +35,7 @@ func runBench(_ invocation: Invocation) -> Int32 {
     var publishers: [BrokerConnection] = []
     do {
         for _ in 0..<invocation.subs {
-            let connection = try connect(invocation)
+            let connection = try connect(invocation, version: invocation.protocolVersion ?? .v1)
             try connection.subscribe(topic)
             subscribers.append(connection)
         }
@@ -85,6 +85,7 @@ func runBench(_ invocation: Invocation) -> Int32 {
 
     let report = BenchReport(
         pubs: invocation.pubs, subs: invocation.subs, msgs: invocation.msgs, size: invocation.size, topic: topic,
+        protocolVersion: invocation.protocolVersion ?? .v1,
         endpoint: invocation.endpoint.description, publishers: finishedPublishers,
         subscribers: subResults.withLock { $0 },
         publishSeconds: finishedPublishers.map(\.seconds).max() ?? 0)
@@ -138,6 +139,8 @@ private func benchSubscriber(_ connection: BrokerConnection, shared: BenchShared
                 shared.delivered.add(1, ordering: .relaxed)
             case let .lagged(_, count):
                 result.lagged += count
+            case .positionLost:
+                break  // bench never resumes
             case let .bye(code, text):
                 result.error = BrokerClientError.bye(code: code, text: text).description
             }

@@ -1,4 +1,5 @@
 // bench's results and how they are printed: a human report or one JSON object.
+import BrokerClient
 
 /// What one publisher did.
 struct PublisherResult: Sendable {
@@ -26,6 +27,8 @@ struct BenchReport: Sendable {
     var msgs: Int
     var size: Int
     var topic: String
+    /// The version the subscribers spoke (publishers always speak version 1).
+    var protocolVersion: ProtocolVersion = .v1
     var endpoint: String
     var publishers: [PublisherResult]
     var subscribers: [SubscriberResult]
@@ -50,7 +53,8 @@ struct BenchReport: Sendable {
     var text: String {
         var lines: [String] = []
         let bytes = Double(published * size)
-        lines.append("bench: \(pubs) pub, \(subs) sub, \(msgs) messages of \(size) bytes on '\(topic)' at \(endpoint)")
+        let version = protocolVersion == .v1 ? "" : " (subscribers in protocol \(protocolVersion))"
+        lines.append("bench: \(pubs) pub, \(subs) sub, \(msgs) messages of \(size) bytes on '\(topic)' at \(endpoint)\(version)")
         lines.append("publish:   \(published) msgs in \(formatFixed(publishSeconds, decimals: 3)) s = \(grouped(rate(published, seconds: publishSeconds))) msgs/s, "
             + "\(formatFixed(publishSeconds > 0 ? bytes / publishSeconds / 1_000_000 : 0, decimals: 1)) MB/s, \(refused) refused")
         for (index, subscriber) in subscribers.enumerated() {
@@ -77,7 +81,7 @@ struct BenchReport: Sendable {
         let topicJSON = String(decoding: out, as: UTF8.self)
         var parts = [
             field("pubs", "\(pubs)"), field("subs", "\(subs)"), field("msgs", "\(msgs)"), field("size", "\(size)"),
-            field("topic", topicJSON),
+            field("topic", topicJSON), field("protocol", "\(protocolVersion.rawValue)"),
             field("publish", "{" + [field("sent", "\(published)"), field("refused", "\(refused)"),
                                     field("seconds", number(publishSeconds)),
                                     field("rate", number(rate(published, seconds: publishSeconds)))].joined(separator: ", ") + "}"),

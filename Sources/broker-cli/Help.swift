@@ -64,19 +64,28 @@ OVERVIEW: Publish a message, or every line of stdin
   The words of the message are joined with single spaces. With no message, or
   '-', every line of stdin is one message (empty lines are skipped); they are
   pipelined, and broker-cli exits once every one has been answered.
+  --file and --binary publish one message of any bytes (LF, CR and NUL
+  included) with BPUB: a file's contents, or all of stdin. The broker refuses
+  a payload over its max_payload_bytes (default 1 MiB).
   The broker checks the topic; its refusal is printed and the exit status is 1.
 
 USAGE: broker-cli pub <topic> [<message> ...] [<options>]
+       broker-cli pub <topic> (--file <path> | --binary) [<options>]
 
 OPTIONS:
   -v, --verbose             Print how many subscribers received the message
-                            (with stdin: totals on stderr)
+                            (with --file or --binary, also its EPOCH:SEQ;
+                            with stdin: totals on stderr)
+      --file <path>         Publish the file's bytes as one message
+      --binary              Publish all of stdin as one message
 \(connectionOptions)
 
 EXAMPLES:
   broker-cli pub orders.eu.created hello world
   broker-cli pub -v alerts -- -5
   seq 1000000 | broker-cli pub numbers
+  broker-cli pub images.logo --file logo.png
+  gzip -c report.txt | broker-cli pub reports --binary
 
 """
 
@@ -84,23 +93,41 @@ private let subHelp = """
 OVERVIEW: Print the messages of topics or patterns
 
   Prints each message's payload on its own line. A pattern level '*' matches
-  one level, a last level '>' one or more. Lag reports from the broker are
-  printed on stderr. If an established connection drops, broker-cli reconnects
-  and subscribes again. Ctrl-C exits with status 0.
+  one level, a last level '>' one or more. Lag reports from the broker, and
+  gaps in the sequences that no report explains, are printed on stderr. If an
+  established connection drops, broker-cli reconnects and subscribes again:
+  each topic resumes after its last message received (the messages the broker
+  still holds are printed, the others counted as lagged); when the broker's
+  stream is a new one (a restart), 'position lost' is printed instead.
+  Patterns and groups resume with live messages. Ctrl-C exits with status 0.
+
+  sub speaks protocol version 2. With a broker that knows only version 1 it
+  goes on in version 1 (no sequences, no resuming), unless --protocol 2,
+  --from, --last, --group or --seq asks for version 2: then it exits with 1.
 
 USAGE: broker-cli sub <topic-or-pattern> ... [<options>]
 
 OPTIONS:
   -v, --verbose             Print 'topic payload'; totals on stderr at exit
-      --json                Print {"topic": ..., "payload": ..., "time": ...} lines
+      --seq                 Print each message's sequence before its payload
+      --json                Print {"topic": ..., "epoch": ..., "seq": ...,
+                            "payload": ..., "time": ...} lines; a payload that
+                            is not UTF-8 is base64, with "base64": true
       --count <n>           Exit after n messages
+      --from <epoch:seq>    Start after this position of the one topic
+      --last <n>            Start with the last n messages the topic holds
+      --group <name>        Join the queue group <name>: each message goes to
+                            one member of the group
+      --protocol <1|2>      Protocol version to speak (default: 2)
       --no-reconnect        Exit with status 1 when the connection drops
 \(connectionOptions)
 
 EXAMPLES:
   broker-cli sub orders.eu.created
-  broker-cli sub -v 'orders.*.created' 'alerts.>'
+  broker-cli sub -v --seq 'orders.*.created' 'alerts.>'
   broker-cli sub --json --count 10 orders.eu.created
+  broker-cli sub --from k3x9:1200 orders.eu.created
+  broker-cli sub --group workers jobs
 
 """
 
@@ -137,12 +164,15 @@ OPTIONS:
       --msgs <n>            Messages in total, across publishers (default: 100000)
       --size <bytes>        Payload size, at least 16 (default: 128)
       --topic <topic>       Topic to use (default: bench)
+      --protocol <1|2>      Protocol version of the subscribers: 2 reads sized
+                            frames with sequences (default: 1)
       --json                Print the report as one JSON object
 \(connectionOptions)
 
 EXAMPLES:
   broker-cli bench
   broker-cli bench --pubs 4 --subs 4 --msgs 1000000 --size 64
+  broker-cli bench --protocol 2 --msgs 1000000
   broker-cli bench --json > report.json
 
 """

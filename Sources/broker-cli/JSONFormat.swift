@@ -38,7 +38,7 @@ enum JSONFormat {
     }
 
     /// Appends one byte of valid UTF-8, escaped if JSON requires it.
-    private static func appendEscaped(_ byte: UInt8, to out: inout [UInt8]) {
+    static func appendEscaped(_ byte: UInt8, to out: inout [UInt8]) {
         switch byte {
         case 0x22: out.append(contentsOf: #"\""#.utf8)
         case 0x5C: out.append(contentsOf: #"\\"#.utf8)

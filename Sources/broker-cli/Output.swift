@@ -14,7 +14,9 @@ import Musl
 final class OutputBuffer {
     /// The descriptor written to.
     let fd: Int32
-    /// Bytes not yet written.
+    /// Bytes not yet written. Appended to per message by one thread, never in overlapping
+    /// accesses: no run-time exclusivity check (it cost as much as the append).
+    @exclusivity(unchecked)
     var bytes: [UInt8] = []
     /// The size at which `flushIfFull` writes.
     let limit: Int

@@ -2,9 +2,11 @@
 import BrokerClient
 import Protocol
 
-/// Publishes the joined words, or stdin's lines when there are none (or just `-`).
+/// Publishes the joined words, or stdin's lines when there are none (or just `-`), or with
+/// `--file`/`--binary` one message of any bytes.
 func runPub(_ invocation: Invocation) -> Int32 {
     let topic = invocation.arguments[0]
+    if invocation.file != nil || invocation.binary { return runPubBinary(invocation, topic: topic) }
     let words = Array(invocation.arguments.dropFirst())
     if words.isEmpty || words == ["-"] { return runPubStdin(invocation, topic: topic) }
     let message = words.joined(separator: " ")

@@ -22,9 +22,10 @@ func run(_ invocation: Invocation) -> Int32 {
     }
 }
 
-/// Connects to the invocation's broker within its timeout, and authenticates when it has a token.
-func connect(_ invocation: Invocation) throws(BrokerClientError) -> BrokerConnection {
-    try BrokerConnection(to: invocation.endpoint, timeout: invocation.timeout, token: invocation.token)
+/// Connects to the invocation's broker within its timeout, authenticates when it has a
+/// token, and says `HELLO` for a version other than 1.
+func connect(_ invocation: Invocation, version: ProtocolVersion = .v1) throws(BrokerClientError) -> BrokerConnection {
+    try BrokerConnection(to: invocation.endpoint, timeout: invocation.timeout, token: invocation.token, version: version)
 }
 
 /// What to print for a failure: the error's own text, with a hint when the broker wants a token.

@@ -49,6 +49,8 @@ func runTop(_ invocation: Invocation) -> Int32 {
                 }
             case let .lagged(_, count)?:
                 reportsLost &+= count
+            case .positionLost?:
+                break  // a version 1 connection never resumes
             case let .bye(code, text)?:
                 throw BrokerClientError.bye(code: code, text: text)
             }

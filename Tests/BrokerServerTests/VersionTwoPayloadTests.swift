@@ -169,7 +169,8 @@ func versionOneFrame(_ topic: String, _ payload: [UInt8]) -> Frame {
             default: digits(i) + [0x0D, 0x78]
             }
         }
-        try withBroker { broker in
+        // A ring of 1,024 (not the default 65,536), so the stalled subscriber lags beyond the exception.
+        try withBroker({ $0.capacity = 1024 }) { broker in
             let old = try broker.frameClient(version: 1)
             let stalled = try broker.frameClient(version: 1, receiveBuffer: 4096)  // reads only at the end: lags too
             let modern = try broker.frameClient()

@@ -161,6 +161,8 @@ struct StatsTopAndTokenAgainstDaemon {
                 if topic == "flood" { missed += count }
             case .bye?, nil:
                 throw E2EFailure("the stalled subscriber lost its connection")
+            case .positionLost?:
+                throw E2EFailure("a version 1 connection lost a position it never had")
             }
         }
         #expect(missed > 0)

@@ -28,6 +28,7 @@ func readmeExample() async throws {
         switch event {
         case let .message(message): print(message.topic, message.text)
         case let .lagged(topic, count): print("missed \(count) messages on \(topic)")
+        case let .positionLost(topic, previous, current): print("\(topic): \(previous) is gone, now at \(current)")
         case let .bye(code, text): print("broker closed: \(code) \(text)")
         }
     }

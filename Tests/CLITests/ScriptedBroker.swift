@@ -8,6 +8,10 @@ import Glibc
 /// Listens on 127.0.0.1:<random port>, accepts one connection, and writes `respond(line)`
 /// for every line it reads (nil closes the connection; so does `closeAfterReply` after
 /// the first reply). Lines are recorded.
+///
+/// Unless `scriptsHello`, it answers `HELLO ...` itself as a broker that knows only
+/// version 1 does (`ERR unknown-command`), without calling `respond` and without
+/// counting it as the first reply: scripts written for version 1 stay as they are.
 final class ScriptedBroker: Sendable {
     let port: UInt16
     private let listener: Int32
@@ -31,7 +35,8 @@ final class ScriptedBroker: Sendable {
         let lines = PthreadLock<[String]>([])
     }
 
-    init(accept: Bool = true, closeAfterReply: Bool = false, respond: @escaping @Sendable (String) -> [UInt8]? = { _ in nil }) throws {
+    init(accept: Bool = true, closeAfterReply: Bool = false, scriptsHello: Bool = false,
+         respond: @escaping @Sendable (String) -> [UInt8]? = { _ in nil }) throws {
         listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         accepts = accept
         var address = sockaddr_in()
@@ -65,15 +70,21 @@ final class ScriptedBroker: Sendable {
                 if count <= 0 { return }
                 pending += buffer[0..<count]
                 var out: [UInt8] = []
+                var scripted = false  // a scripted reply was written (not only a HELLO refusal)
                 while let lf = pending.firstIndex(of: 0x0A) {
                     let line = String(decoding: pending[..<lf], as: UTF8.self)
                     pending.removeSubrange(...lf)
                     log.lines.withLock { $0.append(line) }
+                    if !scriptsHello && line.hasPrefix("HELLO ") {
+                        out += Array("ERR unknown-command unknown command 'HELLO'\n".utf8)
+                        continue
+                    }
                     guard let reply = respond(line) else {
                         _ = out.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
                         return
                     }
                     out += reply
+                    scripted = true
                     if closeAfterReply { break }
                 }
                 var offset = 0
@@ -82,7 +93,7 @@ final class ScriptedBroker: Sendable {
                     if sent < 0 { if errno == EINTR { continue } else { return } }
                     offset += sent
                 }
-                if closeAfterReply { return }
+                if closeAfterReply && scripted { return }
             }
         }.start()
     }

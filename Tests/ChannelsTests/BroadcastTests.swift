@@ -366,7 +366,7 @@ private func recvResult<T>(_ rx: BroadcastReceiver<T>) async -> Result<T, Broadc
         #expect(received == sent)
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(5)))
     func stressReceivedPlusLaggedEqualsSentAndPerSenderOrderIsStrict() async throws {
         struct Msg: Sendable { let sender: Int; let seq: Int }
         let senders = 3, perSender = 3000, receivers = 4
@@ -419,7 +419,7 @@ private func recvResult<T>(_ rx: BroadcastReceiver<T>) async -> Result<T, Broadc
         }
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(5)))
     func stressWithArmedWakersOnThreads() async throws {
         // One event-loop-like thread drains with armWaker + readBatch while tasks send.
         let (tx, rx) = try Broadcast.channel(of: Int.self, capacity: 16)

@@ -194,7 +194,7 @@ private func tryRecvOutcome<T>(_ rx: MpscReceiver<T>) -> String {
         #expect(got == Array(0..<6))
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(5)))
     func stressManyProducersKeepPerProducerFifoAndLoseNothing() async throws {
         let producers = 4, each = 5000
         let (tx, rx) = try Mpsc.bounded(of: Int.self, capacity: 8)

@@ -104,7 +104,7 @@ import Testing
         withExtendedLifetime(tx) {}
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(5)))
     func aThreadThatSleepsOnlyWhenArmedMissesNothing() async throws {
         // The event loop's pattern: read and arm in one step, sleep only when armed.
         let (tx, rx) = try Broadcast.channel(of: Int.self, capacity: 16)

@@ -94,7 +94,7 @@ import Testing
         #expect(tx.current == 3)
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(5)))
     func stressReceiversSeeNonDecreasingValuesAndTheLastOne() async throws {
         let (tx, rx0) = Watch.channel(initial: 0)
         let receivers = (0..<4).map { _ in tx.subscribe() }

@@ -8,7 +8,7 @@ import Testing
         #expect(config.port == 7400)
         #expect(config.threads == BrokerConfig.defaultThreads)
         #expect(config.threads >= 1)
-        #expect(config.capacity == 1024)
+        #expect(config.capacity == 65_536)
         #expect(config.maxConnections == 0)
         #expect(config.maxSubscriptionsPerConnection == 10_000)
         #expect(config.maxTopics == 1_000_000)

@@ -20,7 +20,7 @@ public struct BrokerConfig: Sendable, Equatable {
     /// `threads`: worker threads; defaults to the number of online CPUs.
     public var threads: Int = BrokerConfig.defaultThreads
     /// `capacity`: messages kept per topic ring (applies to new topics).
-    public var capacity: Int = 1024
+    public var capacity: Int = 65_536
     /// `max_ring_bytes`: bytes of messages one topic holds at most (applies to new topics).
     public var maxRingBytes: Int = 64 << 20
     /// `max_held_bytes`: bytes of messages all topics together hold at most.

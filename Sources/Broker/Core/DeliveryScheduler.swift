@@ -183,7 +183,10 @@ final class DeliveryScheduler {
             }
             if session.protocolVersion == 2 {
                 // Each message's sized header is made once, shared; its sequence is its position + 1.
-                for index in 0..<result.count { _ = slots[index].versionTwoHeader(seq: first &+ UInt64(index) &+ 1) }
+                if let base = slots.baseAddress {
+                    // Through the slot's address: the message is borrowed, not copied (no retain).
+                    for index in 0..<result.count { _ = (base + index).pointee.versionTwoHeader(seq: first &+ UInt64(index) &+ 1) }
+                }
                 session.output.commitMessages(result.count, sized: true)
             } else if cursor.topic.carriesMultiline {
                 // Read after the batch: a message that cannot be one line was flagged before it was sent.

@@ -165,8 +165,7 @@ struct OutputQueue: ~Copyable {
                 }
             } else if segment.kind == .sized, let messages {
                 for slot in max(segment.start, messageStart)..<segment.end {
-                    let header = messages[slot].madeVersionTwoHeader
-                    let tail = messages[slot].payloadAndNewline
+                    let (header, tail) = messages[slot].versionTwoPieces
                     // Both pieces or none: a frame is never cut between them by a full batch.
                     if skip < header.count {
                         if !gather.add(UnsafeRawBufferPointer(rebasing: header[skip...]), tail) { break fill }
@@ -297,6 +296,22 @@ private struct Gather {
 
     /// Adds two pieces, or neither; false when this write is full.
     mutating func add(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) -> Bool {
+        // The usual case, a version 2 frame of a small message: both go into staging at once.
+        let total = first.count + second.count
+        if total <= OutputQueue.stageLimit && staged + total <= staging.count,
+           let base = staging.baseAddress, let one = first.baseAddress, let two = second.baseAddress {
+            if !lastIsStaged {
+                if count == vectors.count { return false }
+                vectors[count] = iovec(iov_base: base + staged, iov_len: 0)
+                count += 1
+                lastIsStaged = true
+            }
+            (base + staged).copyMemory(from: one, byteCount: first.count)
+            (base + staged + first.count).copyMemory(from: two, byteCount: second.count)
+            vectors[count - 1].iov_len += total
+            staged += total
+            return true
+        }
         let (savedCount, savedStaged, savedLastIsStaged) = (count, staged, lastIsStaged)
         let savedLength = count > 0 ? vectors[count - 1].iov_len : 0
         if add(first) && add(second) { return true }

@@ -140,20 +140,33 @@ public struct Message: @unchecked Sendable {
         }
     }
 
-    /// The version 2 header made earlier by ``versionTwoHeader(seq:)`` (empty if none was).
-    public var madeVersionTwoHeader: UnsafeRawBufferPointer {
-        storage.withUnsafeMutablePointerToHeader { header in
-            let word = UnsafeMutableRawPointer(header).advanced(by: MemoryLayout<Header>.offset(of: \Header.versionTwoHeader) ?? 0)
-                .assumingMemoryBound(to: Optional<UnsafeMutableRawPointer>.self)
-            guard let made = cbroker_load_acquire(word) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-            return Message.framed(made)
+    /// The two pieces of the version 2 frame, in one access: the header made earlier
+    /// by ``versionTwoHeader(seq:)`` on this thread (empty if none was), and the
+    /// payload with its LF. The header pointer is read with a plain load: it is never
+    /// written again once set, and this thread's own acquiring read in
+    /// ``versionTwoHeader(seq:)`` came first, so nothing can race with this read.
+    @inline(__always)
+    public var versionTwoPieces: (header: UnsafeRawBufferPointer, tail: UnsafeRawBufferPointer) {
+        storage.withUnsafeMutablePointers { header, elements in
+            let made = header.pointee.versionTwoHeader
+            let offset = header.pointee.payloadOffset
+            let tail = UnsafeRawBufferPointer(start: elements + offset, count: header.pointee.count - offset)
+            guard let made else { return (UnsafeRawBufferPointer(start: nil, count: 0), tail) }
+            return (Message.framed(made), tail)
         }
     }
 
-    /// The length of the version 2 frame (header made earlier, payload, LF).
-    public var versionTwoFrameCount: Int { madeVersionTwoHeader.count + payloadAndNewline.count }
+    /// The length of the version 2 frame (header made earlier on this thread, payload, LF).
+    @inline(__always)
+    public var versionTwoFrameCount: Int {
+        storage.withUnsafeMutablePointerToHeader { header in
+            let headerCount = header.pointee.versionTwoHeader?.load(as: Int.self) ?? 0
+            return headerCount + header.pointee.count - header.pointee.payloadOffset
+        }
+    }
 
     /// The bytes of a made header: its length word, then the bytes.
+    @inline(__always)
     private static func framed(_ made: UnsafeMutableRawPointer) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: made + MemoryLayout<Int>.size, count: made.load(as: Int.self))
     }

@@ -141,14 +141,13 @@ public struct Message: @unchecked Sendable {
     }
 
     /// The two pieces of the version 2 frame, in one access: the header made earlier
-    /// by ``versionTwoHeader(seq:)`` on this thread (empty if none was), and the
-    /// payload with its LF. The header pointer is read with a plain load: it is never
-    /// written again once set, and this thread's own acquiring read in
-    /// ``versionTwoHeader(seq:)`` came first, so nothing can race with this read.
+    /// by ``versionTwoHeader(seq:)`` (empty if none was), and the payload with its LF.
+    /// The header pointer is read atomically: another reader's compare-and-swap on it
+    /// (one that lost the race to make it) may run at the same moment.
     @inline(__always)
     public var versionTwoPieces: (header: UnsafeRawBufferPointer, tail: UnsafeRawBufferPointer) {
         storage.withUnsafeMutablePointers { header, elements in
-            let made = header.pointee.versionTwoHeader
+            let made = cbroker_load_acquire(Message.headerWord(header))
             let offset = header.pointee.payloadOffset
             let tail = UnsafeRawBufferPointer(start: elements + offset, count: header.pointee.count - offset)
             guard let made else { return (UnsafeRawBufferPointer(start: nil, count: 0), tail) }
@@ -156,13 +155,20 @@ public struct Message: @unchecked Sendable {
         }
     }
 
-    /// The length of the version 2 frame (header made earlier on this thread, payload, LF).
+    /// The length of the version 2 frame (header made earlier, payload, LF).
     @inline(__always)
     public var versionTwoFrameCount: Int {
         storage.withUnsafeMutablePointerToHeader { header in
-            let headerCount = header.pointee.versionTwoHeader?.load(as: Int.self) ?? 0
+            let headerCount = cbroker_load_acquire(Message.headerWord(header))?.load(as: Int.self) ?? 0
             return headerCount + header.pointee.count - header.pointee.payloadOffset
         }
+    }
+
+    /// The address of the header pointer inside a message's fixed part.
+    @inline(__always)
+    private static func headerWord(_ header: UnsafeMutablePointer<Header>) -> UnsafeMutablePointer<UnsafeMutableRawPointer?> {
+        UnsafeMutableRawPointer(header).advanced(by: MemoryLayout<Header>.offset(of: \Header.versionTwoHeader) ?? 0)
+            .assumingMemoryBound(to: Optional<UnsafeMutableRawPointer>.self)
     }
 
     /// The bytes of a made header: its length word, then the bytes.

@@ -6,21 +6,9 @@ import Testing
 import Glibc
 #endif
 
-/// Starts a sub and waits until it says every SUB was answered.
+/// Starts a sub against `server` and waits until it says every SUB was answered.
 private func subscriber(_ server: Server, _ arguments: [String], readStdout: Bool = true) throws -> Child {
-    let child = try Child.cli(["sub"] + arguments + server.portArguments, readStdout: readStdout)
-    guard child.stderr.waitForLine(containing: "subscribed to ") != nil else {
-        throw E2EFailure("sub did not subscribe; stderr: \(child.stderr.lines)")
-    }
-    return child
-}
-
-/// Runs broker-cli to completion; returns status, stdout and stderr lines.
-private func runCLI(_ arguments: [String], stdin: [UInt8]? = nil, timeout: Duration = .seconds(60)) throws -> (status: Int32?, out: [String], err: [String]) {
-    let child = try Child.cli(arguments)
-    if let stdin { child.feed(stdin) } else { try? child.stdin.close() }
-    let status = child.waitForExit(timeout: timeout)
-    return (status, child.stdout.waitForEnd(), child.stderr.waitForEnd())
+    try subscriber(port: server.port, arguments, readStdout: readStdout)
 }
 
 @Suite(.serialized, .enabled(if: Binaries.daemonTestsEnabled, "needs broker-server (daemon branch); set CI=true to make its absence fail"))

@@ -7,15 +7,6 @@ import Testing
 import Glibc
 #endif
 
-/// Runs broker-cli to completion; returns status, stdout and stderr lines.
-private func runCLI(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)) throws
-    -> (status: Int32?, out: [String], err: [String]) {
-    let child = try Child.cli(arguments, environment: environment)
-    try? child.stdin.close()
-    let status = child.waitForExit(timeout: timeout)
-    return (status, child.stdout.waitForEnd(), child.stderr.waitForEnd())
-}
-
 /// The `key  value` rows of `stats` as a dictionary (the human unit in parentheses dropped).
 private func tableValues(_ lines: [String]) -> [String: String] {
     var values: [String: String] = [:]

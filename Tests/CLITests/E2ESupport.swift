@@ -264,3 +264,22 @@ func closedPort() throws -> UInt16 {
     guard bound else { throw E2EFailure("bind failed") }
     return UInt16(bigEndian: address.sin_port)
 }
+
+/// Starts `broker-cli sub` against `port` and waits until it says every SUB was answered.
+func subscriber(port: UInt16, _ arguments: [String], readStdout: Bool = true) throws -> Child {
+    let child = try Child.cli(["sub"] + arguments + ["--port", String(port)], readStdout: readStdout)
+    guard child.stderr.waitForLine(containing: "subscribed to ") != nil else {
+        throw E2EFailure("sub did not subscribe; stderr: \(child.stderr.lines)")
+    }
+    return child
+}
+
+/// Runs broker-cli to completion, with `stdin` as its input (none: closed) and `environment`
+/// added to its own; returns its status, stdout and stderr lines.
+func runCLI(_ arguments: [String], stdin: [UInt8]? = nil, environment: [String: String] = [:],
+            timeout: Duration = .seconds(60)) throws -> (status: Int32?, out: [String], err: [String]) {
+    let child = try Child.cli(arguments, environment: environment)
+    if let stdin { child.feed(stdin) } else { try? child.stdin.close() }
+    let status = child.waitForExit(timeout: timeout)
+    return (status, child.stdout.waitForEnd(), child.stderr.waitForEnd())
+}

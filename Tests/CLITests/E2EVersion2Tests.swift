@@ -7,22 +7,6 @@ import Testing
 import Glibc
 #endif
 
-/// Starts `broker-cli sub` against `port` and waits until it says every SUB was answered.
-private func subscriber(port: UInt16, _ arguments: [String], readStdout: Bool = true) throws -> Child {
-    let child = try Child.cli(["sub"] + arguments + ["--port", String(port)], readStdout: readStdout)
-    guard child.stderr.waitForLine(containing: "subscribed to ") != nil else {
-        throw E2EFailure("sub did not subscribe; stderr: \(child.stderr.lines)")
-    }
-    return child
-}
-
-/// Runs broker-cli to completion; returns status, stdout and stderr lines.
-private func runCLI(_ arguments: [String], stdin: [UInt8]? = nil, timeout: Duration = .seconds(60)) throws -> (status: Int32?, out: [String], err: [String]) {
-    let child = try Child.cli(arguments)
-    if let stdin { child.feed(stdin) } else { try? child.stdin.close() }
-    let status = child.waitForExit(timeout: timeout)
-    return (status, child.stdout.waitForEnd(), child.stderr.waitForEnd())
-}
 
 /// The lines `first...last`, one number each, as stdin for `pub`.
 private func numbers(_ range: ClosedRange<Int>) -> [UInt8] {

@@ -3,9 +3,36 @@
 /// Decimal numbers as the protocol writes them: ASCII digits only, no sign, no spaces.
 ///
 /// Guarantees: nothing here allocates or traps, whatever the bytes.
+@usableFromInline
 enum Decimal {
     /// The most digits a number on the wire may have (2^64 - 1 has 20).
     static let maxDigits = 20
+
+    /// How many digits `value` has (1 to 20).
+    @inlinable
+    static func width(_ value: UInt64) -> Int {
+        var width = 1
+        var rest = value / 10
+        while rest > 0 {
+            width += 1
+            rest /= 10
+        }
+        return width
+    }
+
+    /// Writes `value`'s digits so that the last one is just before `end`; returns where
+    /// the first one is. `out` must have room for ``width(_:)`` bytes before `end`.
+    @inlinable
+    static func write(_ value: UInt64, endingAt end: Int, in out: UnsafeMutableRawBufferPointer) -> Int {
+        var index = end
+        var rest = value
+        repeat {
+            index -= 1
+            out[index] = ASCII.zero &+ UInt8(rest % 10)
+            rest /= 10
+        } while rest > 0
+        return index
+    }
 
     /// A number of 1 to 20 digits with a value below 2^64, or nil.
     static func parse(_ bytes: UnsafeRawBufferPointer) -> UInt64? {

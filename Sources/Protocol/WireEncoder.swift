@@ -149,13 +149,7 @@ public enum WireEncoder {
                        UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0),
                        UInt8(0), UInt8(0), UInt8(0), UInt8(0))
         withUnsafeMutableBytes(of: &scratch) { raw in
-            var index = raw.count
-            var rest = value
-            while rest > 0 {
-                index -= 1
-                raw[index] = ASCII.zero &+ UInt8(rest % 10)
-                rest /= 10
-            }
+            var index = Decimal.write(value, endingAt: raw.count, in: raw)
             while index < raw.count {
                 buffer.append(raw[index])
                 index += 1

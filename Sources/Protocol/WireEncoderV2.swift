@@ -80,6 +80,30 @@ extension WireEncoder {
         buffer.append(ASCII.lf)
     }
 
+    /// The length of `MSG <topic> <seq> <size>\n` for a topic of `topicCount` bytes.
+    @inlinable
+    public static func msgV2HeaderCount(topicCount: Int, seq: UInt64, size: UInt64) -> Int {
+        4 + topicCount + 1 + Decimal.width(seq) + 1 + Decimal.width(size) + 1
+    }
+
+    /// Writes `MSG <topic> <seq> <size>\n` into `out`, which has exactly
+    /// ``msgV2HeaderCount(topicCount:seq:size:)`` bytes (for memory the caller manages
+    /// itself, as the broker's messages do).
+    @inlinable
+    public static func writeMsgV2Header(topic: UnsafeRawBufferPointer, seq: UInt64, size: UInt64,
+                                        into out: UnsafeMutableRawBufferPointer) {
+        out[0] = 0x4D  // M
+        out[1] = 0x53  // S
+        out[2] = 0x47  // G
+        out[3] = ASCII.space
+        UnsafeMutableRawBufferPointer(rebasing: out[4..<(4 + topic.count)]).copyMemory(from: topic)
+        out[out.count - 1] = ASCII.lf
+        let sizeStart = Decimal.write(size, endingAt: out.count - 1, in: out)
+        out[sizeStart - 1] = ASCII.space
+        let seqStart = Decimal.write(seq, endingAt: sizeStart - 1, in: out)
+        out[seqStart - 1] = ASCII.space
+    }
+
     /// `MSG <topic> <seq> <size>\n<payload>\n`: a whole version 2 message.
     @inlinable
     public static func appendMsgV2(topic: some Collection<UInt8>, seq: UInt64, payload: some Collection<UInt8>, to buffer: inout [UInt8]) {

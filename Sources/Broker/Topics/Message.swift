@@ -1,6 +1,7 @@
 // One published message: its payload stored once, inside its version 1 frame, and its version 2 header made on first need.
 import CBrokerShim
 import Glibc
+import Protocol
 
 /// A message as every subscriber writes it, in either framing, from one allocation.
 ///
@@ -97,39 +98,13 @@ public struct Message: @unchecked Sendable {
     /// Whether the payload can be written as a version 1 `MSG` line.
     public var isLineSafe: Bool { storage.withUnsafeMutablePointerToHeader { $0.pointee.isLineSafe } }
 
-    /// The payload's length in bytes.
-    public var payloadCount: Int {
-        storage.withUnsafeMutablePointerToHeader { $0.pointee.count - $0.pointee.payloadOffset - 1 }
-    }
-
-    /// The payload followed by its LF: the tail of either frame.
-    public var payloadAndNewline: UnsafeRawBufferPointer {
-        storage.withUnsafeMutablePointers { header, elements in
-            UnsafeRawBufferPointer(start: elements + header.pointee.payloadOffset, count: header.pointee.count - header.pointee.payloadOffset)
-        }
-    }
-
-    /// The payload alone.
-    public var payload: UnsafeRawBufferPointer {
-        let tail = payloadAndNewline
-        return UnsafeRawBufferPointer(rebasing: tail[0..<(tail.count - 1)])
-    }
-
-    /// The topic the message was published to.
-    public var topic: UnsafeRawBufferPointer {
-        storage.withUnsafeMutablePointers { header, elements in
-            UnsafeRawBufferPointer(start: elements + 4, count: max(0, header.pointee.payloadOffset - 5))
-        }
-    }
-
     /// The version 2 header `MSG <topic> <seq> <size>\n`, made by the first caller
     /// (with `seq`, the message's sequence in its stream) and shared by every later
     /// one; valid while the caller holds this value. Every caller must pass the
     /// same `seq`: a message has one position.
     public func versionTwoHeader(seq: UInt64) -> UnsafeRawBufferPointer {
         storage.withUnsafeMutablePointers { header, elements in
-            let word = UnsafeMutableRawPointer(header).advanced(by: MemoryLayout<Header>.offset(of: \Header.versionTwoHeader) ?? 0)
-                .assumingMemoryBound(to: Optional<UnsafeMutableRawPointer>.self)
+            let word = Message.headerWord(header)
             if let made = cbroker_load_acquire(word) { return Message.framed(made) }
             let made = Message.encodeVersionTwoHeader(
                 topic: UnsafeRawBufferPointer(start: elements + 4, count: max(0, header.pointee.payloadOffset - 5)),
@@ -177,41 +152,14 @@ public struct Message: @unchecked Sendable {
         UnsafeRawBufferPointer(start: made + MemoryLayout<Int>.size, count: made.load(as: Int.self))
     }
 
-    /// Allocates `[Int length]MSG <topic> <seq> <size>\n`.
+    /// Allocates `[Int length]MSG <topic> <seq> <size>\n` (encoded by ``WireEncoder``).
     private static func encodeVersionTwoHeader(topic: UnsafeRawBufferPointer, seq: UInt64, size: Int) -> UnsafeMutableRawPointer {
-        let length = 4 + topic.count + 1 + decimalWidth(seq) + 1 + decimalWidth(UInt64(size)) + 1
+        let length = WireEncoder.msgV2HeaderCount(topicCount: topic.count, seq: seq, size: UInt64(size))
         // Out of memory stops the process here as any Swift allocation would (a few dozen bytes).
         let made = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<Int>.size + length, alignment: MemoryLayout<Int>.alignment)
         made.storeBytes(of: length, as: Int.self)
-        let out = UnsafeMutableRawBufferPointer(start: made + MemoryLayout<Int>.size, count: length)
-        var at = 0
-        for byte in "MSG ".utf8 { out[at] = byte; at += 1 }
-        UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + topic.count)]).copyMemory(from: topic)
-        at += topic.count
-        out[at] = 0x20; at += 1
-        at = writeDecimal(seq, into: out, at: at)
-        out[at] = 0x20; at += 1
-        at = writeDecimal(UInt64(size), into: out, at: at)
-        out[at] = 0x0A
+        WireEncoder.writeMsgV2Header(topic: topic, seq: seq, size: UInt64(size),
+                                     into: UnsafeMutableRawBufferPointer(start: made + MemoryLayout<Int>.size, count: length))
         return made
-    }
-
-    private static func decimalWidth(_ value: UInt64) -> Int {
-        var width = 1
-        var rest = value / 10
-        while rest > 0 { width += 1; rest /= 10 }
-        return width
-    }
-
-    private static func writeDecimal(_ value: UInt64, into out: UnsafeMutableRawBufferPointer, at start: Int) -> Int {
-        let width = decimalWidth(value)
-        var rest = value
-        var index = start + width - 1
-        repeat {
-            out[index] = 0x30 + UInt8(rest % 10)
-            rest /= 10
-            index -= 1
-        } while rest > 0
-        return start + width
     }
 }

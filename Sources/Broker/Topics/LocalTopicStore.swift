@@ -25,10 +25,16 @@ final class LocalTopicStore: TopicStore {
         /// The group of each subscription that is in one (kept here rather than in
         /// every subscription: most are in none).
         var groupOf: [ObjectIdentifier: QueueGroup] = [:]
-        /// Makes every topic's epoch.
-        var epochs: EpochSource
+        /// The epoch number the next stream gets (its token: ``epochs``).
+        var nextEpochNumber: UInt64 = 0
         /// Live settings (written by ``update(_:)``).
         var settings: TopicStoreSettings
+
+        /// The next stream's epoch number, taken.
+        mutating func takeEpochNumber() -> UInt64 {
+            defer { nextEpochNumber &+= 1 }
+            return nextEpochNumber
+        }
 
         /// The queue group `subscription` is a member of, if any.
         func group(of subscription: Subscription) -> QueueGroup? {
@@ -43,13 +49,13 @@ final class LocalTopicStore: TopicStore {
     private let topicCount = Atomic<Int>(0)
     /// Bytes of messages every ring holds, together.
     let heldBytes = BroadcastByteAccount()
-    /// Makes epoch tokens from topics' epoch numbers (a copy of the state's source,
-    /// whose counter it does not use).
-    private let epochNames: EpochSource
+    /// Turns epoch numbers into tokens and back (immutable: the numbers are counted
+    /// under the lock, in `State.nextEpochNumber`).
+    private let epochs: EpochSource
 
     init(settings: TopicStoreSettings, epochSeed: UInt64) {
-        state = PthreadLock(State(epochs: EpochSource(seed: epochSeed), settings: settings))
-        epochNames = EpochSource(seed: epochSeed)
+        state = PthreadLock(State(settings: settings))
+        epochs = EpochSource(seed: epochSeed)
         budgetBytes = Atomic(settings.maxHeldBytes)
     }
 
@@ -72,12 +78,12 @@ final class LocalTopicStore: TopicStore {
     /// A new epoch for a stream that is made and freed at once (a publish nobody
     /// receives with `linger_ms 0`).
     func makeEpoch() -> [UInt8] {
-        state.withLock { $0.epochs.next() }
+        epochs.token(for: state.withLock { $0.takeEpochNumber() })
     }
 
     /// The epoch token of `topic`'s stream.
     func epoch(of topic: Topic) -> [UInt8] {
-        epochNames.token(for: topic.epochNumber)
+        epochs.token(for: topic.epochNumber)
     }
 
     /// The smallest ring of a `$` topic, whatever `capacity` says.
@@ -131,10 +137,7 @@ final class LocalTopicStore: TopicStore {
             let target = state.settings.maxHeldBytes / 10 * 9
             let before = heldBytes.bytes
             if before <= target { return 0 }  // another publisher got here first
-            let lingering = state.lingering.values.sorted { $0.rank < $1.rank }.map(\.topic)
-            for topic in lingering where heldBytes.bytes > target {
-                if topic.sender.closeIfDrained() { retire(topic, in: &state) }
-            }
+            freeLingering(in: &state) { heldBytes.bytes > target }
             if heldBytes.bytes > target {
                 // The largest rings give up their oldest messages first, each down to the
                 // size of the next largest, until enough is freed.
@@ -344,12 +347,12 @@ final class LocalTopicStore: TopicStore {
     private func topic(named name: [UInt8], in state: inout State) -> Result<Topic, TopicStoreError> {
         if let topic = state.topics[name] { return .success(topic) }
         let limit = state.settings.maxTopics
-        if state.topics.count >= limit && !freeOldestLingering(in: &state) { return .failure(.tooManyTopics(limit: limit)) }
+        if state.topics.count >= limit && freeLingering(in: &state, limit: 1) == 0 { return .failure(.tooManyTopics(limit: limit)) }
         var limits = state.settings.ring
         // The broker's own topics keep at least 1024 events, so a burst of lag
         // reports is not itself lost to a tiny configured capacity.
         if name.first == Names.reservedPrefix { limits.capacity = max(limits.capacity, LocalTopicStore.systemTopicCapacity) }
-        let epochNumber = state.epochs.nextNumber()
+        let epochNumber = state.takeEpochNumber()
         let made: Topic
         do {
             made = try Topic(name: name, epochNumber: epochNumber, limits: limits, account: heldBytes)
@@ -371,20 +374,24 @@ final class LocalTopicStore: TopicStore {
     private func ringStart(_ start: SubscriptionStart, of topic: Topic) -> BroadcastStart {
         switch start {
         case .next: .tail
-        case let .after(wanted, seq): epochNames.number(of: wanted) == topic.epochNumber ? .position(seq) : .tail
+        case let .after(wanted, seq): epochs.number(of: wanted) == topic.epochNumber ? .position(seq) : .tail
         case let .last(count): .last(count)
         }
     }
 
-    /// Frees the lingering topic that began to linger first among those that owe
-    /// no pattern subscription anything; false when there is none.
-    private func freeOldestLingering(in state: inout State) -> Bool {
-        let candidates = state.lingering.values.sorted { $0.rank < $1.rank }.map(\.topic)
-        for topic in candidates where topic.sender.closeIfDrained() {
-            retire(topic, in: &state)
-            return true
+    /// Frees lingering topics that owe nothing, those that began to linger first
+    /// first, at most `limit` and while `wanted()` holds; returns how many.
+    @discardableResult
+    private func freeLingering(in state: inout State, limit: Int = .max, while wanted: () -> Bool = { true }) -> Int {
+        var freed = 0
+        for topic in state.lingering.values.sorted(by: { $0.rank < $1.rank }).map(\.topic) {
+            guard freed < limit, wanted() else { break }
+            if topic.sender.closeIfDrained() {
+                retire(topic, in: &state)
+                freed += 1
+            }
         }
-        return false
+        return freed
     }
 
     private func startLingering(_ topic: Topic, in state: inout State) {

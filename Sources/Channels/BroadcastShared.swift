@@ -229,6 +229,16 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
         return old
     }
 
+    /// After a send, under the lock: takes up to `buf.count` parked waiters into `buf`
+    /// and detaches the rest (see ``BroadcastShared/wake(_:_:_:)``). Returns how many
+    /// are in `buf` and the detached list's sentinel (-1: none).
+    @inlinable @inline(__always)
+    mutating func detachWaitersAfterSend(into buf: UnsafeMutableBufferPointer<Waiter>) -> (Int, Int32) {
+        if waiters.isMainEmpty { return (0, -1) }
+        let woken = waiters.pop(from: 0, into: buf)
+        return (woken, waiters.detachAll())
+    }
+
     /// Drops the oldest values held until at most `limit` bytes are held (the
     /// newest value always stays); receivers that had not read them see the drop
     /// as lag. Returns the bytes freed.
@@ -319,14 +329,11 @@ final class BroadcastShared<T: Sendable>: Sendable {
                 s.slots[idx].rem = Int32(truncatingIfNeeded: n)
                 s.slots[idx].value = value
                 s.tail &+= 1
-                if s.waiters.isMainEmpty { return (n, old, 0, -1) }
-                let w = s.waiters.pop(from: 0, into: buf)
-                let rest = s.waiters.detachAll()
+                let (w, rest) = s.detachWaitersAfterSend(into: buf)
                 return (n, old, w, rest)
             }
             _ = old  // an overwritten value is released here, outside the lock
-            fireAndClear(buf, woken)
-            if rest >= 0 { drainDetached(rest, buf) }
+            wake(woken, rest, buf)
             return count
         }
     }
@@ -346,15 +353,12 @@ final class BroadcastShared<T: Sendable>: Sendable {
                 let old = s.storeRetaining(value, receivers: n, weight: weight)
                 let delta = s.heldBytes - heldBefore
                 let over = s.heldBytes > s.maxBytes
-                if s.waiters.isMainEmpty { return (n, position, old, delta, over, 0, -1) }
-                let w = s.waiters.pop(from: 0, into: buf)
-                let rest = s.waiters.detachAll()
+                let (w, rest) = s.detachWaitersAfterSend(into: buf)
                 return (n, position, old, delta, over, w, rest)
             }
             _ = old  // released here, outside the lock
             if delta != 0 { account?.add(delta) }
-            fireAndClear(buf, woken)
-            if rest >= 0 { drainDetached(rest, buf) }
+            wake(woken, rest, buf)
             return (count, position, over)
         }
         // Past the byte bound the oldest go, in a second lock acquisition (rare).
@@ -379,6 +383,14 @@ final class BroadcastShared<T: Sendable>: Sendable {
         released.removeAll()
         if freed != 0 { account?.add(-freed) }
         return freed
+    }
+
+    /// Wakes, outside the lock, what ``BroadcastState/detachWaitersAfterSend(into:)`` took:
+    /// the first `woken` waiters in `buf`, then the detached list `rest` (if not -1).
+    @inlinable @inline(__always)
+    func wake(_ woken: Int, _ rest: Int32, _ buf: UnsafeMutableBufferPointer<Waiter>) {
+        fireAndClear(buf, woken)
+        if rest >= 0 { drainDetached(rest, buf) }
     }
 
     /// Wakes every waiter of the detached list `sentinel` (see ``wakeDetached(_:in:waiters:using:)``).

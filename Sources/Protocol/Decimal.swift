@@ -36,30 +36,28 @@ enum Decimal {
 
     /// A number of 1 to 20 digits with a value below 2^64, or nil.
     static func parse(_ bytes: UnsafeRawBufferPointer) -> UInt64? {
-        if bytes.isEmpty || bytes.count > maxDigits { return nil }
-        var value: UInt64 = 0
-        for byte in bytes {
-            guard byte >= ASCII.zero, byte <= ASCII.zero + 9 else { return nil }
-            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = times10.addingReportingOverflow(UInt64(byte - ASCII.zero))
-            if o1 || o2 { return nil }
-            value = sum
-        }
+        guard let (value, overflowed) = scan(bytes), !overflowed else { return nil }
         return value
     }
 
     /// 1 to 20 digits; a value of 2^64 or more is `UInt64.max`. Nil for anything else.
     static func parseSaturating(_ bytes: UnsafeRawBufferPointer) -> UInt64? {
+        guard let (value, overflowed) = scan(bytes) else { return nil }
+        return overflowed ? UInt64.max : value
+    }
+
+    /// The value of 1 to 20 digits, and whether it passed 2^64 - 1; nil for anything else.
+    private static func scan(_ bytes: UnsafeRawBufferPointer) -> (value: UInt64, overflowed: Bool)? {
         if bytes.isEmpty || bytes.count > maxDigits { return nil }
         var value: UInt64 = 0
-        var saturated = false
+        var overflowed = false
         for byte in bytes {
             guard byte >= ASCII.zero, byte <= ASCII.zero + 9 else { return nil }
             let (times10, o1) = value.multipliedReportingOverflow(by: 10)
             let (sum, o2) = times10.addingReportingOverflow(UInt64(byte - ASCII.zero))
-            if o1 || o2 { saturated = true }
+            if o1 || o2 { overflowed = true }
             value = sum
         }
-        return saturated ? UInt64.max : value
+        return (value, overflowed)
     }
 }

@@ -13,24 +13,17 @@ if [ -n "$rate" ]; then
 else
     workload=(--workload fanout --time 120)
 fi
-command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
-swift build -c release --product broker-server >/dev/null
+. scripts/callgrind-broker.sh
 work=$(mktemp -d)
 trap 'kill "$vg" 2>/dev/null || true; [ -n "${KEEP_CALLGRIND:-}" ] && cp "$work/cg.out" "$KEEP_CALLGRIND"; rm -rf "$work"' EXIT
 cp -r ../shared/bench/peers/. "$work/peers"
 make -s -C "$work/peers" fanbench >/dev/null
-# valgrind 3.19 cannot read the toolchain's DWARF: keep the symbols, drop the debug info.
-objcopy --strip-debug .build/release/broker-server "$work/broker-server"
-port=$((20000 + RANDOM % 20000))
-valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$work/broker-server" \
-    --port "$port" --threads 1 --config /dev/null >"$work/stdout" 2>"$work/stderr" &
-vg=$!
-for _ in $(seq 300); do grep -q '^listening on' "$work/stdout" 2>/dev/null && break; sleep 0.1; done
-grep -q '^listening on' "$work/stdout" || { cat "$work/stderr" >&2; exit 1; }
+callgrind_prepare
+callgrind_start "$work/cg.out"
 "$work/peers/fanbench" --proto line --port "$port" "${workload[@]}" --subs "$subs" --payload "$payload" \
     --msgs "$msgs" --drain 60 >"$work/fanbench.json" 2>/dev/null
-kill -TERM "$vg"; wait "$vg" || true
-total=$(callgrind_annotate "$work/cg.out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+callgrind_stop
+total=$(callgrind_total "$work/cg.out")
 deliveries=$((subs * msgs))
 echo "callgrind subs=$subs msgs=$msgs payload=$payload rate=${rate:-unpaced} instructions=$total per_delivery=$((total / deliveries))"
 callgrind_annotate "$work/cg.out" 2>/dev/null | sed -n '/file:function/,$p' | sed -n '3,17p' | cut -c1-160

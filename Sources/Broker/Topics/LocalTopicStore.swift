@@ -109,8 +109,13 @@ final class LocalTopicStore: TopicStore {
             cache = found
         }
         let message = Message.make(topic: name, payload: payload, lineSafe: lineSafe)
-        if lineSafe != true && !message.isLineSafe { topic.markCarriesMultiline() }
-        var sent = topic.sender.sendLocated(message, weight: message.weight)
+        let multiline = lineSafe != true && !message.isLineSafe
+        /// Flags the topic before the send (version 1 readers check the flag after reading).
+        @inline(__always) func send(to topic: Topic) -> (receivers: Int, position: UInt64?) {
+            if multiline { topic.markCarriesMultiline() }
+            return topic.sender.sendLocated(message, weight: message.weight)
+        }
+        var sent = send(to: topic)
         if sent.position == nil {
             // A sweep freed the topic meanwhile: publish to the one made anew.
             guard let fresh = try topicForPublish(name, createsStream: createsStream) else {
@@ -118,9 +123,8 @@ final class LocalTopicStore: TopicStore {
                 return PublishOutcome(receivers: 0, seq: 1)
             }
             topic = fresh
-            if !message.isLineSafe { topic.markCarriesMultiline() }
-            sent = fresh.sender.sendLocated(message, weight: message.weight)
-            cache = topic
+            cache = fresh
+            sent = send(to: fresh)
         }
         topic.countPublished()
         if heldBytes.bytes > budgetBytes.load(ordering: .relaxed) { enforceBudget() }

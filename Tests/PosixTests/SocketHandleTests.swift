@@ -135,6 +135,9 @@ private func send(_ bytes: [UInt8], on socket: borrowing SocketHandle) throws ->
         var buffer = [UInt8](repeating: 0, count: 16)
         #expect(try buffer.withUnsafeMutableBytes { try handle.read(into: $0) } == .wouldBlock)
         do { _ = SocketHandle(adopting: peer) }  // the peer goes
+        // A process that another test spawns at this moment holds a copy of the peer until its
+        // exec closes it, so the end of file is waited for, not assumed to be there at once.
+        #expect(try !handle.poll(for: .readable, until: .now.advanced(by: .seconds(10))).isEmpty)
         #expect(try buffer.withUnsafeMutableBytes { try handle.read(into: $0) } == .done(0))
     }
 
@@ -142,6 +145,8 @@ private func send(_ bytes: [UInt8], on socket: borrowing SocketHandle) throws ->
         let (mine, peer) = try socketPair()
         let handle = SocketHandle(adopting: mine)
         do { _ = SocketHandle(adopting: peer) }
+        // Wait until the peer is closed everywhere (see aReadAfterThePeerClosedIsDoneZero).
+        #expect(try !handle.poll(for: .readable, until: .now.advanced(by: .seconds(10))).isEmpty)
         // Without MSG_NOSIGNAL this would kill the test process with SIGPIPE.
         #expect(throws: SystemError("send", errno: EPIPE)) { try send([1], on: handle) }
     }

@@ -91,9 +91,27 @@ public final class SequenceChecker {
 
     /// One topic: its subscriptions' lanes and the `LAGGED` counts no gap has taken yet.
     final class Track {
-        /// Every subscription of the connection that matches the topic.
+        /// Every subscription of the connection that matches the topic. While
+        /// ``next`` is set, the one lane's `last` is `next - 1` (kept there, not in the lane).
+        var lanes: [Lane] {
+            get {
+                guard let next else { return storedLanes }
+                var lanes = storedLanes
+                lanes[0].last = next &- 1
+                return lanes
+            }
+            set {
+                storedLanes = newValue
+                next = fastNext
+            }
+        }
         @exclusivity(unchecked)
-        var lanes: [Lane]
+        private var storedLanes: [Lane]
+        /// The sequence the next `MSG` has when it follows the last at once, for a topic
+        /// whose only lane is a concrete subscription outside any group that has a last:
+        /// the per-frame check is then one comparison. Nil otherwise.
+        @exclusivity(unchecked)
+        var next: UInt64?
         /// `LAGGED` counts read since the gaps that took earlier ones.
         @exclusivity(unchecked)
         var unmatchedLag: UInt64 = 0
@@ -102,8 +120,16 @@ public final class SequenceChecker {
         var epoch: String?
 
         init(lanes: [Lane], epoch: String?) {
-            self.lanes = lanes
+            self.storedLanes = lanes
             self.epoch = epoch
+            self.next = fastNext
+        }
+
+        /// What ``next`` is for the lanes as they are.
+        var fastNext: UInt64? {
+            guard storedLanes.count == 1, !storedLanes[0].isPattern, !storedLanes[0].isGroup,
+                  let last = storedLanes[0].last, last < UInt64.max else { return nil }
+            return last + 1
         }
     }
 
@@ -114,7 +140,9 @@ public final class SequenceChecker {
     /// The track used last (most frames come on the same topic as the one before).
     /// Checked per message; one thread, no overlapping access: no run-time exclusivity check.
     @exclusivity(unchecked)
-    private var recent: (topic: String, track: Track)?
+    private var recentTopic = ""
+    @exclusivity(unchecked)
+    private var recentTrack: Track?
 
     public init() {}
 
@@ -144,7 +172,7 @@ public final class SequenceChecker {
     /// A subscription ended (its UNSUB reply was read): no frame is for it any more.
     public func unsubscribed(id: Int) {
         guard subscribers.removeValue(forKey: id) != nil else { return }
-        recent = nil
+        recentTrack = nil
         for (topic, track) in tracks {
             track.lanes.removeAll { $0.id == id }
             if track.lanes.isEmpty {
@@ -182,6 +210,12 @@ public final class SequenceChecker {
     /// ``message(topic:seq:)``, also giving the topic's known epoch (one lookup for both).
     func check(topic: String, seq: UInt64) throws(SequenceViolation) -> (verdict: SequenceVerdict, epoch: String?) {
         let track = try self.track(topic)
+        if let next = track.next, seq == next, track.unmatchedLag == 0 {
+            // The usual frame: the one right after the last, on a topic with one
+            // concrete subscription outside any group, no LAGGED pending. Same verdict as `single`.
+            track.next = next &+ 1
+            return (.accounted, track.epoch)
+        }
         let verdict: SequenceVerdict
         if track.lanes.count == 1 {
             verdict = try SequenceChecker.single(track, topic: topic, seq: seq)
@@ -256,7 +290,7 @@ public final class SequenceChecker {
 
     /// The track of `topic`, made on first use; a topic no subscription matches is a violation.
     private func track(_ topic: String) throws(SequenceViolation) -> Track {
-        if let recent, recent.topic == topic { return recent.track }
+        if let recentTrack, topic == recentTopic { return recentTrack }
         let track: Track
         if let known = tracks[topic] {
             track = known
@@ -267,7 +301,8 @@ public final class SequenceChecker {
             }
             tracks[topic] = track
         }
-        recent = (topic, track)
+        recentTopic = topic
+        recentTrack = track
         return track
     }
 

@@ -108,6 +108,41 @@ extension BroadcastReceiver {
         upTo limit: Int, armingWhenDrained waker: any BroadcastWaker,
         reserve: (_ count: Int, _ firstPosition: UInt64) -> UnsafeMutableBufferPointer<T>
     ) -> BroadcastBatch {
+        readAndArm(upTo: limit, armingWhenDrained: waker, reserve: reserve, finishes: false, finish: { _, _ in })
+    }
+
+    /// ``readBatch(upTo:armingWhenDrained:reserve:)`` with the position of the batch's
+    /// first value, and a step run once per value, while the lock is still held.
+    ///
+    /// `finish(values, firstPosition)` is called inside the channel's lock with runs of
+    /// the values this read initialized (at most two runs, never an empty one) that no
+    /// earlier read of this channel gave to a `finish`: the channel remembers one interval
+    /// of finished positions, so readers that keep up together finish each value once
+    /// and skip it after that, without looking at it. (A value may be finished again only
+    /// when it lies outside that interval: older than it, or past a gap.) Reads through
+    /// the methods without `finish` neither call nor record anything.
+    ///
+    /// Every receiver reads a slot under that same lock, so a change `finish` makes to
+    /// what a value refers to (say, a form of it made on first need and kept inside it)
+    /// is ordered before every later receiver's read of that value: no atomics are needed
+    /// to publish it, as long as it is only ever written there and written idempotently.
+    /// `finish` must be short and must not use this channel.
+    @inlinable
+    public func readBatch(
+        upTo limit: Int, armingWhenDrained waker: any BroadcastWaker,
+        reserve: (_ count: Int, _ firstPosition: UInt64) -> UnsafeMutableBufferPointer<T>,
+        finish: (_ read: UnsafeMutableBufferPointer<T>, _ firstPosition: UInt64) -> Void
+    ) -> BroadcastBatch {
+        readAndArm(upTo: limit, armingWhenDrained: waker, reserve: reserve, finishes: true, finish: finish)
+    }
+
+    /// The two reads above: `finish` is called (and the finished interval kept) only when `finishes`.
+    @inlinable @inline(__always)
+    func readAndArm(
+        upTo limit: Int, armingWhenDrained waker: any BroadcastWaker,
+        reserve: (_ count: Int, _ firstPosition: UInt64) -> UnsafeMutableBufferPointer<T>,
+        finishes: Bool, finish: (_ read: UnsafeMutableBufferPointer<T>, _ firstPosition: UInt64) -> Void
+    ) -> BroadcastBatch {
         var replaced = Waiter.none
         let batch = shared.state.withLock { s -> BroadcastBatch in
             if let missed = s.catchUp(id) { return BroadcastBatch(lagged: missed) }
@@ -116,6 +151,7 @@ extension BroadcastReceiver {
             var p = cursor
             if n > 0, let base = reserve(n, cursor).baseAddress {
                 p = s.take(n, for: id) { k, value in (base + k).initialize(to: value) }
+                if finishes && p != cursor { s.finishOnce(base, from: cursor, through: p, finish) }
             }
             let read = Int(p &- cursor)
             if p != s.tail || s.closed { return BroadcastBatch(count: read, closed: s.closed && p == s.tail) }

@@ -169,10 +169,12 @@ public struct LineFramer: Sendable {
     /// copies it first unless this framer holds the only reference, so no box that
     /// two framers share is ever changed.
     private final class PayloadBox: @unchecked Sendable {
+        // One framer, one thread, and no access overlaps another: the run-time exclusivity
+        // checks (two per payload) are left out.
         /// How far the payload has come.
-        var progress: PayloadProgress = .none
+        @exclusivity(unchecked) var progress: PayloadProgress = .none
         /// The part of a read payload that arrived so far, when it spans chunks.
-        var bytes: [UInt8] = []
+        @exclusivity(unchecked) var bytes: [UInt8] = []
 
         init() {}
 
@@ -216,7 +218,25 @@ public struct LineFramer: Sendable {
                 case .pause:
                     keep(chunk.slice(lineStart..<chunk.count))
                     return .pause
-                case let .readPayload(size): beginPayload(size: UInt64(max(0, size)), keep: true)
+                case let .readPayload(size):
+                    // The usual case: the payload and its ending are in this chunk. It is lent
+                    // at once, without the payload state that spans chunks.
+                    let available = chunk.count - lineStart
+                    if size >= 0 && size < available {
+                        let end = lineStart + size
+                        let ending = chunk[end] == ASCII.cr ? end + 1 : end
+                        if ending < chunk.count {
+                            guard chunk[ending] == ASCII.lf else { return try breakFraming(body) }
+                            let decision = LineFramer.withoutPayload(try body(.payload(chunk.slice(lineStart..<end))))
+                            lineStart = ending + 1
+                            if case .pause = decision {
+                                keep(chunk.slice(lineStart..<chunk.count))
+                                return .pause
+                            }
+                            continue
+                        }
+                    }
+                    beginPayload(size: UInt64(max(0, size)), keep: true)
                 case let .skipPayload(size): beginPayload(size: size, keep: false)
                 }
                 break
@@ -305,15 +325,15 @@ public struct LineFramer: Sendable {
     /// The payload box, made first if there is none, and copied first if another
     /// framer (a copy of this one) shares it.
     private mutating func payloadBox() -> PayloadBox {
-        if let box = payload {
-            if isKnownUniquelyReferenced(&payload) { return box }
-            let copy = PayloadBox(copying: box)
-            payload = copy
-            return copy
+        // Checked before any other reference to the box is taken: a binding made first
+        // (`if let box = payload`) is itself a second reference, and made every call copy.
+        if payload == nil {
+            let made = PayloadBox()
+            payload = made
+            return made
         }
-        let made = PayloadBox()
-        payload = made
-        return made
+        if !isKnownUniquelyReferenced(&payload), let shared = payload { payload = PayloadBox(copying: shared) }
+        return payload.unsafelyUnwrapped
     }
 
     /// Takes payload bytes and then the payload's ending from `chunk[position...]`.

@@ -155,10 +155,10 @@ public enum ServerFrameParser {
     private static func messageHeader(
         _ rest: UnsafeRawBufferPointer?, _ line: UnsafeRawBufferPointer
     ) throws(FrameError) -> ServerFrameView {
+        // One pass over the numbers: the sequence's digits up to a space, the size's to the end.
         guard let rest, let first = rest.firstIndex(of: ASCII.space, from: 0), first > 0,
-              let second = rest.firstIndex(of: ASCII.space, from: first + 1),
-              let seq = Decimal.parse(rest.slice((first + 1)..<second)),
-              let size = Decimal.parse(rest.slice((second + 1)..<rest.count)) else {
+              let (seq, seqEnd) = Decimal.parseField(rest, from: first + 1), seqEnd < rest.count, rest[seqEnd] == ASCII.space,
+              let (size, sizeEnd) = Decimal.parseField(rest, from: seqEnd + 1), sizeEnd == rest.count else {
             throw failure(line, "MSG without topic, sequence and size")
         }
         return .msgHeader(topic: rest.slice(0..<first), seq: seq, size: size)

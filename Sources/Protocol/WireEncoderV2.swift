@@ -97,11 +97,24 @@ extension WireEncoder {
         out[2] = 0x47  // G
         out[3] = ASCII.space
         UnsafeMutableRawBufferPointer(rebasing: out[4..<(4 + topic.count)]).copyMemory(from: topic)
-        out[out.count - 1] = ASCII.lf
-        let sizeStart = Decimal.write(size, endingAt: out.count - 1, in: out)
-        out[sizeStart - 1] = ASCII.space
-        let seqStart = Decimal.write(seq, endingAt: sizeStart - 1, in: out)
+        let seqStart = writeMsgV2Suffix(seq: seq, size: size, endingAt: out.count, in: out)
         out[seqStart - 1] = ASCII.space
+    }
+
+    /// The most bytes ``writeMsgV2Suffix(seq:size:endingAt:in:)`` writes: two numbers of
+    /// at most 20 digits, a space and an LF.
+    public static let msgV2SuffixMaxCount = 42
+
+    /// Writes `<seq> <size>\n`, the end of a version 2 message header (what follows the
+    /// version 1 frame's `MSG <topic> `), so that its LF is just before `end`; returns
+    /// where it starts. `out` must have ``msgV2SuffixMaxCount`` bytes before `end`.
+    @inlinable
+    public static func writeMsgV2Suffix(seq: UInt64, size: UInt64, endingAt end: Int,
+                                        in out: UnsafeMutableRawBufferPointer) -> Int {
+        out[end - 1] = ASCII.lf
+        let sizeStart = Decimal.write(size, endingAt: end - 1, in: out)
+        out[sizeStart - 1] = ASCII.space
+        return Decimal.write(seq, endingAt: sizeStart - 1, in: out)
     }
 
     /// `MSG <topic> <seq> <size>\n<payload>\n`: a whole version 2 message.

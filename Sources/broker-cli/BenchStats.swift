@@ -31,9 +31,14 @@ enum BenchPayload {
 
     /// The timestamp at the start of a payload, or nil if it carries none.
     static func timestamp(of payload: [UInt8]) -> UInt64? {
+        payload.withUnsafeBytes { timestamp(of: $0) }
+    }
+
+    /// The send time stamped at the start of a payload lent by the connection.
+    static func timestamp(of payload: UnsafeRawBufferPointer) -> UInt64? {
         guard payload.count >= 16 else { return nil }
         var value: UInt64 = 0
-        for byte in payload[0..<16] {
+        for byte in UnsafeRawBufferPointer(rebasing: payload[0..<16]) {
             let digit: UInt8
             switch byte {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")

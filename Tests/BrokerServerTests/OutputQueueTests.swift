@@ -30,7 +30,10 @@ import Testing
         }
     }
 
-    @Test func interleavedRepliesAndMessagesArriveInOrderThroughPartialWrites() throws {
+    /// Both framings: version 1 lines, and version 2 frames (whole ones for small
+    /// payloads, a header then the payload for large ones).
+    @Test(arguments: [false, true])
+    func interleavedRepliesAndMessagesArriveInOrderThroughPartialWrites(sized: Bool) throws {
         let (writer, reader) = try socketPair()
         let writerSocket = SocketHandle(adopting: writer)  // closes the writer at the end
         defer { close(reader) }
@@ -50,12 +53,18 @@ import Testing
                 let count = Int.random(in: 1...40, using: &rng)
                 let room = queue.reserveMessages(count)
                 for index in 0..<count {
-                    let size = [3, 30, 700, 2000].randomElement(using: &rng) ?? 3
+                    let size = [3, 30, 512, 513, 700, 2000].randomElement(using: &rng) ?? 3
                     let item = message("t.\(round)", String(repeating: Character(UnicodeScalar(UInt8(97 + index % 26))), count: size))
                     (room.baseAddress! + index).initialize(to: item)
-                    expected += Array(item.bytes)
+                    if sized {
+                        item.makeVersionTwoFrame(seq: UInt64(round * 100 + index + 1))
+                        expected += Array("MSG t.\(round) \(round * 100 + index + 1) \(size)\n".utf8)
+                        expected += Array(item.bytes.dropFirst(item.bytes.count - size - 1))
+                    } else {
+                        expected += Array(item.bytes)
+                    }
                 }
-                queue.commitMessages(count)
+                queue.commitMessages(count, sized: sized)
                 queue.appendControl { $0.append(contentsOf: Array("LAGGED t.\(round) 5\n".utf8)) }
                 expected += Array("LAGGED t.\(round) 5\n".utf8)
             }

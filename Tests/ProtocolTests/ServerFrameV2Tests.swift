@@ -52,6 +52,9 @@ struct ClientReader {
     @Test func aVersionTwoMsgLineIsAHeader() throws {
         #expect(try ServerFrameParser.parse(bytes("MSG a.b 7 5"), version: 2) == .msgHeader(topic: bytes("a.b"), seq: 7, size: 5))
         #expect(try ServerFrameParser.parse(bytes("msg t 0 0"), version: 2) == .msgHeader(topic: bytes("t"), seq: 0, size: 0))
+        // 19 and 20 digits, leading zeros included.
+        #expect(try ServerFrameParser.parse(bytes("MSG t 9999999999999999999 00000000000000000012"), version: 2)
+                == .msgHeader(topic: bytes("t"), seq: 9_999_999_999_999_999_999, size: 12))
         #expect(try ServerFrameParser.parse(bytes("MSG t \(UInt64.max) \(UInt64.max)"), version: 2)
                 == .msgHeader(topic: bytes("t"), seq: UInt64.max, size: UInt64.max))
         // The same line in version 1 is a message whose payload is "7 5".
@@ -61,7 +64,9 @@ struct ClientReader {
 
     @Test func aMalformedVersionTwoMsgIsAnError() {
         for line in ["MSG", "MSG ", "MSG t", "MSG t ", "MSG t 5", "MSG t 5 ", "MSG t x 3", "MSG t 5 x", "MSG  5 3", "MSG t 5 3 4",
-                     "MSG t 5 -3", "MSG t 18446744073709551616 1", "MSG t 1 18446744073709551616", "MSG t hello world"] {
+                     "MSG t 5 -3", "MSG t 18446744073709551616 1", "MSG t 1 18446744073709551616", "MSG t hello world",
+                     "MSG t 5  3", "MSG t 5 3x", "MSG t 5x 3", "MSG t 099999999999999999999 1", "MSG t 1 000000000000000000001",
+                     "MSG t 99999999999999999999 1", "MSG t +5 3"] {
             #expect(throws: FrameError.self, "\(line)") { try ServerFrameParser.parse(bytes(line), version: 2) }
         }
     }

@@ -174,7 +174,8 @@ final class CommandCore {
         // Without a group the key is the pattern itself: one array serves both (an idle
         // connection's subscription is one allocation smaller).
         let subscription = Subscription(pattern: options.group == nil ? key : Array(pattern), isPattern: Names.hasWildcard(pattern),
-                                        id: nextSubscriptionID, connectionToken: session.token, scheduler: cursorScheduler)
+                                        id: nextSubscriptionID, connectionToken: session.token, scheduler: cursorScheduler,
+                                        readsVersionTwo: session.protocolVersion == 2)
         nextSubscriptionID += 1
         let head: StreamHead?
         do {

@@ -174,19 +174,29 @@ final class DeliveryScheduler {
             // One lock: read what is there into exactly as many slots, and when that
             // drains the cursor, arm its wake-up in the same step (nothing can slip in
             // between, so a drained cursor always leaves the ready list armed).
-            var first: UInt64 = 0
+            let versionTwo = session.protocolVersion == 2
             var slots = UnsafeMutableBufferPointer<Message>(start: nil, count: 0)
-            let result = receiver.readBatch(upTo: room, armingWhenDrained: cursor.prepareToWait()) { count, position in
-                first = position
-                slots = session.output.reserveMessages(count)
-                return slots
-            }
-            if session.protocolVersion == 2 {
-                // Each message's sized header is made once, shared; its sequence is its position + 1.
-                if let base = slots.baseAddress {
-                    // Through the slot's address: the message is borrowed, not copied (no retain).
-                    for index in 0..<result.count { _ = (base + index).pointee.versionTwoHeader(seq: first &+ UInt64(index) &+ 1) }
+            let result: BroadcastBatch
+            if versionTwo {
+                result = receiver.readBatch(
+                    upTo: room, armingWhenDrained: cursor.prepareToWait(),
+                    reserve: { count, _ in
+                        slots = session.output.reserveMessages(count)
+                        return slots
+                    },
+                    finish: { read, first in
+                        // Inside the ring's lock, for messages no version 2 reader finished before: each
+                        // message's version 2 frame is made once and shared; its sequence is its position + 1.
+                        guard let base = read.baseAddress else { return }
+                        for index in 0..<read.count { base[index].makeVersionTwoFrame(seq: first &+ UInt64(index) &+ 1) }
+                    })
+            } else {
+                result = receiver.readBatch(upTo: room, armingWhenDrained: cursor.prepareToWait()) { count in
+                    slots = session.output.reserveMessages(count)
+                    return slots
                 }
+            }
+            if versionTwo {
                 session.output.commitMessages(result.count, sized: true)
             } else if cursor.topic.carriesMultiline {
                 // Read after the batch: a message that cannot be one line was flagged before it was sent.

@@ -94,8 +94,8 @@ struct OutputQueue: ~Copyable {
     }
 
     /// Takes the first `count` slots of the last reservation, now initialized, to
-    /// be written as version 1 lines or, with `sized`, as version 2 frames (whose
-    /// headers the caller has made: ``Message/versionTwoHeader(seq:)``).
+    /// be written as version 1 lines or, with `sized`, as version 2 frames (which
+    /// the caller has made: ``Message/makeVersionTwoFrame(seq:)``).
     mutating func commitMessages(_ count: Int, sized: Bool = false) {
         guard count > 0 else { return }
         let start = messageEnd
@@ -165,12 +165,14 @@ struct OutputQueue: ~Copyable {
                 }
             } else if segment.kind == .sized, let messages {
                 for slot in max(segment.start, messageStart)..<segment.end {
-                    let (header, tail) = messages[slot].versionTwoPieces
-                    // Both pieces or none: a frame is never cut between them by a full batch.
-                    if skip < header.count {
-                        if !gather.add(UnsafeRawBufferPointer(rebasing: header[skip...]), tail) { break fill }
+                    let (first, rest) = messages[slot].versionTwoPieces
+                    if rest.isEmpty {  // a whole frame: one piece, as a version 1 line
+                        if !gather.add(UnsafeRawBufferPointer(rebasing: first[skip...])) { break fill }
+                    } else if skip < first.count {
+                        // Both pieces or none: a frame is never cut between them by a full batch.
+                        if !gather.add(UnsafeRawBufferPointer(rebasing: first[skip...]), rest) { break fill }
                     } else {
-                        if !gather.add(UnsafeRawBufferPointer(rebasing: tail[(skip - header.count)...])) { break fill }
+                        if !gather.add(UnsafeRawBufferPointer(rebasing: rest[(skip - first.count)...])) { break fill }
                     }
                     skip = 0
                 }

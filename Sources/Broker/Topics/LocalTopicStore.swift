@@ -108,7 +108,7 @@ final class LocalTopicStore: TopicStore {
             topic = found
             cache = found
         }
-        let message = Message.make(topic: name, payload: payload, lineSafe: lineSafe)
+        let message = Message.make(topic: name, payload: payload, lineSafe: lineSafe, versionTwoRoom: topic.hasVersionTwoReaders)
         let multiline = lineSafe != true && !message.isLineSafe
         /// Flags the topic before the send (version 1 readers check the flag after reading).
         @inline(__always) func send(to topic: Topic) -> (receivers: Int, position: UInt64?) {

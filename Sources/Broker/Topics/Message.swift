@@ -1,28 +1,31 @@
-// One published message: its payload stored once, inside its version 1 frame, and its version 2 header made on first need.
-import CBrokerShim
+// One published message: its payload stored once, inside its version 1 frame, and its version 2 frame made on first need.
 import Glibc
 import Protocol
 
-/// A message as every subscriber writes it, in either framing, from one allocation.
+/// A message as every subscriber writes it, in either framing, encoded at most once per framing.
 ///
 /// - The version 1 frame `MSG <topic> <payload>\n` is encoded once at publish
-///   time; it is also where the payload lives. A version 2 frame is the header
-///   `MSG <topic> <seq> <size>\n` followed by the same payload bytes and LF, so
-///   the header alone is encoded, once, by the first version 2 reader (the
-///   sequence is known only once the ring numbered the message); every later
-///   reader shares it. So each framing is encoded at most once, and only when used.
+///   time; it is also where the payload lives.
+/// - The version 2 frame `MSG <topic> <seq> <size>\n<payload>\n` is made by the
+///   first version 2 reader (the sequence is known only once the ring numbered the
+///   message), inside the ring's lock (``makeVersionTwoFrame(seq:)``), and shared
+///   by every later reader. For a small payload it is made whole, so that it is
+///   written as one piece like a version 1 frame; for a payload over
+///   ``wholeFrameLimit`` only its header is made, and the payload is written from
+///   the version 1 frame's bytes (never copied per subscriber either way).
 /// - ``isLineSafe`` is false for a payload that cannot stand in one line (it holds
 ///   an LF or ends with CR): such a message has no version 1 frame a reader
 ///   could use (PROTOCOL.md, "Payloads of any bytes"), though its bytes are stored the same way.
 ///
 /// A value type holding one reference: copying it is one retain. The bytes never
 /// move while any copy exists, so a writer may point an iovec at them while it
-/// holds a copy. Any thread: the only field written after `make` is the header
-/// pointer, published once with an atomic compare-and-swap.
+/// holds a copy. Any thread: the only field written after `make` is the version 2
+/// frame, written once, inside the lock of the ring that holds the message, and
+/// read by receivers only after they read the message under that lock.
 public struct Message: @unchecked Sendable {
-    // @unchecked Sendable: the frame bytes are written inside `make`, before the
-    // value is shared, and never again; the version 2 header is published once
-    // through an atomic word and never changed after.
+    // @unchecked Sendable: the version 1 bytes are written inside `make`, before the
+    // value is shared, and never again; the version 2 frame is written once, under the
+    // ring's lock, before any reader that reads it took the message under that lock.
 
     /// The fixed part of a message's allocation.
     struct Header {
@@ -30,30 +33,61 @@ public struct Message: @unchecked Sendable {
         var count: Int
         /// Offset of the payload in the frame (`MSG <topic> ` before it).
         var payloadOffset: Int
+        /// Length of the version 2 frame's first piece (the whole frame, or its header);
+        /// 0 until the frame is made.
+        var versionTwoCount = 0
+        /// Length of the whole version 2 frame (with the payload and LF written from the
+        /// version 1 frame's bytes when the first piece is a header alone); 0 until made.
+        var versionTwoFrameCount = 0
+        /// Where the version 2 frame's first piece is, once made: in the room after the
+        /// version 1 frame, or in an allocation of its own (``hasVersionTwoRoom`` false).
+        var versionTwoFrame: UnsafeMutableRawPointer?
         /// Whether the payload can be written as one line (no LF, no final CR).
         var isLineSafe: Bool
-        /// The version 2 header once made: an allocation `[Int length][bytes]`; nil before.
-        var versionTwoHeader: UnsafeMutableRawPointer?
+        /// Whether the version 2 frame, once made, holds the payload and its LF too.
+        var versionTwoIsWhole = false
+        /// Whether room for the version 2 frame was reserved after the version 1 frame.
+        var hasVersionTwoRoom: Bool
     }
 
     /// Tail-allocated storage: the header, then the version 1 frame.
     final class Storage: ManagedBuffer<Header, UInt8> {
         deinit {
             withUnsafeMutablePointerToHeader { header in
-                header.pointee.versionTwoHeader?.deallocate()
+                if !header.pointee.hasVersionTwoRoom { free(header.pointee.versionTwoFrame) }
             }
         }
+    }
+
+    /// The largest payload whose version 2 frame is made whole (one copy of the payload
+    /// per message, so that each delivery is one piece, like a version 1 frame). Larger
+    /// payloads are written from the version 1 frame's bytes after a header of their own.
+    /// Matches the output queue's staging limit: pieces above it get their own iovec anyway.
+    static let wholeFrameLimit = 512
+
+    /// At most how many bytes the version 2 frame of a message with `topicCount` and
+    /// `payloadCount` bytes takes: the header with two numbers of at most 20 digits, and
+    /// the payload with its LF when the frame is whole. Arithmetic only: it is on the publish path.
+    @inline(__always)
+    static func versionTwoRoom(topicCount: Int, payloadCount: Int) -> Int {
+        let header = 4 + topicCount + 1 + 20 + 1 + 20 + 1
+        return header + (payloadCount <= wholeFrameLimit ? payloadCount + 1 : 0)
     }
 
     let storage: Storage
 
     /// Encodes `MSG <topic> <payload>\n` into a new message. `lineSafe` says whether
-    /// the payload can be one line; nil: look (a `PUB` payload always can).
-    public static func make(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, lineSafe: Bool? = true) -> Message {
+    /// the payload can be one line; nil: look (a `PUB` payload always can). With
+    /// `versionTwoRoom` (its topic has version 2 readers), the allocation also has room
+    /// for the version 2 frame, which its first version 2 reader then writes there
+    /// rather than into an allocation of its own.
+    public static func make(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, lineSafe: Bool? = true,
+                            versionTwoRoom: Bool = false) -> Message {
         let length = 4 + topic.count + 1 + payload.count + 1
+        let room = versionTwoRoom ? Message.versionTwoRoom(topicCount: topic.count, payloadCount: payload.count) : 0
         let safe = lineSafe ?? Message.canBeOneLine(payload)
-        let header = Header(count: length, payloadOffset: 5 + topic.count, isLineSafe: safe, versionTwoHeader: nil)
-        let storage = unsafeDowncast(Storage.create(minimumCapacity: length) { _ in header }, to: Storage.self)
+        let header = Header(count: length, payloadOffset: 5 + topic.count, isLineSafe: safe, hasVersionTwoRoom: room > 0)
+        let storage = unsafeDowncast(Storage.create(minimumCapacity: length + room) { _ in header }, to: Storage.self)
         storage.withUnsafeMutablePointerToElements { start in
             let out = UnsafeMutableRawBufferPointer(start: start, count: length)
             out.copyBytes(from: "MSG ".utf8)
@@ -75,7 +109,7 @@ public struct Message: @unchecked Sendable {
 
     /// An empty message, used to fill scratch buffers.
     public static var placeholder: Message {
-        let header = Header(count: 0, payloadOffset: 0, isLineSafe: true, versionTwoHeader: nil)
+        let header = Header(count: 0, payloadOffset: 0, isLineSafe: true, hasVersionTwoRoom: false)
         return Message(storage: unsafeDowncast(Storage.create(minimumCapacity: 0) { _ in header }, to: Storage.self))
     }
 
@@ -92,74 +126,87 @@ public struct Message: @unchecked Sendable {
     }
 
     /// What holding this message costs, for the memory bounds: its allocation
-    /// (frame, header, and the object's own fields, about 48 bytes).
-    public var weight: UInt32 { UInt32(truncatingIfNeeded: min(storage.withUnsafeMutablePointerToHeader { $0.pointee.count } + 48, Int(UInt32.max))) }
+    /// (frame, header, and the object's own fields, about 72 bytes) and the version 2
+    /// frame it may be given (at most ``versionTwoRoom(topicCount:payloadCount:)`` and,
+    /// in an allocation of its own, 24 more), counted from the start whether or not it
+    /// is, so that a ring's bytes stay bounded whichever framings its readers use.
+    public var weight: UInt32 {
+        storage.withUnsafeMutablePointerToHeader { header in
+            let count = header.pointee.count
+            let payloadCount = max(0, count - header.pointee.payloadOffset - 1)
+            let topicCount = max(0, header.pointee.payloadOffset - 5)
+            let cost = count + 72 + Message.versionTwoRoom(topicCount: topicCount, payloadCount: payloadCount) + 24
+            return UInt32(truncatingIfNeeded: min(cost, Int(UInt32.max)))
+        }
+    }
 
     /// Whether the payload can be written as a version 1 `MSG` line.
     public var isLineSafe: Bool { storage.withUnsafeMutablePointerToHeader { $0.pointee.isLineSafe } }
 
-    /// The version 2 header `MSG <topic> <seq> <size>\n`, made by the first caller
-    /// (with `seq`, the message's sequence in its stream) and shared by every later
-    /// one; valid while the caller holds this value. Every caller must pass the
-    /// same `seq`: a message has one position.
-    public func versionTwoHeader(seq: UInt64) -> UnsafeRawBufferPointer {
-        storage.withUnsafeMutablePointers { header, elements in
-            let word = Message.headerWord(header)
-            if let made = cbroker_load_acquire(word) { return Message.framed(made) }
-            let made = Message.encodeVersionTwoHeader(
-                topic: UnsafeRawBufferPointer(start: elements + 4, count: max(0, header.pointee.payloadOffset - 5)),
-                seq: seq, size: header.pointee.count - header.pointee.payloadOffset - 1)
-            if cbroker_publish_once(word, made) { return Message.framed(made) }
-            made.deallocate()  // another reader made it first: use theirs
-            return Message.framed(cbroker_load_acquire(word).unsafelyUnwrapped)
-        }
+    /// Makes the version 2 frame, with `seq` (the message's sequence in its stream),
+    /// unless a reader made it before. Call only inside the lock of the ring that holds
+    /// this message (``BroadcastReceiver/readBatch(upTo:armingWhenDrained:reserve:finish:)``'s
+    /// `finish`): that lock orders the one write before every other reader's read, so
+    /// the frame is read without atomics. Every caller passes the same `seq`: a message has one position.
+    @inline(__always)
+    public func makeVersionTwoFrame(seq: UInt64) {
+        let made = storage.withUnsafeMutablePointerToHeader { $0.pointee.versionTwoCount != 0 }
+        if !made { makeVersionTwoFrameNow(seq: seq) }
     }
 
-    /// The two pieces of the version 2 frame, in one access: the header made earlier
-    /// by ``versionTwoHeader(seq:)`` (empty if none was), and the payload with its LF.
-    /// The header pointer is read atomically: another reader's compare-and-swap on it
-    /// (one that lost the race to make it) may run at the same moment.
+    /// The frame is `MSG <topic> ` (the version 1 frame's first bytes), `<seq> <size>\n`
+    /// (encoded here), and, when whole, the payload and LF (the version 1 frame's last bytes).
     @inline(__always)
-    public var versionTwoPieces: (header: UnsafeRawBufferPointer, tail: UnsafeRawBufferPointer) {
+    private func makeVersionTwoFrameNow(seq: UInt64) {
         storage.withUnsafeMutablePointers { header, elements in
-            let made = cbroker_load_acquire(Message.headerWord(header))
             let offset = header.pointee.payloadOffset
             let tail = UnsafeRawBufferPointer(start: elements + offset, count: header.pointee.count - offset)
-            guard let made else { return (UnsafeRawBufferPointer(start: nil, count: 0), tail) }
-            return (Message.framed(made), tail)
+            let size = UInt64(max(0, tail.count - 1))
+            let whole = tail.count - 1 <= Message.wholeFrameLimit
+            withUnsafeTemporaryAllocation(byteCount: WireEncoder.msgV2SuffixMaxCount, alignment: 1) { suffix in
+                let suffixStart = WireEncoder.writeMsgV2Suffix(seq: seq, size: size, endingAt: suffix.count, in: suffix)
+                let suffixCount = suffix.count - suffixStart
+                let headerCount = offset + suffixCount
+                let length = headerCount + (whole ? tail.count : 0)
+                let frame: UnsafeMutableRawPointer
+                if header.pointee.hasVersionTwoRoom {
+                    frame = UnsafeMutableRawPointer(elements + header.pointee.count)  // room for `length`, reserved by make
+                } else {
+                    // malloc itself: `UnsafeMutableRawPointer.allocate` always takes the runtime's aligned
+                    // path, posix_memalign (callgrind: about 210 instructions a call against malloc's 100).
+                    // Should malloc fail, the runtime's own allocation stops the process as any Swift
+                    // allocation would (glibc's free releases either).
+                    frame = malloc(length) ?? UnsafeMutableRawPointer.allocate(byteCount: length, alignment: 1)
+                }
+                frame.copyMemory(from: elements, byteCount: offset)
+                if let suffixBase = suffix.baseAddress {
+                    (frame + offset).copyMemory(from: suffixBase + suffixStart, byteCount: suffixCount)
+                }
+                if whole, let source = tail.baseAddress { (frame + headerCount).copyMemory(from: source, byteCount: tail.count) }
+                header.pointee.versionTwoIsWhole = whole
+                header.pointee.versionTwoFrame = frame
+                header.pointee.versionTwoCount = length
+                header.pointee.versionTwoFrameCount = whole ? length : length + tail.count
+            }
         }
     }
 
-    /// The length of the version 2 frame (header made earlier, payload, LF).
+    /// The two pieces of the version 2 frame made earlier by ``makeVersionTwoFrame(seq:)``:
+    /// the frame (or its header), and what follows it from the version 1 frame's bytes
+    /// (the payload with its LF, or nothing when the frame is whole). Both empty if no frame was made.
+    @inline(__always)
+    public var versionTwoPieces: (first: UnsafeRawBufferPointer, rest: UnsafeRawBufferPointer) {
+        storage.withUnsafeMutablePointers { header, elements in
+            let first = UnsafeRawBufferPointer(start: header.pointee.versionTwoFrame, count: header.pointee.versionTwoCount)
+            if header.pointee.versionTwoIsWhole || first.isEmpty { return (first, UnsafeRawBufferPointer(start: nil, count: 0)) }
+            let offset = header.pointee.payloadOffset
+            return (first, UnsafeRawBufferPointer(start: elements + offset, count: header.pointee.count - offset))
+        }
+    }
+
+    /// The length of the version 2 frame made earlier (0 if none was).
     @inline(__always)
     public var versionTwoFrameCount: Int {
-        storage.withUnsafeMutablePointerToHeader { header in
-            let headerCount = cbroker_load_acquire(Message.headerWord(header))?.load(as: Int.self) ?? 0
-            return headerCount + header.pointee.count - header.pointee.payloadOffset
-        }
-    }
-
-    /// The address of the header pointer inside a message's fixed part.
-    @inline(__always)
-    private static func headerWord(_ header: UnsafeMutablePointer<Header>) -> UnsafeMutablePointer<UnsafeMutableRawPointer?> {
-        UnsafeMutableRawPointer(header).advanced(by: MemoryLayout<Header>.offset(of: \Header.versionTwoHeader) ?? 0)
-            .assumingMemoryBound(to: Optional<UnsafeMutableRawPointer>.self)
-    }
-
-    /// The bytes of a made header: its length word, then the bytes.
-    @inline(__always)
-    private static func framed(_ made: UnsafeMutableRawPointer) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: made + MemoryLayout<Int>.size, count: made.load(as: Int.self))
-    }
-
-    /// Allocates `[Int length]MSG <topic> <seq> <size>\n` (encoded by ``WireEncoder``).
-    private static func encodeVersionTwoHeader(topic: UnsafeRawBufferPointer, seq: UInt64, size: Int) -> UnsafeMutableRawPointer {
-        let length = WireEncoder.msgV2HeaderCount(topicCount: topic.count, seq: seq, size: UInt64(size))
-        // Out of memory stops the process here as any Swift allocation would (a few dozen bytes).
-        let made = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<Int>.size + length, alignment: MemoryLayout<Int>.alignment)
-        made.storeBytes(of: length, as: Int.self)
-        WireEncoder.writeMsgV2Header(topic: topic, seq: seq, size: UInt64(size),
-                                     into: UnsafeMutableRawBufferPointer(start: made + MemoryLayout<Int>.size, count: length))
-        return made
+        storage.withUnsafeMutablePointerToHeader { $0.pointee.versionTwoFrameCount }
     }
 }

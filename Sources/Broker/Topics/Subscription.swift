@@ -127,12 +127,17 @@ final class Subscription: @unchecked Sendable {
     /// A cursor per concrete topic this subscription reads (guarded by the registry lock).
     /// (Its queue group, if any, is kept by the store: most subscriptions are in none.)
     var cursors = CursorList()
-    /// (Last, so that it fills the padding at the end.) True when the string contains a `*` or `>` level.
+    /// (Last, so that they fill the padding at the end.) True when the string contains a `*` or `>` level.
     let isPattern: Bool
+    /// True when its connection speaks protocol version 2 (its topics then reserve room
+    /// for the version 2 frame in each message: ``Topic/hasVersionTwoReaders``).
+    let readsVersionTwo: Bool
 
-    init(pattern: [UInt8], isPattern: Bool, id: UInt64, connectionToken: UInt64, scheduler: any CursorScheduler) {
+    init(pattern: [UInt8], isPattern: Bool, id: UInt64, connectionToken: UInt64, scheduler: any CursorScheduler,
+         readsVersionTwo: Bool = false) {
         self.pattern = pattern
         self.isPattern = isPattern
+        self.readsVersionTwo = readsVersionTwo
         self.id = id
         self.connectionToken = connectionToken
         self.scheduler = scheduler
@@ -155,6 +160,7 @@ final class Subscription: @unchecked Sendable {
                             isPattern: isPattern, start: start, head: &head)
         }
         cursor.subscription = self
+        if readsVersionTwo { topic.markVersionTwoReaders() }
         cursors.append(cursor)
         cursor.indexInTopic = Int32(topic.cursors.count)
         topic.cursors.append(cursor)

@@ -1,7 +1,5 @@
 // System headers Glibc does not export to Swift (epoll, eventfd, signalfd), plus
-// tiny inline helpers for macros Swift cannot call, and the two atomic operations on
-// a pointer word at an arbitrary address that Synchronization does not offer (a
-// lazily encoded frame inside a message's own allocation). Nothing else lives here.
+// tiny inline helpers for macros Swift cannot call. Nothing else lives here.
 #ifndef CBROKERSHIM_H
 #define CBROKERSHIM_H
 
@@ -31,16 +29,5 @@ static inline int cbroker_errno(void) { return errno; }
 
 /// Sets the calling thread's errno (a macro in C); for tests of the errno funnel.
 static inline void cbroker_set_errno(int value) { errno = value; }
-
-/// Loads the pointer at `word` with acquire ordering.
-static inline void *_Nullable cbroker_load_acquire(void *_Nullable *_Nonnull word) {
-    return __atomic_load_n(word, __ATOMIC_ACQUIRE);
-}
-
-/// Stores `desired` at `word` if it holds NULL (acquire-release); returns whether it did.
-static inline bool cbroker_publish_once(void *_Nullable *_Nonnull word, void *_Nonnull desired) {
-    void *expected = NULL;
-    return __atomic_compare_exchange_n(word, &expected, desired, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-}
 
 #endif

@@ -18,7 +18,7 @@ extension ConfigKey {
                  doc: "Messages kept per topic ring, 1 to \(1 << 24); a change applies to topics created afterwards."),
         .integer("max_ring_bytes", \.maxRingBytes, range: 1024...(1 << 40), valueName: "BYTES",
                  applied: .liveForNewTopics(.maxRingBytes),
-                 doc: "Bytes of messages one topic holds at most, counting about 48 bytes of bookkeeping per message, 1024 to \(1 << 40); past it the oldest messages go (subscribers still owed them get LAGGED). A change applies to topics created afterwards."),
+                 doc: "Bytes of messages one topic holds at most, counting each message's frame, about 72 bytes of bookkeeping and the most its version 2 frame can take, 1024 to \(1 << 40); past it the oldest messages go (subscribers still owed them get LAGGED). A change applies to topics created afterwards."),
         .integer("max_held_bytes", \.maxHeldBytes, range: (1 << 20)...(1 << 44), valueName: "BYTES",
                  applied: .live(.maxHeldBytes),
                  doc: "Bytes of messages all topics together hold at most, counted as for max_ring_bytes, 1048576 to \(1 << 44); past it lingering topics are freed first, then the largest topics lose their oldest messages (subscribers still owed them get LAGGED)."),

@@ -68,22 +68,38 @@ extension SocketHandle {
     /// One attempt: a non-blocking socket, `connect`, then `poll` until it is
     /// writable or `deadline` passes (then `ETIMEDOUT`). Any thread.
     public static func connect(to address: SocketAddress, deadline: ContinuousClock.Instant) throws(SystemError) -> SocketHandle {
+        var connected = false
+        let socket = try startConnect(to: address, connected: &connected)
+        if connected { return socket }
+        guard !(try socket.poll(for: .writable, until: deadline)).isEmpty else {
+            throw SystemError("connect", errno: ETIMEDOUT)
+        }
+        try socket.finishConnect()
+        return socket
+    }
+
+    /// Begins a connection without waiting: a non-blocking socket and `connect`.
+    /// `connected` is set to true when it was made at once (loopback can); otherwise
+    /// wait until the socket is writable, then call ``finishConnect()``. Any thread.
+    public static func startConnect(to address: SocketAddress, connected: inout Bool) throws(SystemError) -> SocketHandle {
         let socket = SocketHandle(adopting: try Syscall.blocking("socket") {
             Glibc.socket(address.family, Int32(SOCK_STREAM.rawValue) | SocketCalls.socketFlags, 0)
         })
         do {
             _ = try Syscall.blocking("connect") { address.withSockaddr { Glibc.connect(socket.fd, $0, $1) } }
-            return socket  // connected at once (loopback can)
+            connected = true
         } catch where error.errno == EISCONN {
-            return socket  // a retry after EINTR found the connection made
+            connected = true  // a retry after EINTR found the connection made
         } catch where error.errno == EINPROGRESS || error.errno == EALREADY {
-            // In progress (EALREADY: a retry after EINTR found it so): wait for it below.
+            connected = false  // in progress (EALREADY: a retry after EINTR found it so)
         }
-        guard !(try socket.poll(for: .writable, until: deadline)).isEmpty else {
-            throw SystemError("connect", errno: ETIMEDOUT)
-        }
-        let failure = try socket.option(level: SOL_SOCKET, option: SO_ERROR, name: "getsockopt(SO_ERROR)")
-        if failure != 0 { throw SystemError("connect", errno: failure) }
         return socket
+    }
+
+    /// After a started connection's socket became writable: throws the reason it
+    /// failed (`connect: Connection refused`), returns when it was made.
+    public func finishConnect() throws(SystemError) {
+        let failure = try option(level: SOL_SOCKET, option: SO_ERROR, name: "getsockopt(SO_ERROR)")
+        if failure != 0 { throw SystemError("connect", errno: failure) }
     }
 }

@@ -119,6 +119,7 @@ extension BrokerConnection {
     }
 
     /// The sequence rule for one `MSG`: the messages missing without a `LAGGED`, and the stream's epoch.
+    @inline(__always)
     private func check(topic: String, seq: UInt64) throws(BrokerClientError) -> (missing: UInt64, epoch: String?) {
         do {
             let (verdict, epoch) = try checker.check(topic: topic, seq: seq)
@@ -209,6 +210,14 @@ extension BrokerConnection {
             do throws(BrokerClientError) {
                 switch event {
                 case let .line(line):
+                    if parseVersion == .v2, let header = ServerFrameParser.versionTwoMessageHeader(line) {
+                        // The usual frame, read without the general parser's dispatch.
+                        guard header.size <= UInt64(BrokerConnection.maxPayloadBytes) else {
+                            throw .protocolViolation("a MSG payload of \(header.size) bytes (at most \(BrokerConnection.maxPayloadBytes))")
+                        }
+                        pendingHeader = (topicText(header.topic), header.seq)
+                        return .readPayload(Int(header.size))
+                    }
                     let view: ServerFrameView
                     do throws(FrameError) {
                         view = try ServerFrameParser.parse(line, version: parseVersion.rawValue)

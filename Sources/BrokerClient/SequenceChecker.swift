@@ -208,6 +208,7 @@ public final class SequenceChecker {
     // MARK: Internals
 
     /// ``message(topic:seq:)``, also giving the topic's known epoch (one lookup for both).
+    @inline(__always)
     func check(topic: String, seq: UInt64) throws(SequenceViolation) -> (verdict: SequenceVerdict, epoch: String?) {
         let track = try self.track(topic)
         if let next = track.next, seq == next, track.unmatchedLag == 0 {
@@ -289,6 +290,7 @@ public final class SequenceChecker {
     }
 
     /// The track of `topic`, made on first use; a topic no subscription matches is a violation.
+    @inline(__always)
     private func track(_ topic: String) throws(SequenceViolation) -> Track {
         if let recentTrack, topic == recentTopic { return recentTrack }
         let track: Track

@@ -66,6 +66,26 @@ enum Decimal {
     static func parseField(_ bytes: UnsafeRawBufferPointer, from start: Int) -> (value: UInt64, end: Int)? {
         var index = start
         var value: UInt64 = 0
+        if start + 8 <= bytes.count, let base = bytes.baseAddress {
+            // Eight bytes at once: how many leading ones are digits, and their value.
+            let word = UInt64(littleEndian: (base + start).loadUnaligned(as: UInt64.self))
+            let digits = word & 0x0F0F_0F0F_0F0F_0F0F
+            // A byte is a digit when its high nibble is 3 and its low one at most 9 (low + 6
+            // then stays below 16); no carry crosses bytes.
+            let notDigits = ((word & 0xF0F0_F0F0_F0F0_F0F0) ^ 0x3030_3030_3030_3030)
+                | ((digits &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0)
+            let count = notDigits == 0 ? 8 : notDigits.trailingZeroBitCount / 8
+            if count == 0 { return nil }
+            // The digits moved up (the bytes below become leading zeros), then combined in
+            // pairs, fours and eights (the first byte is the most significant digit).
+            var combined = digits << UInt64((8 - count) * 8)
+            combined = (combined &* 2561) >> 8
+            combined = ((combined & 0x00FF_00FF_00FF_00FF) &* 6_553_601) >> 16
+            combined = ((combined & 0x0000_FFFF_0000_FFFF) &* 42_949_672_960_001) >> 32
+            if count < 8 { return (combined, start + count) }
+            value = combined
+            index = start + 8
+        }
         let fast = min(bytes.count, start + maxDigits - 1)  // up to 19 digits cannot overflow
         while index < fast {
             let digit = bytes[index] &- ASCII.zero

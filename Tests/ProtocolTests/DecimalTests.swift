@@ -25,6 +25,33 @@ import Testing
         }
     }
 
+    /// The header's numbers read back, whatever their width and whatever follows them
+    /// (the reader takes eight bytes at a time where it can).
+    @Test func headerNumbersOfEveryWidthReadBack() throws {
+        for value in Self.values {
+            let size = value % 1_000_003
+            for topic in ["t", "orders.eu.west"] {
+                let line = Array("MSG \(topic) \(value) \(size)".utf8)
+                let header = try #require(line.withUnsafeBytes { ServerFrameParser.versionTwoMessageHeader($0) }, "\(value)")
+                #expect(header.seq == value && header.size == size && Array(header.topic) == Array(topic.utf8))
+                #expect(try ServerFrameParser.parse(line, version: 2) == .msgHeader(topic: Array(topic.utf8), seq: value, size: size))
+            }
+        }
+        // A number cut short by any other byte, at every place in an eight-byte group.
+        for cut in 1...12 {
+            for junk in [UInt8(ascii: "/"), UInt8(ascii: ":"), UInt8(ascii: "a"), 0x00, 0xB5, UInt8(ascii: " ")] {
+                var line = Array("MSG t ".utf8) + Array(repeating: UInt8(ascii: "7"), count: cut) + [junk]
+                line += Array("5 3".utf8)
+                let header = line.withUnsafeBytes { ServerFrameParser.versionTwoMessageHeader($0) }
+                if junk == UInt8(ascii: " ") {
+                    #expect(header == nil, "MSG t 777 5 3 has four fields")
+                } else {
+                    #expect(header == nil, "cut \(cut), junk \(junk)")
+                }
+            }
+        }
+    }
+
     @Test func theVersionTwoHeaderIsExactlyAsLongAsItsCountSays() {
         for value in Self.values {
             let size = value / 3

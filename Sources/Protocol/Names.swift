@@ -49,22 +49,35 @@ public enum Names {
         }
     }
 
+    /// What each byte is in a name, by value: `o` an ordinary printable byte, `s` the
+    /// level separator, `w` a wildcard, `b` a byte no name may hold (outside 0x21-0x7E).
+    /// One load per byte instead of five comparisons (a topic is checked on every `PUB`).
+    @usableFromInline
+    static let byteKinds: StaticString = """
+        bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbooooooooowooosooooooooooooooowoooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooob\
+        bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
+        """
+
     /// Checks a concrete topic (a `PUB` topic): no wildcard anywhere.
     @inlinable
     public static func validateTopic(_ topic: UnsafeRawBufferPointer) -> Violation? {
         let count = topic.count
         if count == 0 { return .empty }
         if count > maxLength { return .tooLong }
+        let kinds = byteKinds.utf8Start
         var levelLength = 0
         for byte in topic {
-            if byte == levelSeparator {
+            let kind = kinds[Int(byte)]
+            if kind == UInt8(ascii: "o") {
+                levelLength += 1
+                continue
+            }
+            if kind == UInt8(ascii: "s") {
                 if levelLength == 0 { return .emptyLevel }
                 levelLength = 0
                 continue
             }
-            if byte < ASCII.firstPrintable || byte > ASCII.lastPrintable { return .badByte }
-            if byte == singleLevelWildcard || byte == multiLevelWildcard { return .wildcardInTopic }
-            levelLength += 1
+            return kind == UInt8(ascii: "w") ? .wildcardInTopic : .badByte
         }
         return levelLength == 0 ? .emptyLevel : nil
     }

@@ -3,6 +3,23 @@ import Testing
 import Protocol
 
 @Suite struct NamesTests {
+    @Test func everyByteValueIsJudgedByTheRuleAloneInTopicsOfOneAndThreeLevels() {
+        for value in 0...255 {
+            let byte = UInt8(value)
+            let expected: Names.Violation?
+            switch byte {
+            case Names.levelSeparator: expected = .emptyLevel
+            case Names.singleLevelWildcard, Names.multiLevelWildcard: expected = .wildcardInTopic
+            case 0x21...0x7E: expected = nil
+            default: expected = .badByte
+            }
+            #expect([byte].withUnsafeBytes { Names.validateTopic($0) } == expected, "byte \(value)")
+            let middle = Array("ab.".utf8) + [byte] + Array(".cd".utf8)
+            #expect(middle.withUnsafeBytes { Names.validateTopic($0) } == (byte == Names.levelSeparator ? .emptyLevel : expected),
+                    "byte \(value) inside")
+        }
+    }
+
     @Test func aPlainPatternMatchesOnlyTheSameTopic() {
         #expect(matches("a.b", "a.b"))
         #expect(!matches("a.b", "a.bc"))

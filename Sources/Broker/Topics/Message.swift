@@ -130,12 +130,14 @@ public struct Message: @unchecked Sendable {
     /// frame it may be given (at most ``versionTwoRoom(topicCount:payloadCount:)`` and,
     /// in an allocation of its own, 24 more), counted from the start whether or not it
     /// is, so that a ring's bytes stay bounded whichever framings its readers use.
+    @inline(__always)
     public var weight: UInt32 {
         storage.withUnsafeMutablePointerToHeader { header in
             let count = header.pointee.count
-            let payloadCount = max(0, count - header.pointee.payloadOffset - 1)
-            let topicCount = max(0, header.pointee.payloadOffset - 5)
-            let cost = count + 72 + Message.versionTwoRoom(topicCount: topicCount, payloadCount: payloadCount) + 24
+            let offset = header.pointee.payloadOffset
+            // count - offset - 1 is the payload; offset - 5 the topic (arithmetic only: the publish path).
+            let whole = count &- offset &- 1 <= Message.wholeFrameLimit ? count &- offset : 0
+            let cost = count &+ 72 &+ (offset &- 5 &+ 47) &+ whole &+ 24
             return UInt32(truncatingIfNeeded: min(cost, Int(UInt32.max)))
         }
     }

@@ -52,9 +52,10 @@ public final class BrokerConnection {
     var parseVersion: ProtocolVersion = .v1
     /// The version a `HELLO` awaiting its reply asked for.
     var pendingHello: ProtocolVersion?
-    /// The line of a version 2 `MSG` whose payload the framer is reading.
+    /// The sequence of the version 2 `MSG` whose payload the framer is reading (its
+    /// topic is ``recentTopic``, made by its header line).
     @exclusivity(unchecked)
-    var pendingHeader: (topic: String, seq: UInt64)?
+    var pendingSeq: UInt64?
     /// The last topic made into a `String`, kept to reuse for the next frame on it.
     @exclusivity(unchecked)
     var recentTopic: (bytes: [UInt8], text: String) = ([], "")

@@ -105,7 +105,8 @@ extension BrokerConnection {
         case var .message(message):
             // A version 2 message has a sequence; a version 1 message has nothing to check.
             if let seq = message.seq {
-                let (missing, epoch) = try check(topic: message.topic, seq: seq)
+                let (missing, track) = try check(topic: message.topic, seq: seq)
+                let epoch = SequenceChecker.epoch(of: track)
                 if missing > 0 { events.append(.lagged(topic: message.topic, count: missing)) }
                 message.epoch = epoch
             }
@@ -120,11 +121,11 @@ extension BrokerConnection {
 
     /// The sequence rule for one `MSG`: the messages missing without a `LAGGED`, and the stream's epoch.
     @inline(__always)
-    private func check(topic: String, seq: UInt64) throws(BrokerClientError) -> (missing: UInt64, epoch: String?) {
+    private func check(topic: String, seq: UInt64) throws(BrokerClientError) -> (missing: UInt64, track: SequenceChecker.Track) {
         do {
-            let (verdict, epoch) = try checker.check(topic: topic, seq: seq)
-            if case let .unreported(missing) = verdict { return (missing, epoch) }
-            return (0, epoch)
+            let (verdict, track) = try checker.check(topic: topic, seq: seq)
+            if case let .unreported(missing) = verdict { return (missing, track) }
+            return (0, track)
         } catch {
             throw .protocolViolation(error.description)
         }
@@ -183,16 +184,20 @@ extension BrokerConnection {
                 inbound.append(.event(.message(Message(topic: topic, payload: Array(payload), seq: seq))))
                 return
             }
-            var epoch: String?
-            if let seq {
-                let (missing, known) = try check(topic: topic, seq: seq)
-                if missing > 0 { try emit(.lagged(topic: topic, count: missing)) }
-                epoch = known
+            guard let seq else {
+                if accepting {
+                    accepting = handler(.message(MessageView(topic: topic, payload: payload)))
+                } else {
+                    events.append(.message(Message(topic: topic, payload: Array(payload))))
+                }
+                return
             }
+            let (missing, track) = try check(topic: topic, seq: seq)
+            if missing > 0 { try emit(.lagged(topic: topic, count: missing)) }
             if accepting {
-                accepting = handler(.message(MessageView(topic: topic, payload: payload, seq: seq, epoch: epoch)))
+                accepting = handler(.message(MessageView(topic: topic, payload: payload, seq: seq, track: track)))
             } else {
-                events.append(.message(Message(topic: topic, payload: Array(payload), seq: seq, epoch: epoch)))
+                events.append(.message(Message(topic: topic, payload: Array(payload), seq: seq, epoch: SequenceChecker.epoch(of: track))))
             }
         }
 
@@ -215,7 +220,8 @@ extension BrokerConnection {
                         guard header.size <= UInt64(BrokerConnection.maxPayloadBytes) else {
                             throw .protocolViolation("a MSG payload of \(header.size) bytes (at most \(BrokerConnection.maxPayloadBytes))")
                         }
-                        pendingHeader = (topicText(header.topic), header.seq)
+                        pendingSeq = header.seq
+                        _ = topicText(header.topic)  // the payload's topic: recentTopic until it comes
                         return .readPayload(Int(header.size))
                     }
                     let view: ServerFrameView
@@ -229,7 +235,8 @@ extension BrokerConnection {
                         guard size <= UInt64(BrokerConnection.maxPayloadBytes) else {
                             throw .protocolViolation("a MSG payload of \(size) bytes (at most \(BrokerConnection.maxPayloadBytes))")
                         }
-                        pendingHeader = (topicText(topic), seq)
+                        pendingSeq = seq
+                        _ = topicText(topic)  // the payload's topic: recentTopic until it comes
                         return .readPayload(Int(size))
                     case let .msg(topic, payload):
                         try emit(topic: topicText(topic), payload: payload, seq: nil)
@@ -243,9 +250,10 @@ extension BrokerConnection {
                         takeReply(view)
                     }
                 case let .payload(payload):
-                    guard let header = pendingHeader else { throw .protocolViolation("a payload without a MSG line") }
-                    pendingHeader = nil
-                    try emit(topic: header.topic, payload: payload, seq: header.seq)
+                    guard let seq = pendingSeq else { throw .protocolViolation("a payload without a MSG line") }
+                    pendingSeq = nil
+                    // No other line comes between a MSG header and its payload: recentTopic is its topic.
+                    try emit(topic: recentTopic.text, payload: payload, seq: seq)
                 case .lineTooLong:
                     throw .protocolViolation("a line longer than \(BrokerConnection.maxFrameBytes) bytes")
                 case .payloadSkipped:

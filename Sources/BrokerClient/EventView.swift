@@ -14,13 +14,33 @@ public struct MessageView {
     /// Its sequence in the topic's stream (version 2); nil in version 1.
     public let seq: UInt64?
     /// The stream's epoch when the connection knows it (see ``Message/epoch``).
-    public let epoch: String?
+    public var epoch: String? {
+        if let track { return SequenceChecker.epoch(of: track) }
+        return givenEpoch
+    }
+
+    /// The epoch given to ``init(topic:payload:seq:epoch:)``.
+    private let givenEpoch: String?
+    /// Where the connection keeps the topic's epoch: read only when asked for (no copy
+    /// per frame). `unowned(unsafe)`: the view lives only during the handler's call, and
+    /// the track outlives it (the handler must not use the connection).
+    private unowned(unsafe) let track: SequenceChecker.Track?
 
     public init(topic: String, payload: UnsafeRawBufferPointer, seq: UInt64? = nil, epoch: String? = nil) {
         self.topic = topic
         self.payload = payload
         self.seq = seq
-        self.epoch = epoch
+        self.givenEpoch = epoch
+        self.track = nil
+    }
+
+    /// A view whose epoch is read from `track` when asked for.
+    init(topic: String, payload: UnsafeRawBufferPointer, seq: UInt64, track: SequenceChecker.Track) {
+        self.topic = topic
+        self.payload = payload
+        self.seq = seq
+        self.givenEpoch = nil
+        self.track = track
     }
 
     /// An owned copy.

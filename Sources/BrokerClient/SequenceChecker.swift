@@ -195,6 +195,9 @@ public final class SequenceChecker {
         try check(topic: topic, seq: seq).verdict
     }
 
+    /// The epoch a ``check(topic:seq:)`` track knows (for a frame lent during one call).
+    static func epoch(of track: Track) -> String? { track.epoch }
+
     /// The stream epoch known for `topic` (from a SUB reply of a concrete subscription), if any.
     public func epoch(of topic: String) -> String? {
         tracks[topic]?.epoch
@@ -207,15 +210,16 @@ public final class SequenceChecker {
 
     // MARK: Internals
 
-    /// ``message(topic:seq:)``, also giving the topic's known epoch (one lookup for both).
+    /// ``message(topic:seq:)``, also giving the topic's track (where its known epoch is:
+    /// one lookup for both, and no copy of the epoch per frame).
     @inline(__always)
-    func check(topic: String, seq: UInt64) throws(SequenceViolation) -> (verdict: SequenceVerdict, epoch: String?) {
+    func check(topic: String, seq: UInt64) throws(SequenceViolation) -> (verdict: SequenceVerdict, track: Track) {
         let track = try self.track(topic)
         if let next = track.next, seq == next, track.unmatchedLag == 0 {
             // The usual frame: the one right after the last, on a topic with one
             // concrete subscription outside any group, no LAGGED pending. Same verdict as `single`.
             track.next = next &+ 1
-            return (.accounted, track.epoch)
+            return (.accounted, track)
         }
         let verdict: SequenceVerdict
         if track.lanes.count == 1 {
@@ -224,7 +228,7 @@ public final class SequenceChecker {
             verdict = try SequenceChecker.shared(track, topic: topic, seq: seq)
         }
         if verdict == .newStream, !track.lanes.contains(where: { !$0.isPattern }) { track.epoch = nil }
-        return (verdict, track.epoch)
+        return (verdict, track)
     }
 
     /// The rule for a topic with one subscription: exact.

@@ -63,6 +63,7 @@ enum Decimal {
     /// The number whose digits start at `start` and run to the first byte that is not a
     /// digit (or the end): its value, and where it stopped. Nil unless there are 1 to 20
     /// digits with a value below 2^64. For fields inside a line, read in one pass.
+    @inlinable
     static func parseField(_ bytes: UnsafeRawBufferPointer, from start: Int) -> (value: UInt64, end: Int)? {
         var index = start
         var value: UInt64 = 0
@@ -86,7 +87,7 @@ enum Decimal {
             value = combined
             index = start + 8
         }
-        let fast = min(bytes.count, start + maxDigits - 1)  // up to 19 digits cannot overflow
+        let fast = min(bytes.count, start + 19)  // up to 19 digits (maxDigits - 1) cannot overflow
         while index < fast {
             let digit = bytes[index] &- ASCII.zero
             if digit >= 10 { break }

@@ -158,8 +158,15 @@ public enum ServerFrameParser {
     /// it accepts.
     @inlinable
     public static func versionTwoMessageHeader(_ line: UnsafeRawBufferPointer) -> (topic: UnsafeRawBufferPointer, seq: UInt64, size: UInt64)? {
-        guard line.count >= 9, line[0] == 0x4D, line[1] == 0x53, line[2] == 0x47, line[3] == ASCII.space else { return nil }
-        return messageHeaderFields(UnsafeRawBufferPointer(rebasing: line[4...]))
+        let count = line.count
+        guard count >= 9, line[0] == 0x4D, line[1] == 0x53, line[2] == 0x47, line[3] == ASCII.space else { return nil }
+        // All in one pass, inlined: the topic up to its space, then the two numbers.
+        var topicEnd = 4
+        while topicEnd < count && line[topicEnd] != ASCII.space { topicEnd += 1 }
+        guard topicEnd > 4, topicEnd < count,
+              let (seq, seqEnd) = Decimal.parseField(line, from: topicEnd + 1), seqEnd < count, line[seqEnd] == ASCII.space,
+              let (size, sizeEnd) = Decimal.parseField(line, from: seqEnd + 1), sizeEnd == count else { return nil }
+        return (UnsafeRawBufferPointer(rebasing: line[4..<topicEnd]), seq, size)
     }
 
     /// The fields of `<topic> <seq> <size>`, or nil unless it is exactly that.

@@ -297,13 +297,7 @@ final class RedisConnection: ReactorHandler {
             let sent: Result<IOResult<Int>, SystemError> = output.withUnsafeBytes { bytes in
                 Result { () throws(SystemError) in try socket.handle.send(UnsafeRawBufferPointer(rebasing: bytes[outputSent...])) }
             }
-            let result: IOResult<Int>
-            switch sent {
-            case let .success(outcome): result = outcome
-            case let .failure(error):
-                failConnection(error.description)
-                return
-            }
+            guard let result = succeeded(sent) else { return }
             guard case let .done(count) = result else { break }
             outputSent += count
         }
@@ -332,13 +326,7 @@ final class RedisConnection: ReactorHandler {
             let read: Result<IOResult<Int>, SystemError> = chunk.withUnsafeMutableBytes { buffer in
                 Result { () throws(SystemError) in try socket.handle.read(into: buffer) }
             }
-            let result: IOResult<Int>
-            switch read {
-            case let .success(outcome): result = outcome
-            case let .failure(error):
-                failConnection(error.description)
-                return
-            }
+            guard let result = succeeded(read) else { return }
             guard case let .done(count) = result else { return }
             if count == 0 {
                 failConnection("Redis closed the connection")
@@ -350,6 +338,16 @@ final class RedisConnection: ReactorHandler {
         }
     }
 
+    /// The value of `result`; nil after failing the connection with its error.
+    private func succeeded<Value, Failure: Error & CustomStringConvertible>(_ result: Result<Value, Failure>) -> Value? {
+        switch result {
+        case let .success(value): return value
+        case let .failure(error):
+            failConnection(error.description)
+            return nil
+        }
+    }
+
     /// Hands every whole value read to its callback or to `onPush`.
     private func parseInput() {
         while phase == .handshaking || phase == .ready, input.count - inputStart >= max(1, inputNeeded) {
@@ -358,13 +356,7 @@ final class RedisConnection: ReactorHandler {
                     try RESPReader.read(UnsafeRawBufferPointer(rebasing: bytes[inputStart...]), limits: limits)
                 }
             }
-            let result: RESPReadResult
-            switch parsed {
-            case let .success(outcome): result = outcome
-            case let .failure(error):
-                failConnection("an unreadable reply: \(error.reason)")
-                return
-            }
+            guard let result = succeeded(parsed.mapError { RESPError("an unreadable reply: \($0.reason)") }) else { return }
             switch result {
             case let .incomplete(needAtLeast):
                 inputNeeded = needAtLeast

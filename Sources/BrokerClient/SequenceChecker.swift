@@ -95,10 +95,10 @@ public final class SequenceChecker {
         /// ``next`` is set, the one lane's `last` is `next - 1` (kept there, not in the lane).
         var lanes: [Lane] {
             get {
-                guard let next else { return storedLanes }
-                var lanes = storedLanes
-                lanes[0].last = next &- 1
-                return lanes
+                // The fast path advanced `next` alone: bring the lane up to date in place
+                // (no copy of the array per read).
+                if let next { storedLanes[0].last = next &- 1 }
+                return storedLanes
             }
             set {
                 storedLanes = newValue

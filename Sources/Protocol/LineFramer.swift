@@ -221,20 +221,15 @@ public struct LineFramer: Sendable {
                 case let .readPayload(size):
                     // The usual case: the payload and its ending are in this chunk. It is lent
                     // at once, without the payload state that spans chunks.
-                    let available = chunk.count - lineStart
-                    if size >= 0 && size < available {
-                        let end = lineStart + size
-                        let ending = chunk[end] == ASCII.cr ? end + 1 : end
-                        if ending < chunk.count {
-                            guard chunk[ending] == ASCII.lf else { return try breakFraming(body) }
-                            let decision = LineFramer.withoutPayload(try body(.payload(chunk.slice(lineStart..<end))))
-                            lineStart = ending + 1
-                            if case .pause = decision {
-                                keep(chunk.slice(lineStart..<chunk.count))
-                                return .pause
-                            }
-                            continue
+                    if let lf = LineFramer.endingOfWholePayload(chunk, from: lineStart, size: size) {
+                        guard chunk[lf] == ASCII.lf else { return try breakFraming(body) }
+                        let decision = LineFramer.withoutPayload(try body(.payload(chunk.slice(lineStart..<(lineStart + size)))))
+                        lineStart = lf + 1
+                        if case .pause = decision {
+                            keep(chunk.slice(lineStart..<chunk.count))
+                            return .pause
                         }
+                        continue
                     }
                     beginPayload(size: UInt64(max(0, size)), keep: true)
                 case let .skipPayload(size): beginPayload(size: size, keep: false)
@@ -351,17 +346,14 @@ public struct LineFramer: Sendable {
                 return .proceed
             case let .body(remaining, keep):
                 let available = UInt64(chunk.count - position)
-                if keep && box.bytes.isEmpty && remaining < available {
-                    // The whole payload is here: lend it from the chunk if its ending is here too.
-                    let end = position + Int(remaining)
-                    let lf = chunk[end] == ASCII.cr ? end + 1 : end
-                    if lf < chunk.count {
-                        guard chunk[lf] == ASCII.lf else { return try breakFraming(body) }
-                        box.progress = .none
-                        let decision = try body(.payload(chunk.slice(position..<end)))
-                        position = lf + 1
-                        return LineFramer.withoutPayload(decision)
-                    }
+                if keep && box.bytes.isEmpty && remaining < available,
+                   let lf = LineFramer.endingOfWholePayload(chunk, from: position, size: Int(remaining)) {
+                    // The whole payload and its ending are here: lend it from the chunk.
+                    guard chunk[lf] == ASCII.lf else { return try breakFraming(body) }
+                    box.progress = .none
+                    let decision = try body(.payload(chunk.slice(position..<(position + Int(remaining)))))
+                    position = lf + 1
+                    return LineFramer.withoutPayload(decision)
                 }
                 let taken = min(available, remaining)
                 if keep && taken > 0 { box.bytes.append(contentsOf: chunk.slice(position..<(position + Int(taken)))) }
@@ -382,6 +374,16 @@ public struct LineFramer: Sendable {
                 return LineFramer.withoutPayload(try keep ? LineFramer.reportGathered(box, body) : body(.payloadSkipped))
             }
         }
+    }
+
+    /// Where the LF after a payload of `size` bytes at `chunk[start...]` must be (after a
+    /// CR, if one follows the payload), when the payload and that byte are both in the
+    /// chunk; nil when the chunk ends first (or `size` is negative). The caller checks the LF.
+    private static func endingOfWholePayload(_ chunk: UnsafeRawBufferPointer, from start: Int, size: Int) -> Int? {
+        guard size >= 0, size < chunk.count - start else { return nil }
+        let end = start + size
+        let lf = chunk[end] == ASCII.cr ? end + 1 : end
+        return lf < chunk.count ? lf : nil
     }
 
     /// Reports a payload gathered across chunks, then empties its buffer (giving

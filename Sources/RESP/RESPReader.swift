@@ -88,13 +88,16 @@ public enum RESPReader {
                 guard let number = RESPReader.integer(text) else { throw RESPError("an integer that is not one: \(show(text))") }
                 return .integer(number)
             case UInt8(ascii: "$"):
-                guard let body = try bulk(allowingNull: true) else { return nil }
-                return body.map { .bulkString(Array($0)) } ?? .null
+                switch try bulk(allowingNull: true) {
+                case .incomplete: return nil
+                case .null: return .null
+                case let .bytes(body): return .bulkString(Array(body))
+                }
             case UInt8(ascii: "!"):
-                guard let body = try bulk(allowingNull: false) else { return nil }
-                return .error(Array(body ?? UnsafeRawBufferPointer(start: nil, count: 0)))
+                guard case let .bytes(body) = try bulk(allowingNull: false) else { return nil }
+                return .error(Array(body))
             case UInt8(ascii: "="):
-                guard let body = try bulk(allowingNull: false), let text = body else { return nil }
+                guard case let .bytes(text) = try bulk(allowingNull: false) else { return nil }
                 guard text.count >= 4, text[3] == UInt8(ascii: ":") else {
                     throw RESPError("a verbatim string without its format: \(show(text))")
                 }
@@ -162,19 +165,31 @@ public enum RESPReader {
             return Int(number)
         }
 
-        /// A bulk body: `.some(nil)` for the null length -1, the bytes otherwise; nil when not whole yet.
-        mutating func bulk(allowingNull: Bool) throws(RESPError) -> UnsafeRawBufferPointer?? {
-            guard let count = try length(allowingNull: allowingNull) else { return nil }
-            if count < 0 { return .some(nil) }
+        /// What a bulk length and body read to.
+        enum Bulk {
+            /// Not whole yet (`needAtLeast` says how much more is needed).
+            case incomplete
+            /// The null length -1 (only where allowed).
+            case null
+            case bytes(UnsafeRawBufferPointer)
+        }
+
+        /// A bulk length, then its body and CRLF.
+        mutating func bulk(allowingNull: Bool) throws(RESPError) -> Bulk {
+            guard let count = try length(allowingNull: allowingNull) else { return .incomplete }
+            if count < 0 { return .null }
             guard count <= limits.maxBulkBytes else {
                 throw RESPError("a string of \(count) bytes (at most \(limits.maxBulkBytes))")
             }
             let end = position + count
-            guard end + 2 <= bytes.count else { return more(end + 2) }
+            guard end + 2 <= bytes.count else {
+                needAtLeast = max(needAtLeast, end + 2)
+                return .incomplete
+            }
             guard bytes[end] == 0x0D, bytes[end + 1] == 0x0A else { throw RESPError("a string not followed by CRLF") }
             let body = UnsafeRawBufferPointer(rebasing: bytes[position..<end])
             position = end + 2
-            return .some(body)
+            return .bytes(body)
         }
 
         /// `count` values (twice as many for pairs), one level deeper.

@@ -379,6 +379,7 @@ public struct LineFramer: Sendable {
     /// Where the LF after a payload of `size` bytes at `chunk[start...]` must be (after a
     /// CR, if one follows the payload), when the payload and that byte are both in the
     /// chunk; nil when the chunk ends first (or `size` is negative). The caller checks the LF.
+    @inline(__always)
     private static func endingOfWholePayload(_ chunk: UnsafeRawBufferPointer, from start: Int, size: Int) -> Int? {
         guard size >= 0, size < chunk.count - start else { return nil }
         let end = start + size

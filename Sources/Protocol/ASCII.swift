@@ -5,6 +5,8 @@
     @usableFromInline static let cr: UInt8 = 0x0D
     @usableFromInline static let space: UInt8 = 0x20
     @usableFromInline static let zero: UInt8 = 0x30
+    @usableFromInline static let upperO: UInt8 = 0x4F
+    @usableFromInline static let upperK: UInt8 = 0x4B
     @usableFromInline static let firstPrintable: UInt8 = 0x21
     @usableFromInline static let lastPrintable: UInt8 = 0x7E
 }

@@ -75,9 +75,20 @@ public enum WireEncoder {
     /// `OK <n>\n`, the reply to `PUB`.
     @inlinable
     public static func appendOK(count: Int, to buffer: inout [UInt8]) {
-        appendVerb("OK ", to: &buffer)
-        appendDecimal(UInt64(max(0, count)), to: &buffer)
-        buffer.append(ASCII.lf)
+        // The reply of every PUB: made on the stack and appended at once (one capacity
+        // check and one copy, where a byte at a time paid a check per byte).
+        var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)  // "OK " + up to 20 digits + LF
+        withUnsafeMutableBytes(of: &scratch) { raw in
+            let value = UInt64(max(0, count))
+            let end = 3 + Decimal.width(value)
+            raw[0] = ASCII.upperO
+            raw[1] = ASCII.upperK
+            raw[2] = ASCII.space
+            _ = Decimal.write(value, endingAt: end, in: raw)
+            raw[end] = ASCII.lf
+            let bytes = raw.bindMemory(to: UInt8.self)
+            buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[0...end]))
+        }
     }
 
     /// `OK <rest>\n` (an empty rest is written as `OK\n`).

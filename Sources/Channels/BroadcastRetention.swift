@@ -91,7 +91,7 @@ extension BroadcastSender {
     /// channel or this handle is closed). On a retaining channel the value is
     /// stored even with no receiver, and counts `weight` bytes for the byte bounds.
     @inlinable @inline(__always)
-    public func sendLocated(_ value: T, weight: UInt32 = 0) -> (receivers: Int, position: UInt64?) {
+    public func sendLocated(_ value: consuming T, weight: UInt32 = 0) -> (receivers: Int, position: UInt64?) {
         if released.load(ordering: .relaxed) { return (0, nil) }
         if shared.isRetaining { return shared.sendRetaining(value, weight: weight) }
         let before = shared.positions.tail

@@ -236,7 +236,7 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
     /// below capacity), else overwriting the oldest value held. Returns the
     /// value it overwrote, if any.
     @inlinable
-    mutating func storeRetaining(_ value: T, receivers n: Int, weight: UInt32) -> T? {
+    mutating func storeRetaining(_ value: consuming T, receivers n: Int, weight: UInt32) -> T? {
         var idx = Int(truncatingIfNeeded: tail) & mask
         while tail &- start >= UInt64(physical) && physical < Int(capacity)
             && (physical < Int(retention) || slots[idx].rem > 0) {
@@ -371,7 +371,9 @@ final class BroadcastShared<T: Sendable>: Sendable {
     /// keeps the channel's byte bound; returns the receiver count and the
     /// position the value got (nil position: the channel is closed).
     @inlinable
-    func sendRetaining(_ value: T, weight: UInt32) -> (receivers: Int, position: UInt64?) {
+    func sendRetaining(_ value: consuming T, weight: UInt32) -> (receivers: Int, position: UInt64?) {
+        // Moved into the ring, not copied: no retain here and no release by the caller.
+        var moving: T? = consume value
         let (count, position, over) = withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { buf in
             let (count, position, old, delta, over, woken, rest) = state.withLock {
                 s -> (Int, UInt64?, T?, Int, Bool, Int, Int32) in
@@ -379,7 +381,7 @@ final class BroadcastShared<T: Sendable>: Sendable {
                 let n = s.receiverCount
                 let position = s.tail
                 let heldBefore = s.heldBytes
-                let old = s.storeRetaining(value, receivers: n, weight: weight)
+                let old = s.storeRetaining(moving.take().unsafelyUnwrapped, receivers: n, weight: weight)
                 let delta = s.heldBytes - heldBefore
                 let over = s.heldBytes > s.maxBytes
                 let (w, rest) = s.detachWaitersAfterSend(into: buf)

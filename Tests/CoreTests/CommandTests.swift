@@ -13,6 +13,19 @@ import Testing
         for _ in 0..<5 { #expect(publisher.exchange("PUB t x").first == "OK 3") }
     }
 
+    @Test func statsCountsThePublishesOfTheSameReadBeforeIt() {
+        // Publishes are added to the server's count once per read: a STATS in that read
+        // still counts those before it, for the server and for the topic.
+        let broker = embedded()
+        _ = broker.connect().exchange("SUB t")
+        let client = broker.connect()
+        let replies = client.exchange("PUB t a", "PUB t b", "STATS", "STATS t", "PUB t c")
+        #expect(replies.count == 5)
+        #expect(replies[2].split(separator: " ").contains("published_total=2"), "\(replies[2])")
+        #expect(replies[3].split(separator: " ").contains("published_total=2"), "\(replies[3])")
+        #expect(client.exchange("STATS")[0].split(separator: " ").contains("published_total=3"))
+    }
+
     @Test func subIsActiveBeforeItsReplyAndARepeatedSubIsANoOpAnsweredOK() {
         let broker = embedded()
         let subscriber = broker.connect()

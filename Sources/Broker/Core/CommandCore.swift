@@ -8,10 +8,10 @@ import Protocol
 ///
 /// Loop thread only (one core per loop; the store is shared).
 final class CommandCore {
-    /// Every topic and subscription (shared by the loops). `unowned(unsafe)`:
-    /// the server context, which the core holds, owns the store; unowned, a
-    /// publish reads it without reference counting.
-    unowned(unsafe) let store: any TopicStore
+    /// Every topic and subscription (shared by the loops). A strong `let`: a call
+    /// through it borrows the core's reference (an `unowned(unsafe)` one was
+    /// retained and released around every publish).
+    let store: any TopicStore
     /// Server-wide counters, connection count and the STATS line.
     let context: ServerContext
     /// The live settings as this loop last read them.
@@ -23,6 +23,9 @@ final class CommandCore {
     /// The id of the next subscription made on this loop (unique per loop, so per
     /// connection too; kept here, not in each session).
     private var nextSubscriptionID: UInt64 = 1
+    /// Publishes not yet added to `stats.published`: the sessions add them once per
+    /// read (``countPublishes()``), not with an atomic increment per publish.
+    private var uncountedPublishes: UInt64 = 0
     var logger: Logger { context.logger }
 
     init(context: ServerContext, settings: LiveSettings) {
@@ -141,7 +144,7 @@ final class CommandCore {
             reply(session) { WireEncoder.appendErr(ProtocolError(.tooManyTopics, error.text), to: &$0) }
             return
         }
-        stats.published.add(1)
+        uncountedPublishes &+= 1
         session.publishedSinceInput &+= 1
         if session.protocolVersion == 1 {
             reply(session) { WireEncoder.appendOK(count: outcome.receivers, to: &$0) }
@@ -226,7 +229,17 @@ final class CommandCore {
     }
 
     /// `STATS` → `OK key=value ...`; `STATS <topic>` → that topic's figures or `ERR no-such-topic`.
+    /// Adds the publishes made since the last call to the server's count.
+    @inline(__always)
+    func countPublishes() {
+        if uncountedPublishes != 0 {
+            stats.published.add(uncountedPublishes)
+            uncountedPublishes = 0
+        }
+    }
+
     private func statistics(_ topic: UnsafeRawBufferPointer?, _ session: Session) {
+        countPublishes()  // the figures include this read's publishes before the STATS
         guard let topic else {
             let line = context.statisticsLine()
             reply(session) { WireEncoder.appendOK(rest: line.utf8, to: &$0) }

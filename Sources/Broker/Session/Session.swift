@@ -120,6 +120,7 @@ class Session {
         publishedSinceInput = 0
         var completedLine = false
         let decision = framer.feed(bytes) { event in execute(event, core: core, completedLine: &completedLine) }
+        core.countPublishes()
         notePartialLine(completedLine: completedLine)
         // The replies of every line of this read go out in one flush.
         if !output.isEmpty { services.scheduler.markDirty(self) }
@@ -199,6 +200,7 @@ class Session {
         publishedSinceInput = 0
         var completedLine = false
         let decision = framer.resume { event in execute(event, core: core, completedLine: &completedLine) }
+        core.countPublishes()
         notePartialLine(completedLine: completedLine)
         if state.isEnding { return }
         if decision == .pause {

@@ -15,7 +15,7 @@ public final class AtomicFlag: Sendable {
 public final class RelaxedCounter: Sendable {
     private let value = Atomic<UInt64>(0)
     public init() {}
-    public func add(_ amount: UInt64) { value.add(amount, ordering: .relaxed) }
-    public func subtract(_ amount: UInt64) { value.subtract(amount, ordering: .relaxed) }
+    public func add(_ amount: UInt64) { value.wrappingAdd(amount, ordering: .relaxed) }
+    public func subtract(_ amount: UInt64) { value.wrappingSubtract(amount, ordering: .relaxed) }
     public var load: UInt64 { value.load(ordering: .relaxed) }
 }

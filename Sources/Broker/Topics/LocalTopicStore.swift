@@ -97,38 +97,44 @@ final class LocalTopicStore: TopicStore {
     /// for a matching pattern, and refreshes `cache`). Returns the receiver count.
     func publish(to name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, lineSafe: Bool?,
                  cache: inout Topic?, createsStream: Bool = true) throws(TopicStoreError) -> PublishOutcome {
-        var topic: Topic
-        if let cached = cache, !cached.isRetired, cached.hasName(name) {
-            topic = cached
-        } else {
+        // The topic is only ever borrowed from `cache` (no local copy of the reference):
+        // each copy was a retain and a release, atomic, on every publish.
+        if cache?.isRetired != false || cache?.hasName(name) != true {
             guard let found = try topicForPublish(name, createsStream: createsStream) else {
                 cache = nil
                 return PublishOutcome(receivers: 0, seq: 1)  // a stream made and freed at once
             }
-            topic = found
             cache = found
         }
-        let message = Message.make(topic: name, payload: payload, lineSafe: lineSafe, versionTwoRoom: topic.hasVersionTwoReaders)
-        let multiline = lineSafe != true && !message.isLineSafe
-        /// Flags the topic before the send (version 1 readers check the flag after reading).
-        @inline(__always) func send(to topic: Topic) -> (receivers: Int, position: UInt64?) {
-            if multiline { topic.markCarriesMultiline() }
-            return topic.sender.sendLocated(message, weight: message.weight)
+        // `cache` holds the topic for the whole send (nothing assigns it meanwhile): the
+        // send borrows that reference instead of a copy of its own.
+        var sent = Unmanaged.passUnretained(cache.unsafelyUnwrapped)._withUnsafeGuaranteedRef {
+            send(name, payload, lineSafe, to: $0)
         }
-        var sent = send(to: topic)
         if sent.position == nil {
             // A sweep freed the topic meanwhile: publish to the one made anew.
             guard let fresh = try topicForPublish(name, createsStream: createsStream) else {
                 cache = nil
                 return PublishOutcome(receivers: 0, seq: 1)
             }
-            topic = fresh
             cache = fresh
-            sent = send(to: fresh)
+            sent = send(name, payload, lineSafe, to: cache.unsafelyUnwrapped)
         }
-        topic.countPublished()
         if heldBytes.bytes > budgetBytes.load(ordering: .relaxed) { enforceBudget() }
         return PublishOutcome(receivers: sent.receivers, seq: (sent.position ?? 0) &+ 1)
+    }
+
+    /// Makes the message and moves it into `topic`'s ring (position nil: the ring was
+    /// closed by a sweep, and the message dropped). A topic that gets a payload that
+    /// cannot be one line is flagged before the send (version 1 readers check the
+    /// flag after reading).
+    @inline(__always)
+    private func send(_ name: UnsafeRawBufferPointer, _ payload: UnsafeRawBufferPointer, _ lineSafe: Bool?,
+                      to topic: Topic) -> (receivers: Int, position: UInt64?) {
+        let message = Message.make(topic: name, payload: payload, lineSafe: lineSafe, versionTwoRoom: topic.hasVersionTwoReaders)
+        if lineSafe != true && !message.isLineSafe { topic.markCarriesMultiline() }
+        let weight = message.weight
+        return topic.sender.sendLocated(consume message, weight: weight)
     }
 
     /// Brings the bytes every ring holds back under nine tenths of `max_held_bytes`:
@@ -314,7 +320,7 @@ final class LocalTopicStore: TopicStore {
             guard let topic = state.topics[name] else { return nil }
             let positions = topic.sender.positions
             var figures = TopicStatistics(subscribers: 0, held: Int(positions.tail &- positions.oldest),
-                                          published: topic.published, lagging: 0, maxLag: 0,
+                                          published: positions.tail, lagging: 0, maxLag: 0,
                                           epoch: epoch(of: topic), head: positions.tail, heldBytes: positions.heldBytes)
             for cursor in topic.cursors {
                 guard let receiver = cursor.receiver else { continue }

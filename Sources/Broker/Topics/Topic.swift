@@ -22,8 +22,8 @@ public final class Topic: @unchecked Sendable {
     /// The ring: it holds the newest messages (``RingLimits``) and numbers them; a
     /// message's sequence is its ring position + 1. The registry holds the only sender.
     let sender: BroadcastSender<Message>
-    /// Three flags and a counter in one word (one word, not four: the topic takes
-    /// 64 bytes of heap, not 96):
+    /// Three flags in one word (one word, not three: the topic takes 64 bytes of
+    /// heap, not 96):
     /// - ``retiredBit``, set once the registry has removed this topic
     ///   (release/acquire: what the registry did before is visible to a reader that sees it);
     /// - ``multilineBit``, set once a message whose payload cannot be one line was
@@ -31,14 +31,14 @@ public final class Topic: @unchecked Sendable {
     ///   message is sent, so a reader that read it under the ring's lock sees the flag;
     /// - ``versionTwoBit``, set once a version 2 subscription reads this topic (relaxed:
     ///   messages published after it is seen get room for their version 2 frame; one
-    ///   published before is given that frame in an allocation of its own);
-    /// - below them, the messages published to this topic (relaxed: a statistic;
-    ///   2^61 publishes would take a million messages a second for 73,000 years).
-    private let flagsAndPublished = Atomic<UInt64>(0)
+    ///   published before is given that frame in an allocation of its own).
+    ///
+    /// The messages published here are not counted apart: every publish takes the next
+    /// ring position, so the ring's tail is that count (an atomic increment per publish less).
+    private let flags = Atomic<UInt64>(0)
     private static let retiredBit: UInt64 = 1 << 63
     private static let multilineBit: UInt64 = 1 << 62
     private static let versionTwoBit: UInt64 = 1 << 61
-    private static let publishedMask: UInt64 = (1 << 61) - 1
     /// The cursors reading this topic (guarded by the registry's lock); each
     /// cursor knows its index here, for O(1) removal.
     var cursors = CursorList()
@@ -52,19 +52,19 @@ public final class Topic: @unchecked Sendable {
         self.sender = sender
     }
 
-    // The flags and the counter live inside the topic (not as objects of their own):
+    // The flags live inside the topic (not as objects of their own):
     // an idle topic is one allocation fewer each.
 
-    var isRetired: Bool { flagsAndPublished.load(ordering: .acquiring) & Topic.retiredBit != 0 }
-    func markRetired() { flagsAndPublished.bitwiseOr(Topic.retiredBit, ordering: .releasing) }
-    var carriesMultiline: Bool { flagsAndPublished.load(ordering: .relaxed) & Topic.multilineBit != 0 }
-    func markCarriesMultiline() { flagsAndPublished.bitwiseOr(Topic.multilineBit, ordering: .relaxed) }
-    var hasVersionTwoReaders: Bool { flagsAndPublished.load(ordering: .relaxed) & Topic.versionTwoBit != 0 }
+    var isRetired: Bool { flags.load(ordering: .acquiring) & Topic.retiredBit != 0 }
+    func markRetired() { flags.bitwiseOr(Topic.retiredBit, ordering: .releasing) }
+    var carriesMultiline: Bool { flags.load(ordering: .relaxed) & Topic.multilineBit != 0 }
+    func markCarriesMultiline() { flags.bitwiseOr(Topic.multilineBit, ordering: .relaxed) }
+    var hasVersionTwoReaders: Bool { flags.load(ordering: .relaxed) & Topic.versionTwoBit != 0 }
     func markVersionTwoReaders() {
-        if !hasVersionTwoReaders { flagsAndPublished.bitwiseOr(Topic.versionTwoBit, ordering: .relaxed) }
+        if !hasVersionTwoReaders { flags.bitwiseOr(Topic.versionTwoBit, ordering: .relaxed) }
     }
-    var published: UInt64 { flagsAndPublished.load(ordering: .relaxed) & Topic.publishedMask }
-    func countPublished() { flagsAndPublished.wrappingAdd(1, ordering: .relaxed) }
+    /// Messages published to this topic: its ring's tail (one lock acquisition; for figures).
+    var published: UInt64 { sender.positions.tail }
 
     /// Whether a subscription to this very name (not a pattern) reads it.
     var hasConcreteSubscription: Bool { cursors.contains { !$0.isPattern } }

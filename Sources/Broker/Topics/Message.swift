@@ -54,7 +54,7 @@ public struct Message: @unchecked Sendable {
     final class Storage: ManagedBuffer<Header, UInt8> {
         deinit {
             withUnsafeMutablePointerToHeader { header in
-                if !header.pointee.hasVersionTwoRoom { free(header.pointee.versionTwoFrame) }
+                if !header.pointee.hasVersionTwoRoom, let frame = header.pointee.versionTwoFrame { free(frame) }
             }
         }
     }
@@ -76,6 +76,9 @@ public struct Message: @unchecked Sendable {
 
     let storage: Storage
 
+    /// `MSG ` as the four bytes of one little-endian word (x86-64 and arm64 are both).
+    static let verbAndSpace = UInt32(littleEndian: 0x2047_534D)
+
     /// Encodes `MSG <topic> <payload>\n` into a new message. `lineSafe` says whether
     /// the payload can be one line; nil: look (a `PUB` payload always can). With
     /// `versionTwoRoom` (its topic has version 2 readers), the allocation also has room
@@ -90,7 +93,7 @@ public struct Message: @unchecked Sendable {
         let storage = unsafeDowncast(Storage.create(minimumCapacity: length + room) { _ in header }, to: Storage.self)
         storage.withUnsafeMutablePointerToElements { start in
             let out = UnsafeMutableRawBufferPointer(start: start, count: length)
-            out.copyBytes(from: "MSG ".utf8)
+            out.storeBytes(of: Message.verbAndSpace, as: UInt32.self)  // "MSG " in one store
             UnsafeMutableRawBufferPointer(rebasing: out[4..<(4 + topic.count)]).copyMemory(from: topic)
             out[4 + topic.count] = 0x20
             let payloadStart = 5 + topic.count

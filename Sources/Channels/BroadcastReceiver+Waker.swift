@@ -136,6 +136,36 @@ extension BroadcastReceiver {
         readAndArm(upTo: limit, armingWhenDrained: waker, reserve: reserve, finishes: true, finish: finish)
     }
 
+    /// Reads in place and re-arms in ONE lock acquisition: each of up to `limit` values
+    /// is handed to `visit` with its position, inside the channel's lock, as a pointer
+    /// to the value in its slot (never nil there), valid only during that call: nothing
+    /// is copied out of the ring (no retain or release per value; `visit` reads in place,
+    /// e.g. `value.pointee?.field`, and copies what it needs, or the value itself). `visit` returns false to stop before
+    /// a value, which stays unread (then more is available and nothing is armed). The
+    /// batch's `count` is how many `visit` took. Lag, arming and `closed` are as in
+    /// ``readBatch(upTo:armingWhenDrained:reserve:)``. `visit` must be short and must not
+    /// use this channel.
+    @inlinable
+    public func readBatch(
+        upTo limit: Int, armingWhenDrained waker: any BroadcastWaker,
+        visit: (_ value: UnsafePointer<T?>, _ position: UInt64) -> Bool
+    ) -> BroadcastBatch {
+        var replaced = Waiter.none
+        let batch = shared.state.withLock { s -> BroadcastBatch in
+            if let missed = s.catchUp(id) { return BroadcastBatch(lagged: missed) }
+            let cursor = s.waiters.nodes[Int(id)].cursor
+            let n = Int(min(s.tail &- cursor, UInt64(max(0, limit))))
+            let p = s.visit(n, for: id, visit)
+            let read = Int(p &- cursor)
+            if read < n { return BroadcastBatch(count: read) }  // stopped by `visit`: more is there
+            if p != s.tail || s.closed { return BroadcastBatch(count: read, closed: s.closed && p == s.tail) }
+            replaced = s.waiters.park(id, .waker(waker))
+            return BroadcastBatch(count: read, armed: true)
+        }
+        _ = replaced  // a replaced waker is released outside the lock, not fired
+        return batch
+    }
+
     /// The two reads above: `finish` is called (and the finished interval kept) only when `finishes`.
     @inlinable @inline(__always)
     func readAndArm(

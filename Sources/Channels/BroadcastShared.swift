@@ -1,18 +1,18 @@
 import Locks
 
-/// One ring slot: the position it was written for, how many receivers still
-/// have to read it, what its value weighs (retaining channels), and the value
-/// (nil once every receiver read it, in a channel that does not retain).
+/// One ring slot: the value (nil once every receiver read it, in a channel that
+/// does not retain), the position it was written for, how many receivers still
+/// have to read it, and what its value weighs (retaining channels).
 @usableFromInline
 struct BroadcastSlot<T: Sendable>: Sendable {
+    /// The value; nil once every receiver read it.
+    @usableFromInline var value: T?
     /// The position this slot was last written for (`.max`: never).
     @usableFromInline var pos: UInt64
     /// Receivers that still have to read it.
     @usableFromInline var rem: Int32
     /// The value's weight in bytes, as its sender gave it (retaining channels).
     @usableFromInline var weight: UInt32
-    /// The value; nil once every receiver read it.
-    @usableFromInline var value: T?
 
     @usableFromInline
     init(pos: UInt64, rem: Int32, value: T?) {
@@ -170,6 +170,27 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
                 store(k, take(Int(truncatingIfNeeded: p) & mask))
                 p &+= 1
             }
+        }
+        waiters.nodes[Int(id)].cursor = p
+        return p
+    }
+
+    /// Hands receiver node `id`'s next values, up to `n`, to `body` in order, each
+    /// with its position, in place: `body` gets a pointer to the slot's value (non-nil,
+    /// valid during the call), so nothing is copied or retained. Stops early when
+    /// `body` returns false (that value stays unread). Advances the cursor past the
+    /// values `body` took and returns it. A non-retaining ring drops a value here,
+    /// inside the lock, once its last receiver took it.
+    @inlinable @inline(__always)
+    mutating func visit(_ n: Int, for id: Int32, _ body: (UnsafePointer<T?>, UInt64) -> Bool) -> UInt64 {
+        var p = waiters.nodes[Int(id)].cursor
+        let end = p &+ UInt64(n)
+        while p != end {
+            let slot = slots + (Int(truncatingIfNeeded: p) & mask)
+            guard withUnsafeMutablePointer(to: &slot.pointee.value, { body($0, p) }) else { break }
+            slot.pointee.rem -= 1
+            if slot.pointee.rem == 0 && !isRetaining { slot.pointee.value = nil }
+            p &+= 1
         }
         waiters.nodes[Int(id)].cursor = p
         return p

@@ -85,4 +85,70 @@ import Testing
         #expect(received == expected)
         queue.removeAll()
     }
+
+    /// The delivery path's way: small frames copied in (``OutputQueue/appendFrame(_:_:)``,
+    /// in one piece or two), larger messages held (``OutputQueue/appendMessage(_:sized:)``),
+    /// replies between them; everything arrives once and in order through partial writes.
+    @Test(arguments: [false, true])
+    func copiedFramesHeldMessagesAndRepliesArriveInOrderThroughPartialWrites(sized: Bool) throws {
+        let (writer, reader) = try socketPair()
+        let writerSocket = SocketHandle(adopting: writer)
+        defer { close(reader) }
+        let vectors = UnsafeMutableBufferPointer<iovec>.allocate(capacity: 16)
+        vectors.initialize(repeating: iovec())
+        let staging = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 16)
+        defer { vectors.deallocate(); staging.deallocate() }
+        var rng = SystemRandomNumberGenerator()
+        var queue = OutputQueue()
+        var expected: [UInt8] = []
+        var received: [UInt8] = []
+        for round in 0..<300 {
+            queue.appendControl { $0.append(contentsOf: Array("OK \(round)\n".utf8)) }
+            expected += Array("OK \(round)\n".utf8)
+            if queue.isEmpty || round % 3 == 0 {
+                for index in 0..<Int.random(in: 1...60, using: &rng) {
+                    let size = [0, 3, 30, 400, 490, 513, 2000].randomElement(using: &rng) ?? 3
+                    let item = message("t.\(round)", String(repeating: Character(UnicodeScalar(UInt8(97 + index % 26))), count: size))
+                    if sized {
+                        let seq = UInt64(round * 100 + index + 1)
+                        item.makeVersionTwoFrame(seq: seq)
+                        expected += Array("MSG t.\(round) \(seq) \(size)\n".utf8)
+                        expected += Array(item.bytes.dropFirst(item.bytes.count - size - 1))
+                        let (first, rest) = item.versionTwoPieces
+                        if first.count + rest.count <= OutputQueue.stageLimit {
+                            queue.appendFrame(first, rest)
+                        } else {
+                            queue.appendMessage(item, sized: true)
+                        }
+                    } else {
+                        expected += Array(item.bytes)
+                        if item.bytes.count <= OutputQueue.stageLimit {
+                            queue.appendFrame(item.bytes, UnsafeRawBufferPointer(start: nil, count: 0))
+                        } else {
+                            queue.appendMessage(item, sized: false)
+                        }
+                    }
+                    if index % 17 == 16 {
+                        queue.appendControl { $0.append(contentsOf: Array("LAGGED t.\(round) \(index)\n".utf8)) }
+                        expected += Array("LAGGED t.\(round) \(index)\n".utf8)
+                    }
+                }
+            }
+            var spins = 0
+            while !queue.isEmpty && spins < 10_000 {
+                spins += 1
+                switch try queue.write(vectors: vectors, staging: staging, send: { pieces throws(SystemError) in try writerSocket.send(pieces: pieces) }) {
+                case .done: continue
+                case .wouldBlock: drain(reader, into: &received)
+                }
+            }
+            let drained = queue.isEmpty
+            let framesLeft = queue.pendingFrameBytes
+            #expect(drained)
+            #expect(framesLeft == 0)
+        }
+        drain(reader, into: &received)
+        #expect(received.count == expected.count)
+        #expect(received == expected)
+    }
 }

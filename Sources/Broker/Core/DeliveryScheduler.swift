@@ -22,6 +22,9 @@ final class DeliveryScheduler {
     static let batchSegments = 4096
     /// Messages taken from one ring per read.
     static let readBatchSize = 256
+    /// Bytes of copied frames after which a batch takes no more cursors (one cursor's
+    /// read may pass it by at most ``readBatchSize`` frames of ``OutputQueue/stageLimit``).
+    static let batchFrameBytes = 64 * 1024
     /// Sessions flushed between two input polls in a long flush phase.
     static let flushesPerInputPoll = 8
     /// Input is polled mid-phase only while the sessions flushed since the last
@@ -163,7 +166,8 @@ final class DeliveryScheduler {
     /// cursors, round-robin.
     func gather(for session: Session) {
         var index = 0
-        while index < session.ready.count && session.output.pendingSegments < DeliveryScheduler.batchSegments {
+        while index < session.ready.count && session.output.pendingSegments < DeliveryScheduler.batchSegments
+            && session.output.pendingFrameBytes < DeliveryScheduler.batchFrameBytes {
             let cursor = session.ready[index]
             guard let receiver = cursor.receiver else {
                 cursor.isQueued = false
@@ -171,44 +175,54 @@ final class DeliveryScheduler {
                 continue
             }
             let room = min(DeliveryScheduler.readBatchSize, DeliveryScheduler.batchSegments - session.output.pendingSegments)
-            // One lock: read what is there into exactly as many slots, and when that
-            // drains the cursor, arm its wake-up in the same step (nothing can slip in
-            // between, so a drained cursor always leaves the ready list armed).
-            let versionTwo = session.protocolVersion == 2
-            var slots = UnsafeMutableBufferPointer<Message>(start: nil, count: 0)
+            // One lock: read what is there, and when that drains the cursor, arm its wake-up
+            // in the same step (nothing can slip in between, so a drained cursor always leaves
+            // the ready list armed). Each message is visited in the ring: a small frame is
+            // copied into the output queue there, a large message is kept by reference.
             let result: BroadcastBatch
-            if versionTwo {
-                result = receiver.readBatch(
-                    upTo: room, armingWhenDrained: cursor.prepareToWait(),
-                    reserve: { count, _ in
-                        slots = session.output.reserveMessages(count)
-                        return slots
-                    },
-                    finish: { read, first in
-                        // Inside the ring's lock, for messages no version 2 reader finished before: each
-                        // message's version 2 frame is made once and shared; its sequence is its position + 1.
-                        guard let base = read.baseAddress else { return }
-                        for index in 0..<read.count { base[index].makeVersionTwoFrame(seq: first &+ UInt64(index) &+ 1) }
-                    })
+            var skipped: UInt64 = 0
+            if session.protocolVersion == 2 {
+                result = receiver.readBatch(upTo: room, armingWhenDrained: cursor.prepareToWait()) { slot, position in
+                    // Inside the ring's lock: a message's version 2 frame is made once, by its first
+                    // version 2 reader, and shared; its sequence is its position + 1.
+                    slot.pointee?.makeVersionTwoFrame(seq: position &+ 1)
+                    guard let (first, rest) = slot.pointee?.versionTwoPieces else { return true }
+                    if first.count + rest.count <= OutputQueue.stageLimit {
+                        session.output.appendFrame(first, rest)
+                    } else if let message = slot.pointee {
+                        session.output.appendMessage(message, sized: true)
+                    }
+                    return true
+                }
             } else {
-                result = receiver.readBatch(upTo: room, armingWhenDrained: cursor.prepareToWait()) { count in
-                    slots = session.output.reserveMessages(count)
-                    return slots
+                var taken = 0
+                result = receiver.readBatch(upTo: room, armingWhenDrained: cursor.prepareToWait()) { slot, _ in
+                    // A payload that cannot be one line is counted, in its place, in a LAGGED
+                    // (PROTOCOL.md, "Payloads of any bytes"): the batch ends before such a run,
+                    // or, when the run starts the batch, takes the run alone.
+                    if slot.pointee?.isLineSafe == false {
+                        if taken > skipped { return false }
+                        skipped += 1
+                        taken += 1
+                        return true
+                    }
+                    if skipped > 0 { return false }
+                    guard let bytes = slot.pointee?.bytes else { return true }
+                    if bytes.count <= OutputQueue.stageLimit {
+                        session.output.appendFrame(bytes, UnsafeRawBufferPointer(start: nil, count: 0))
+                    } else if let message = slot.pointee {
+                        session.output.appendMessage(message, sized: false)
+                    }
+                    taken += 1
+                    return true
                 }
             }
-            if versionTwo {
-                session.output.commitMessages(result.count, sized: true)
-            } else if cursor.topic.carriesMultiline {
-                // Read after the batch: a message that cannot be one line was flagged before it was sent.
-                commitLines(slots, result.count, cursor, session)
-            } else {
-                session.output.commitMessages(result.count)
-            }
+            if skipped > 0 { core.reportLag(cursor, missed: skipped, session: session) }
             if result.lagged > 0 {
                 core.reportLag(cursor, missed: result.lagged, session: session)
                 continue  // the messages follow on the next read of the same cursor
             }
-            turnDelivered &+= UInt64(result.count)
+            turnDelivered &+= UInt64(result.count) &- skipped
             if result.armed {
                 cursor.isQueued = false
                 session.ready.remove(at: index)
@@ -229,36 +243,6 @@ final class DeliveryScheduler {
             session.ready[index...].reverse()
             session.ready.reverse()
         }
-    }
-
-    /// Commits `count` reserved slots as version 1 lines, except messages whose payload
-    /// cannot be one line: those are released and counted, in their place, in a
-    /// `LAGGED` (PROTOCOL.md, "Payloads of any bytes"). The kept ones are moved down
-    /// so that each run is committed where the queue expects it.
-    private func commitLines(_ slots: UnsafeMutableBufferPointer<Message>, _ count: Int, _ cursor: Cursor, _ session: Session) {
-        guard let base = slots.baseAddress else { return }
-        var committed = 0
-        var kept = 0
-        var skipped: UInt64 = 0
-        for index in 0..<count {
-            if !base[index].isLineSafe {
-                (base + index).deinitialize(count: 1)
-                skipped += 1
-                continue
-            }
-            if skipped > 0 {
-                session.output.commitMessages(kept)
-                committed += kept
-                kept = 0
-                core.reportLag(cursor, missed: skipped, session: session)
-                skipped = 0
-            }
-            let target = committed + kept
-            if target != index { (base + target).moveInitialize(from: base + index, count: 1) }
-            kept += 1
-        }
-        session.output.commitMessages(kept)
-        if skipped > 0 { core.reportLag(cursor, missed: skipped, session: session) }
     }
 
     /// Forgets every pending entry (the loop is ending).

@@ -3,12 +3,16 @@ import Posix
 import Glibc
 
 /// What a connection still has to write, in order: runs of control bytes
-/// (replies, `LAGGED`, `BYE`) kept in one byte buffer, and runs of messages,
-/// which are not copied — an iovec points at each message's own bytes.
+/// (replies, `LAGGED`, `BYE`) kept in one byte buffer, runs of small message
+/// frames copied into a second one, and runs of messages held by reference —
+/// an iovec points at each one's own bytes.
 ///
-/// Messages are read from the rings straight into this queue's slots
-/// (``reserveMessages(_:)`` then ``commitMessages(_:)``) and released as soon
-/// as they are written: one retain and one release per delivered message.
+/// A frame of up to ``stageLimit`` bytes is copied here as it is read from its
+/// ring (``appendFrame(_:_:)``, inside the ring's lock): the copy the write would
+/// make into its staging buffer anyway, made earlier, and no reference is taken,
+/// so no retain or release per delivery. Larger messages are read into this
+/// queue's slots (``reserveMessages(_:)`` then ``commitMessages(_:)``, or
+/// ``appendMessage(_:sized:)``) and released as soon as they are written.
 ///
 /// Loop thread only. The owner bounds it: messages are only added while it is
 /// empty (one batch at a time), and control bytes are bounded by pausing input.
@@ -22,12 +26,14 @@ struct OutputQueue: ~Copyable {
         var start: Int
         var end: Int
 
-        var isMessages: Bool { kind != .control }
+        var isMessages: Bool { kind == .lines || kind == .sized }
     }
 
     /// What a segment holds.
     private enum Kind: UInt8 {
         case control
+        /// Bytes of `frames`: message frames copied whole.
+        case frames
         /// Messages as version 1 `MSG` lines.
         case lines
         /// Messages as version 2 sized frames (each message's header is made).
@@ -54,6 +60,17 @@ struct OutputQueue: ~Copyable {
     private var messageEnd = 0
     /// The most message slots used since the queue was last empty.
     private var messagePeak = 0
+    /// Backing store of every frames segment: `framesCount` bytes used, of which
+    /// `framesWritten` are written. Manually managed: appends are on the delivery path.
+    private var frames: UnsafeMutableRawPointer?
+    private var framesCapacity = 0
+    private var framesCount = 0
+    private var framesWritten = 0
+    /// Frames copied since the queue was last empty (they count as pending pieces).
+    private var framesAppended = 0
+    /// Where the frames appended since the last ``sealFrames()`` begin (-1: none): their
+    /// segment is written once per run, not once per frame.
+    private var openFramesStart = -1
 
     init() {}
 
@@ -62,23 +79,66 @@ struct OutputQueue: ~Copyable {
             (messages + messageStart).deinitialize(count: messageEnd - messageStart)
             messages.deallocate()
         }
+        frames?.deallocate()
     }
 
-    var isEmpty: Bool { head == segmentCount }
+    var isEmpty: Bool { head == segmentCount && openFramesStart < 0 }
 
     /// Message slots and control runs not yet completely written.
-    var pendingSegments: Int { (messageEnd - messageStart) + (segmentCount - head) }
+    var pendingSegments: Int { (messageEnd - messageStart) + (segmentCount - head) + framesAppended }
+
+    /// Bytes of copied frames not yet written.
+    var pendingFrameBytes: Int { framesCount - framesWritten }
+
+    /// Copies one message frame (`first` then `second`, which may be empty) to the end
+    /// of the queue. For frames of at most ``stageLimit`` bytes.
+    @inline(__always)
+    mutating func appendFrame(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) {
+        let start = framesCount
+        let end = start + first.count + second.count
+        if end > framesCapacity { growFrames(toHold: end) }
+        guard let frames else { return }
+        if let source = first.baseAddress { (frames + start).copyMemory(from: source, byteCount: first.count) }
+        if let source = second.baseAddress { (frames + start + first.count).copyMemory(from: source, byteCount: second.count) }
+        framesCount = end
+        framesAppended += 1
+        if openFramesStart < 0 { openFramesStart = start }
+    }
+
+    /// Gives the frames appended since the last call their segment (joined to the last
+    /// one when that ends where they begin). Called before anything else is appended,
+    /// and before a write.
+    @inline(__always)
+    private mutating func sealFrames() {
+        guard openFramesStart >= 0 else { return }
+        if segmentCount > head, segments[segmentCount - 1].kind == .frames, segments[segmentCount - 1].end == openFramesStart {
+            segments[segmentCount - 1].end = framesCount
+        } else {
+            appendSegment(Segment(kind: .frames, start: openFramesStart, end: framesCount))
+        }
+        openFramesStart = -1
+    }
+
+    /// Appends one message, held by reference, written as a version 1 line or, with
+    /// `sized`, as its version 2 frame (already made).
+    mutating func appendMessage(_ message: Message, sized: Bool) {
+        let slot = reserveMessages(1)
+        guard let base = slot.baseAddress else { return }
+        base.initialize(to: message)
+        commitMessages(1, sized: sized)
+    }
 
     /// Control bytes not yet written (replies the client has not read yet).
     var pendingControlBytes: Int { control.count - controlWritten }
 
     /// Appends control bytes written by `body` (an encoder call).
     mutating func appendControl(_ body: (inout [UInt8]) -> Void) {
+        sealFrames()
         let start = control.count
         body(&control)
         let end = control.count
         guard end > start else { return }
-        if segmentCount > head, !segments[segmentCount - 1].isMessages, segments[segmentCount - 1].end == start {
+        if segmentCount > head, segments[segmentCount - 1].kind == .control, segments[segmentCount - 1].end == start {
             segments[segmentCount - 1].end = end
         } else {
             appendSegment(Segment(kind: .control, start: start, end: end))
@@ -98,6 +158,7 @@ struct OutputQueue: ~Copyable {
     /// the caller has made: ``Message/makeVersionTwoFrame(seq:)``).
     mutating func commitMessages(_ count: Int, sized: Bool = false) {
         guard count > 0 else { return }
+        sealFrames()
         let start = messageEnd
         let kind: Kind = sized ? .sized : .lines
         messageEnd += count
@@ -134,6 +195,7 @@ struct OutputQueue: ~Copyable {
         vectors: UnsafeMutableBufferPointer<iovec>, staging: UnsafeMutableRawBufferPointer,
         send: (UnsafeBufferPointer<iovec>) throws(Failure) -> IOResult<Int>
     ) throws(Failure) -> IOResult<Int> {
+        sealFrames()
         // The iovecs may point into `control`'s buffer: they are sent while it is pinned.
         let result: Result<IOResult<Int>, Failure> = control.withUnsafeBytes { controlBytes in
             let count = gather(control: controlBytes, into: vectors, staging: staging)
@@ -176,6 +238,10 @@ struct OutputQueue: ~Copyable {
                     }
                     skip = 0
                 }
+            } else if segment.kind == .frames, let frames {
+                let bytes = UnsafeRawBufferPointer(start: frames + segment.start + skip, count: segment.end - segment.start - skip)
+                if !gather.add(bytes) { break }
+                skip = 0
             } else {
                 let bytes = UnsafeRawBufferPointer(rebasing: controlBytes[(segment.start + skip)..<segment.end])
                 if !gather.add(bytes) { break }
@@ -203,6 +269,13 @@ struct OutputQueue: ~Copyable {
         headOffset = 0
         control.removeAll()
         controlWritten = 0
+        frames?.deallocate()
+        frames = nil
+        framesCapacity = 0
+        framesCount = 0
+        framesWritten = 0
+        framesAppended = 0
+        openFramesStart = -1
     }
 
     /// Advances past `written` bytes, releasing each message once it is written.
@@ -228,14 +301,15 @@ struct OutputQueue: ~Copyable {
                 if messageStart == segment.end { head += 1 }
             } else {
                 let left = segment.end - segment.start - headOffset
+                let isFrames = segment.kind == .frames
                 if remaining >= left {
                     remaining -= left
-                    controlWritten = segment.end
+                    if isFrames { framesWritten = segment.end } else { controlWritten = segment.end }
                     head += 1
                     headOffset = 0
                 } else {
                     headOffset += remaining
-                    controlWritten = segment.start + headOffset
+                    if isFrames { framesWritten = segment.start + headOffset } else { controlWritten = segment.start + headOffset }
                     remaining = 0
                 }
             }
@@ -252,6 +326,17 @@ struct OutputQueue: ~Copyable {
         segmentCount = 0
         if segments.count > 256 { segments = [] }
         if control.capacity > 65_536 { control = [] } else if !control.isEmpty { control.removeAll(keepingCapacity: true) }
+        // The frames buffer stays for the next batch while it is at most what a batch
+        // takes (``DeliveryScheduler/batchFrameBytes`` and one cursor's read past it); a
+        // larger one, or one that a batch used under a quarter of, goes.
+        if framesCapacity > 256 * 1024 || (framesCapacity > 4096 && framesCount < framesCapacity / 4) {
+            frames?.deallocate()
+            frames = nil
+            framesCapacity = 0
+        }
+        framesCount = 0
+        framesWritten = 0
+        framesAppended = 0
         messageStart = 0
         messageEnd = 0
         // Slots are reserved for exactly what a read takes, so a quiet connection holds
@@ -262,6 +347,20 @@ struct OutputQueue: ~Copyable {
             messageCapacity = 0
         }
         messagePeak = 0
+    }
+
+    /// Makes room for `wanted` bytes of frames (the bytes so far kept in place: no
+    /// iovec points into them while frames are appended).
+    private mutating func growFrames(toHold wanted: Int) {
+        var capacity = max(4096, framesCapacity)
+        while capacity < wanted { capacity *= 2 }
+        let larger = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+        if let frames {
+            larger.copyMemory(from: frames, byteCount: framesCount)
+            frames.deallocate()
+        }
+        frames = larger
+        framesCapacity = capacity
     }
 
     /// Makes room for `wanted` slots (moving the live ones to the front).

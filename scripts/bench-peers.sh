@@ -11,9 +11,12 @@ cd "$(dirname "$0")/.."
 tag=${1:-$(date -u +%Y%m%d-%H%M)}
 repo=$PWD
 swift build -c release --product broker-server >/dev/null
-bin=$repo/.build/release/broker-server
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
+# The binary measured is a copy: a build during the run cannot swap it between repetitions.
+mkdir -p "$scratch/bin"
+cp .build/release/broker-server "$scratch/bin/broker-server"
+bin=$scratch/bin/broker-server
 cp -r ../shared/bench/peers/. "$scratch/peers"
 mkdir -p "$repo/docs/bench"
 cd "$scratch/peers"
@@ -25,5 +28,6 @@ LINE_CMD="$bin --port 17400 --threads 1 --log-level warn --config /dev/null" \
 OUT="$repo/docs/bench/peers-$tag.jsonl" MD="$repo/docs/bench/peers-$tag.md" \
     ./run-peers.sh
 # The results name the broker's command; keep it relative to the repository, not this machine.
-sed -i "s|$repo/||g" "$repo/docs/bench/peers-$tag.jsonl" "$repo/docs/bench/peers-$tag.md"
+sed -i -e "s|$scratch/bin/broker-server|.build/release/broker-server|g" -e "s|$repo/||g" \
+    "$repo/docs/bench/peers-$tag.jsonl" "$repo/docs/bench/peers-$tag.md"
 echo "results: docs/bench/peers-$tag.jsonl and docs/bench/peers-$tag.md"

@@ -89,8 +89,10 @@ import Testing
     /// The delivery path's way: small frames copied in (``OutputQueue/appendFrame(_:_:)``,
     /// in one piece or two), larger messages held (``OutputQueue/appendMessage(_:sized:)``),
     /// replies between them; everything arrives once and in order through partial writes.
-    @Test(arguments: [false, true])
-    func copiedFramesHeldMessagesAndRepliesArriveInOrderThroughPartialWrites(sized: Bool) throws {
+    /// `lent`: the frames go into a scratch lent for each batch (as the loop's), which is
+    /// overwritten after every write, as the next session's batch would.
+    @Test(arguments: [false, true], [false, true])
+    func copiedFramesHeldMessagesAndRepliesArriveInOrderThroughPartialWrites(sized: Bool, lent: Bool) throws {
         let (writer, reader) = try socketPair()
         let writerSocket = SocketHandle(adopting: writer)
         defer { close(reader) }
@@ -98,6 +100,8 @@ import Testing
         vectors.initialize(repeating: iovec())
         let staging = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 16)
         defer { vectors.deallocate(); staging.deallocate() }
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+        defer { scratch.deallocate() }
         var rng = SystemRandomNumberGenerator()
         var queue = OutputQueue()
         var expected: [UInt8] = []
@@ -105,7 +109,8 @@ import Testing
         for round in 0..<300 {
             queue.appendControl { $0.append(contentsOf: Array("OK \(round)\n".utf8)) }
             expected += Array("OK \(round)\n".utf8)
-            if queue.isEmpty || round % 3 == 0 {
+            if queue.pendingFrameBytes == 0 && (queue.isEmpty || round % 3 == 0) {
+                if lent { queue.lendFramesScratch(scratch) }
                 for index in 0..<Int.random(in: 1...60, using: &rng) {
                     let size = [0, 3, 30, 400, 490, 513, 2000].randomElement(using: &rng) ?? 3
                     let item = message("t.\(round)", String(repeating: Character(UnicodeScalar(UInt8(97 + index % 26))), count: size))
@@ -137,7 +142,11 @@ import Testing
             var spins = 0
             while !queue.isEmpty && spins < 10_000 {
                 spins += 1
-                switch try queue.write(vectors: vectors, staging: staging, send: { pieces throws(SystemError) in try writerSocket.send(pieces: pieces) }) {
+                let outcome = try queue.write(vectors: vectors, staging: staging, send: { pieces throws(SystemError) in
+                    try writerSocket.send(pieces: pieces)
+                })
+                scratch.initializeMemory(as: UInt8.self, repeating: 0xEE)  // the scratch is given back after each write
+                switch outcome {
                 case .done: continue
                 case .wouldBlock: drain(reader, into: &received)
                 }

@@ -10,6 +10,11 @@ final class LoopIOBuffers {
     let vectors = UnsafeMutableBufferPointer<iovec>.allocate(capacity: 1024)
     /// Scratch into which a write gathers small pieces (see ``OutputQueue``).
     let staging = UnsafeMutableRawBufferPointer.allocate(byteCount: 128 * 1024, alignment: 16)
+    /// Scratch lent to the output queue being filled: the frames of one delivery batch
+    /// (``DeliveryScheduler/batchFrameBytes``, and one cursor's read of up to
+    /// ``DeliveryScheduler/readBatchSize`` frames of ``OutputQueue/stageLimit`` bytes past it).
+    let frames = UnsafeMutableRawBufferPointer.allocate(
+        byteCount: DeliveryScheduler.batchFrameBytes + DeliveryScheduler.readBatchSize * OutputQueue.stageLimit, alignment: 16)
 
     init() { vectors.initialize(repeating: iovec()) }
 
@@ -17,5 +22,6 @@ final class LoopIOBuffers {
         read.deallocate()
         vectors.deallocate()
         staging.deallocate()
+        frames.deallocate()
     }
 }

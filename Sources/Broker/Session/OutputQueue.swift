@@ -10,7 +10,10 @@ import Glibc
 /// A frame of up to ``stageLimit`` bytes is copied here as it is read from its
 /// ring (``appendFrame(_:_:)``, inside the ring's lock): the copy the write would
 /// make into its staging buffer anyway, made earlier, and no reference is taken,
-/// so no retain or release per delivery. Larger messages are read into this
+/// so no retain or release per delivery. The frames go into the loop's scratch
+/// (``lendFramesScratch(_:)``), and only what the write that follows leaves
+/// unwritten is moved into memory of the queue's own, exactly its size: a
+/// subscriber that keeps up, or is idle, holds no frame memory. Larger messages are read into this
 /// queue's slots (``reserveMessages(_:)`` then ``commitMessages(_:)``, or
 /// ``appendMessage(_:sized:)``) and released as soon as they are written.
 ///
@@ -62,7 +65,9 @@ struct OutputQueue: ~Copyable {
     private var messagePeak = 0
     /// Backing store of every frames segment: `framesCount` bytes used, of which
     /// `framesWritten` are written. Manually managed: appends are on the delivery path.
+    /// While `framesBorrowed`, it is the loop's scratch, lent until the next write ends.
     private var frames: UnsafeMutableRawPointer?
+    private var framesBorrowed = false
     private var framesCapacity = 0
     private var framesCount = 0
     private var framesWritten = 0
@@ -79,7 +84,7 @@ struct OutputQueue: ~Copyable {
             (messages + messageStart).deinitialize(count: messageEnd - messageStart)
             messages.deallocate()
         }
-        frames?.deallocate()
+        if !framesBorrowed { frames?.deallocate() }
     }
 
     var isEmpty: Bool { head == segmentCount && openFramesStart < 0 }
@@ -89,6 +94,48 @@ struct OutputQueue: ~Copyable {
 
     /// Bytes of copied frames not yet written.
     var pendingFrameBytes: Int { framesCount - framesWritten }
+
+    /// Lends the loop's scratch to hold the frames of the next batch, when the queue
+    /// holds none (else nothing changes). ``returnFramesScratch()`` gives it back,
+    /// keeping what is not written yet in the queue's own memory: the end of every
+    /// ``write(vectors:staging:send:)`` does, and the session calls it after every
+    /// transport write (which may answer without writing), before another session's
+    /// batch can use the scratch.
+    mutating func lendFramesScratch(_ scratch: UnsafeMutableRawBufferPointer) {
+        guard frames == nil, let base = scratch.baseAddress else { return }
+        frames = base
+        framesCapacity = scratch.count
+        framesBorrowed = true
+    }
+
+    /// Gives the loop's scratch back, moving the frames not yet written (if any) into
+    /// an allocation of exactly their size.
+    mutating func returnFramesScratch() {
+        guard framesBorrowed else { return }
+        framesBorrowed = false
+        let pending = framesCount - framesWritten
+        guard pending > 0, let scratch = frames else {
+            frames = nil
+            framesCapacity = 0
+            framesCount = 0
+            framesWritten = 0
+            return
+        }
+        sealFrames()
+        let owned = UnsafeMutableRawPointer.allocate(byteCount: pending, alignment: 16)
+        owned.copyMemory(from: scratch + framesWritten, byteCount: pending)
+        // Offsets move down by what was written (the head segment's start may go below
+        // zero: its written part, which `headOffset` skips).
+        let shift = framesWritten
+        for index in head..<segmentCount where segments[index].kind == .frames {
+            segments[index].start -= shift
+            segments[index].end -= shift
+        }
+        frames = owned
+        framesCapacity = pending
+        framesCount = pending
+        framesWritten = 0
+    }
 
     /// Copies one message frame (`first` then `second`, which may be empty) to the end
     /// of the queue. For frames of at most ``stageLimit`` bytes.
@@ -196,6 +243,7 @@ struct OutputQueue: ~Copyable {
         send: (UnsafeBufferPointer<iovec>) throws(Failure) -> IOResult<Int>
     ) throws(Failure) -> IOResult<Int> {
         sealFrames()
+        defer { returnFramesScratch() }
         // The iovecs may point into `control`'s buffer: they are sent while it is pinned.
         let result: Result<IOResult<Int>, Failure> = control.withUnsafeBytes { controlBytes in
             let count = gather(control: controlBytes, into: vectors, staging: staging)
@@ -269,8 +317,9 @@ struct OutputQueue: ~Copyable {
         headOffset = 0
         control.removeAll()
         controlWritten = 0
-        frames?.deallocate()
+        if !framesBorrowed { frames?.deallocate() }
         frames = nil
+        framesBorrowed = false
         framesCapacity = 0
         framesCount = 0
         framesWritten = 0
@@ -326,14 +375,11 @@ struct OutputQueue: ~Copyable {
         segmentCount = 0
         if segments.count > 256 { segments = [] }
         if control.capacity > 65_536 { control = [] } else if !control.isEmpty { control.removeAll(keepingCapacity: true) }
-        // The frames buffer stays for the next batch while it is at most what a batch
-        // takes (``DeliveryScheduler/batchFrameBytes`` and one cursor's read past it); a
-        // larger one, or one that a batch used under a quarter of, goes.
-        if framesCapacity > 256 * 1024 || (framesCapacity > 4096 && framesCount < framesCapacity / 4) {
-            frames?.deallocate()
-            frames = nil
-            framesCapacity = 0
-        }
+        // Frames memory of the queue's own held only what a write left; the scratch goes back.
+        if !framesBorrowed { frames?.deallocate() }
+        frames = nil
+        framesBorrowed = false
+        framesCapacity = 0
         framesCount = 0
         framesWritten = 0
         framesAppended = 0
@@ -357,9 +403,10 @@ struct OutputQueue: ~Copyable {
         let larger = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
         if let frames {
             larger.copyMemory(from: frames, byteCount: framesCount)
-            frames.deallocate()
+            if !framesBorrowed { frames.deallocate() }
         }
         frames = larger
+        framesBorrowed = false  // past the scratch: the queue's own memory from here on
         framesCapacity = capacity
     }
 

@@ -231,6 +231,9 @@ class Session {
             if output.isEmpty { break }
             let outcome: IOResult<Int>
             do {
+                // The loop's frames scratch is given back whatever the transport did (it
+                // may answer without writing at all): the next session's batch reuses it.
+                defer { output.returnFramesScratch() }
                 outcome = try transportWrite(&output)
             } catch {
                 close(reason: (error.errno == EPIPE || error.errno == ECONNRESET) ? .peerReset : .writeError(errno: error.errno))

@@ -189,12 +189,17 @@ final class DeliveryScheduler {
                 result = receiver.readBatch(upTo: room, armingWhenDrained: cursor.prepareToWait()) { slot, position in
                     // Inside the ring's lock: a message's version 2 frame is made once, by its first
                     // version 2 reader, and shared; its sequence is its position + 1.
-                    slot.pointee?.makeVersionTwoFrame(seq: position &+ 1)
-                    guard let (first, rest) = slot.pointee?.versionTwoPieces else { return true }
-                    if first.count + rest.count <= OutputQueue.stageLimit {
-                        session.output.appendFrame(first, rest)
+                    // Looked at in place while made (no copy of the message); the first reader
+                    // makes it, through a copy, once per message.
+                    var frame = slot.pointee?.madeWholeVersionTwoFrame
+                    if frame == nil, let message = slot.pointee {
+                        message.makeVersionTwoFrame(seq: position &+ 1)
+                        frame = message.madeWholeVersionTwoFrame
+                    }
+                    if let frame, frame.count <= OutputQueue.stageLimit {
+                        session.output.appendFrame(frame, UnsafeRawBufferPointer(start: nil, count: 0))
                     } else if let message = slot.pointee {
-                        session.output.appendMessage(message, sized: true)
+                        session.output.appendMessage(message, sized: true)  // its frame is a header alone, or large
                     }
                     return true
                 }

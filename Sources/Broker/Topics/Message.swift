@@ -159,9 +159,22 @@ public struct Message: @unchecked Sendable {
         if !made { makeVersionTwoFrameNow(seq: seq) }
     }
 
+    /// The version 2 frame in one piece, if a reader made it and made it whole (nil: not
+    /// made yet, or made as a header alone for a payload over ``wholeFrameLimit``, see
+    /// ``versionTwoPieces``). Loads only, so a reader can look without holding a copy;
+    /// inside the ring's lock only, as ``makeVersionTwoFrame(seq:)``.
+    @inline(__always)
+    public var madeWholeVersionTwoFrame: UnsafeRawBufferPointer? {
+        storage.withUnsafeMutablePointerToHeader { header in
+            header.pointee.versionTwoIsWhole
+                ? UnsafeRawBufferPointer(start: header.pointee.versionTwoFrame, count: header.pointee.versionTwoCount) : nil
+        }
+    }
+
     /// The frame is `MSG <topic> ` (the version 1 frame's first bytes), `<seq> <size>\n`
     /// (encoded here), and, when whole, the payload and LF (the version 1 frame's last bytes).
-    @inline(__always)
+    /// Once per message, by its first version 2 reader: kept out of the readers' loop.
+    @inline(never)
     private func makeVersionTwoFrameNow(seq: UInt64) {
         storage.withUnsafeMutablePointers { header, elements in
             let offset = header.pointee.payloadOffset

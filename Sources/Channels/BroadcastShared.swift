@@ -1,18 +1,18 @@
 import Locks
 
-/// One ring slot: the value (nil once every receiver read it, in a channel that
-/// does not retain), the position it was written for, how many receivers still
-/// have to read it, and what its value weighs (retaining channels).
+/// One ring slot: the position it was written for, how many receivers still
+/// have to read it, what its value weighs (retaining channels), and the value
+/// (nil once every receiver read it, in a channel that does not retain).
 @usableFromInline
 struct BroadcastSlot<T: Sendable>: Sendable {
-    /// The value; nil once every receiver read it.
-    @usableFromInline var value: T?
     /// The position this slot was last written for (`.max`: never).
     @usableFromInline var pos: UInt64
     /// Receivers that still have to read it.
     @usableFromInline var rem: Int32
     /// The value's weight in bytes, as its sender gave it (retaining channels).
     @usableFromInline var weight: UInt32
+    /// The value; nil once every receiver read it.
+    @usableFromInline var value: T?
 
     @usableFromInline
     init(pos: UInt64, rem: Int32, value: T?) {

@@ -46,6 +46,8 @@ let package = Package(
         .executableTarget(name: "codec-bench", dependencies: ["Protocol"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
         .testTarget(name: "RESPTests", dependencies: ["RESP"]),
+        // The cluster engine's pure parts: SHA-1, the Redis keys, script, replies and stream entries. No sockets.
+        .testTarget(name: "EngineTests", dependencies: ["Broker", "RESP"]),
         // The system layer: the errno funnel, error text, descriptor ownership, loopback sockets.
         .testTarget(name: "PosixTests", dependencies: ["Posix", "CBrokerShim"]),
         .testTarget(name: "ConfigTests", dependencies: ["Broker"]),

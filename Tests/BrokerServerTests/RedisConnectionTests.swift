@@ -5,40 +5,6 @@ import RESP
 import Testing
 @testable import Broker
 
-private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
-private func command(_ words: String...) -> [[UInt8]] { words.map(bytes) }
-
-/// A connection on `loop` to `port`, started, and waited for until it is ready.
-private func readyConnection(on loop: ReactorThread, port: Int, events: PthreadLock<[String]>? = nil) throws -> RedisConnection {
-    let made: Bool = try loop.ask { done in
-        let connection = RedisConnection(reactor: loop.reactor, endpoint: RedisEndpoint(host: "127.0.0.1", port: port))
-        connection.onStateChange = { ready in
-            events?.withLock { $0.append(ready ? "ready" : "lost") }
-            if ready { done(true) }
-        }
-        connection.onPush = { push in events?.withLock { $0.append("push \(push.elements?.compactMap(\.text) ?? [])") } }
-        Holder.shared.withLock { $0[port] = Box(connection) }
-        connection.start()
-    }
-    #expect(made)
-    guard let connection = Holder.shared.withLock({ $0[port]?.connection }) else { throw ClientError("no connection") }
-    return connection
-}
-
-/// Connections by port, so a test can reach the one its loop made.
-private final class Box: @unchecked Sendable {
-    let connection: RedisConnection
-    init(_ connection: RedisConnection) { self.connection = connection }
-}
-private enum Holder {
-    static let shared = PthreadLock<[Int: Box]>([:])
-}
-
-/// Sends `arguments` on the loop and waits for the reply.
-private func call(_ connection: RedisConnection, on loop: ReactorThread, _ arguments: [[UInt8]]) throws -> Result<RESPValue, RedisFailure> {
-    try loop.ask { done in connection.send(arguments) { done($0) } }
-}
-
 @Suite(.serialized, .enabled(if: redisTestsEnabled, redisTestsSkipReason))
 struct RedisConnectionTests {
     @Test func commandsArePipelinedAndEachReplyReachesItsOwnCallbackInOrder() throws {
@@ -46,15 +12,15 @@ struct RedisConnectionTests {
         let loop = try ReactorThread()
         defer { loop.stop() }
         let connection = try readyConnection(on: loop, port: redis.port)
-        #expect(try call(connection, on: loop, command("SET", "k", "v")) == .success(.simpleString(bytes("OK"))))
-        #expect(try call(connection, on: loop, command("GET", "k")) == .success(.bulkString(bytes("v"))))
-        #expect(try call(connection, on: loop, command("GET", "missing")) == .success(.null))
-        #expect(try call(connection, on: loop, command("NOSUCHCOMMAND")).map { $0.errorText?.hasPrefix("ERR") } == .success(true))
+        #expect(try call(connection, on: loop, redisCommand("SET", "k", "v")) == .success(.simpleString(redisBytes("OK"))))
+        #expect(try call(connection, on: loop, redisCommand("GET", "k")) == .success(.bulkString(redisBytes("v"))))
+        #expect(try call(connection, on: loop, redisCommand("GET", "missing")) == .success(.null))
+        #expect(try call(connection, on: loop, redisCommand("NOSUCHCOMMAND")).map { $0.errorText?.hasPrefix("ERR") } == .success(true))
         // Ten thousand INCRs issued in one turn: written together, answered 1...10000 in order.
         let replies: [Int64] = try loop.ask { done in
             var seen: [Int64] = []
             for _ in 0..<10_000 {
-                connection.send(command("INCR", "counter")) { result in
+                connection.send(redisCommand("INCR", "counter")) { result in
                     if case let .success(.integer(value)) = result { seen.append(value) } else { seen.append(-1) }
                     if seen.count == 10_000 { done(seen) }
                 }
@@ -63,8 +29,8 @@ struct RedisConnectionTests {
         #expect(replies == Array(1...10_000))
         // Binary values survive both ways.
         let binary: [UInt8] = Array(0...255) + [0x0D, 0x0A]
-        #expect(try call(connection, on: loop, [bytes("SET"), bytes("b"), binary]) == .success(.simpleString(bytes("OK"))))
-        #expect(try call(connection, on: loop, command("GET", "b")) == .success(.bulkString(binary)))
+        #expect(try call(connection, on: loop, [redisBytes("SET"), redisBytes("b"), binary]) == .success(.simpleString(redisBytes("OK"))))
+        #expect(try call(connection, on: loop, redisCommand("GET", "b")) == .success(.bulkString(binary)))
     }
 
     @Test func pubSubDeliveriesArriveAsPushes() throws {
@@ -73,14 +39,14 @@ struct RedisConnectionTests {
         defer { loop.stop() }
         let events = PthreadLock<[String]>([])
         let subscriber = try readyConnection(on: loop, port: redis.port, events: events)
-        Holder.shared.withLock { $0[redis.port] = nil }
+        ConnectionHolder.shared.withLock { $0[redis.port] = nil }
         let publisher = try readyConnection(on: loop, port: redis.port)
-        #expect(try loop.ask { done in done(subscriber.sendWithoutReply(command("SUBSCRIBE", "news"))) } == true)
+        #expect(try loop.ask { done in done(subscriber.sendWithoutReply(redisCommand("SUBSCRIBE", "news"))) } == true)
         // The confirmation is a push; a PING after it on the same connection is answered in order.
-        #expect(try call(subscriber, on: loop, command("PING")) == .success(.simpleString(bytes("PONG"))))
-        #expect(try call(publisher, on: loop, command("PUBLISH", "news", "hello")) == .success(.integer(1)))
+        #expect(try call(subscriber, on: loop, redisCommand("PING")) == .success(.simpleString(redisBytes("PONG"))))
+        #expect(try call(publisher, on: loop, redisCommand("PUBLISH", "news", "hello")) == .success(.integer(1)))
         // The publisher's reply came after Redis queued the delivery; a PING on the subscriber orders after it.
-        #expect(try call(subscriber, on: loop, command("PING")) == .success(.simpleString(bytes("PONG"))))
+        #expect(try call(subscriber, on: loop, redisCommand("PING")) == .success(.simpleString(redisBytes("PONG"))))
         #expect(events.withLock { $0 } == ["ready", "push [\"subscribe\", \"news\"]", "push [\"message\", \"news\", \"hello\"]"])
     }
 
@@ -91,12 +57,12 @@ struct RedisConnectionTests {
         defer { loop.stop() }
         let events = PthreadLock<[String]>([])
         let connection = try readyConnection(on: loop, port: port, events: events)
-        #expect(try call(connection, on: loop, command("SET", "k", "1")) == .success(.simpleString(bytes("OK"))))
+        #expect(try call(connection, on: loop, redisCommand("SET", "k", "1")) == .success(.simpleString(redisBytes("OK"))))
         // A command that blocks in Redis is awaiting its reply when Redis goes.
         let lost = DispatchSemaphore(value: 0)
         let outcome = PthreadLock<Result<RESPValue, RedisFailure>?>(nil)
         let issued: Bool = try loop.ask { done in
-            connection.send(command("BLPOP", "nothing", "0")) { result in
+            connection.send(redisCommand("BLPOP", "nothing", "0")) { result in
                 outcome.withLock { $0 = result }
                 lost.signal()
             }
@@ -109,7 +75,7 @@ struct RedisConnectionTests {
             Issue.record("BLPOP ended with \(String(describing: outcome.withLock { $0 }))")
         }
         // While Redis is away, a command fails at once.
-        let refused = try call(connection, on: loop, command("GET", "k"))
+        let refused = try call(connection, on: loop, redisCommand("GET", "k"))
         if case .failure(.unavailable) = refused {} else { Issue.record("GET while away: \(refused)") }
         // Redis comes back on the same port (empty: no persistence): the connection is made again.
         let again = try RedisServer(port: port)
@@ -118,7 +84,7 @@ struct RedisConnectionTests {
             connection.onStateChange = { if $0 { done(true) } }
         }
         #expect(ready)
-        #expect(try call(connection, on: loop, command("GET", "k")) == .success(.null))
+        #expect(try call(connection, on: loop, redisCommand("GET", "k")) == .success(.null))
         #expect(events.withLock { $0 }.prefix(2) == ["ready", "lost"])
         again.stop()
     }
@@ -129,22 +95,22 @@ struct RedisConnectionTests {
         defer { loop.stop() }
         let failure: String = try loop.ask { done in
             let connection = RedisConnection(reactor: loop.reactor, endpoint: RedisEndpoint(host: "127.0.0.1", port: port))
-            Holder.shared.withLock { $0[port] = Box(connection) }
+            ConnectionHolder.shared.withLock { $0[port] = ConnectionBox(connection) }
             connection.start()
-            connection.send(command("PING")) { result in
+            connection.send(redisCommand("PING")) { result in
                 if case let .failure(failure) = result { done(failure.description) } else { done("answered") }
             }
         }
         #expect(failure.hasPrefix("Redis is unavailable"))
         // Once a server listens there, the retries find it.
         let redis = try RedisServer(port: port)
-        let connection = try #require(Holder.shared.withLock { $0[port]?.connection })
+        let connection = try #require(ConnectionHolder.shared.withLock { $0[port]?.connection })
         let ready: Bool = try loop.ask(seconds: 15) { done in
             if connection.isReady { done(true); return }
             connection.onStateChange = { if $0 { done(true) } }
         }
         #expect(ready)
-        #expect(try call(connection, on: loop, command("PING")) == .success(.simpleString(bytes("PONG"))))
+        #expect(try call(connection, on: loop, redisCommand("PING")) == .success(.simpleString(redisBytes("PONG"))))
         loop.post { connection.close() }
         redis.stop()
     }

@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 import Locks
 import Posix
+import RESP
 import Testing
 @testable import Broker
 
@@ -122,4 +123,45 @@ final class ReactorThread: @unchecked Sendable {
         post { [reactor] in reactor?.stop() }
         _ = finished.wait(timeout: .now() + 10)
     }
+}
+
+// MARK: - A connection driven from a test
+
+func redisBytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+func redisCommand(_ words: String...) -> [[UInt8]] { words.map(redisBytes) }
+
+/// A connection on `loop` to `port`, started, and waited for until it is ready.
+/// `pushes`, if given, collects every push as it arrives.
+func readyConnection(on loop: ReactorThread, port: Int, events: PthreadLock<[String]>? = nil,
+                     pushes: PthreadLock<[RESPValue]>? = nil) throws -> RedisConnection {
+    let made: Bool = try loop.ask { done in
+        let connection = RedisConnection(reactor: loop.reactor, endpoint: RedisEndpoint(host: "127.0.0.1", port: port))
+        connection.onStateChange = { ready in
+            events?.withLock { $0.append(ready ? "ready" : "lost") }
+            if ready { done(true) }
+        }
+        connection.onPush = { push in
+            events?.withLock { $0.append("push \(push.elements?.compactMap(\.text) ?? [])") }
+            pushes?.withLock { $0.append(push) }
+        }
+        ConnectionHolder.shared.withLock { $0[port] = ConnectionBox(connection) }
+        connection.start()
+    }
+    #expect(made)
+    guard let connection = ConnectionHolder.shared.withLock({ $0[port]?.connection }) else { throw ClientError("no connection") }
+    return connection
+}
+
+/// Connections by port, so a test can reach the one its loop made.
+final class ConnectionBox: @unchecked Sendable {
+    let connection: RedisConnection
+    init(_ connection: RedisConnection) { self.connection = connection }
+}
+enum ConnectionHolder {
+    static let shared = PthreadLock<[Int: ConnectionBox]>([:])
+}
+
+/// Sends `arguments` on the loop and waits for the reply.
+func call(_ connection: RedisConnection, on loop: ReactorThread, _ arguments: [[UInt8]]) throws -> Result<RESPValue, RedisFailure> {
+    try loop.ask { done in connection.send(arguments) { done($0) } }
 }

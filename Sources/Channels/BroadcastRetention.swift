@@ -118,4 +118,17 @@ extension BroadcastSender {
     /// stays); returns the bytes freed.
     @discardableResult
     public func trim(toBytes limit: Int) -> Int { shared.trim(toBytes: limit) }
+
+    /// Retaining channels: moves the tail forward to `position` without values, as if
+    /// the values of the positions between were sent and overwritten at once, and drops
+    /// what is held (the held positions are kept without holes, so none can stay before a
+    /// skipped one). Every receiver behind `position` then reads a lag of exactly what it
+    /// had not read, and the next value sent takes `position`. Waiting receivers are
+    /// woken (they have a lag to read). Returns false, changing nothing, when `position`
+    /// is not past the tail, the channel does not retain, or it is closed.
+    ///
+    /// Not in Tokio: a ring that mirrors a stream numbered elsewhere (the cluster engine's,
+    /// issue #15) uses it to start at that stream's head, and to count what it could not get.
+    @discardableResult
+    public func skip(to position: UInt64) -> Bool { shared.skip(to: position) }
 }

@@ -308,6 +308,25 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
         return freed
     }
 
+    /// Retaining channels: drops every value held (into `released`, to be released outside
+    /// the lock) and empties their slots; returns the bytes freed. `start` is left for the
+    /// caller to move.
+    mutating func dropHeld(into released: inout [T]) -> Int {
+        var freed = 0
+        while start != tail {
+            let idx = Int(truncatingIfNeeded: start) & mask
+            if let v = slots[idx].value.take() {
+                freed += Int(slots[idx].weight)
+                released.append(v)
+            }
+            slots[idx].rem = 0
+            slots[idx].pos = .max
+            start &+= 1
+        }
+        heldBytes -= freed
+        return freed
+    }
+
     /// Places receiver node `id` at `position` (at most `tail`) and counts it in
     /// the claims of the values it will read again. A position before `start`
     /// stays there, so the first read reports what is no longer held as lag.
@@ -425,6 +444,26 @@ final class BroadcastShared<T: Sendable>: Sendable {
         let freed = state.withLock { s in s.heldBytes > s.maxBytes ? s.trimOldest(toBytes: s.maxBytes, into: &released) : 0 }
         released.removeAll()
         if freed != 0 { account?.add(-freed) }
+    }
+
+    /// See ``BroadcastSender/skip(to:)``.
+    func skip(to position: UInt64) -> Bool {
+        var released: [T] = []
+        let (skipped, freed) = withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { buf in
+            let (skipped, freed, woken, rest) = state.withLock { s -> (Bool, Int, Int, Int32) in
+                guard s.isRetaining, !s.closed, position > s.tail else { return (false, 0, 0, -1) }
+                let freed = s.dropHeld(into: &released)
+                s.tail = position
+                s.start = position
+                let (w, rest) = s.detachWaitersAfterSend(into: buf)
+                return (true, freed, w, rest)
+            }
+            wake(woken, rest, buf)
+            return (skipped, freed)
+        }
+        released.removeAll()  // released outside the lock
+        if freed != 0 { account?.add(-freed) }
+        return skipped
     }
 
     /// Drops the oldest values held until at most `limit` bytes are held (the

@@ -55,12 +55,18 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// `BYE` code: a `BPUB` whose size or line ending makes the byte stream unreadable.
     public static let badFraming = ErrorCode(rawValue: "bad-framing")
 
+    // Extension (docs/protocol.md): a broker whose publishes are ordered by another process.
+
+    /// A publish the broker could not hand to the process that orders publishes (the
+    /// cluster engine's Redis): nothing was published.
+    public static let engineUnavailable = ErrorCode(rawValue: "engine-unavailable")
+
     /// Every code above, in the order declared.
     public static let known: [ErrorCode] = [
         .unknownCommand, .badArguments, .badTopic, .reservedTopic, .lineTooLong, .notSubscribed,
         .tooManySubscriptions, .shuttingDown, .tooManyConnections, .idleTimeout,
         .authRequired, .authFailed, .noSuchTopic, .tooManyTopics,
-        .unsupportedVersion, .payloadTooLarge, .badFraming,
+        .unsupportedVersion, .payloadTooLarge, .badFraming, .engineUnavailable,
     ]
 }
 

@@ -160,4 +160,55 @@ import Testing
         #expect(received.count == expected.count)
         #expect(received == expected)
     }
+
+    /// A reply reserved before it is known (a publish another process answers) holds
+    /// back everything after it, and goes out in its place once fulfilled.
+    @Test func anAwaitedReplyHoldsBackWhatFollowsItUntilItIsFulfilled() throws {
+        let (writer, reader) = try socketPair()
+        let writerSocket = SocketHandle(adopting: writer)
+        defer { close(reader) }
+        let vectors = UnsafeMutableBufferPointer<iovec>.allocate(capacity: 16)
+        vectors.initialize(repeating: iovec())
+        let staging = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 16)
+        defer { vectors.deallocate(); staging.deallocate() }
+        var queue = OutputQueue()
+        var received: [UInt8] = []
+        func writeAll() throws {
+            while !queue.isEmpty && !queue.isWaitingForReply {
+                switch try queue.write(vectors: vectors, staging: staging, send: { pieces throws(SystemError) in
+                    try writerSocket.send(pieces: pieces)
+                }) {
+                case let .done(count): if count == 0 { return }
+                case .wouldBlock: drain(reader, into: &received)
+                }
+            }
+        }
+        queue.appendControl { $0.append(contentsOf: Array("OK 1\n".utf8)) }
+        let first = queue.reserveReply()
+        queue.appendControl { $0.append(contentsOf: Array("PONG\n".utf8)) }
+        let item = message("t", "x")
+        queue.appendFrame(item.bytes, UnsafeRawBufferPointer(start: nil, count: 0))
+        let second = queue.reserveReply()
+        queue.appendControl { $0.append(contentsOf: Array("PONG 2\n".utf8)) }
+        try writeAll()
+        drain(reader, into: &received)
+        #expect(String(decoding: received, as: UTF8.self) == "OK 1\n")
+        let waiting = queue.isWaitingForReply
+        #expect(waiting)
+        #expect(queue.pendingControlBytes == 12)  // PONG and PONG 2 wait; the awaited ones count once fulfilled
+        // The second is answered first: still nothing passes the first.
+        queue.fulfilReply(second) { $0.append(contentsOf: Array("OK 3\n".utf8)) }
+        try writeAll()
+        drain(reader, into: &received)
+        #expect(String(decoding: received, as: UTF8.self) == "OK 1\n")
+        queue.fulfilReply(first) { $0.append(contentsOf: Array("ERR engine-unavailable Redis is unavailable\n".utf8)) }
+        queue.fulfilReply(first) { $0.append(contentsOf: Array("twice\n".utf8)) }  // not awaited any more: ignored
+        try writeAll()
+        drain(reader, into: &received)
+        #expect(String(decoding: received, as: UTF8.self)
+            == "OK 1\nERR engine-unavailable Redis is unavailable\nPONG\nMSG t x\nOK 3\nPONG 2\n")
+        let empty = queue.isEmpty
+        let left = queue.pendingControlBytes
+        #expect(empty && left == 0)
+    }
 }

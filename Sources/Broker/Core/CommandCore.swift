@@ -16,6 +16,8 @@ final class CommandCore {
     let context: ServerContext
     /// The live settings as this loop last read them.
     var settings: LiveSettings
+    /// The loop's session of a connection token (for replies that come later); set by the loop.
+    var findSession: ((UInt64) -> Session?)?
     /// Where subscriptions' cursors report that they have messages.
     unowned(unsafe) var cursorScheduler: (any CursorScheduler)!
     /// Server-wide counters.
@@ -28,9 +30,11 @@ final class CommandCore {
     private var uncountedPublishes: UInt64 = 0
     var logger: Logger { context.logger }
 
-    init(context: ServerContext, settings: LiveSettings) {
+    /// `store`: where topics live; the server context's local store unless given (a test
+    /// gives a store that answers publishes later).
+    init(context: ServerContext, settings: LiveSettings, store: (any TopicStore)? = nil) {
         self.context = context
-        self.store = context.store
+        self.store = store ?? context.store
         self.stats = context.stats
         self.settings = settings
     }
@@ -137,11 +141,15 @@ final class CommandCore {
     /// `lineSafe`: whether the payload can be one line (nil: look; a `PUB` payload can).
     private func publish(topic name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, lineSafe: Bool?,
                          from session: Session) {
+        if store.answersPublishesLater {
+            publishLater(topic: name, payload: payload, lineSafe: lineSafe, from: session)
+            return
+        }
         let outcome: PublishOutcome
         do {
             outcome = try store.publish(to: name, payload: payload, lineSafe: lineSafe, cache: &session.publishCache, createsStream: true)
         } catch {
-            reply(session) { WireEncoder.appendErr(ProtocolError(.tooManyTopics, error.text), to: &$0) }
+            reply(session) { WireEncoder.appendErr(error.protocolError, to: &$0) }
             return
         }
         uncountedPublishes &+= 1
@@ -152,6 +160,37 @@ final class CommandCore {
         }
         let epoch = session.publishCache.map { store.epoch(of: $0) } ?? store.makeEpoch()
         reply(session) { WireEncoder.appendOK(count: outcome.receivers, epoch: epoch, seq: outcome.seq, to: &$0) }
+    }
+
+    /// A publish that the store answers later: the reply's place is kept in the session's
+    /// output (what follows waits behind it), and filled when the answer comes.
+    private func publishLater(topic name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, lineSafe: Bool?,
+                              from session: Session) {
+        let slot = session.output.reserveReply()
+        let token = session.token
+        let version = session.protocolVersion
+        session.publishedSinceInput &+= 1
+        store.publishLater(to: name, payload: payload, lineSafe: lineSafe) { [weak self] result in
+            self?.answerPublish(result, token: token, slot: slot, version: version)
+        }
+    }
+
+    /// Writes a publish's reply in the place kept for it, if its session is still here.
+    private func answerPublish(_ result: Result<PublishReceipt, TopicStoreError>, token: UInt64, slot: Int, version: UInt8) {
+        if case .success = result { uncountedPublishes &+= 1 }
+        guard let session = findSession?(token), !session.state.isClosed else { return }
+        session.output.fulfilReply(slot) { buffer in
+            switch result {
+            case let .success(receipt) where version == 1:
+                WireEncoder.appendOK(count: receipt.receivers, to: &buffer)
+            case let .success(receipt):
+                WireEncoder.appendOK(count: receipt.receivers, epoch: receipt.epoch, seq: receipt.seq, to: &buffer)
+            case let .failure(error):
+                WireEncoder.appendErr(error.protocolError, to: &buffer)
+            }
+        }
+        countPublishes()
+        session.replyArrived()
     }
 
     private func subscribe(_ pattern: UnsafeRawBufferPointer, options: SubscribeOptions, _ session: Session) {
@@ -184,7 +223,7 @@ final class CommandCore {
         do {
             head = try store.subscribe(subscription, start: start, group: options.group)
         } catch {
-            reply(session) { WireEncoder.appendErr(ProtocolError(.tooManyTopics, error.text), to: &$0) }
+            reply(session) { WireEncoder.appendErr(error.protocolError, to: &$0) }
             return
         }
         session.subscriptions[key] = subscription
@@ -315,6 +354,15 @@ extension TopicStoreError {
     var text: String {
         switch self {
         case let .tooManyTopics(limit): "the broker holds \(limit) topics, its limit"
+        case let .engineUnavailable(reason): reason
+        }
+    }
+
+    /// The `ERR` line this refusal gets.
+    var protocolError: ProtocolError {
+        switch self {
+        case .tooManyTopics: ProtocolError(.tooManyTopics, text)
+        case .engineUnavailable: ProtocolError(.engineUnavailable, text)
         }
     }
 }

@@ -26,12 +26,15 @@ final class EmbeddedBroker: SessionHost {
     private let wakes: EmbeddedWakes
     private var nextToken: UInt64 = 1
 
-    /// A broker with `config`'s live settings (`capacity`, limits, `auth_token`).
-    init(config: BrokerConfig = BrokerConfig(), authToken: String? = nil) {
+    /// A broker with `config`'s live settings (`capacity`, limits, `auth_token`), over the
+    /// context's local store or the store `makeStore` makes from it.
+    init(config: BrokerConfig = BrokerConfig(), authToken: String? = nil,
+         makeStore: ((LocalTopicStore) -> any TopicStore)? = nil) {
         let settings = LiveSettings(config, authToken: authToken)
         context = ServerContext(settings: settings, logger: Logger(level: .error) { _ in })
-        core = CommandCore(context: context, settings: settings)
+        core = CommandCore(context: context, settings: settings, store: makeStore?(context.store))
         scheduler = DeliveryScheduler(core: core)
+        core.findSession = { [unowned scheduler] token in scheduler.sessions[token] }
         wakes = EmbeddedWakes(scheduler: scheduler)
         core.cursorScheduler = wakes
         services = SessionServices(core: core, scheduler: scheduler, host: self, buffers: buffers)

@@ -118,6 +118,7 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
         reactor = try Reactor(idlePollMicroseconds: settings.idlePollUs)
         core = CommandCore(context: context, settings: settings)
         scheduler = DeliveryScheduler(core: core)
+        core.findSession = { [unowned scheduler] token in scheduler.sessions[token] }
         let (sender, inbox) = Mpsc.unbounded(of: LoopCommand.self)
         self.inbox = inbox
         mailbox = LoopMailbox(sender: sender, waker: reactor.waker, local: scheduler, context: context)

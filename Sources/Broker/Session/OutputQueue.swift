@@ -41,6 +41,9 @@ struct OutputQueue: ~Copyable {
         case lines
         /// Messages as version 2 sized frames (each message's header is made).
         case sized
+        /// A reply not known yet (``reserveReply()``): the write stops before it until
+        /// ``fulfilReply(_:_:)`` makes it a control segment.
+        case awaitedReply
     }
 
     /// Storage of the runs: `segments[head..<segmentCount]` are pending. Entries past
@@ -54,8 +57,9 @@ struct OutputQueue: ~Copyable {
     private var headOffset = 0
     /// Backing store of every control segment.
     private var control: [UInt8] = []
-    /// Control bytes already written (a prefix of `control`).
-    private var controlWritten = 0
+    /// Control bytes appended and not written yet (an awaited reply's bytes go to the end
+    /// of `control` when they come, so written bytes are not always a prefix).
+    private var controlUnwritten = 0
     /// Message slots; `messageStart..<messageEnd` are initialized.
     private var messages: UnsafeMutablePointer<Message>?
     private var messageCapacity = 0
@@ -176,7 +180,29 @@ struct OutputQueue: ~Copyable {
     }
 
     /// Control bytes not yet written (replies the client has not read yet).
-    var pendingControlBytes: Int { control.count - controlWritten }
+    var pendingControlBytes: Int { controlUnwritten }
+
+    /// Whether the next thing to write is a reply not known yet: nothing can be written
+    /// until it is fulfilled (a transport need not watch for writability meanwhile).
+    var isWaitingForReply: Bool { head < segmentCount && segments[head].kind == .awaitedReply }
+
+    /// Reserves the place of a reply that comes later (a publish answered by another
+    /// process): whatever is appended after it waits behind it. Returns the reply's slot.
+    mutating func reserveReply() -> Int {
+        sealFrames()
+        appendSegment(Segment(kind: .awaitedReply, start: 0, end: 0))
+        return segmentCount - 1
+    }
+
+    /// Writes the reply reserved as `slot` (bytes by `encode`, an encoder call) in its
+    /// place. A slot that is no longer awaited (the queue was emptied by a close) is ignored.
+    mutating func fulfilReply(_ slot: Int, _ encode: (inout [UInt8]) -> Void) {
+        guard slot >= head, slot < segmentCount, segments[slot].kind == .awaitedReply else { return }
+        let start = control.count
+        encode(&control)
+        controlUnwritten += control.count - start
+        segments[slot] = Segment(kind: .control, start: start, end: control.count)
+    }
 
     /// Appends control bytes written by `body` (an encoder call).
     mutating func appendControl(_ body: (inout [UInt8]) -> Void) {
@@ -185,6 +211,7 @@ struct OutputQueue: ~Copyable {
         body(&control)
         let end = control.count
         guard end > start else { return }
+        controlUnwritten += end - start
         if segmentCount > head, segments[segmentCount - 1].kind == .control, segments[segmentCount - 1].end == start {
             segments[segmentCount - 1].end = end
         } else {
@@ -247,6 +274,7 @@ struct OutputQueue: ~Copyable {
         // The iovecs may point into `control`'s buffer: they are sent while it is pinned.
         let result: Result<IOResult<Int>, Failure> = control.withUnsafeBytes { controlBytes in
             let count = gather(control: controlBytes, into: vectors, staging: staging)
+            if count == 0 { return .success(.done(0)) }  // waiting for a reply: nothing to send yet
             return Result { () throws(Failure) in try send(UnsafeBufferPointer(rebasing: vectors[0..<count])) }
         }
         let outcome = try result.get()
@@ -286,6 +314,8 @@ struct OutputQueue: ~Copyable {
                     }
                     skip = 0
                 }
+            } else if segment.kind == .awaitedReply {
+                break fill  // nothing after a reply not known yet is written before it
             } else if segment.kind == .frames, let frames {
                 let bytes = UnsafeRawBufferPointer(start: frames + segment.start + skip, count: segment.end - segment.start - skip)
                 if !gather.add(bytes) { break }
@@ -316,7 +346,7 @@ struct OutputQueue: ~Copyable {
         head = 0
         headOffset = 0
         control.removeAll()
-        controlWritten = 0
+        controlUnwritten = 0
         if !framesBorrowed { frames?.deallocate() }
         frames = nil
         framesBorrowed = false
@@ -351,14 +381,16 @@ struct OutputQueue: ~Copyable {
             } else {
                 let left = segment.end - segment.start - headOffset
                 let isFrames = segment.kind == .frames
+                let taken = min(remaining, left)
+                if !isFrames { controlUnwritten -= taken }
                 if remaining >= left {
                     remaining -= left
-                    if isFrames { framesWritten = segment.end } else { controlWritten = segment.end }
+                    if isFrames { framesWritten = segment.end }
                     head += 1
                     headOffset = 0
                 } else {
                     headOffset += remaining
-                    if isFrames { framesWritten = segment.start + headOffset } else { controlWritten = segment.start + headOffset }
+                    if isFrames { framesWritten = segment.start + headOffset }
                     remaining = 0
                 }
             }
@@ -371,7 +403,7 @@ struct OutputQueue: ~Copyable {
     private mutating func reset() {
         head = 0
         headOffset = 0
-        controlWritten = 0
+        controlUnwritten = 0
         segmentCount = 0
         if segments.count > 256 { segments = [] }
         if control.capacity > 65_536 { control = [] } else if !control.isEmpty { control.removeAll(keepingCapacity: true) }

@@ -262,13 +262,20 @@ class Session {
         updateInterest()
     }
 
+    /// A reply the output queue kept a place for was written there: the session writes
+    /// what it held back at the end of this turn.
+    final func replyArrived() {
+        guard !state.isClosed else { return }
+        services.scheduler.markDirty(self)
+    }
+
     /// Asks the transport for exactly what the session needs now.
     final func updateInterest() {
         guard !state.isClosed else { return }
         var reading = false
         if case .reading = state { reading = true }
         do {
-            try transportWatch(reading: reading, writing: !output.isEmpty)
+            try transportWatch(reading: reading, writing: !output.isEmpty && !output.isWaitingForReply)
         } catch {
             close(reason: .writeError(errno: error.errno))
         }

@@ -5,6 +5,17 @@ import Channels
 enum TopicStoreError: Error, Equatable {
     /// Creating the topic would pass `max_topics`.
     case tooManyTopics(limit: Int)
+    /// The store's engine (another process that orders publishes) cannot be reached; nothing
+    /// was published.
+    case engineUnavailable(String)
+}
+
+/// What a publish answered later did: its receivers, and the epoch and sequence the
+/// message got in its stream.
+struct PublishReceipt: Equatable, Sendable {
+    var receivers: Int
+    var epoch: [UInt8]
+    var seq: UInt64
 }
 
 /// One topic's figures (STATS <topic>): lag is tail − cursor, now.
@@ -110,6 +121,31 @@ protocol TopicStore: AnyObject, Sendable {
     func statistics(of name: [UInt8]) -> TopicStatistics?
     /// Per-topic figures for the `limit` topics with the most subscribers or lag.
     func busiestTopics(limit: Int) -> [(name: [UInt8], figures: TopicStatistics)]
+    /// Whether publishes are answered later, through ``publishLater(to:payload:lineSafe:answer:)``,
+    /// rather than by ``publish(to:payload:lineSafe:cache:createsStream:)``'s return (a store
+    /// whose order is kept by another process). The core then keeps each reply's place.
+    var answersPublishesLater: Bool { get }
+    /// Publishes one message whose outcome comes later: `answer` is called once, on the
+    /// thread of the loop that called this, with the receipt or why nothing was published.
+    func publishLater(to name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, lineSafe: Bool?,
+                      answer: @escaping (Result<PublishReceipt, TopicStoreError>) -> Void)
+}
+
+extension TopicStore {
+    /// Stores that answer at once (``LocalTopicStore``).
+    var answersPublishesLater: Bool { false }
+
+    func publishLater(to name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, lineSafe: Bool?,
+                      answer: @escaping (Result<PublishReceipt, TopicStoreError>) -> Void) {
+        var cache: Topic?
+        do {
+            let outcome = try publish(to: name, payload: payload, lineSafe: lineSafe, cache: &cache, createsStream: true)
+            answer(.success(PublishReceipt(receivers: outcome.receivers, epoch: cache.map { epoch(of: $0) } ?? makeEpoch(),
+                                           seq: outcome.seq)))
+        } catch {
+            answer(.failure(error))
+        }
+    }
 }
 
 extension LiveSettings {

@@ -10,8 +10,13 @@ enum Subcommand: String, CaseIterable, Sendable {
 /// What the command line asks for, fully checked.
 struct Invocation: Equatable, Sendable {
     var subcommand: Subcommand
-    /// The broker: defaults, then BROKER_ADDR, then `--host`/`--port`.
+    /// The broker: defaults, then BROKER_ADDR, then `--server` or `--host`/`--port`.
     var endpoint = Endpoint.default
+    /// Further brokers to fail over to, in order (the rest of a `--server` or BROKER_ADDR list).
+    var alternates: [Endpoint] = []
+
+    /// Every broker to try, the first one first.
+    var endpoints: [Endpoint] { [endpoint] + alternates }
     /// How long to wait for the broker to accept a connection.
     var timeout: Duration = .seconds(5)
     /// The token sent with `AUTH` after connecting: BROKER_TOKEN, then `--token`; nil sends none.
@@ -83,7 +88,7 @@ struct UsageError: Error, Equatable, Sendable {
 
 /// The options broker-cli knows and which subcommands take them.
 private enum Option: String, CaseIterable {
-    case help = "--help", version = "--version", host = "--host", port = "--port", timeout = "--timeout"
+    case help = "--help", version = "--version", host = "--host", port = "--port", server = "--server", timeout = "--timeout"
     case verbose = "--verbose", json = "--json", count = "--count", noReconnect = "--no-reconnect"
     case pubs = "--pubs", subs = "--subs", msgs = "--msgs", size = "--size", topic = "--topic"
     case token = "--token", watch = "--watch", interval = "--interval", limit = "--limit"
@@ -100,7 +105,7 @@ private enum Option: String, CaseIterable {
 
     var takesValue: Bool {
         switch self {
-        case .host, .port, .timeout, .token, .count, .pubs, .subs, .msgs, .size, .topic, .interval, .limit,
+        case .host, .port, .server, .timeout, .token, .count, .pubs, .subs, .msgs, .size, .topic, .interval, .limit,
              .protocolVersion, .from, .last, .group, .file: true
         case .help, .version, .verbose, .json, .noReconnect, .watch, .seq, .binary: false
         }
@@ -109,7 +114,7 @@ private enum Option: String, CaseIterable {
     /// The subcommands that accept this option; nil means every one (connection and help options).
     var accepted: Set<Subcommand>? {
         switch self {
-        case .help, .version, .host, .port, .timeout, .token: nil
+        case .help, .version, .host, .port, .server, .timeout, .token: nil
         case .verbose: [.pub, .sub]
         case .json: [.sub, .bench, .stats]
         case .count: [.sub, .stats, .top]
@@ -123,6 +128,13 @@ private enum Option: String, CaseIterable {
         case .file, .binary: [.pub]
         }
     }
+}
+
+/// `host:port[,host:port...]` (each as ``Endpoint/init(parsing:)`` reads it), at least one; nil when malformed.
+func parseEndpointList(_ text: String) -> [Endpoint]? {
+    let endpoints = text.split(separator: ",", omittingEmptySubsequences: false).map { Endpoint(parsing: String($0)) }
+    guard !endpoints.isEmpty, endpoints.allSatisfy({ $0 != nil }) else { return nil }
+    return endpoints.compactMap { $0 }
 }
 
 /// Parses the arguments (without the program name) and the environment.
@@ -185,10 +197,15 @@ func parseArguments(_ arguments: [String], environment: [String: String]) throws
 
     var invocation = Invocation(subcommand: subcommand)
     if let address = environment["BROKER_ADDR"], !address.isEmpty {
-        guard let endpoint = Endpoint(parsing: address) else {
-            throw UsageError(message: "invalid BROKER_ADDR '\(address)' (expected host:port or [ipv6]:port)", subcommand: subcommand)
+        guard let endpoints = parseEndpointList(address) else {
+            throw UsageError(message: "invalid BROKER_ADDR '\(address)' (expected host:port or [ipv6]:port, or several separated by commas)",
+                             subcommand: subcommand)
         }
-        invocation.endpoint = endpoint
+        invocation.endpoint = endpoints[0]
+        invocation.alternates = Array(endpoints.dropFirst())
+    }
+    if seen.contains(where: { $0.0 == .server }) && seen.contains(where: { $0.0 == .host || $0.0 == .port }) {
+        throw UsageError(message: "give --server or --host/--port, not both", subcommand: subcommand)
     }
     if let token = environment["BROKER_TOKEN"], !token.isEmpty {
         guard isValidToken(token) else {
@@ -216,6 +233,10 @@ func parseArguments(_ arguments: [String], environment: [String: String]) throws
         case .port:
             guard let port = Endpoint.parsePort(text) else { throw invalid("port") }
             invocation.endpoint.port = port
+        case .server:
+            guard let endpoints = parseEndpointList(text) else { throw invalid("server list") }
+            invocation.endpoint = endpoints[0]
+            invocation.alternates = Array(endpoints.dropFirst())
         case .timeout:
             guard let seconds = Double(text), seconds > 0, seconds <= 86_400 else { throw invalid("timeout") }
             invocation.timeout = .milliseconds(Int64((seconds * 1000).rounded(.up)))

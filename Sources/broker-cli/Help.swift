@@ -21,6 +21,9 @@ func helpText(_ subcommand: Subcommand?) -> String {
 private let connectionOptions = """
       --host <host>         Broker host name or IP address (default: 127.0.0.1)
       --port <port>         Broker TCP port (default: 7400)
+      --server <list>       Brokers to try in order, host:port,host:port,...: the
+                            first that answers is used, and sub fails over to the
+                            next when its connection drops
       --timeout <seconds>   Connect timeout (default: 5)
       --token <token>       Send AUTH <token> after connecting (default: BROKER_TOKEN)
   -h, --help                Show help information
@@ -36,7 +39,8 @@ OPTIONS:
       --version             Show the version
 
   Options may come before or after the subcommand; '--' ends the options.
-  BROKER_ADDR=host:port (or [ipv6]:port) sets the broker; --host and --port win over it.
+  BROKER_ADDR=host:port (or [ipv6]:port, or several separated by commas, as --server)
+  sets the broker; --server, --host and --port win over it.
   BROKER_TOKEN=<token> is sent with AUTH when the broker needs one; --token wins over it.
   A refused token prints 'authentication failed' and exits with status 1.
 

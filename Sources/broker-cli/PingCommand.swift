@@ -6,7 +6,7 @@ func runPing(_ invocation: Invocation) -> Int32 {
     do {
         let connection = try connect(invocation)
         let elapsed = try connection.ping(timeout: invocation.timeout)
-        writeStdout("PONG from \(invocation.endpoint): time=\(formatMilliseconds(elapsed)) ms\n")
+        writeStdout("PONG from \(connection.endpoint): time=\(formatMilliseconds(elapsed)) ms\n")
         return 0
     } catch {
         diagnose(describe(error))

@@ -71,8 +71,10 @@ func runSub(_ invocation: Invocation) -> Int32 {
         diagnose("connection lost: \(reason); reconnecting")
         interrupt.watch(nil)
         let state = connection.resumeState()
-        guard let next = reconnect(invocation, state, interrupt) else { return finish(interrupt.isRequested ? 0 : 1) }
-        connection = next
+        // With several brokers the next one is tried first: the one that dropped is likely gone.
+        let next = (invocation.endpoints.firstIndex(of: connection.endpoint) ?? 0) + 1
+        guard let resumed = reconnect(invocation, state, interrupt, from: next) else { return finish(interrupt.isRequested ? 0 : 1) }
+        connection = resumed
     }
 }
 
@@ -97,7 +99,7 @@ private func connectAndSubscribe(_ invocation: Invocation, _ patterns: [String],
             throw .refused(ProtocolError(error.code, "\(pattern): \(error.text)"))
         }
     }
-    diagnose("subscribed to \(patterns.joined(separator: " ")) on \(invocation.endpoint)")
+    diagnose("subscribed to \(patterns.joined(separator: " ")) on \(connection.endpoint)")
     return connection
 }
 
@@ -115,23 +117,24 @@ private func useVersion(_ connection: BrokerConnection, _ invocation: Invocation
     }
 }
 
-/// Tries to connect again with exponential backoff (100 ms doubling to 5 s) and resume
+/// Tries to connect again with exponential backoff (100 ms doubling to 5 s), each time to
+/// every broker in turn from `start` (see ``connect(_:version:from:)``), and resume
 /// `state`, until it works, SIGINT arrives (nil), or the broker refuses a SUB or the
 /// token (nil, after saying why).
-private func reconnect(_ invocation: Invocation, _ state: ResumeState, _ interrupt: Interrupt) -> BrokerConnection? {
+private func reconnect(_ invocation: Invocation, _ state: ResumeState, _ interrupt: Interrupt, from start: Int) -> BrokerConnection? {
     var delay = Duration.milliseconds(100)
     var state = state
     while true {
         if interrupt.sleep(delay) { return nil }
         do {
-            let connection = try connect(invocation)
+            let connection = try connect(invocation, from: start)
             interrupt.watch(connection.canceller)
             if state.version == .v2 {
                 try useVersion(connection, invocation)
                 if connection.version == .v1 { state.version = .v1 }  // the broker now knows only version 1
             }
             try connection.resume(state)
-            diagnose("subscribed to \(invocation.arguments.joined(separator: " ")) on \(invocation.endpoint)")
+            diagnose("subscribed to \(invocation.arguments.joined(separator: " ")) on \(connection.endpoint)")
             return connection
         } catch let .refused(error) {
             diagnose("\(error.code) \(error.text)")

@@ -20,7 +20,7 @@ func runTop(_ invocation: Invocation) -> Int32 {
         diagnose(describe(error))
         return 1
     }
-    diagnose("watching \(SystemTopicName.lagged) on \(invocation.endpoint)")
+    diagnose("watching \(SystemTopicName.lagged) on \(connection.endpoint)")
     let signalSource = interrupt.install()
     defer { withExtendedLifetime(signalSource) {} }
     interrupt.watch(connection.canceller)
@@ -67,7 +67,7 @@ func runTop(_ invocation: Invocation) -> Int32 {
             try collect(until: sampledAt)
             let now = ContinuousClock.now
             let rates = Rate.between(previous, current, elapsed: previousAt.duration(to: sampledAt))
-            var screen = TopScreen.render(endpoint: invocation.endpoint.description, stats: current, rates: rates,
+            var screen = TopScreen.render(endpoint: connection.endpoint.description, stats: current, rates: rates,
                                           rows: aggregate.top(invocation.limit), now: now)
             if reportsLost > 0 { screen += "(\(reportsLost) \(SystemTopicName.lagged) reports missed by broker-cli itself)\n" }
             if terminal {

@@ -75,6 +75,27 @@ private func usageText(_ line: String, env: [String: String] = [:]) -> String? {
         #expect(both.endpoint == Endpoint(host: "example.org", port: 7600))
     }
 
+    @Test func severalBrokersComeFromServerOrBrokerAddr() throws {
+        let listed = try invocation("sub t --server 10.0.0.1:7400,[::1]:7401,broker.example:7402")
+        #expect(listed.endpoints == [Endpoint(host: "10.0.0.1", port: 7400), Endpoint(host: "::1", port: 7401),
+                                     Endpoint(host: "broker.example", port: 7402)])
+        #expect(listed.endpoint == Endpoint(host: "10.0.0.1", port: 7400))
+        let fromEnvironment = try invocation("ping", env: ["BROKER_ADDR": "10.0.0.2:7500,10.0.0.3:7500"])
+        #expect(fromEnvironment.endpoints == [Endpoint(host: "10.0.0.2", port: 7500), Endpoint(host: "10.0.0.3", port: 7500)])
+        // --server wins over BROKER_ADDR; a single one is a list of one.
+        #expect(try invocation("ping --server 10.0.0.9:1", env: ["BROKER_ADDR": "10.0.0.2:7500,10.0.0.3:7500"]).endpoints
+            == [Endpoint(host: "10.0.0.9", port: 1)])
+        #expect(try invocation("ping").endpoints == [Endpoint.default])
+    }
+
+    @Test func aBadServerListOrServerWithHostIsAUsageError() {
+        #expect(usageText("ping --server 10.0.0.1:7400,") == "broker-cli: invalid server list '10.0.0.1:7400,'\nRun 'broker-cli help ping' for usage.\n")
+        #expect(usageText("ping --server a:1,b") != nil)
+        #expect(usageText("ping --server ::1:7400") != nil)
+        #expect(usageText("ping --server a:1 --port 7400") == "broker-cli: give --server or --host/--port, not both\nRun 'broker-cli help ping' for usage.\n")
+        #expect(usageText("ping", env: ["BROKER_ADDR": "a:1,,b:2"])?.hasPrefix("broker-cli: invalid BROKER_ADDR 'a:1,,b:2'") == true)
+    }
+
     @Test func timeoutTakesFractionalSeconds() throws {
         #expect(try invocation("ping --timeout 0.25").timeout == .milliseconds(250))
     }
@@ -177,7 +198,7 @@ private func usageText(_ line: String, env: [String: String] = [:]) -> String? {
 
     @Test func malformedBrokerAddr() {
         #expect(usageText("ping", env: ["BROKER_ADDR": "::1:7400"])
-            == "broker-cli: invalid BROKER_ADDR '::1:7400' (expected host:port or [ipv6]:port)\nRun 'broker-cli help ping' for usage.\n")
+            == "broker-cli: invalid BROKER_ADDR '::1:7400' (expected host:port or [ipv6]:port, or several separated by commas)\nRun 'broker-cli help ping' for usage.\n")
         #expect(usageText("ping", env: ["BROKER_ADDR": "localhost"]) != nil)
     }
 

@@ -190,6 +190,44 @@ struct CLIVersion2AgainstDaemon {
         restarted.stop()
     }
 
+    @Test func subFailsOverToTheNextBrokerAndSaysThePositionIsNotInItsStream() throws {
+        let first = try Server()
+        let second = try Server()
+        let list = "127.0.0.1:\(first.port),127.0.0.1:\(second.port)"
+        let sub = try Child.cli(["sub", "-v", "--seq", "f.t", "--server", list])
+        #expect(sub.stderr.waitForLine(containing: "subscribed to f.t on 127.0.0.1:\(first.port)") != nil)
+        #expect(try runCLI(["pub", "f.t", "one", "--port", String(first.port)]).status == 0)
+        #expect(sub.stdout.wait { $0 == ["f.t 1 one"] })
+        first.stop()
+        #expect(sub.stderr.waitForLine(containing: "connection lost") != nil)
+        #expect(sub.stderr.waitForLine(containing: "subscribed to f.t on 127.0.0.1:\(second.port)") != nil)
+        // The second broker's stream is another one: said, never passed off as a resume.
+        #expect(sub.stderr.waitForLine(containing: "position lost on f.t") != nil)
+        #expect(try runCLI(["pub", "f.t", "two", "--port", String(second.port)]).status == 0)
+        #expect(sub.stdout.wait { $0 == ["f.t 1 one", "f.t 1 two"] })
+        sub.signal(SIGINT)
+        #expect(sub.waitForExit() == 0)
+        second.stop()
+    }
+
+    @Test func aListWhoseFirstBrokerIsDownUsesTheNext() throws {
+        let server = try Server()
+        let down = try closedPort()
+        let ping = try runCLI(["ping", "--server", "127.0.0.1:\(down),127.0.0.1:\(server.port)"])
+        #expect(ping.status == 0)
+        #expect(ping.out.first?.hasPrefix("PONG from 127.0.0.1:\(server.port)") == true, "\(ping)")
+        let none = try runCLI(["ping", "--server", "127.0.0.1:\(down)"])
+        #expect(none.status == 1)
+        // The library: the first broker that can be reached.
+        let connection = try BrokerConnection.connect(toFirstOf: [Endpoint(host: "127.0.0.1", port: down),
+                                                                 Endpoint(host: "127.0.0.1", port: server.port)])
+        #expect(connection.endpoint.port == server.port)
+        #expect(throws: BrokerClientError.self) {
+            try BrokerConnection.connect(toFirstOf: [Endpoint(host: "127.0.0.1", port: down)])
+        }
+        server.stop()
+    }
+
     @Test func jsonCarriesThePositionAndBase64ForPayloadsThatAreNotUTF8() throws {
         let server = try Server()
         let port = String(server.port)

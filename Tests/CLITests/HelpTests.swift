@@ -12,13 +12,17 @@ import Testing
         OPTIONS:
               --host <host>         Broker host name or IP address (default: 127.0.0.1)
               --port <port>         Broker TCP port (default: 7400)
+              --server <list>       Brokers to try in order, host:port,host:port,...: the
+                                    first that answers is used, and sub fails over to the
+                                    next when its connection drops
               --timeout <seconds>   Connect timeout (default: 5)
               --token <token>       Send AUTH <token> after connecting (default: BROKER_TOKEN)
           -h, --help                Show help information
               --version             Show the version
 
           Options may come before or after the subcommand; '--' ends the options.
-          BROKER_ADDR=host:port (or [ipv6]:port) sets the broker; --host and --port win over it.
+          BROKER_ADDR=host:port (or [ipv6]:port, or several separated by commas, as --server)
+          sets the broker; --server, --host and --port win over it.
           BROKER_TOKEN=<token> is sent with AUTH when the broker needs one; --token wins over it.
           A refused token prints 'authentication failed' and exits with status 1.
 
@@ -65,6 +69,9 @@ import Testing
               --binary              Publish all of stdin as one message
               --host <host>         Broker host name or IP address (default: 127.0.0.1)
               --port <port>         Broker TCP port (default: 7400)
+              --server <list>       Brokers to try in order, host:port,host:port,...: the
+                                    first that answers is used, and sub fails over to the
+                                    next when its connection drops
               --timeout <seconds>   Connect timeout (default: 5)
               --token <token>       Send AUTH <token> after connecting (default: BROKER_TOKEN)
           -h, --help                Show help information
@@ -114,6 +121,9 @@ import Testing
               --no-reconnect        Exit with status 1 when the connection drops
               --host <host>         Broker host name or IP address (default: 127.0.0.1)
               --port <port>         Broker TCP port (default: 7400)
+              --server <list>       Brokers to try in order, host:port,host:port,...: the
+                                    first that answers is used, and sub fails over to the
+                                    next when its connection drops
               --timeout <seconds>   Connect timeout (default: 5)
               --token <token>       Send AUTH <token> after connecting (default: BROKER_TOKEN)
           -h, --help                Show help information
@@ -141,6 +151,9 @@ import Testing
         OPTIONS:
               --host <host>         Broker host name or IP address (default: 127.0.0.1)
               --port <port>         Broker TCP port (default: 7400)
+              --server <list>       Brokers to try in order, host:port,host:port,...: the
+                                    first that answers is used, and sub fails over to the
+                                    next when its connection drops
               --timeout <seconds>   Connect timeout (default: 5)
               --token <token>       Send AUTH <token> after connecting (default: BROKER_TOKEN)
           -h, --help                Show help information
@@ -175,6 +188,9 @@ import Testing
               --json                Print the report as one JSON object
               --host <host>         Broker host name or IP address (default: 127.0.0.1)
               --port <port>         Broker TCP port (default: 7400)
+              --server <list>       Brokers to try in order, host:port,host:port,...: the
+                                    first that answers is used, and sub fails over to the
+                                    next when its connection drops
               --timeout <seconds>   Connect timeout (default: 5)
               --token <token>       Send AUTH <token> after connecting (default: BROKER_TOKEN)
           -h, --help                Show help information
@@ -209,6 +225,9 @@ import Testing
               --count <n>           Exit after n refreshes with --watch
               --host <host>         Broker host name or IP address (default: 127.0.0.1)
               --port <port>         Broker TCP port (default: 7400)
+              --server <list>       Brokers to try in order, host:port,host:port,...: the
+                                    first that answers is used, and sub fails over to the
+                                    next when its connection drops
               --timeout <seconds>   Connect timeout (default: 5)
               --token <token>       Send AUTH <token> after connecting (default: BROKER_TOKEN)
           -h, --help                Show help information
@@ -241,6 +260,9 @@ import Testing
               --limit <n>           Rows to show (default: 20)
               --host <host>         Broker host name or IP address (default: 127.0.0.1)
               --port <port>         Broker TCP port (default: 7400)
+              --server <list>       Brokers to try in order, host:port,host:port,...: the
+                                    first that answers is used, and sub fails over to the
+                                    next when its connection drops
               --timeout <seconds>   Connect timeout (default: 5)
               --token <token>       Send AUTH <token> after connecting (default: BROKER_TOKEN)
           -h, --help                Show help information

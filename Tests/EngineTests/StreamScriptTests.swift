@@ -1,4 +1,5 @@
 // The cluster engine's Redis forms, without Redis: keys, the publish command, replies, channel messages, stream entries.
+import Protocol
 import RESP
 import Testing
 @testable import Broker

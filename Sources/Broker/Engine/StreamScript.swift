@@ -1,4 +1,5 @@
 // How the cluster engine keeps a topic's stream in Redis: its keys, the one script that publishes, and the forms it reads back.
+import Protocol
 import RESP
 
 /// Where one topic's stream lives in Redis. The three names share the topic as a hash

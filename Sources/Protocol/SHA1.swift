@@ -5,9 +5,9 @@
 ///
 /// Guarantees: the digest of FIPS 180-4 for every input (tested against its vectors and
 /// at every length around the block boundaries); no allocation beyond the result.
-enum SHA1 {
+public enum SHA1 {
     /// The 20-byte digest of `message`.
-    static func digest(of message: some Collection<UInt8>) -> [UInt8] {
+    public static func digest(of message: some Collection<UInt8>) -> [UInt8] {
         var state: (UInt32, UInt32, UInt32, UInt32, UInt32) = (0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0)
         var block = [UInt8](repeating: 0, count: 64)
         var filled = 0
@@ -42,7 +42,7 @@ enum SHA1 {
     }
 
     /// The digest as 40 lowercase hexadecimal digits.
-    static func hex(of message: some Collection<UInt8>) -> String {
+    public static func hex(of message: some Collection<UInt8>) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var text: [UInt8] = []
         text.reserveCapacity(40)

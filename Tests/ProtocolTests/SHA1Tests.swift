@@ -1,6 +1,6 @@
 // SHA-1 against FIPS 180-4's vectors, RFC 6455's handshake example, and every padding case.
 import Testing
-@testable import Broker
+import Protocol
 
 @Suite struct SHA1Tests {
     @Test func theStandardVectors() {

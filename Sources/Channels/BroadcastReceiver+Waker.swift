@@ -156,11 +156,8 @@ extension BroadcastReceiver {
             let cursor = s.waiters.nodes[Int(id)].cursor
             let n = Int(min(s.tail &- cursor, UInt64(max(0, limit))))
             let p = s.visit(n, for: id, visit)
-            let read = Int(p &- cursor)
-            if read < n { return BroadcastBatch(count: read) }  // stopped by `visit`: more is there
-            if p != s.tail || s.closed { return BroadcastBatch(count: read, closed: s.closed && p == s.tail) }
-            replaced = s.waiters.park(id, .waker(waker))
-            return BroadcastBatch(count: read, armed: true)
+            if p &- cursor < UInt64(n) { return BroadcastBatch(count: Int(p &- cursor)) }  // stopped by `visit`: more is there
+            return s.endRead(id, from: cursor, to: p, arming: waker, replaced: &replaced)
         }
         _ = replaced  // a replaced waker is released outside the lock, not fired
         return batch
@@ -183,10 +180,7 @@ extension BroadcastReceiver {
                 p = s.take(n, for: id) { k, value in (base + k).initialize(to: value) }
                 if finishes && p != cursor { s.finishOnce(base, from: cursor, through: p, finish) }
             }
-            let read = Int(p &- cursor)
-            if p != s.tail || s.closed { return BroadcastBatch(count: read, closed: s.closed && p == s.tail) }
-            replaced = s.waiters.park(id, .waker(waker))
-            return BroadcastBatch(count: read, armed: true)
+            return s.endRead(id, from: cursor, to: p, arming: waker, replaced: &replaced)
         }
         _ = replaced  // a replaced waker is released outside the lock, not fired
         return batch

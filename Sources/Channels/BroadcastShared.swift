@@ -196,6 +196,18 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
         return p
     }
 
+    /// The end of a read that took positions `cursor..<p` for receiver node `id`: when it
+    /// left nothing available on an open channel, `waker` is armed (what it replaces goes
+    /// into `replaced`, to be released outside the lock).
+    @inlinable @inline(__always)
+    mutating func endRead(_ id: Int32, from cursor: UInt64, to p: UInt64, arming waker: any BroadcastWaker,
+                          replaced: inout Waiter) -> BroadcastBatch {
+        let read = Int(p &- cursor)
+        if p != tail || closed { return BroadcastBatch(count: read, closed: closed && p == tail) }
+        replaced = waiters.park(id, .waker(waker))
+        return BroadcastBatch(count: read, armed: true)
+    }
+
     /// Gives `finish` the values at positions `from..<through` (initialized at `base`,
     /// in order) that are outside the finished interval, and widens the interval to
     /// cover them: when they touch or overlap it, to the union; when they lie past it,

@@ -9,16 +9,6 @@ import Testing
                               retention: BroadcastRetention(count: count, maxBytes: maxBytes, account: account))
     }
 
-    private func drain(_ rx: BroadcastReceiver<Int>) -> [String] {
-        var seen: [String] = []
-        while true {
-            do { seen.append(String(try rx.tryRecv())) } catch {
-                if case let .lagged(n) = error { seen.append("lag \(n)"); continue }
-                return seen
-            }
-        }
-    }
-
     @Test func valuesAreHeldAndNumberedWithoutAnyReceiver() throws {
         let (tx, rx) = try retaining(capacity: 16, count: 16)
         _ = consume rx

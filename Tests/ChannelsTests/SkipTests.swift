@@ -3,16 +3,6 @@ import Testing
 @testable import Channels
 
 @Suite struct SkipTests {
-    private func drain(_ rx: BroadcastReceiver<Int>) -> [String] {
-        var seen: [String] = []
-        while true {
-            do { seen.append(String(try rx.tryRecv())) } catch {
-                if case let .lagged(n) = error { seen.append("lag \(n)"); continue }
-                return seen
-            }
-        }
-    }
-
     @Test func everyReceiverBehindReadsExactlyWhatItMissedThenWhatFollows() throws {
         let account = BroadcastByteAccount()
         let (tx, caughtUp) = try Broadcast.channel(of: Int.self, capacity: 16,

@@ -50,3 +50,14 @@ struct SplitMix: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+/// Everything `rx` can read now, as text: values, and `lag n` for each lag reported.
+func drain(_ rx: BroadcastReceiver<Int>) -> [String] {
+    var seen: [String] = []
+    while true {
+        do { seen.append(String(try rx.tryRecv())) } catch {
+            if case let .lagged(n) = error { seen.append("lag \(n)"); continue }
+            return seen
+        }
+    }
+}

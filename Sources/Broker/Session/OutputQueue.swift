@@ -347,6 +347,11 @@ struct OutputQueue: ~Copyable {
         headOffset = 0
         control.removeAll()
         controlUnwritten = 0
+        dropFrames()
+    }
+
+    /// Frees the frames memory of the queue's own, or lets go of the loop's scratch.
+    private mutating func dropFrames() {
         if !framesBorrowed { frames?.deallocate() }
         frames = nil
         framesBorrowed = false
@@ -407,14 +412,7 @@ struct OutputQueue: ~Copyable {
         segmentCount = 0
         if segments.count > 256 { segments = [] }
         if control.capacity > 65_536 { control = [] } else if !control.isEmpty { control.removeAll(keepingCapacity: true) }
-        // Frames memory of the queue's own held only what a write left; the scratch goes back.
-        if !framesBorrowed { frames?.deallocate() }
-        frames = nil
-        framesBorrowed = false
-        framesCapacity = 0
-        framesCount = 0
-        framesWritten = 0
-        framesAppended = 0
+        dropFrames()  // memory of the queue's own held only what a write left
         messageStart = 0
         messageEnd = 0
         // Slots are reserved for exactly what a read takes, so a quiet connection holds

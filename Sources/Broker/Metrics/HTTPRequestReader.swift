@@ -8,6 +8,29 @@ struct HTTPRequestHead: Sendable, Equatable {
     var path: String
     /// `HTTP/1.0` or `HTTP/1.1`.
     var version: String
+    /// The fields a WebSocket upgrade is decided on (RFC 6455, 4.2.1), as sent (a field
+    /// sent more than once: its values joined with `, `); nil when absent.
+    var upgrade: HTTPUpgradeFields = HTTPUpgradeFields()
+}
+
+/// The header fields of an upgrade request (see ``WebSocketUpgrade``). A value; any thread.
+struct HTTPUpgradeFields: Sendable, Equatable {
+    var upgrade: String?
+    var connection: String?
+    var webSocketKey: String?
+    var webSocketVersion: String?
+
+    /// Keeps `value` when `name` (lower case) is one of these fields.
+    mutating func take(_ name: String, _ value: String) {
+        func joined(_ old: String?) -> String { old.map { $0 + ", " + value } ?? value }
+        switch name {
+        case "upgrade": upgrade = joined(upgrade)
+        case "connection": connection = joined(connection)
+        case "sec-websocket-key": webSocketKey = joined(webSocketKey)
+        case "sec-websocket-version": webSocketVersion = joined(webSocketVersion)
+        default: break
+        }
+    }
 }
 
 /// Why a request head was refused; each maps to one status code. A value; any thread.
@@ -116,7 +139,7 @@ struct HTTPRequestReader: Sendable {
         guard lines.count >= 2, let requestLine = lines.first, lines.last?.isEmpty == true else {
             return .failed(.malformed("no request line"))
         }
-        let head: HTTPRequestHead
+        var head: HTTPRequestHead
         switch parseRequestLine(requestLine) {
         case let .success(parsed): head = parsed
         case let .failure(error): return .failed(error)
@@ -124,8 +147,9 @@ struct HTTPRequestReader: Sendable {
         var hostFields = 0
         for line in lines.dropFirst().dropLast() {
             switch parseHeaderField(line) {
-            case let .success(name):
+            case let .success((name, value)):
                 if name == "host" { hostFields += 1 }
+                head.upgrade.take(name, value)
             case let .failure(error):
                 return .failed(error)
             }
@@ -150,8 +174,9 @@ struct HTTPRequestReader: Sendable {
                                         path: String(decoding: path, as: UTF8.self), version: versionText))
     }
 
-    /// Checks one field line; returns its name in lower case.
-    private static func parseHeaderField(_ line: ArraySlice<UInt8>) -> Result<String, HTTPRequestError> {
+    /// Checks one field line; returns its name in lower case and its value without the
+    /// surrounding spaces and tabs.
+    private static func parseHeaderField(_ line: ArraySlice<UInt8>) -> Result<(String, String), HTTPRequestError> {
         guard let colon = line.firstIndex(of: 0x3A) else { return .failure(.malformed("header field without a colon")) }
         let name = line[line.startIndex..<colon]
         // An empty name also catches obs-fold (a line starting with SP or HTAB), which a token cannot hold.
@@ -160,7 +185,9 @@ struct HTTPRequestReader: Sendable {
         guard value.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
             return .failure(.malformed("control byte in a header field value"))
         }
-        return .success(String(decoding: name, as: UTF8.self).lowercased())
+        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
+        let trimmed = value.drop(while: isSpace).reversed().drop(while: isSpace).reversed()
+        return .success((String(decoding: name, as: UTF8.self).lowercased(), String(decoding: trimmed, as: UTF8.self)))
     }
 
     /// RFC 9110 `tchar`.

@@ -7,6 +7,7 @@ enum HTTPStatus: Int, Sendable {
     case notFound = 404
     case methodNotAllowed = 405
     case requestTimeout = 408
+    case upgradeRequired = 426
     case headersTooLarge = 431
     case serviceUnavailable = 503
 
@@ -18,6 +19,7 @@ enum HTTPStatus: Int, Sendable {
         case .notFound: "Not Found"
         case .methodNotAllowed: "Method Not Allowed"
         case .requestTimeout: "Request Timeout"
+        case .upgradeRequired: "Upgrade Required"
         case .headersTooLarge: "Request Header Fields Too Large"
         case .serviceUnavailable: "Service Unavailable"
         }

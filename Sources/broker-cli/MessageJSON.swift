@@ -1,5 +1,6 @@
 // The `sub --json` line of a message with its position, and its payload as UTF-8 text or, failing that, base64.
 import BrokerClient
+import Protocol
 
 extension JSONFormat {
     /// Appends one JSON object and a LF:

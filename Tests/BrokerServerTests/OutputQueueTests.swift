@@ -4,6 +4,20 @@ import Glibc
 import Testing
 @testable import Broker
 
+/// The iovecs and staging buffer a write gathers into (a loop's, in the server), freed with it.
+private final class WriteBuffers {
+    let vectors: UnsafeMutableBufferPointer<iovec>
+    let staging = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 16)
+    init(vectors count: Int) {
+        vectors = .allocate(capacity: count)
+        vectors.initialize(repeating: iovec())
+    }
+    deinit {
+        vectors.deallocate()
+        staging.deallocate()
+    }
+}
+
 @Suite struct OutputQueueTests {
     /// A connected pair of non-blocking Unix stream sockets with small buffers.
     private func socketPair() throws -> (writer: Int32, reader: Int32) {
@@ -37,10 +51,9 @@ import Testing
         let (writer, reader) = try socketPair()
         let writerSocket = SocketHandle(adopting: writer)  // closes the writer at the end
         defer { close(reader) }
-        let vectors = UnsafeMutableBufferPointer<iovec>.allocate(capacity: 64)
-        vectors.initialize(repeating: iovec())
-        let staging = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 16)
-        defer { vectors.deallocate(); staging.deallocate() }
+        let buffers = WriteBuffers(vectors: 64)
+        let (vectors, staging) = (buffers.vectors, buffers.staging)
+        defer { withExtendedLifetime(buffers) {} }  // they are freed with it
         var rng = SystemRandomNumberGenerator()
         var queue = OutputQueue()
         var expected: [UInt8] = []
@@ -96,10 +109,9 @@ import Testing
         let (writer, reader) = try socketPair()
         let writerSocket = SocketHandle(adopting: writer)
         defer { close(reader) }
-        let vectors = UnsafeMutableBufferPointer<iovec>.allocate(capacity: 16)
-        vectors.initialize(repeating: iovec())
-        let staging = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 16)
-        defer { vectors.deallocate(); staging.deallocate() }
+        let buffers = WriteBuffers(vectors: 16)
+        let (vectors, staging) = (buffers.vectors, buffers.staging)
+        defer { withExtendedLifetime(buffers) {} }  // they are freed with it
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
         defer { scratch.deallocate() }
         var rng = SystemRandomNumberGenerator()
@@ -167,10 +179,9 @@ import Testing
         let (writer, reader) = try socketPair()
         let writerSocket = SocketHandle(adopting: writer)
         defer { close(reader) }
-        let vectors = UnsafeMutableBufferPointer<iovec>.allocate(capacity: 16)
-        vectors.initialize(repeating: iovec())
-        let staging = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 16)
-        defer { vectors.deallocate(); staging.deallocate() }
+        let buffers = WriteBuffers(vectors: 16)
+        let (vectors, staging) = (buffers.vectors, buffers.staging)
+        defer { withExtendedLifetime(buffers) {} }  // they are freed with it
         var queue = OutputQueue()
         var received: [UInt8] = []
         func writeAll() throws {

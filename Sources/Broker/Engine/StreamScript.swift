@@ -122,16 +122,7 @@ enum StreamEntries {
     }
 }
 
-/// A strict decimal: 1 to 20 ASCII digits, below 2^64.
+/// A strict decimal (the wire's: 1 to 20 ASCII digits, below 2^64), or nil.
 private func decimal(_ digits: ArraySlice<UInt8>) -> UInt64? {
-    guard !digits.isEmpty, digits.count <= 20 else { return nil }
-    var value: UInt64 = 0
-    for byte in digits {
-        guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-        let (times, overflowA) = value.multipliedReportingOverflow(by: 10)
-        let (sum, overflowB) = times.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
-        if overflowA || overflowB { return nil }
-        value = sum
-    }
-    return value
+    digits.withUnsafeBytes { ServerFrameParser.parseDecimal($0) }
 }

@@ -38,10 +38,8 @@ public enum WebSocketFrameEncoder {
     /// Appends a close frame with `code` and a reason (cut to fit the 125 bytes a control
     /// frame may carry, at a character boundary).
     public static func appendClose(code: UInt16, reason: String, to buffer: inout [UInt8]) {
-        var text = Array(reason.utf8)
-        while text.count > 123 { text.removeLast() }
-        while let last = text.last, last & 0xC0 == 0x80 || (last >= 0xC0 && text.count == 123) { text.removeLast() }
-        if !UTF8Check.isValid(text) { text = [] }
+        var text = Array(reason.utf8.prefix(123))
+        while !UTF8Check.isValid(text) { text.removeLast() }  // a character cut by the limit goes whole
         appendHeader(opcode: close, length: 2 + text.count, to: &buffer)
         buffer.append(UInt8(code >> 8))
         buffer.append(UInt8(code & 0xFF))

@@ -157,7 +157,8 @@ private final class WriteBuffers {
                 let outcome = try queue.write(vectors: vectors, staging: staging, send: { pieces throws(SystemError) in
                     try writerSocket.send(pieces: pieces)
                 })
-                scratch.initializeMemory(as: UInt8.self, repeating: 0xEE)  // the scratch is given back after each write
+                queue.returnFramesScratch()  // as the session does after each write
+                scratch.initializeMemory(as: UInt8.self, repeating: 0xEE)  // and the next batch reuses it
                 switch outcome {
                 case .done: continue
                 case .wouldBlock: drain(reader, into: &received)

@@ -165,10 +165,9 @@ final class DeliveryScheduler {
     /// Fills the session's empty output queue with one batch from its ready
     /// cursors, round-robin.
     func gather(for session: Session) {
-        // The frames of this batch go into the loop's scratch; the write that follows
-        // keeps what it leaves in the session's own memory.
+        // The frames of this batch go into the loop's scratch; the session keeps what its
+        // write leaves in memory of its own (``Session/flush()``).
         session.output.lendFramesScratch(session.services.buffers.frames)
-        defer { if session.output.pendingFrameBytes == 0 { session.output.returnFramesScratch() } }
         var index = 0
         while index < session.ready.count && session.output.pendingSegments < DeliveryScheduler.batchSegments
             && session.output.pendingFrameBytes < DeliveryScheduler.batchFrameBytes {

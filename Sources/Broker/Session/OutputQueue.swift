@@ -101,10 +101,9 @@ struct OutputQueue: ~Copyable {
 
     /// Lends the loop's scratch to hold the frames of the next batch, when the queue
     /// holds none (else nothing changes). ``returnFramesScratch()`` gives it back,
-    /// keeping what is not written yet in the queue's own memory: the end of every
-    /// ``write(vectors:staging:send:)`` does, and the session calls it after every
-    /// transport write (which may answer without writing), before another session's
-    /// batch can use the scratch.
+    /// keeping what is not written yet in the queue's own memory: the session calls it
+    /// at the end of each gather-and-write step (``Session/flush()``), before another
+    /// session's batch can use the scratch.
     mutating func lendFramesScratch(_ scratch: UnsafeMutableRawBufferPointer) {
         guard frames == nil, let base = scratch.baseAddress else { return }
         frames = base
@@ -270,7 +269,6 @@ struct OutputQueue: ~Copyable {
         send: (UnsafeBufferPointer<iovec>) throws(Failure) -> IOResult<Int>
     ) throws(Failure) -> IOResult<Int> {
         sealFrames()
-        defer { returnFramesScratch() }
         // The iovecs may point into `control`'s buffer: they are sent while it is pinned.
         let result: Result<IOResult<Int>, Failure> = control.withUnsafeBytes { controlBytes in
             let count = gather(control: controlBytes, into: vectors, staging: staging)

@@ -228,12 +228,13 @@ class Session {
         var budget = 4 << 20  // bytes per session per turn, for fairness
         while true {
             if output.isEmpty, !state.isEnding { services.scheduler.gather(for: self) }
+            // The loop's frames scratch, lent to the batch just gathered, is given back at the
+            // end of this step whatever happens in it (nothing to write, a transport that did
+            // not write, an error): the next session's batch reuses it.
+            defer { output.returnFramesScratch() }
             if output.isEmpty { break }
             let outcome: IOResult<Int>
             do {
-                // The loop's frames scratch is given back whatever the transport did (it
-                // may answer without writing at all): the next session's batch reuses it.
-                defer { output.returnFramesScratch() }
                 outcome = try transportWrite(&output)
             } catch {
                 close(reason: (error.errno == EPIPE || error.errno == ECONNRESET) ? .peerReset : .writeError(errno: error.errno))

@@ -31,4 +31,4 @@ redis-server --version
 
 scratch=()
 if [ -n "${BROKER_SCRATCH_PATH:-}" ]; then scratch=(--scratch-path "$BROKER_SCRATCH_PATH"); fi
-BROKER_REDIS_TESTS=1 swift test "${scratch[@]}" --filter 'RedisConnectionTests|RedisStreamScriptTests|RESPReaderTests|RESPWriterTests|StreamScriptTests'
+BROKER_REDIS_TESTS=1 swift test "${scratch[@]}" --filter 'RedisConnectionTests|RedisStreamScriptTests|RESPReaderTests|RESPWriterTests|StreamScriptTests|ClusterTests'

@@ -60,6 +60,9 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// A publish the broker could not hand to the process that orders publishes (the
     /// cluster engine's Redis): nothing was published.
     public static let engineUnavailable = ErrorCode(rawValue: "engine-unavailable")
+    /// `BYE` code: a subscription's stream was replaced by the process that keeps it (the
+    /// cluster engine's Redis lost the topic's keys: a new epoch); resume with `from=`.
+    public static let streamReset = ErrorCode(rawValue: "stream-reset")
 
     /// Every code above, in the order declared.
     public static let known: [ErrorCode] = [
@@ -67,6 +70,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         .tooManySubscriptions, .shuttingDown, .tooManyConnections, .idleTimeout,
         .authRequired, .authFailed, .noSuchTopic, .tooManyTopics,
         .unsupportedVersion, .payloadTooLarge, .badFraming, .engineUnavailable,
+        .streamReset,
     ]
 }
 

@@ -52,7 +52,7 @@ case let .run(config, configPath, overriddenKeys):
     // The readiness line: exactly this, on stdout, in one write (stdout carries nothing else).
     let ready = Array("listening on \(address)\n".utf8)
     _ = ready.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
-    logger.info("listening on \(address) with \(config.threads) event loop(s)")
+    logger.info("listening on \(address) with \(server.eventLoopCount) event loop(s)")
     if !address.isLoopback && config.authToken.isEmpty && config.authTokenFile.isEmpty {
         logger.warn("listening on the non-loopback address \(address) without auth_token: anyone who can reach it may publish and subscribe")
     }

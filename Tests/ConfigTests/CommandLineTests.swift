@@ -63,6 +63,8 @@ import Testing
         source.metricsTopTopics = 5
         source.authToken = "t0ken"
         source.authTokenFile = "/run/token"
+        source.engine = .redis(host: "::1", port: 6380, database: 2)
+        source.enginePasswordFile = "/run/redis-password"
         var args: [String] = []
         for key in ConfigKey.all {
             #expect(!key.isSame(in: source, and: BrokerConfig()), "pick a non-default for \(key.name)")

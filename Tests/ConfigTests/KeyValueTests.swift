@@ -68,7 +68,7 @@ import Testing
         }
         // Every integer key in the table is covered above.
         let covered = Set(Self.integerCases.map(\.0))
-        #expect(covered == Set(ConfigKey.all.map(\.name)).subtracting(["host", "log_level", "auth_token", "auth_token_file"]))
+        #expect(covered == Set(ConfigKey.all.map(\.name)).subtracting(["host", "log_level", "auth_token", "auth_token_file", "engine", "engine_password_file"]))
     }
 
     @Test func aBadTokenIsRefusedWithoutRepeatingIt() throws {

@@ -57,6 +57,10 @@ public struct BrokerConfig: Sendable, Equatable {
     public var authToken: String = ""
     /// `auth_token_file`: a file holding the token; empty = none.
     public var authTokenFile: String = ""
+    /// `engine`: where topics are kept (this process, or a Redis shared by several brokers).
+    public var engine: EngineSetting = .local
+    /// `engine_password_file`: a file holding the password of Redis's `default` user; empty = none.
+    public var enginePasswordFile: String = ""
 
     /// The built-in defaults.
     public init() {}

@@ -65,5 +65,12 @@ extension ConfigKey {
                   doc: "Read the token from this file (surrounding whitespace ignored) instead of writing it here; read at start and at each reload.",
                   defaultDescription: "empty (none)",
                   parse: ValueParsers.path, render: { $0 }),
+        ConfigKey("engine", \.engine, valueName: "ENGINE", applied: .restart,
+                  doc: "Where topics are kept: local (this process), or redis://HOST[:PORT][/DB] to be one of several brokers sharing the topics of that Redis (docs/cluster.md); with redis the broker runs one event loop, whatever threads says.",
+                  parse: EngineSetting.parse, render: { $0.description }),
+        ConfigKey("engine_password_file", \.enginePasswordFile, valueName: "PATH", applied: .restart,
+                  doc: "Read the password of Redis's default user from this file (surrounding whitespace ignored) for engine redis://...; read at start.",
+                  defaultDescription: "empty (none)",
+                  parse: ValueParsers.path, render: { $0 }),
     ]
 }

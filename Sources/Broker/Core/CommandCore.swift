@@ -219,6 +219,10 @@ final class CommandCore {
                                         id: nextSubscriptionID, connectionToken: session.token, scheduler: cursorScheduler,
                                         readsVersionTwo: session.protocolVersion == 2)
         nextSubscriptionID += 1
+        if store.answersPublishesLater {
+            subscribeLater(subscription, key: key, start: start, group: options.group, session)
+            return
+        }
         let head: StreamHead?
         do {
             head = try store.subscribe(subscription, start: start, group: options.group)
@@ -229,6 +233,34 @@ final class CommandCore {
         session.subscriptions[key] = subscription
         stats.subscriptions.add(1)
         replySubscribed(session, head)
+    }
+
+    /// A subscription that the store answers later: it is the session's at once (an `UNSUB`
+    /// or a close before the answer detaches it), and the reply's place is kept.
+    private func subscribeLater(_ subscription: Subscription, key: [UInt8], start: SubscriptionStart, group: [UInt8]?,
+                                _ session: Session) {
+        session.subscriptions[key] = subscription
+        stats.subscriptions.add(1)
+        let slot = session.output.reserveReply()
+        let token = session.token
+        store.subscribeLater(subscription, start: start, group: group) { [weak self] result in
+            guard let self, let session = findSession?(token), !session.state.isClosed else { return }
+            if case .failure = result, session.subscriptions[key] === subscription {
+                session.subscriptions[key] = nil
+                stats.subscriptions.subtract(1)
+            }
+            session.output.fulfilReply(slot) { buffer in
+                switch result {
+                case let .success(head?) where session.protocolVersion == 2:
+                    WireEncoder.appendOK(epoch: head.epoch, head: head.head, to: &buffer)
+                case .success:
+                    WireEncoder.appendOK(to: &buffer)
+                case let .failure(error):
+                    WireEncoder.appendErr(error.protocolError, to: &buffer)
+                }
+            }
+            session.replyArrived()
+        }
     }
 
     /// A subscription's identity on its connection: its string, and its group (after a

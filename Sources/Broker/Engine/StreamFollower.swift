@@ -118,6 +118,71 @@ struct StreamFollower: Sendable {
         return (outcomes, false)
     }
 
+    /// What ``caughtUp(epoch:head:entries:)`` found.
+    enum CatchUp: Equatable, Sendable {
+        /// The stream is another one now: start the local ring anew and read the new stream
+        /// from its beginning (then call ``caughtUp(epoch:head:entries:)`` again with that).
+        case restart(epoch: [UInt8])
+        /// Hand these on, in order; then, when `thenFetch` is set, messages held after the
+        /// head came with a gap before them: fetch after that sequence (``FollowerStep/fetch(after:)``).
+        case outcomes([Outcome], thenFetch: UInt64?)
+    }
+
+    /// Holds what comes until ``caughtUp(epoch:head:entries:)``: the node lost its view of the
+    /// stream (its connection to Redis) and reads the stream's state again. A fetch asked
+    /// before is answered no more (its answer belongs to the earlier generation).
+    mutating func pause() {
+        fetching = true
+        generation &+= 1
+    }
+
+    /// The stream's state read after ``pause()``, or when following began: its epoch, its
+    /// head (the last sequence given), and its entries after ``last`` (all of them, in order). Hands on those entries and then
+    /// what was held meanwhile, with the sequences in neither given as lost; or, when the
+    /// epoch is another, starts over (``last`` is 0 again).
+    mutating func caughtUp(epoch current: [UInt8], head: UInt64,
+                           entries: [(seq: UInt64, payload: [UInt8])]) -> CatchUp {
+        held.removeAll { $0.epoch != current }
+        if let epoch, epoch != current {
+            self.epoch = current
+            last = 0
+            generation &+= 1
+            return .restart(epoch: current)  // stays paused, holding what came of the new stream
+        }
+        epoch = current
+        var outcomes: [Outcome] = []
+        var next = 0
+        for entry in entries where entry.seq > last {
+            // A held message before this entry goes first (it is the same message, read twice).
+            while next < held.count, held[next].seq < entry.seq { hand(held[next], &outcomes); next += 1 }
+            hand(ChannelMessage(epoch: current, seq: entry.seq, payload: entry.payload), &outcomes)
+        }
+        // What the stream no longer holds up to its head is gone (held messages after it go on).
+        while next < held.count, held[next].seq <= head { hand(held[next], &outcomes); next += 1 }
+        if head > last {
+            outcomes.append(.lost(head - last))
+            last = head
+        }
+        // Held messages after the head: those that follow on go on; after a gap (a message
+        // published after the read that this node missed) the rest stay held for a fetch.
+        while next < held.count, held[next].seq <= last + 1 { hand(held[next], &outcomes); next += 1 }
+        held.removeFirst(next)
+        generation &+= 1
+        if held.isEmpty {
+            fetching = false
+            return .outcomes(outcomes, thenFetch: nil)
+        }
+        return .outcomes(outcomes, thenFetch: last)
+    }
+
+    /// Appends `message` to `outcomes` (after what was lost before it) unless already handed on.
+    private mutating func hand(_ message: ChannelMessage, _ outcomes: inout [Outcome]) {
+        guard message.seq > last else { return }
+        if message.seq > last + 1 { outcomes.append(.lost(message.seq - last - 1)) }
+        outcomes.append(.message(message))
+        last = message.seq
+    }
+
     /// Keeps `message` in sequence order among the held ones (a repeat is kept once).
     private mutating func hold(_ message: ChannelMessage) {
         guard let index = held.firstIndex(where: { $0.seq >= message.seq }) else {

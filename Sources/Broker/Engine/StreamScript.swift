@@ -77,6 +77,46 @@ enum StreamScript {
     }
 }
 
+/// The script that reads a topic's stream as a node begins to follow it, or catches up
+/// after it lost its connection to Redis: atomically, the stream's epoch (given one, as by a
+/// publish, when it has none: a `SUB` makes the stream), its head, and its entries after a
+/// sequence. Sent with `EVAL` (it runs once per topic a node begins to follow, not per message).
+enum StreamReadScript {
+    /// KEYS: meta, stream. ARGV: candidate epoch, the first id (`-` or `(<seq>-0`), count.
+    static let source = """
+        if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then redis.call('DEL', KEYS[2]) end
+        local meta = redis.call('HMGET', KEYS[1], 'epoch', 'seq')
+        return {meta[1], tonumber(meta[2]) or 0, redis.call('XRANGE', KEYS[2], ARGV[2], '+', 'COUNT', ARGV[3])}
+        """
+
+    /// The command reading the stream at `keys` after sequence `after` (0: from its start).
+    static func read(_ keys: RedisTopicKeys, after: UInt64, count: Int, candidateEpoch: [UInt8]) -> [[UInt8]] {
+        [Array("EVAL".utf8), Array(source.utf8), Array("2".utf8), keys.meta, keys.stream, candidateEpoch,
+         after == 0 ? Array("-".utf8) : Array("(\(after)-0".utf8), Array(String(count).utf8)]
+    }
+
+    /// What the read found.
+    struct State: Equatable, Sendable {
+        var epoch: [UInt8]
+        var head: UInt64
+        var entries: [StreamEntry]
+
+        static func == (a: State, b: State) -> Bool {
+            a.epoch == b.epoch && a.head == b.head && a.entries.elementsEqual(b.entries) { $0.seq == $1.seq && $0.payload == $1.payload }
+        }
+    }
+
+    /// The reply as a ``State``, or nil when it is not `[epoch, head, entries]`.
+    static func state(from reply: RESPValue) -> State? {
+        guard let items = reply.elements, items.count == 3, let epoch = items[0].bytes, !epoch.isEmpty,
+              case let .integer(head) = items[1], head >= 0, let entries = StreamEntries.parse(items[2]) else { return nil }
+        return State(epoch: epoch, head: UInt64(head), entries: entries)
+    }
+}
+
+/// One entry of a topic's stream: its sequence and payload.
+typealias StreamEntry = (seq: UInt64, payload: [UInt8])
+
 /// A message as it comes to a node on a topic's channel: `<epoch> <seq> <payload>`.
 struct ChannelMessage: Equatable, Sendable {
     var epoch: [UInt8]

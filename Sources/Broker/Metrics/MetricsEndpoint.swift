@@ -115,6 +115,9 @@ final class MetricsEndpoint: ReactorHandler {
         case .metrics:
             return nil
         case .health:
+            if !context.engineReachable.load(ordering: .relaxed) {
+                return .plain(.serviceUnavailable, "engine unreachable: publishes are refused (engine-unavailable)")
+            }
             return .plain(.ok, "ok")
         case .refuse(.methodNotAllowed):
             var response = HTTPResponse.plain(.methodNotAllowed)

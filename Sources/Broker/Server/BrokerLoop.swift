@@ -110,13 +110,20 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
     private var metrics: MetricsEndpoint?
     /// Set once shutdown has begun: the monotonic deadline.
     private var shutdownDeadlineMs: Int64?
-    init(index: Int, context: ServerContext, watches: LoopWatches) throws(SystemError) {
+    /// The cluster engine's store, when topics are kept in Redis (one loop then).
+    private(set) var redisStore: RedisTopicStore?
+
+    init(index: Int, context: ServerContext, watches: LoopWatches, engine: RedisEndpoint? = nil) throws(SystemError) {
         self.index = index
         self.context = context
         self.watches = watches
         let settings = watches.settings.borrowAndUpdate()
         reactor = try Reactor(idlePollMicroseconds: settings.idlePollUs)
-        core = CommandCore(context: context, settings: settings)
+        if let engine {
+            redisStore = RedisTopicStore(local: context.store, connection: RedisConnection(reactor: reactor, endpoint: engine),
+                                         logger: context.logger, epochSeed: UInt64.random(in: .min ... .max))
+        }
+        core = CommandCore(context: context, settings: settings, store: redisStore)
         scheduler = DeliveryScheduler(core: core)
         core.findSession = { [unowned scheduler] token in scheduler.sessions[token] }
         let (sender, inbox) = Mpsc.unbounded(of: LoopCommand.self)
@@ -126,6 +133,12 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
         services = SessionServices(core: core, scheduler: scheduler, host: self, buffers: buffers)
         scheduler.pollInput = { [unowned reactor] in reactor.pollNow() }
         reactor.onDoorbell = { [unowned self] in drainInbox() }
+        redisStore?.onStreamReset = { [unowned scheduler] tokens, text in
+            for token in tokens { scheduler.sessions[token]?.sayGoodbye(.streamReset, text, reason: .streamReset) }
+        }
+        redisStore?.onAvailabilityChange = { [unowned context] reachable in
+            context.engineReachable.store(reachable, ordering: .relaxed)
+        }
     }
 
     /// Open sessions of this loop.
@@ -139,12 +152,14 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
             reactor.addTimer(at: monotonicMilliseconds() + LocalTopicStore.lingerSweepIntervalMs) { [unowned self] in sweep() }
         }
         armStatisticsTimer()
+        redisStore?.start()
         do {
             try reactor.run(delegate: self)
         } catch {
             context.logger.error("event loop \(index): \(error)")
         }
         closeAll(reason: .shutdown)
+        redisStore?.stop()
         scheduler.removeAll()
         partialLines.removeAll()
         // From now on a send to this loop fails at once and the sender discards

@@ -59,18 +59,27 @@ public final class BrokerServer: Sendable {
         } catch {
             throw .configuration(error)
         }
-        context = ServerContext(settings: settings, logger: logger)
+        let engine: RedisEndpoint?
+        do {
+            engine = try EngineEndpoint.resolve(config)
+        } catch {
+            throw .configuration(error)
+        }
+        context = ServerContext(settings: settings, logger: logger, engineReachable: engine == nil)
+        if engine != nil && config.threads > 1 {
+            logger.info("engine \(config.engine): one event loop (threads \(config.threads) does not apply to this engine)")
+        }
         let (settingsWatch, settingsReceiver) = Watch.channel(initial: settings)
         let (shutdownWatch, shutdownReceiver) = Watch.channel(initial: Int64?.none)
         self.settingsWatch = settingsWatch
         self.shutdownWatch = shutdownWatch
         var loops: [BrokerLoop] = []
         do throws(SystemError) {
-            for index in 0..<max(1, config.threads) {
+            for index in 0..<(engine == nil ? max(1, config.threads) : 1) {
                 // Each loop gets its own receivers: a watch receiver tracks what it has seen.
                 let watches = LoopWatches(settings: index == 0 ? settingsReceiver : settingsWatch.subscribe(),
                                           shutdown: index == 0 ? shutdownReceiver : shutdownWatch.subscribe())
-                loops.append(try BrokerLoop(index: index, context: context, watches: watches))
+                loops.append(try BrokerLoop(index: index, context: context, watches: watches, engine: engine))
             }
         } catch {
             throw .system(error)
@@ -170,6 +179,9 @@ public final class BrokerServer: Sendable {
         }
         for thread in started { _ = pthread_join(thread, nil) }
     }
+
+    /// The event loops serving clients (`threads`, or 1 with the Redis engine).
+    public var eventLoopCount: Int { loops.count }
 
     /// Open client connections now.
     public var connectionCount: Int { context.connectionCount.load(ordering: .relaxed) }

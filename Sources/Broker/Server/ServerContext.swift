@@ -14,6 +14,9 @@ final class ServerContext: Sendable {
     let nextConnectionID = Atomic<UInt64>(1)
     /// Counters for operators.
     let stats = ServerStats()
+    /// Whether the engine that orders publishes can be reached (always true for `engine local`;
+    /// with Redis, false until connected and while the connection is lost). For `/healthz`.
+    let engineReachable: Atomic<Bool>
 
     /// When the server was created (monotonic ms), for `uptime_s`.
     let startedAtMs = monotonicMilliseconds()
@@ -28,7 +31,8 @@ final class ServerContext: Sendable {
             + " bytes_out_total=\(stats.bytesOut.load) version=\(BrokerVersion.current)"
     }
 
-    init(settings: LiveSettings, logger: Logger) {
+    init(settings: LiveSettings, logger: Logger, engineReachable: Bool = true) {
+        self.engineReachable = Atomic(engineReachable)
         // Epochs begin with 64 random bits, so a restarted broker's streams get new ones.
         store = LocalTopicStore(settings: settings.topicStore, epochSeed: UInt64.random(in: .min ... .max))
         self.logger = logger

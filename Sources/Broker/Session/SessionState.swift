@@ -19,6 +19,8 @@ enum CloseReason: Equatable, CustomStringConvertible {
     case authFailed
     /// A `BPUB` made the byte stream unreadable (`BYE bad-framing`).
     case badFraming
+    /// A subscription's stream was replaced by the engine (`BYE stream-reset`).
+    case streamReset
 
     var description: String {
         switch self {
@@ -31,6 +33,7 @@ enum CloseReason: Equatable, CustomStringConvertible {
         case .peerReset: "connection reset by peer"
         case .authFailed: "authentication failed"
         case .badFraming: "the byte stream could not be framed (BPUB)"
+        case .streamReset: "a subscribed stream was replaced in the engine"
         }
     }
 }

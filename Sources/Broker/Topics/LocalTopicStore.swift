@@ -69,6 +69,9 @@ final class LocalTopicStore: TopicStore {
         }
     }
 
+    /// The live settings now.
+    var currentSettings: TopicStoreSettings { state.withLock { $0.settings } }
+
     /// Applies live settings; existing topics keep their ring.
     func update(_ settings: TopicStoreSettings) {
         state.withLock { $0.settings = settings }
@@ -289,14 +292,17 @@ final class LocalTopicStore: TopicStore {
     /// The topic to publish `name` to: an existing one, or a new one (which lingers
     /// from its creation, with a cursor for every matching pattern subscription);
     /// nil when it would be freed at once (`linger_ms 0` and nobody to receive it).
-    /// Without `createsStream` (the broker's own events) no topic is made for nobody.
-    func topicForPublish(_ name: UnsafeRawBufferPointer, createsStream: Bool = true) throws(TopicStoreError) -> Topic? {
+    /// Without `createsStream` (the broker's own events) no topic is made for nobody;
+    /// with `evenForNobody` one is made in every case (a store about to fill its ring and
+    /// attach a subscription, ``RedisTopicStore``).
+    func topicForPublish(_ name: UnsafeRawBufferPointer, createsStream: Bool = true,
+                         evenForNobody: Bool = false) throws(TopicStoreError) -> Topic? {
         let key = Array(name)
         let result: Result<Topic?, TopicStoreError> = state.withLock { state in
             if let topic = state.topics[key] { return .success(topic) }
             var matching: [Subscription] = []
             state.patterns.forEachMatch(key) { matching.append($0) }
-            if matching.isEmpty && (state.settings.lingerMs == 0 || !createsStream) { return .success(nil) }
+            if matching.isEmpty && !evenForNobody && (state.settings.lingerMs == 0 || !createsStream) { return .success(nil) }
             switch topic(named: key, in: &state) {
             case let .success(topic):
                 for subscription in matching { subscription.attach(to: topic, group: state.group(of: subscription)) }
@@ -307,6 +313,12 @@ final class LocalTopicStore: TopicStore {
             }
         }
         return try result.get()
+    }
+
+    /// Frees `topic` now, whoever still reads it: its ring closes (its cursors read what
+    /// is left, then `closed`). For a stream that another process replaced (``RedisTopicStore``).
+    func retireNow(_ topic: Topic) {
+        state.withLock { state in retire(topic, in: &state) }
     }
 
     /// The topic called `name`, if it exists.
@@ -386,6 +398,7 @@ final class LocalTopicStore: TopicStore {
         case .next: .tail
         case let .after(wanted, seq): epochs.number(of: wanted) == topic.epochNumber ? .position(seq) : .tail
         case let .last(count): .last(count)
+        case let .position(position): .position(position)
         }
     }
 

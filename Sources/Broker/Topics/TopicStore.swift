@@ -56,6 +56,9 @@ enum SubscriptionStart: Equatable, Sendable {
     case after(epoch: [UInt8], seq: UInt64)
     /// `last=<n>`: the last `n` messages held, then live ones.
     case last(UInt64)
+    /// After this ring position, already checked against the stream's epoch and head (a
+    /// store that keeps epochs elsewhere, ``RedisTopicStore``, resolves `from=` itself).
+    case position(UInt64)
 }
 
 /// The store's live settings.
@@ -121,10 +124,17 @@ protocol TopicStore: AnyObject, Sendable {
     func statistics(of name: [UInt8]) -> TopicStatistics?
     /// Per-topic figures for the `limit` topics with the most subscribers or lag.
     func busiestTopics(limit: Int) -> [(name: [UInt8], figures: TopicStatistics)]
-    /// Whether publishes are answered later, through ``publishLater(to:payload:lineSafe:answer:)``,
-    /// rather than by ``publish(to:payload:lineSafe:cache:createsStream:)``'s return (a store
-    /// whose order is kept by another process). The core then keeps each reply's place.
+    /// Whether publishes and subscriptions are answered later, through
+    /// ``publishLater(to:payload:lineSafe:answer:)`` and ``subscribeLater(_:start:group:answer:)``,
+    /// rather than by the return of ``publish(to:payload:lineSafe:cache:createsStream:)`` and
+    /// ``subscribe(_:start:group:)`` (a store whose order is kept by another process). The core
+    /// then keeps each reply's place.
     var answersPublishesLater: Bool { get }
+    /// Attaches a subscription whose outcome comes later: `answer` is called at most once, on
+    /// the thread of the loop that called this, with what ``subscribe(_:start:group:)`` returns
+    /// or why it failed; not at all when ``unsubscribe(_:)`` came first.
+    func subscribeLater(_ subscription: Subscription, start: SubscriptionStart, group: [UInt8]?,
+                        answer: @escaping (Result<StreamHead?, TopicStoreError>) -> Void)
     /// Publishes one message whose outcome comes later: `answer` is called once, on the
     /// thread of the loop that called this, with the receipt or why nothing was published.
     func publishLater(to name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, lineSafe: Bool?,
@@ -134,6 +144,11 @@ protocol TopicStore: AnyObject, Sendable {
 extension TopicStore {
     /// Stores that answer at once (``LocalTopicStore``).
     var answersPublishesLater: Bool { false }
+
+    func subscribeLater(_ subscription: Subscription, start: SubscriptionStart, group: [UInt8]?,
+                        answer: @escaping (Result<StreamHead?, TopicStoreError>) -> Void) {
+        answer(Result { () throws(TopicStoreError) in try subscribe(subscription, start: start, group: group) })
+    }
 
     func publishLater(to name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, lineSafe: Bool?,
                       answer: @escaping (Result<PublishReceipt, TopicStoreError>) -> Void) {

@@ -1,0 +1,561 @@
+// The cluster engine's topic store: Redis orders every publish and holds the streams; this node's rings cache the streams its clients read.
+import Channels
+import Protocol
+import RESP
+
+/// The ``TopicStore`` of a broker with `engine redis://...` (docs/cluster.md).
+///
+/// Every publish runs ``StreamScript`` in Redis, which gives the message its topic's next
+/// sequence, appends it to the topic's stream and sends it to the nodes on the topic's
+/// channel; the publish is answered when Redis has answered (``answersPublishesLater``).
+/// A node follows (Redis `SUBSCRIBE`s) the topics its clients subscribe to, and `PSUBSCRIBE`s
+/// their patterns; what comes goes through each topic's ``StreamFollower`` into the local ring
+/// (a ``LocalTopicStore`` topic) at the position its sequence names, so every node writes the
+/// same sequences, gaps back-filled from the stream or counted as `LAGGED`.
+///
+/// Guarantees, beyond ``TopicStore``'s:
+/// - a publish is answered `OK` only when Redis ran the script; otherwise
+///   ``TopicStoreError/engineUnavailable(_:)``, with whether the message may have been published;
+/// - a subscription to a concrete topic is answered once this node receives every message
+///   after the head it reports (`SUBSCRIBE` and the read of the stream go on one connection,
+///   in that order); its ring then holds what the stream holds;
+/// - a node's Redis subscriptions follow its clients: a topic's channel is let go when its
+///   local topic is freed (``LocalTopicStore``'s linger rules), a pattern with its last subscription;
+/// - a stream that Redis replaced (its keys were lost: a new epoch) is never passed off as the
+///   old one: this node's concrete subscribers of it get `BYE stream-reset` (``onStreamReset``),
+///   and the ring starts again from the new stream.
+///
+/// Loop thread only: the engine runs on the one event loop of a broker with this engine
+/// (`threads` is 1), as its ``RedisConnection`` does.
+final class RedisTopicStore: TopicStore, @unchecked Sendable {
+    // @unchecked Sendable: every method runs on the loop's thread (the protocol is
+    // Sendable because the local store is shared by loops; this one has one loop).
+
+    /// Names in Redis begin with this (``RedisTopicKeys``).
+    static let keyPrefix: [UInt8] = Array("broker:".utf8)
+
+    /// The rings (this node's cache of the streams) and the subscriptions.
+    let local: LocalTopicStore
+    /// The one connection to Redis: scripts, reads and this node's Pub/Sub subscriptions.
+    let connection: RedisConnection
+    /// Called with the connection tokens of sessions to end with `BYE stream-reset` (their
+    /// concrete subscription's stream was replaced) and the text to give them.
+    var onStreamReset: ([UInt64], String) -> Void = { _, _ in }
+    /// Called with true when Redis becomes reachable, false when it is lost.
+    var onAvailabilityChange: (Bool) -> Void = { _ in }
+
+    private let logger: Logger
+    /// Candidate epochs: unique per publish (a stream Redis makes takes one of them).
+    private var candidates: EpochSource
+    /// The topics this node follows, by name.
+    private var followed: [[UInt8]: FollowedTopic] = [:]
+    /// Redis patterns this node is `PSUBSCRIBE`d to, and how many local pattern subscriptions each serves.
+    private var patternUsers: [[UInt8]: Int] = [:]
+    /// Subscriptions whose answer has not been given yet: the topic they wait for (concrete)
+    /// or nil (a pattern waiting for its `PSUBSCRIBE` to be in effect).
+    private var waiting: [ObjectIdentifier: [UInt8]?] = [:]
+
+    init(local: LocalTopicStore, connection: RedisConnection, logger: Logger, epochSeed: UInt64) {
+        self.local = local
+        self.connection = connection
+        self.logger = logger
+        candidates = EpochSource(seed: epochSeed)
+        connection.onPush = { [unowned self] push in receive(push) }
+        connection.onStateChange = { [unowned self] ready in availabilityChanged(ready) }
+    }
+
+    /// Starts connecting to Redis (on the loop).
+    func start() { connection.start() }
+
+    /// Closes the connection (on the loop, as it ends).
+    func stop() { connection.close() }
+
+    // MARK: - TopicStore
+
+    var count: Int { local.count }
+
+    func update(_ settings: TopicStoreSettings) { local.update(settings) }
+
+    var answersPublishesLater: Bool { true }
+
+    func makeEpoch() -> [UInt8] { candidates.next() }
+
+    func epoch(of topic: Topic) -> [UInt8] {
+        if let epoch = followed[topic.name]?.follower.epoch { return epoch }
+        return local.epoch(of: topic)
+    }
+
+    /// The broker's own events (`$` topics are per node): into the local store. Other topics
+    /// are published through ``publishLater(to:payload:lineSafe:answer:)``.
+    func publish(to name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, lineSafe: Bool?,
+                 cache: inout Topic?, createsStream: Bool) throws(TopicStoreError) -> PublishOutcome {
+        guard name.first == Names.reservedPrefix else {
+            throw .engineUnavailable("publishes to the cluster are answered by Redis, later")
+        }
+        return try local.publish(to: name, payload: payload, lineSafe: lineSafe, cache: &cache, createsStream: createsStream)
+    }
+
+    func publishLater(to name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, lineSafe: Bool?,
+                      answer: @escaping (Result<PublishReceipt, TopicStoreError>) -> Void) {
+        guard connection.isReady else {
+            answer(.failure(.engineUnavailable("Redis is unreachable (\(connection.lastFailure)): nothing was published")))
+            return
+        }
+        let keys = RedisTopicKeys(prefix: RedisTopicStore.keyPrefix, topic: name)
+        let command = StreamScript.publish(payload, keys: keys, capacity: local.currentSettings.ring.capacity,
+                                           candidateEpoch: candidates.next())
+        connection.send(command) { [weak self] result in
+            switch result {
+            case let .success(reply):
+                if let published = StreamScript.published(from: reply) {
+                    answer(.success(PublishReceipt(receivers: published.nodes, epoch: published.epoch, seq: published.seq)))
+                } else if StreamScript.isNoScript(reply) {
+                    self?.loadScripts()
+                    answer(.failure(.engineUnavailable("Redis did not have the publish script (it is loaded again): nothing was published")))
+                } else {
+                    answer(.failure(.engineUnavailable("Redis refused the publish \(RedisConnection.describe(reply)): nothing was published")))
+                }
+            case let .failure(.unavailable(reason)):
+                answer(.failure(.engineUnavailable("Redis is unreachable (\(reason)): nothing was published")))
+            case let .failure(.connectionLost(reason)):
+                answer(.failure(.engineUnavailable(
+                    "the connection to Redis was lost (\(reason)) before it answered: the message may or may not have been published")))
+            }
+        }
+    }
+
+    /// A subscription that needs no Redis round trip: a `$` topic or pattern (per node), or a
+    /// topic this node already follows. Anything else must go through ``subscribeLater(_:start:group:answer:)``.
+    func subscribe(_ subscription: Subscription, start: SubscriptionStart, group: [UInt8]?) throws(TopicStoreError) -> StreamHead? {
+        if subscription.pattern.first == Names.reservedPrefix {
+            return try local.subscribe(subscription, start: start, group: group)
+        }
+        guard !subscription.isPattern, let entry = followed[subscription.pattern], entry.isLive else {
+            throw .engineUnavailable("this subscription needs Redis: it is answered later")
+        }
+        return try attach(subscription, start: start, group: group, to: entry)
+    }
+
+    func subscribeLater(_ subscription: Subscription, start: SubscriptionStart, group: [UInt8]?,
+                        answer: @escaping (Result<StreamHead?, TopicStoreError>) -> Void) {
+        if subscription.pattern.first == Names.reservedPrefix {
+            answer(Result { () throws(TopicStoreError) in try local.subscribe(subscription, start: start, group: group) })
+            return
+        }
+        guard connection.isReady else {
+            answer(.failure(.engineUnavailable("Redis is unreachable (\(connection.lastFailure)): not subscribed")))
+            return
+        }
+        if subscription.isPattern {
+            subscribeToPattern(subscription, group: group, answer: answer)
+            return
+        }
+        let name = subscription.pattern
+        if let entry = followed[name], entry.isLive, entry.viaChannel {
+            answer(Result { () throws(TopicStoreError) in try attach(subscription, start: start, group: group, to: entry) })
+            return
+        }
+        let entry = followed[name] ?? FollowedTopic(name: name)
+        followed[name] = entry
+        waiting[ObjectIdentifier(subscription)] = name
+        entry.waiters.append(FollowedTopic.Waiter(subscription: subscription, start: start, group: group, answer: answer))
+        if entry.reading { return }  // its stream is being read: the answer comes with it
+        entry.viaChannel = true
+        connection.sendWithoutReply([Array("SUBSCRIBE".utf8), entry.keys.channel])
+        if entry.isLive {
+            // Followed through a pattern until now: once the SUBSCRIBE is in effect, read what was missed.
+            catchUp(entry)
+        } else {
+            read(entry, after: 0)
+        }
+    }
+
+    func head(of name: [UInt8]) -> StreamHead? {
+        guard var head = local.head(of: name) else { return nil }
+        if let epoch = followed[name]?.follower.epoch { head.epoch = epoch }
+        return head
+    }
+
+    func unsubscribe(_ subscription: Subscription) {
+        let key = ObjectIdentifier(subscription)
+        if let awaited = waiting.removeValue(forKey: key) {
+            if let name = awaited {
+                followed[name]?.waiters.removeAll { $0.subscription === subscription }
+                return  // never attached
+            }
+        }
+        let topics = subscription.cursors.map(\.topic)
+        local.unsubscribe(subscription)
+        if subscription.isPattern, subscription.pattern.first != Names.reservedPrefix {
+            let glob = RedisTopicStore.channelPattern(for: subscription.pattern)
+            let users = (patternUsers[glob] ?? 1) - 1
+            patternUsers[glob] = users > 0 ? users : nil
+            if users <= 0 { connection.sendWithoutReply([Array("PUNSUBSCRIBE".utf8), glob]) }
+        }
+        for topic in topics where topic.isRetired { unfollow(topic) }
+    }
+
+    @discardableResult
+    func sweepLingering(nowMs: Int64) -> Int {
+        let freed = local.sweepLingering(nowMs: nowMs)
+        if freed > 0 {
+            for entry in Array(followed.values) { if let topic = entry.topic, topic.isRetired { unfollow(topic) } }
+        }
+        return freed
+    }
+
+    func forget(_ cursor: Cursor) {
+        local.forget(cursor)
+        if cursor.topic.isRetired { unfollow(cursor.topic) }
+    }
+
+    func statistics(of name: [UInt8]) -> TopicStatistics? {
+        guard var figures = local.statistics(of: name) else { return nil }
+        if let epoch = followed[name]?.follower.epoch { figures.epoch = epoch }
+        return figures
+    }
+
+    func busiestTopics(limit: Int) -> [(name: [UInt8], figures: TopicStatistics)] {
+        local.busiestTopics(limit: limit).map { entry in
+            var figures = entry.figures
+            if let epoch = followed[entry.name]?.follower.epoch { figures.epoch = epoch }
+            return (entry.name, figures)
+        }
+    }
+
+    /// Topics followed now (for tests and figures).
+    var followedCount: Int { followed.count }
+
+    // MARK: - Following
+
+    /// Attaches `subscription` to the live ring of `entry`: `from=` is honored when its epoch
+    /// is the stream's and its sequence at most the head.
+    private func attach(_ subscription: Subscription, start: SubscriptionStart, group: [UInt8]?,
+                        to entry: FollowedTopic) throws(TopicStoreError) -> StreamHead? {
+        var resolved = start
+        if case let .after(epoch, seq) = start {
+            resolved = epoch == entry.follower.epoch && seq <= entry.follower.last ? .position(seq) : .next
+        }
+        guard var head = try local.subscribe(subscription, start: resolved, group: group) else { return nil }
+        if let epoch = entry.follower.epoch { head.epoch = epoch }
+        return head
+    }
+
+    /// Reads the stream of `entry` after `after` (0: all it holds) and hands what it holds to
+    /// the ring; then answers the waiting subscriptions.
+    private func read(_ entry: FollowedTopic, after: UInt64) {
+        entry.follower.pause()
+        entry.reading = true
+        let command = StreamReadScript.read(entry.keys, after: after, count: local.currentSettings.ring.capacity,
+                                            candidateEpoch: candidates.next())
+        connection.send(command) { [weak self, weak entry] result in
+            guard let self, let entry, followed[entry.name] === entry else { return }
+            entry.reading = false
+            guard case let .success(reply) = result, let state = StreamReadScript.state(from: reply) else {
+                let reason = switch result {
+                case let .failure(failure): failure.description
+                case let .success(reply): "Redis answered the read of the stream \(RedisConnection.describe(reply))"
+                }
+                readFailed(entry, reason)
+                return
+            }
+            caughtUp(entry, state)
+        }
+    }
+
+    /// After a pause (a reconnect, a failed fetch, a pattern-followed topic now subscribed):
+    /// reads what came after the last sequence handed on.
+    private func catchUp(_ entry: FollowedTopic) {
+        read(entry, after: entry.follower.last)
+    }
+
+    private func readFailed(_ entry: FollowedTopic, _ reason: String) {
+        let waiters = entry.waiters
+        entry.waiters = []
+        for waiter in waiters {
+            waiting[ObjectIdentifier(waiter.subscription)] = nil
+            waiter.answer(.failure(.engineUnavailable("Redis could not be read (\(reason)): not subscribed")))
+        }
+        if entry.topic == nil {
+            // Never started: forget it (a reconnect would not know what to catch up from).
+            followed[entry.name] = nil
+            if entry.viaChannel && connection.isReady {
+                connection.sendWithoutReply([Array("UNSUBSCRIBE".utf8), entry.keys.channel])
+            }
+        }
+        // A started one stays paused; the reconnect catches it up.
+    }
+
+    /// The stream's state after a read: the ring gets its messages, then the waiters attach.
+    private func caughtUp(_ entry: FollowedTopic, _ state: StreamReadScript.State) {
+        switch entry.follower.caughtUp(epoch: state.epoch, head: state.head, entries: state.entries) {
+        case .restart:
+            restart(entry)
+        case let .outcomes(outcomes, thenFetch):
+            if entry.topic == nil || entry.topic?.isRetired == true {
+                guard let topic = freshRing(entry.name, evenForNobody: true) else {
+                    readFailed(entry, "no local topic could be made")
+                    return
+                }
+                entry.topic = topic
+            }
+            hand(outcomes, to: entry)
+            if let after = thenFetch { fetch(entry, after: after) }
+            let waiters = entry.waiters
+            entry.waiters = []
+            for waiter in waiters {
+                waiting[ObjectIdentifier(waiter.subscription)] = nil
+                waiter.answer(Result { () throws(TopicStoreError) in
+                    try attach(waiter.subscription, start: waiter.start, group: waiter.group, to: entry)
+                })
+            }
+        }
+    }
+
+    /// Redis replaced the stream (another epoch): concrete subscribers here are ended with
+    /// `BYE stream-reset`, the ring is freed, and the new stream is read from its start.
+    private func restart(_ entry: FollowedTopic) {
+        let epoch = entry.follower.epoch.map { String(decoding: $0, as: UTF8.self) } ?? "?"
+        if let topic = entry.topic {
+            let tokens = topic.cursors.filter { !$0.isPattern }.map(\.connectionToken)
+            logger.warn("the stream of \(String(decoding: entry.name, as: UTF8.self)) was replaced in Redis (new epoch \(epoch)): "
+                        + "\(tokens.count) subscription(s) ended with BYE stream-reset")
+            if !tokens.isEmpty {
+                onStreamReset(tokens, "the stream of \(String(decoding: entry.name, as: UTF8.self)) was replaced (epoch \(epoch)): resume with from=")
+            }
+            local.retireNow(topic)
+            entry.topic = nil
+        }
+        entry.follower = StreamFollower()
+        read(entry, after: 0)
+    }
+
+    /// A ring for `name` that starts empty at position 0 (a stale one is freed first); nil
+    /// when nobody here reads it and `evenForNobody` is false.
+    private func freshRing(_ name: [UInt8], evenForNobody: Bool) -> Topic? {
+        let made: Topic?? = name.withUnsafeBytes { bytes in
+            try? local.topicForPublish(bytes, createsStream: evenForNobody, evenForNobody: evenForNobody)
+        }
+        guard var topic = made ?? nil else { return nil }
+        if topic.sender.positions.tail != 0 {
+            local.retireNow(topic)
+            let again: Topic?? = name.withUnsafeBytes { bytes in
+                try? local.topicForPublish(bytes, createsStream: evenForNobody, evenForNobody: evenForNobody)
+            }
+            guard let fresh = again ?? nil else { return nil }
+            topic = fresh
+        }
+        return topic
+    }
+
+    /// Moves the follower's outcomes into the ring: each message at the position its sequence
+    /// names (ring position = sequence − 1), what was lost as a skip (subscribers behind it get `LAGGED`).
+    private func hand(_ outcomes: [StreamFollower.Outcome], to entry: FollowedTopic) {
+        guard let topic = entry.topic, !topic.isRetired else { return }
+        for outcome in outcomes {
+            switch outcome {
+            case let .lost(count):
+                topic.sender.skip(to: topic.sender.positions.tail + count)
+            case let .message(message):
+                let position = message.seq - 1
+                let tail = topic.sender.positions.tail
+                if tail > position { continue }  // already in the ring (the follower hands each sequence once)
+                if tail < position { topic.sender.skip(to: position) }
+                var cache: Topic? = topic
+                message.payload.withUnsafeBytes { payload in
+                    entry.name.withUnsafeBytes { name in
+                        _ = try? local.publish(to: name, payload: payload, lineSafe: nil, cache: &cache, createsStream: false)
+                    }
+                }
+            }
+        }
+    }
+
+    /// What Redis pushes: messages of followed channels and patterns (confirmations are ignored).
+    private func receive(_ push: RESPValue) {
+        guard let items = push.elements, let kind = items.first?.bytes else { return }
+        let channel: [UInt8]
+        let data: [UInt8]
+        let viaPattern: Bool
+        if kind == Array("message".utf8), items.count == 3, let c = items[1].bytes, let d = items[2].bytes {
+            (channel, data, viaPattern) = (c, d, false)
+        } else if kind == Array("pmessage".utf8), items.count == 4, let c = items[2].bytes, let d = items[3].bytes {
+            (channel, data, viaPattern) = (c, d, true)
+        } else {
+            return
+        }
+        guard let name = RedisTopicStore.topicName(ofChannel: channel), let message = ChannelMessage.parse(data) else {
+            logger.warn("a message from Redis that is not the engine's, on \(String(decoding: channel.prefix(80), as: UTF8.self))")
+            return
+        }
+        if let entry = followed[name] {
+            guard entry.topic != nil else { return }  // being read: the read covers it
+            step(entry, entry.follower.receive(message))
+            return
+        }
+        guard viaPattern, let topic = freshRing(name, evenForNobody: false) else { return }
+        // A topic that only patterns here read: followed from this message on.
+        let entry = FollowedTopic(name: name)
+        entry.follower = StreamFollower(epoch: message.epoch, last: message.seq - 1)
+        entry.topic = topic
+        followed[name] = entry
+        if message.seq > 1 { topic.sender.skip(to: message.seq - 1) }
+        step(entry, entry.follower.receive(message))
+    }
+
+    private func step(_ entry: FollowedTopic, _ next: FollowerStep) {
+        switch next {
+        case let .deliver(messages):
+            hand(messages.map { .message($0) }, to: entry)
+        case .wait:
+            break
+        case let .fetch(after):
+            fetch(entry, after: after)
+        case .restart:
+            restart(entry)
+        }
+    }
+
+    /// Back-fills a gap from the stream (`XRANGE`); a failed read pauses the topic until a catch-up.
+    private func fetch(_ entry: FollowedTopic, after: UInt64) {
+        let count = max(1, local.currentSettings.ring.capacity)
+        let generation = entry.follower.generation
+        connection.send(StreamEntries.read(entry.keys, after: after, count: count)) { [weak self, weak entry] result in
+            guard let self, let entry, followed[entry.name] === entry else { return }
+            guard case let .success(reply) = result, let entries = StreamEntries.parse(reply) else {
+                if connection.isReady { catchUp(entry) }  // else the reconnect catches up
+                return
+            }
+            let (outcomes, more) = entry.follower.backFilled(entries, complete: entries.count < count, generation: generation)
+            hand(outcomes, to: entry)
+            if more { fetch(entry, after: entry.follower.last) }
+        }
+    }
+
+    /// This node no longer reads `topic` (its local topic was freed): its channel is let go.
+    private func unfollow(_ topic: Topic) {
+        guard let entry = followed[topic.name], entry.topic === topic, entry.waiters.isEmpty else { return }
+        followed[topic.name] = nil
+        if entry.viaChannel { connection.sendWithoutReply([Array("UNSUBSCRIBE".utf8), entry.keys.channel]) }
+    }
+
+    // MARK: - Patterns
+
+    private func subscribeToPattern(_ subscription: Subscription, group: [UInt8]?,
+                                    answer: @escaping (Result<StreamHead?, TopicStoreError>) -> Void) {
+        do {
+            _ = try local.subscribe(subscription, start: .next, group: group)
+        } catch {
+            answer(.failure(error))
+            return
+        }
+        let glob = RedisTopicStore.channelPattern(for: subscription.pattern)
+        patternUsers[glob, default: 0] += 1
+        if patternUsers[glob] == 1 { connection.sendWithoutReply([Array("PSUBSCRIBE".utf8), glob]) }
+        // Answered once Redis has taken the PSUBSCRIBE: a PING after it on the same connection.
+        let key = ObjectIdentifier(subscription)
+        waiting[key] = .some(nil)
+        connection.send([Array("PING".utf8)]) { [weak self] _ in
+            guard let self, waiting.removeValue(forKey: key) != nil else { return }
+            answer(.success(nil))
+        }
+    }
+
+    // MARK: - Redis's state
+
+    private func availabilityChanged(_ ready: Bool) {
+        onAvailabilityChange(ready)
+        guard ready else {
+            logger.warn("Redis at \(connection.endpoint.host):\(connection.endpoint.port) is unreachable (\(connection.lastFailure)): "
+                        + "publishes get ERR engine-unavailable until it is back")
+            for entry in followed.values { entry.follower.pause() }
+            return
+        }
+        logger.info("connected to Redis at \(connection.endpoint.host):\(connection.endpoint.port)")
+        loadScripts()
+        for glob in patternUsers.keys { connection.sendWithoutReply([Array("PSUBSCRIBE".utf8), glob]) }
+        for entry in Array(followed.values) {
+            if entry.viaChannel { connection.sendWithoutReply([Array("SUBSCRIBE".utf8), entry.keys.channel]) }
+            if entry.topic != nil { catchUp(entry) }
+        }
+    }
+
+    /// `SCRIPT LOAD`s the publish script, so that `EVALSHA` finds it (before any publish of
+    /// this connection: it goes first on it).
+    private func loadScripts() {
+        connection.send([Array("SCRIPT".utf8), Array("LOAD".utf8), Array(StreamScript.source.utf8)]) { [weak self] result in
+            if case let .success(reply) = result, let text = reply.errorText {
+                self?.logger.error("Redis refused the publish script: \(text)")
+            }
+        }
+    }
+
+    // MARK: - Names
+
+    /// The topic a channel name (``RedisTopicKeys/channel``) belongs to, or nil.
+    static func topicName(ofChannel channel: [UInt8]) -> [UInt8]? {
+        let head = keyPrefix + [UInt8(ascii: "{")]
+        let tail = Array("}:c".utf8)
+        guard channel.count > head.count + tail.count, channel.starts(with: head), channel.suffix(tail.count).elementsEqual(tail) else {
+            return nil
+        }
+        return Array(channel[head.count..<(channel.count - tail.count)])
+    }
+
+    /// The Redis glob (`PSUBSCRIBE`) whose channels include those of every topic `pattern`
+    /// matches: `*` and `>` tokens become `*` (which in Redis also crosses dots: what does not
+    /// match is dropped here, as the local store attaches only matching patterns), other bytes
+    /// are escaped where the glob would read them.
+    static func channelPattern(for pattern: [UInt8]) -> [UInt8] {
+        var glob = keyPrefix + [UInt8(ascii: "{")]
+        let tokens = pattern.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        for (index, token) in tokens.enumerated() {
+            if index > 0 { glob.append(UInt8(ascii: ".")) }
+            if token.elementsEqual([UInt8(ascii: "*")]) || token.elementsEqual([UInt8(ascii: ">")]) {
+                glob.append(UInt8(ascii: "*"))
+                continue
+            }
+            for byte in token {
+                if byte == UInt8(ascii: "*") || byte == UInt8(ascii: "?") || byte == UInt8(ascii: "[")
+                    || byte == UInt8(ascii: "]") || byte == UInt8(ascii: "\\") {
+                    glob.append(UInt8(ascii: "\\"))
+                }
+                glob.append(byte)
+            }
+        }
+        return glob + Array("}:c".utf8)
+    }
+}
+
+/// One topic this node follows in Redis.
+final class FollowedTopic {
+    /// A subscription waiting for the stream's first read.
+    struct Waiter {
+        let subscription: Subscription
+        let start: SubscriptionStart
+        let group: [UInt8]?
+        let answer: (Result<StreamHead?, TopicStoreError>) -> Void
+    }
+
+    let name: [UInt8]
+    let keys: RedisTopicKeys
+    /// The order of the stream's messages into the ring.
+    var follower = StreamFollower()
+    /// The local ring, once the stream was read (nil while being read).
+    var topic: Topic?
+    /// Whether this node `SUBSCRIBE`d to the topic's channel (a concrete subscription here),
+    /// rather than receiving it through a pattern only.
+    var viaChannel = false
+    /// Subscriptions waiting for the read.
+    var waiters: [Waiter] = []
+    /// Whether a read of the stream (``StreamReadScript``) is out.
+    var reading = false
+
+    init(name: [UInt8]) {
+        self.name = name
+        keys = RedisTopicKeys(prefix: RedisTopicStore.keyPrefix, topic: name)
+    }
+
+    /// Whether the stream was read and the ring follows it.
+    var isLive: Bool { topic != nil && !reading }
+}

@@ -1,0 +1,314 @@
+// Three broker-server processes on one real redis-server (engine redis://...): one broker, as clients see it.
+import Foundation
+import Glibc
+import Locks
+import RESP
+import Testing
+@testable import Broker
+
+/// Brokers pointed at one Redis, each ready (its log says it connected to Redis).
+final class Cluster {
+    let redis: RedisServer
+    private(set) var nodes: [BrokerProcess] = []
+
+    init(nodes count: Int, redis: RedisServer? = nil, flags: [String] = []) throws {
+        raiseOpenFileLimit()
+        self.redis = try redis ?? RedisServer()
+        for _ in 0..<count { nodes.append(try startNode(flags: flags)) }
+    }
+
+    /// A node on a free port, once its connection to Redis is ready.
+    func startNode(flags: [String] = []) throws -> BrokerProcess {
+        let node = try BrokerProcess.start(["--port", "0", "--engine", "redis://127.0.0.1:\(redis.port)", "--linger-ms", "0",
+                                            "--stats-interval-ms", "0"] + flags)
+        try node.stderr.waitForLine(containing: "connected to Redis")
+        return node
+    }
+
+    subscript(index: Int) -> BrokerProcess { nodes[index] }
+}
+
+/// A command to the cluster's Redis from the test, on a connection of its own.
+final class RedisProbe {
+    private let loop: ReactorThread
+    private let connection: RedisConnection
+
+    init(port: Int) throws {
+        loop = try ReactorThread()
+        connection = try readyConnection(on: loop, port: port)
+    }
+
+    func run(_ words: String...) throws -> RESPValue {
+        guard case let .success(value) = try call(connection, on: loop, words.map(redisBytes)) else {
+            throw ClientError("redis did not answer \(words)")
+        }
+        return value
+    }
+
+    deinit { loop.stop() }
+}
+
+@Suite(.serialized, .enabled(if: redisTestsEnabled, redisTestsSkipReason))
+struct ClusterTests {
+    /// The sequence of each `MSG` frame on `topic`, read until the frame with `marker` as payload.
+    private func sequences(_ client: FrameClient, topic: String, until marker: String) throws -> (seqs: [UInt64], payloads: [String]) {
+        var seqs: [UInt64] = []
+        var payloads: [String] = []
+        while true {
+            let frame = try client.frame()
+            guard case let .msg(name, seq?, payload) = frame, name == topic else {
+                throw ClientError("unexpected frame \(frame)")
+            }
+            let text = String(decoding: payload, as: UTF8.self)
+            if text == marker { return (seqs, payloads) }
+            seqs.append(seq)
+            payloads.append(text)
+        }
+    }
+
+    @Test func aMessagePublishedOnOneNodeReachesEveryNodeWithOnePosition() throws {
+        let cluster = try Cluster(nodes: 3)
+        let subscribers = try (0..<3).map { try cluster[$0].frameClient() }
+        var heads: [String] = []
+        for subscriber in subscribers {
+            let reply = try subscriber.request("SUB news")
+            let position = try #require(reply.subscribeReply, "\(reply)")
+            #expect(position.head == 0)
+            heads.append(position.epoch)
+        }
+        #expect(Set(heads).count == 1, "every node reports the same stream: \(heads)")
+        let publisher = try cluster[0].frameClient()
+        let published = try #require(try publisher.request("PUB news hello").publishReply)
+        #expect(published.epoch == heads[0])
+        #expect(published.seq == 1)
+        #expect(published.count == 3, "OK <n> counts the nodes that follow the topic")
+        #expect(try publisher.request("PUB news end").publishReply?.seq == 2)
+        for subscriber in subscribers {
+            let read = try sequences(subscriber, topic: "news", until: "end")
+            #expect(read.seqs == [1])
+            #expect(read.payloads == ["hello"])
+        }
+        // A version 1 publisher gets the same count; STATS names the stream's epoch and head on every node.
+        let versionOne = try cluster[1].frameClient(version: 1)
+        #expect(try versionOne.request("PUB news three") == .ok("3"))
+        for index in 0..<3 {
+            let observer = try cluster[index].frameClient()
+            let figures = try #require(try topicStats(observer, "news"))
+            #expect(figures["epoch"] == heads[0])
+            _ = try poll(observer) { try topicStats(observer, "news")?["head"] == "3" }
+        }
+    }
+
+    @Test func publishersOnEveryNodeAtOnceGiveEverySubscriberTheSameOrder() throws {
+        let cluster = try Cluster(nodes: 3)
+        let subscribers = try (0..<3).map { try cluster[$0].frameClient() }
+        for subscriber in subscribers { #expect(try subscriber.request("SUB load").subscribeReply != nil) }
+        let perNode = 3_000
+        let lock = PthreadLock<[String]>([])
+        let ports = (0..<3).map { cluster[$0].port }
+        let done = DispatchGroup()
+        for index in 0..<3 {
+            let port = ports[index]
+            DispatchQueue.global().async(group: done) {
+                do {
+                    let publisher = try FrameClient(port: port)
+                    try publisher.hello(2)
+                    var lines = ""
+                    for n in 0..<perNode { lines += "PUB load n\(index)-\(n)\n" }
+                    try publisher.sendRaw(lines)
+                    for _ in 0..<perNode {
+                        let frame = try publisher.frame()
+                        if frame.publishReply == nil { lock.withLock { $0.append("node \(index): \(frame)") } }
+                    }
+                } catch {
+                    lock.withLock { $0.append("node \(index): \(error)") }
+                }
+            }
+        }
+        #expect(done.wait(timeout: .now() + 60) == .success)
+        #expect(lock.withLock { $0 }.isEmpty, "\(lock.withLock { $0 })")
+        let marker = try cluster[0].frameClient()
+        _ = try marker.request("PUB load end")
+        var orders: [[String]] = []
+        for subscriber in subscribers {
+            let read = try sequences(subscriber, topic: "load", until: "end")
+            #expect(read.seqs == Array(1...UInt64(3 * perNode)), "no gap, no repeat, in sequence order")
+            orders.append(read.payloads)
+        }
+        #expect(orders[0] == orders[1] && orders[1] == orders[2], "every node delivers the same order")
+        // Each publisher's messages keep their order within the stream.
+        for index in 0..<3 {
+            let mine = orders[0].filter { $0.hasPrefix("n\(index)-") }
+            #expect(mine == (0..<perNode).map { "n\(index)-\($0)" })
+        }
+    }
+
+    @Test func aSubscriberThatNeverReadsIsToldExactlyWhatItMissedAcrossNodes() throws {
+        let cluster = try Cluster(nodes: 2, flags: ["--capacity", "64"])
+        let slow = try FrameClient(port: cluster[1].port, receiveBuffer: 4096)
+        try slow.hello(2)
+        #expect(try slow.request("SUB flood").subscribeReply?.head == 0)
+        let publisher = try cluster[0].frameClient()
+        let total = 20_000
+        let payload = String(repeating: "x", count: 100)
+        var lines = ""
+        for _ in 0..<total { lines += "PUB flood \(payload)\n" }
+        try publisher.sendRaw(lines)
+        for _ in 0..<total { _ = try publisher.frame() }
+        #expect(try publisher.request("PUB flood end").publishReply?.seq == UInt64(total + 1))
+        var received = 0
+        var missed: UInt64 = 0
+        var last: UInt64 = 0
+        var lagSinceLast: UInt64 = 0
+        while true {
+            let frame = try slow.frame()
+            switch frame {
+            case let .msg(_, seq?, payload):
+                #expect(seq - last - 1 == lagSinceLast, "between \(last) and \(seq) stand LAGGED frames adding up to the gap")
+                last = seq
+                lagSinceLast = 0
+                if String(decoding: payload, as: UTF8.self) == "end" {
+                    #expect(UInt64(received) + missed == UInt64(total), "MSG + LAGGED = published")
+                    #expect(missed > 0, "the subscriber did lag")
+                    return
+                }
+                received += 1
+            case let .lagged(_, count):
+                missed += count
+                lagSinceLast += count
+            default:
+                Issue.record("unexpected \(frame)")
+                return
+            }
+        }
+    }
+
+    @Test func aPositionTakenOnOneNodeResumesOnAnother() throws {
+        let cluster = try Cluster(nodes: 2)
+        let first = try cluster[0].frameClient()
+        let epoch = try #require(try first.request("SUB orders").subscribeReply?.epoch)
+        let publisher = try cluster[0].frameClient()
+        for n in 1...5 { _ = try publisher.request("PUB orders m\(n)") }
+        let read = try (0..<5).map { _ in try first.frame() }
+        #expect(read.last == .msg(topic: "orders", seq: 5, payload: Array("m5".utf8)))
+        first.kill()
+        for n in 6...9 { _ = try publisher.request("PUB orders m\(n)") }
+        // Resumed on the other node, where nobody followed the topic before.
+        let second = try cluster[1].frameClient()
+        let reply = try second.request("SUB orders from=\(epoch):5")
+        #expect(reply.subscribeReply?.epoch == epoch)
+        #expect(reply.subscribeReply?.head == 9)
+        let rest = try second.take(4)
+        #expect(rest.map(\.text) == ["m6", "m7", "m8", "m9"])
+        #expect(rest.first == .msg(topic: "orders", seq: 6, payload: Array("m6".utf8)))
+        // last= reads the stream too, and a position of another epoch is not honored.
+        let third = try cluster[1].frameClient()
+        #expect(try third.request("SUB orders last=2").subscribeReply?.head == 9)
+        #expect(try third.take(2).map(\.text) == ["m8", "m9"])
+        let fourth = try cluster[0].frameClient()
+        #expect(try fourth.request("SUB orders from=zzzz:3").subscribeReply?.head == 9)
+        _ = try publisher.request("PUB orders m10")
+        #expect(try fourth.frame() == .msg(topic: "orders", seq: 10, payload: Array("m10".utf8)))
+    }
+
+    @Test func aResumeAfterANodeIsKilledGetsWhatTheStreamHolds() throws {
+        let cluster = try Cluster(nodes: 2, flags: ["--capacity", "8"])
+        let subscriber = try cluster[1].frameClient()
+        let epoch = try #require(try subscriber.request("SUB jobs").subscribeReply?.epoch)
+        let publisher = try cluster[0].frameClient()
+        _ = try publisher.request("PUB jobs j1")
+        #expect(try subscriber.frame().text == "j1")
+        cluster[1].kill()
+        for n in 2...20 { _ = try publisher.request("PUB jobs j\(n)") }
+        let again = try cluster[0].frameClient()
+        #expect(try again.request("SUB jobs from=\(epoch):1").subscribeReply?.head == 20)
+        // 19 published since: the stream holds the last 8, the 11 before are one LAGGED.
+        #expect(try again.frame() == .lagged(topic: "jobs", count: 11))
+        #expect(try again.take(8).map(\.text) == (13...20).map { "j\($0)" })
+    }
+
+    @Test func queueGroupMembersOnOneNodeShareItsMessages() throws {
+        let cluster = try Cluster(nodes: 1)
+        let a = try cluster[0].frameClient()
+        let b = try cluster[0].frameClient()
+        #expect(try a.request("SUB work group=w").subscribeReply != nil)
+        #expect(try b.request("SUB work group=w").subscribeReply != nil)
+        let publisher = try cluster[0].frameClient()
+        for n in 1...10 { #expect(try publisher.request("PUB work t\(n)").publishReply?.count == 1) }
+        var seen = 0
+        for client in [a, b] {
+            try client.send("PING done")
+            seen += try client.frames(untilPong: "done").filter { $0.text != nil }.count
+        }
+        #expect(seen == 10)
+    }
+
+    @Test func publishesAreRefusedWhileRedisIsAwayAndWorkAgainWhenItIsBack() throws {
+        let cluster = try Cluster(nodes: 2)
+        let subscriber = try cluster[1].frameClient()
+        let before = try #require(try subscriber.request("SUB alerts").subscribeReply?.epoch)
+        let publisher = try cluster[0].frameClient()
+        #expect(try publisher.request("PUB alerts one").publishReply != nil)
+        #expect(try subscriber.frame().text == "one")
+        let port = cluster.redis.port
+        cluster.redis.stop()
+        let refused = try publisher.request("PUB alerts two")
+        #expect(refused.errCode == "engine-unavailable", "\(refused)")
+        #expect(try publisher.request("PUB alerts three").errCode == "engine-unavailable")
+        #expect(try subscriber.request("SUB other").errCode == "engine-unavailable")
+        // The subscriber stays connected.
+        #expect(try subscriber.request("PING") == .pong(nil))
+        // Redis comes back empty: the nodes reconnect by themselves; the stream is a new one.
+        let restarted = try RedisServer(port: port)
+        for node in [cluster[0], cluster[1]] {
+            let first = try node.stderr.waitForLine(containing: "connected to Redis")
+            try node.stderr.waitForLine(containing: "connected to Redis", from: first + 1)
+        }
+        let reset = try subscriber.frame()
+        guard case let .bye(code, _) = reset else {
+            Issue.record("expected BYE stream-reset, got \(reset)")
+            return
+        }
+        #expect(code == "stream-reset")
+        let resumed = try cluster[1].frameClient()
+        let reply = try #require(try resumed.request("SUB alerts from=\(before):1").subscribeReply)
+        #expect(reply.epoch != before, "a new stream, visibly: the position is not honored")
+        #expect(try publisher.request("PUB alerts four").publishReply?.epoch == reply.epoch)
+        #expect(try resumed.frame().text == "four")
+        withExtendedLifetime(restarted) {}
+    }
+
+    @Test func eachNodesRedisSubscriptionsFollowItsClients() throws {
+        let cluster = try Cluster(nodes: 3)
+        let probe = try RedisProbe(port: cluster.redis.port)
+        let topics = 1_000
+        var clients: [FrameClient] = []
+        for index in 0..<3 {
+            let client = try cluster[index].frameClient()
+            var lines = ""
+            for n in 0..<topics where n % 3 == index || n < 10 { lines += "SUB t.\(n)\n" }
+            let expected = (0..<topics).filter { $0 % 3 == index || $0 < 10 }.count
+            try client.sendRaw(lines)
+            for _ in 0..<expected {
+                let frame = try client.frame()
+                #expect(frame.subscribeReply != nil, "\(frame)")
+            }
+            let pattern = try client.request("SUB t.*")
+            #expect(pattern == .ok(nil))
+            clients.append(client)
+        }
+        #expect(try probe.run("PUBSUB", "NUMPAT") == .integer(1), "one pattern (PUBSUB NUMPAT counts patterns, not subscribers)")
+        let channels = try probe.run("PUBSUB", "CHANNELS", "broker:*").elements?.count
+        #expect(channels == topics, "one Redis subscription per topic a node's clients read")
+        let numsub = try probe.run("PUBSUB", "NUMSUB", "broker:{t.0}:c", "broker:{t.11}:c").elements
+        #expect(numsub?[1] == .integer(3), "three nodes read t.0")
+        #expect(numsub?[3] == .integer(1), "one node reads t.11")
+        for client in clients { client.kill() }
+        let observer = try cluster[0].frameClient()
+        let emptied = try poll(observer, guardSeconds: 20) {
+            try probe.run("PUBSUB", "CHANNELS", "broker:*").elements?.isEmpty == true
+                && probe.run("PUBSUB", "NUMPAT") == .integer(0)
+        }
+        #expect(emptied != nil, "every node let go of its Redis subscriptions when its clients left")
+    }
+}

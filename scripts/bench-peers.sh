@@ -21,10 +21,14 @@ cp -r ../shared/bench/peers/. "$scratch/peers"
 mkdir -p "$repo/docs/bench"
 cd "$scratch/peers"
 make -s fanbench
+# The cluster workload runs three nodes on one redis-server (engine redis://...), which the
+# driver starts first and counts as part of the system.
 # threads 1: the server is pinned to one CPU, like every peer. Logging at warn, like the
 # peers' defaults, which do not log every connection.
 SYSTEMS=${SYSTEMS:-"line nats redis"} \
 LINE_CMD="$bin --port 17400 --threads 1 --log-level warn --config /dev/null" \
+LINE_CLUSTER_CMD="$bin --port {port} --log-level warn --config /dev/null --engine redis://127.0.0.1:16390" \
+LINE_CLUSTER_PRE="redis-server --port 16390 --bind 127.0.0.1 --save '' --appendonly no" LINE_CLUSTER_PRE_PORT=16390 \
 OUT="$repo/docs/bench/peers-$tag.jsonl" MD="$repo/docs/bench/peers-$tag.md" \
     ./run-peers.sh
 # The results name the broker's command; keep it relative to the repository, not this machine.

@@ -227,20 +227,54 @@ struct ClusterTests {
         #expect(try again.take(8).map(\.text) == (13...20).map { "j\($0)" })
     }
 
-    @Test func queueGroupMembersOnOneNodeShareItsMessages() throws {
-        let cluster = try Cluster(nodes: 1)
-        let a = try cluster[0].frameClient()
-        let b = try cluster[0].frameClient()
-        #expect(try a.request("SUB work group=w").subscribeReply != nil)
-        #expect(try b.request("SUB work group=w").subscribeReply != nil)
-        let publisher = try cluster[0].frameClient()
-        for n in 1...10 { #expect(try publisher.request("PUB work t\(n)").publishReply?.count == 1) }
-        var seen = 0
-        for client in [a, b] {
-            try client.send("PING done")
-            seen += try client.frames(untilPong: "done").filter { $0.text != nil }.count
+    @Test func aQueueGroupWithMembersOnThreeNodesGetsEachMessageOnceInTotal() throws {
+        let cluster = try Cluster(nodes: 3)
+        var members: [FrameClient] = []
+        for index in 0..<3 {
+            for _ in 0..<2 {
+                let member = try cluster[index].frameClient()
+                #expect(try member.request("SUB work group=w").subscribeReply != nil)
+                members.append(member)
+            }
         }
-        #expect(seen == 10)
+        let watcher = try cluster[2].frameClient()
+        #expect(try watcher.request("SUB work").subscribeReply != nil, "a plain subscription beside the group gets everything")
+        let publisher = try cluster[0].frameClient()
+        let total = 300
+        for n in 1...total {
+            let reply = try publisher.request("PUB work t\(n)")
+            #expect(reply.publishReply?.count == 3, "\(reply)")
+        }
+        #expect(try publisher.request("PUB work end").publishReply?.seq == UInt64(total + 1))
+        #expect(try sequences(watcher, topic: "work", until: "end").seqs == Array(1...UInt64(total)))
+        var seen: [String] = []
+        var perNode = [0, 0, 0]
+        for (index, member) in members.enumerated() {
+            try member.send("PING done")
+            let texts = try member.frames(untilPong: "done").compactMap(\.text)
+            seen += texts
+            perNode[index / 2] += texts.count
+        }
+        #expect(seen.count == total + 1, "each message to exactly one member in the whole cluster")
+        #expect(Set(seen) == Set((1...total).map { "t\($0)" } + ["end"]))
+        #expect(perNode.allSatisfy { $0 > 0 }, "every node's members take a share: \(perNode)")
+        // A node whose members all leave gives its share back.
+        members[0].kill()
+        members[1].kill()
+        let observer = try cluster[0].frameClient()
+        let probe = try RedisProbe(port: cluster.redis.port)
+        let released = try poll(observer) {
+            try probe.run("HLEN", "broker:{work}:q") == .integer(2)
+        }
+        #expect(released != nil, "node 0 took its registration back")
+        for n in 1...30 { _ = try publisher.request("PUB work again\(n)") }
+        _ = try publisher.request("PUB work end2")
+        var rest: [String] = []
+        for member in members[2...] {
+            try member.send("PING done2")
+            rest += try member.frames(untilPong: "done2").compactMap(\.text)
+        }
+        #expect(rest.count == 31, "the members left get everything, once")
     }
 
     @Test func publishesAreRefusedWhileRedisIsAwayAndWorkAgainWhenItIsBack() throws {

@@ -8,7 +8,7 @@ private func message(_ seq: UInt64, _ epoch: [UInt8] = e1) -> ChannelMessage {
     ChannelMessage(epoch: epoch, seq: seq, payload: Array("m\(seq)".utf8))
 }
 private func entries(_ seqs: some Sequence<UInt64>) -> [StreamEntry] {
-    seqs.map { ($0, Array("m\($0)".utf8)) }
+    seqs.map { StreamEntry(seq: $0, payload: Array("m\($0)".utf8)) }
 }
 private func described(_ result: StreamFollower.CatchUp) -> [String] {
     guard case let .outcomes(outcomes, thenFetch) = result else { return ["restart"] }

@@ -7,8 +7,8 @@ private let e2 = Array("e2".utf8)
 private func message(_ seq: UInt64, _ epoch: [UInt8] = e1) -> ChannelMessage {
     ChannelMessage(epoch: epoch, seq: seq, payload: Array("m\(seq)".utf8))
 }
-private func entries(_ seqs: some Sequence<UInt64>) -> [(seq: UInt64, payload: [UInt8])] {
-    seqs.map { ($0, Array("m\($0)".utf8)) }
+private func entries(_ seqs: some Sequence<UInt64>) -> [StreamEntry] {
+    seqs.map { StreamEntry(seq: $0, payload: Array("m\($0)".utf8)) }
 }
 private func messages(_ outcomes: [StreamFollower.Outcome]) -> [String] {
     outcomes.map {

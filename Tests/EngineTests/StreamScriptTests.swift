@@ -16,15 +16,29 @@ private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
     @Test func thePublishCommandNamesTheScriptByItsSHA1AndCarriesAnyBytes() {
         let keys = RedisTopicKeys(prefix: bytes("b:"), topic: bytes("t"))
+        #expect(keys.groups == bytes("b:{t}:q"))
         let payload: [UInt8] = Array(0...255)
-        let command = StreamScript.publish(payload, keys: keys, capacity: 65536, candidateEpoch: bytes("e1"))
-        #expect(command == [bytes("EVALSHA"), bytes(StreamScript.sha1Hex), bytes("2"), keys.meta, keys.stream,
-                            payload, bytes("65536"), bytes("e1"), keys.channel])
+        let batch = PayloadBatch([payload, bytes("two")])
+        let command = StreamScript.publish(batch, keys: keys, capacity: 65536, candidateEpoch: bytes("e1"))
+        #expect(command == [bytes("EVALSHA"), bytes(StreamScript.sha1Hex), bytes("3"), keys.meta, keys.stream, keys.groups,
+                            batch.bytes, bytes("2"), bytes("65536"), bytes("e1"), keys.channel])
         #expect(StreamScript.sha1Hex == SHA1.hex(of: bytes(StreamScript.source)))
         #expect(StreamScript.sha1Hex.count == 40)
-        let loading = StreamScript.publish(payload, keys: keys, capacity: 8, candidateEpoch: bytes("e1"), loading: true)
+        let loading = StreamScript.publish(batch, keys: keys, capacity: 8, candidateEpoch: bytes("e1"), loading: true)
         #expect(loading.prefix(2) == [bytes("EVAL"), bytes(StreamScript.source)])
         #expect(Array(loading.dropFirst(2)) == Array(command.dropFirst(2)).map { $0 == bytes("65536") ? bytes("8") : $0 })
+    }
+
+    @Test func aBatchKeepsEachPayloadWholeWhateverItsBytes() {
+        let payloads: [[UInt8]] = [Array(0...255), [], bytes("12\n34"), bytes(String(repeating: "x", count: 70_000))]
+        var batch = PayloadBatch()
+        for payload in payloads { payload.withUnsafeBytes { batch.append($0) } }
+        #expect(batch.count == 4)
+        #expect(Array(batch.bytes.prefix(4)) == bytes("256\n"))
+        #expect(PayloadBatch.payloads(of: batch.bytes[...]) == payloads)
+        for bad in ["", "3\nab", "x\nab", "2\nab3", "-1\n", "99999999999999999999999\n"] {
+            #expect(PayloadBatch.payloads(of: bytes(bad)[...]) == nil, "\(bad.debugDescription)")
+        }
     }
 
     @Test func theScriptsReplyIsReadOrRefused() {
@@ -42,13 +56,18 @@ private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         }
     }
 
-    @Test func aChannelMessageKeepsItsPayloadWhole() {
-        let payload: [UInt8] = Array(0...255) + bytes(" with spaces \n")
-        let message = ChannelMessage(epoch: bytes("e9"), seq: 18_446_744_073_709_551_615, payload: payload)
-        #expect(ChannelMessage.parse(message.bytes) == message)
-        #expect(ChannelMessage.parse(bytes("e 1 ")) == ChannelMessage(epoch: bytes("e"), seq: 1, payload: []))
-        for bad in ["", "e", "e 1", " 1 x", "e 0 x", "e x x", "e 18446744073709551616 x", "e -1 x", "e  x"] {
-            #expect(ChannelMessage.parse(bytes(bad)) == nil, "\(bad)")
+    @Test func aChannelMessageIsABatchOfConsecutiveSequences() {
+        let batch = PayloadBatch([Array(0...255) + bytes(" with spaces \n"), bytes("b")])
+        let read = ChannelMessage.parseBatch(bytes("e9 41 g1=n1,g2=n2 ") + batch.bytes)
+        #expect(read?.map(\.seq) == [41, 42])
+        #expect(read?.map(\.payload) == [Array(0...255) + bytes(" with spaces \n"), bytes("b")])
+        #expect(read?.first?.epoch == bytes("e9"))
+        #expect(read?.first?.node(for: bytes("g2")) == bytes("n2")[...])
+        #expect(read?.first?.node(for: bytes("g")) == nil)
+        #expect(ChannelMessage.parseBatch(bytes("e 18446744073709551615 - 1\nx"))?.first?.seq == 18_446_744_073_709_551_615)
+        for bad in ["", "e", "e 1", "e 1 - ", " 1 - 1\nx", "e 0 - 1\nx", "e x - 1\nx", "e 18446744073709551616 - 1\nx",
+                    "e -1 - 1\nx", "e 1  1\nx", "e 18446744073709551615 - 1\nx1\ny", "e 1 - 2\nx"] {
+            #expect(ChannelMessage.parseBatch(bytes(bad)) == nil, "\(bad.debugDescription)")
         }
     }
 
@@ -56,16 +75,20 @@ private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         let keys = RedisTopicKeys(prefix: bytes("b:"), topic: bytes("t"))
         #expect(StreamEntries.read(keys, after: 41, count: 100)
             == [bytes("XRANGE"), keys.stream, bytes("(41-0"), bytes("+"), bytes("COUNT"), bytes("100")])
-        func entry(_ id: String, _ payload: [UInt8]) -> RESPValue {
-            .array([.bulkString(bytes(id)), .array([.bulkString(bytes("p")), .bulkString(payload)])])
+        func entry(_ id: String, _ payloads: [[UInt8]], assign: String = "-") -> RESPValue {
+            .array([.bulkString(bytes(id)), .array([.bulkString(bytes("p")), .bulkString(PayloadBatch(payloads).bytes),
+                                                    .bulkString(bytes("a")), .bulkString(bytes(assign))])])
         }
-        let read = StreamEntries.parse(.array([entry("42-0", bytes("a")), entry("43-0", [0, 10, 13])]))
-        #expect(read?.map(\.seq) == [42, 43])
-        #expect(read?.map(\.payload) == [bytes("a"), [0, 10, 13]])
+        let read = StreamEntries.parse(.array([entry("42-0", [bytes("a")]), entry("44-0", [[0, 10, 13], bytes("c")], assign: "g=n")]))
+        #expect(read?.map(\.seq) == [42, 43, 44], "an entry's id is its batch's last sequence")
+        #expect(read?.map(\.payload) == [bytes("a"), [0, 10, 13], bytes("c")])
+        #expect(read?.map(\.assign) == [bytes("-"), bytes("g=n"), bytes("g=n")])
         #expect(StreamEntries.parse(.array([]))?.isEmpty == true)
-        for bad: RESPValue in [.null, .array([entry("42-1", [])]), .array([entry("x-0", [])]), .array([entry("0-0", [])]),
-                               .array([.array([.bulkString(bytes("1-0")), .array([.bulkString(bytes("q")), .bulkString([])])])])] {
+        for bad: RESPValue in [.null, .array([entry("42-1", [[]])]), .array([entry("x-0", [[]])]), .array([entry("0-0", [[]])]),
+                               .array([entry("1-0", [[], []])]),
+                               .array([.array([.bulkString(bytes("1-0")), .array([.bulkString(bytes("p")), .bulkString(bytes("1\nx"))])])])] {
             #expect(StreamEntries.parse(bad) == nil, "\(bad)")
         }
     }
 }
+

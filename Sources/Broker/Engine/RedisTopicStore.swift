@@ -51,21 +51,35 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
     private var followed: [[UInt8]: FollowedTopic] = [:]
     /// Redis patterns this node is `PSUBSCRIBE`d to, and how many local pattern subscriptions each serves.
     private var patternUsers: [[UInt8]: Int] = [:]
+    /// Publishes of this loop turn not sent yet, by topic, and the topics in the order they came.
+    private var outgoing: [[UInt8]: OutgoingBatch] = [:]
+    private var outgoingOrder: [[UInt8]] = []
+    /// This node's name in Redis (queue group registrations).
+    let nodeID: [UInt8]
+    /// The loop's reactor (timers).
+    private unowned(unsafe) let reactor: Reactor
+    /// The queue group each concrete group member here is in (for its leaving).
+    private var memberGroup: [ObjectIdentifier: [UInt8]] = [:]
     /// Subscriptions whose answer has not been given yet: the topic they wait for (concrete)
     /// or nil (a pattern waiting for its `PSUBSCRIBE` to be in effect).
     private var waiting: [ObjectIdentifier: [UInt8]?] = [:]
 
-    init(local: LocalTopicStore, connection: RedisConnection, logger: Logger, epochSeed: UInt64) {
+    init(local: LocalTopicStore, reactor: Reactor, connection: RedisConnection, logger: Logger, epochSeed: UInt64) {
         self.local = local
+        self.reactor = reactor
         self.connection = connection
         self.logger = logger
         candidates = EpochSource(seed: epochSeed)
+        nodeID = Array(EpochSource(seed: UInt64.random(in: .min ... .max)).token(for: 0).dropLast())
         connection.onPush = { [unowned self] push in receive(push) }
         connection.onStateChange = { [unowned self] ready in availabilityChanged(ready) }
     }
 
     /// Starts connecting to Redis (on the loop).
-    func start() { connection.start() }
+    func start() {
+        connection.start()
+        renewRegistrationsLater()
+    }
 
     /// Closes the connection (on the loop, as it ends).
     func stop() { connection.close() }
@@ -95,32 +109,71 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
         return try local.publish(to: name, payload: payload, lineSafe: lineSafe, cache: &cache, createsStream: createsStream)
     }
 
+    /// Takes a publish into its topic's batch of this loop turn (sent by ``flushPublishes()``
+    /// at the turn's end, or at once when the batch is full): one script run per topic per turn.
     func publishLater(to name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, lineSafe: Bool?,
                       answer: @escaping (Result<PublishReceipt, TopicStoreError>) -> Void) {
         guard connection.isReady else {
             answer(.failure(.engineUnavailable("Redis is unreachable (\(connection.lastFailure)): nothing was published")))
             return
         }
-        let keys = RedisTopicKeys(prefix: RedisTopicStore.keyPrefix, topic: name)
-        let command = StreamScript.publish(payload, keys: keys, capacity: local.currentSettings.ring.capacity,
-                                           candidateEpoch: candidates.next())
+        let key = Array(name)
+        let pending: OutgoingBatch
+        if let existing = outgoing[key] {
+            pending = existing
+        } else {
+            pending = OutgoingBatch()
+            outgoing[key] = pending
+            outgoingOrder.append(key)
+        }
+        pending.batch.append(payload)
+        pending.answers.append(answer)
+        if pending.batch.count >= RedisTopicStore.batchMessages || pending.batch.bytes.count >= RedisTopicStore.batchBytes {
+            send(key)
+        }
+    }
+
+    /// The most messages, and about the most bytes, one script run carries.
+    static let batchMessages = 1024
+    static let batchBytes = 1 << 20
+
+    /// Sends the batches of this loop turn (the loop calls it at the end of each turn).
+    func flushPublishes() {
+        guard !outgoingOrder.isEmpty else { return }
+        for key in outgoingOrder { send(key) }
+        outgoingOrder.removeAll(keepingCapacity: true)
+    }
+
+    /// Runs the publish script for `key`'s batch; each publish is answered with its own sequence.
+    private func send(_ key: [UInt8]) {
+        guard let pending = outgoing.removeValue(forKey: key) else { return }
+        let answers = pending.answers
+        let command = StreamScript.publish(pending.batch, keys: RedisTopicKeys(prefix: RedisTopicStore.keyPrefix, topic: key),
+                                           capacity: local.currentSettings.ring.capacity, candidateEpoch: candidates.next())
         connection.send(command) { [weak self] result in
+            let failure: TopicStoreError
             switch result {
             case let .success(reply):
                 if let published = StreamScript.published(from: reply) {
-                    answer(.success(PublishReceipt(receivers: published.nodes, epoch: published.epoch, seq: published.seq)))
-                } else if StreamScript.isNoScript(reply) {
+                    for (offset, answer) in answers.enumerated() {
+                        answer(.success(PublishReceipt(receivers: published.nodes, epoch: published.epoch,
+                                                       seq: published.seq + UInt64(offset))))
+                    }
+                    return
+                }
+                if StreamScript.isNoScript(reply) {
                     self?.loadScripts()
-                    answer(.failure(.engineUnavailable("Redis did not have the publish script (it is loaded again): nothing was published")))
+                    failure = .engineUnavailable("Redis did not have the publish script (it is loaded again): nothing was published")
                 } else {
-                    answer(.failure(.engineUnavailable("Redis refused the publish \(RedisConnection.describe(reply)): nothing was published")))
+                    failure = .engineUnavailable("Redis refused the publish \(RedisConnection.describe(reply)): nothing was published")
                 }
             case let .failure(.unavailable(reason)):
-                answer(.failure(.engineUnavailable("Redis is unreachable (\(reason)): nothing was published")))
+                failure = .engineUnavailable("Redis is unreachable (\(reason)): nothing was published")
             case let .failure(.connectionLost(reason)):
-                answer(.failure(.engineUnavailable(
-                    "the connection to Redis was lost (\(reason)) before it answered: the message may or may not have been published")))
+                failure = .engineUnavailable(
+                    "the connection to Redis was lost (\(reason)) before it answered: the message may or may not have been published")
             }
+            for answer in answers { answer(.failure(failure)) }
         }
     }
 
@@ -152,7 +205,7 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
         }
         let name = subscription.pattern
         if let entry = followed[name], entry.isLive, entry.viaChannel {
-            answer(Result { () throws(TopicStoreError) in try attach(subscription, start: start, group: group, to: entry) })
+            attach(subscription, start: start, group: group, to: entry, answer: answer)
             return
         }
         let entry = followed[name] ?? FollowedTopic(name: name)
@@ -186,6 +239,7 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
         }
         let topics = subscription.cursors.map(\.topic)
         local.unsubscribe(subscription)
+        if let group = memberGroup.removeValue(forKey: key) { leave(group, of: subscription.pattern) }
         if subscription.isPattern, subscription.pattern.first != Names.reservedPrefix {
             let glob = RedisTopicStore.channelPattern(for: subscription.pattern)
             let users = (patternUsers[glob] ?? 1) - 1
@@ -237,8 +291,22 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
             resolved = epoch == entry.follower.epoch && seq <= entry.follower.last ? .position(seq) : .next
         }
         guard var head = try local.subscribe(subscription, start: resolved, group: group) else { return nil }
+        if let group { join(group, subscription, of: entry) }
         if let epoch = entry.follower.epoch { head.epoch = epoch }
         return head
+    }
+
+    /// Attaches and answers; a queue group's first member here is answered once Redis has its
+    /// registration (a publish after the reply then gives the group's batches to this node too).
+    private func attach(_ subscription: Subscription, start: SubscriptionStart, group: [UInt8]?, to entry: FollowedTopic,
+                        answer: @escaping (Result<StreamHead?, TopicStoreError>) -> Void) {
+        let firstHere = group.map { entry.groupMembers[$0] == nil } ?? false
+        let result = Result { () throws(TopicStoreError) in try attach(subscription, start: start, group: group, to: entry) }
+        guard firstHere, let group, case .success = result else {
+            answer(result)
+            return
+        }
+        register(group, of: entry) { _ in answer(result) }
     }
 
     /// Reads the stream of `entry` after `after` (0: all it holds) and hands what it holds to
@@ -305,9 +373,7 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
             entry.waiters = []
             for waiter in waiters {
                 waiting[ObjectIdentifier(waiter.subscription)] = nil
-                waiter.answer(Result { () throws(TopicStoreError) in
-                    try attach(waiter.subscription, start: waiter.start, group: waiter.group, to: entry)
-                })
+                attach(waiter.subscription, start: waiter.start, group: waiter.group, to: entry, answer: waiter.answer)
             }
         }
     }
@@ -357,17 +423,25 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
             case let .lost(count):
                 topic.sender.skip(to: topic.sender.positions.tail + count)
             case let .message(message):
-                let position = message.seq - 1
-                let tail = topic.sender.positions.tail
-                if tail > position { continue }  // already in the ring (the follower hands each sequence once)
-                if tail < position { topic.sender.skip(to: position) }
-                var cache: Topic? = topic
-                message.payload.withUnsafeBytes { payload in
-                    entry.name.withUnsafeBytes { name in
-                        _ = try? local.publish(to: name, payload: payload, lineSafe: nil, cache: &cache, createsStream: false)
-                    }
-                }
+                deliver(message, to: topic, of: entry)
             }
+        }
+    }
+
+    /// One message into the ring at the position its sequence names (what came before it and
+    /// was not handed on is skipped: subscribers behind get `LAGGED`), marked for the queue
+    /// groups here that another node delivers it to.
+    private func deliver(_ message: ChannelMessage, to topic: Topic, of entry: FollowedTopic) {
+        let position = message.seq - 1
+        let tail = topic.sender.positions.tail
+        if tail > position { return }  // already in the ring (the follower hands each sequence once)
+        if tail < position { topic.sender.skip(to: position) }
+        var skipped: UInt32 = 0
+        for (group, bit) in entry.groupBits {
+            if let node = message.node(for: group), !node.elementsEqual(nodeID) { skipped |= bit }
+        }
+        message.payload.withUnsafeBytes { payload in
+            _ = local.publishFromEngine(payload, to: topic, skippedGroups: skipped)
         }
     }
 
@@ -384,29 +458,31 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
         } else {
             return
         }
-        guard let name = RedisTopicStore.topicName(ofChannel: channel), let message = ChannelMessage.parse(data) else {
+        guard let name = RedisTopicStore.topicName(ofChannel: channel), let messages = ChannelMessage.parseBatch(data),
+              let first = messages.first else {
             logger.warn("a message from Redis that is not the engine's, on \(String(decoding: channel.prefix(80), as: UTF8.self))")
             return
         }
         if let entry = followed[name] {
             guard entry.topic != nil else { return }  // being read: the read covers it
-            step(entry, entry.follower.receive(message))
+            for message in messages { step(entry, entry.follower.receive(message)) }
             return
         }
         guard viaPattern, let topic = freshRing(name, evenForNobody: false) else { return }
-        // A topic that only patterns here read: followed from this message on.
+        // A topic that only patterns here read: followed from this batch on.
         let entry = FollowedTopic(name: name)
-        entry.follower = StreamFollower(epoch: message.epoch, last: message.seq - 1)
+        entry.follower = StreamFollower(epoch: first.epoch, last: first.seq - 1)
         entry.topic = topic
         followed[name] = entry
-        if message.seq > 1 { topic.sender.skip(to: message.seq - 1) }
-        step(entry, entry.follower.receive(message))
+        if first.seq > 1 { topic.sender.skip(to: first.seq - 1) }
+        for message in messages { step(entry, entry.follower.receive(message)) }
     }
 
     private func step(_ entry: FollowedTopic, _ next: FollowerStep) {
         switch next {
         case let .deliver(messages):
-            hand(messages.map { .message($0) }, to: entry)
+            guard let topic = entry.topic, !topic.isRetired else { return }
+            for message in messages { deliver(message, to: topic, of: entry) }
         case .wait:
             break
         case let .fetch(after):
@@ -437,6 +513,66 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
         guard let entry = followed[topic.name], entry.topic === topic, entry.waiters.isEmpty else { return }
         followed[topic.name] = nil
         if entry.viaChannel { connection.sendWithoutReply([Array("UNSUBSCRIBE".utf8), entry.keys.channel]) }
+    }
+
+    // MARK: - Queue groups across nodes
+
+    /// How long a registration of this node's group members lives in Redis without renewal,
+    /// and how often it is renewed.
+    static let registrationTTLms = 15_000
+    static let registrationRenewalMs: Int64 = 5_000
+
+    /// `subscription` joined queue group `group` of a concrete topic here: the first member
+    /// here takes a bit of the topic's groups here (and is registered in the topic's groups
+    /// hash by the caller: the script then gives the group's batches to its nodes in turn).
+    private func join(_ group: [UInt8], _ subscription: Subscription, of entry: FollowedTopic) {
+        memberGroup[ObjectIdentifier(subscription)] = group
+        entry.groupMembers[group, default: 0] += 1
+        if entry.groupMembers[group] == 1 {
+            let used = entry.groupBits.values.reduce(0, |)
+            if let free = (0..<32).first(where: { used & (1 << $0) == 0 }) { entry.groupBits[group] = 1 << UInt32(free) }
+        }
+        // The share the group's members here read through passes over what other nodes deliver.
+        if let bit = entry.groupBits[group] {
+            for cursor in subscription.cursors { cursor.share?.engineBit = bit }
+        }
+    }
+
+    /// A member of `group` on `topic` left: the last one here takes the registration back.
+    private func leave(_ group: [UInt8], of topic: [UInt8]) {
+        let entry = followed[topic]
+        let members = (entry?.groupMembers[group] ?? 1) - 1
+        entry?.groupMembers[group] = members > 0 ? members : nil
+        guard members <= 0 else { return }
+        entry?.groupBits[group] = nil
+        let keys = entry?.keys ?? RedisTopicKeys(prefix: RedisTopicStore.keyPrefix, topic: topic)
+        connection.send([Array("HDEL".utf8), keys.groups, registrationField(group)]) { _ in }
+    }
+
+    private func registrationField(_ group: [UInt8]) -> [UInt8] { group + [UInt8(ascii: " ")] + nodeID }
+
+    /// Registers (or renews) this node as having members of `group` on the topic of `entry`,
+    /// until Redis's clock passes ``registrationTTLms`` from now.
+    private func register(_ group: [UInt8], of entry: FollowedTopic,
+                          then done: @escaping (Result<RESPValue, RedisFailure>) -> Void = { _ in }) {
+        connection.send([Array("EVAL".utf8), Array(RedisTopicStore.registrationScript.utf8), Array("1".utf8), entry.keys.groups,
+                         registrationField(group), Array(String(RedisTopicStore.registrationTTLms).utf8)], reply: done)
+    }
+
+    static let registrationScript = """
+        local t = redis.call('TIME')
+        redis.call('HSET', KEYS[1], ARGV[1], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[2]))
+        return 1
+        """
+
+    private func renewRegistrationsLater() {
+        reactor.addTimer(at: monotonicMilliseconds() + RedisTopicStore.registrationRenewalMs) { [weak self] in
+            guard let self else { return }
+            if connection.isReady {
+                for entry in followed.values { for group in entry.groupMembers.keys { register(group, of: entry) } }
+            }
+            renewRegistrationsLater()
+        }
     }
 
     // MARK: - Patterns
@@ -475,6 +611,7 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
         loadScripts()
         for glob in patternUsers.keys { connection.sendWithoutReply([Array("PSUBSCRIBE".utf8), glob]) }
         for entry in Array(followed.values) {
+            for group in entry.groupMembers.keys { register(group, of: entry) }
             if entry.viaChannel { connection.sendWithoutReply([Array("SUBSCRIBE".utf8), entry.keys.channel]) }
             if entry.topic != nil { catchUp(entry) }
         }
@@ -550,6 +687,11 @@ final class FollowedTopic {
     var waiters: [Waiter] = []
     /// Whether a read of the stream (``StreamReadScript``) is out.
     var reading = false
+    /// Queue groups of this topic with members here, and how many.
+    var groupMembers: [[UInt8]: Int] = [:]
+    /// Each such group's bit (``GroupShare/engineBit``; a 33rd group gets none: its members
+    /// here take every message, as on a broker on its own).
+    var groupBits: [[UInt8]: UInt32] = [:]
 
     init(name: [UInt8]) {
         self.name = name
@@ -558,4 +700,10 @@ final class FollowedTopic {
 
     /// Whether the stream was read and the ring follows it.
     var isLive: Bool { topic != nil && !reading }
+}
+
+/// The publishes to one topic gathered in one loop turn, and their answers in order.
+final class OutgoingBatch {
+    var batch = PayloadBatch()
+    var answers: [(Result<PublishReceipt, TopicStoreError>) -> Void] = []
 }

@@ -95,14 +95,14 @@ struct StreamFollower: Sendable {
     /// to hand on, in order, and whether another fetch is needed (`more`: the read stopped
     /// at its `count` before reaching the held messages), in which case it is asked for
     /// from the new ``last``. An answer from another generation changes nothing.
-    mutating func backFilled(_ entries: [(seq: UInt64, payload: [UInt8])], complete: Bool = true,
+    mutating func backFilled(_ entries: [StreamEntry], complete: Bool = true,
                              generation asked: UInt64) -> (outcomes: [Outcome], more: Bool) {
         guard fetching, asked == generation, let epoch else { return ([], false) }
         var outcomes: [Outcome] = []
         for entry in entries where entry.seq > last {
             if let first = held.first, entry.seq >= first.seq { break }  // from here on the held ones go on
             if entry.seq > last + 1 { outcomes.append(.lost(entry.seq - last - 1)) }
-            outcomes.append(.message(ChannelMessage(epoch: epoch, seq: entry.seq, payload: entry.payload)))
+            outcomes.append(.message(ChannelMessage(epoch: epoch, seq: entry.seq, payload: entry.payload, assign: entry.assign)))
             last = entry.seq
         }
         if !complete, held.first.map({ last + 1 < $0.seq }) ?? true {
@@ -141,7 +141,7 @@ struct StreamFollower: Sendable {
     /// what was held meanwhile, with the sequences in neither given as lost; or, when the
     /// epoch is another, starts over (``last`` is 0 again).
     mutating func caughtUp(epoch current: [UInt8], head: UInt64,
-                           entries: [(seq: UInt64, payload: [UInt8])]) -> CatchUp {
+                           entries: [StreamEntry]) -> CatchUp {
         held.removeAll { $0.epoch != current }
         if let epoch, epoch != current {
             self.epoch = current
@@ -155,7 +155,7 @@ struct StreamFollower: Sendable {
         for entry in entries where entry.seq > last {
             // A held message before this entry goes first (it is the same message, read twice).
             while next < held.count, held[next].seq < entry.seq { hand(held[next], &outcomes); next += 1 }
-            hand(ChannelMessage(epoch: current, seq: entry.seq, payload: entry.payload), &outcomes)
+            hand(ChannelMessage(epoch: current, seq: entry.seq, payload: entry.payload, assign: entry.assign), &outcomes)
         }
         // What the stream no longer holds up to its head is gone (held messages after it go on).
         while next < held.count, held[next].seq <= head { hand(held[next], &outcomes); next += 1 }

@@ -120,7 +120,7 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
         let settings = watches.settings.borrowAndUpdate()
         reactor = try Reactor(idlePollMicroseconds: settings.idlePollUs)
         if let engine {
-            redisStore = RedisTopicStore(local: context.store, connection: RedisConnection(reactor: reactor, endpoint: engine),
+            redisStore = RedisTopicStore(local: context.store, reactor: reactor, connection: RedisConnection(reactor: reactor, endpoint: engine),
                                          logger: context.logger, epochSeed: UInt64.random(in: .min ... .max))
         }
         core = CommandCore(context: context, settings: settings, store: redisStore)
@@ -205,6 +205,7 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
     var hasPendingWork: Bool { scheduler.hasPendingWork }
 
     func endOfTurn() {
+        redisStore?.flushPublishes()
         scheduler.processWokenCursors()
         scheduler.flushAll()
     }

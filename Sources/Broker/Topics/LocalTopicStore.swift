@@ -127,6 +127,22 @@ final class LocalTopicStore: TopicStore {
         return PublishOutcome(receivers: sent.receivers, seq: (sent.position ?? 0) &+ 1)
     }
 
+    /// Sends one message that the cluster engine ordered into `topic`'s ring at its tail
+    /// (the engine placed the tail first), with the queue groups of this node that pass over
+    /// it (``Message/skippedGroups``). Returns false when the ring was closed.
+    @discardableResult
+    func publishFromEngine(_ payload: UnsafeRawBufferPointer, to topic: Topic, skippedGroups: UInt32) -> Bool {
+        let message = topic.name.withUnsafeBytes { name in
+            Message.make(topic: name, payload: payload, lineSafe: nil, versionTwoRoom: topic.hasVersionTwoReaders)
+        }
+        if !message.isLineSafe { topic.markCarriesMultiline() }
+        if skippedGroups != 0 { message.setSkippedGroups(skippedGroups) }
+        let weight = message.weight
+        let sent = topic.sender.sendLocated(consume message, weight: weight)
+        if heldBytes.bytes > budgetBytes.load(ordering: .relaxed) { enforceBudget() }
+        return sent.position != nil
+    }
+
     /// Makes the message and moves it into `topic`'s ring (position nil: the ring was
     /// closed by a sweep, and the message dropped). A topic that gets a payload that
     /// cannot be one line is flagged before the send (version 1 readers check the

@@ -8,18 +8,19 @@ import Testing
 
 /// Brokers pointed at one Redis, each ready (its log says it connected to Redis).
 final class Cluster {
-    let redis: RedisServer
-    private(set) var nodes: [BrokerProcess] = []
+    var redis: RedisServer
+    var nodes: [BrokerProcess] = []
 
-    init(nodes count: Int, redis: RedisServer? = nil, flags: [String] = []) throws {
+    /// `lingerMs` 0 by default: a topic nobody reads is freed at once, here and in Redis.
+    init(nodes count: Int, lingerMs: Int = 0, flags: [String] = []) throws {
         raiseOpenFileLimit()
-        self.redis = try redis ?? RedisServer()
-        for _ in 0..<count { nodes.append(try startNode(flags: flags)) }
+        redis = try RedisServer()
+        for _ in 0..<count { nodes.append(try startNode(flags: ["--linger-ms", String(lingerMs)] + flags)) }
     }
 
     /// A node on a free port, once its connection to Redis is ready.
-    func startNode(flags: [String] = []) throws -> BrokerProcess {
-        let node = try BrokerProcess.start(["--port", "0", "--engine", "redis://127.0.0.1:\(redis.port)", "--linger-ms", "0",
+    func startNode(flags: [String]) throws -> BrokerProcess {
+        let node = try BrokerProcess.start(["--port", "0", "--engine", "redis://127.0.0.1:\(redis.port)",
                                             "--stats-interval-ms", "0"] + flags)
         try node.stderr.waitForLine(containing: "connected to Redis")
         return node
@@ -88,6 +89,15 @@ struct ClusterTests {
             #expect(read.seqs == [1])
             #expect(read.payloads == ["hello"])
         }
+        // Redis keeps a followed stream while nodes renew it (linger_ms 0 here, plus 15 s);
+        // one nobody follows is freed at once with linger_ms 0, as a broker on its own frees it.
+        let probe = try RedisProbe(port: cluster.redis.port)
+        guard case let .integer(ttl) = try probe.run("PTTL", "broker:{news}:m") else { throw ClientError("no PTTL") }
+        #expect(ttl > 0 && ttl <= 15_000, "\(ttl)")
+        let lonely = try #require(try publisher.request("PUB nobody x").publishReply)
+        #expect(lonely.count == 0 && lonely.seq == 1)
+        #expect(try probe.run("EXISTS", "broker:{nobody}:m", "broker:{nobody}:s") == .integer(0))
+        #expect(try publisher.request("PUB nobody y").publishReply?.epoch != lonely.epoch, "a stream made and freed at once, each time")
         // A version 1 publisher gets the same count; STATS names the stream's epoch and head on every node.
         let versionOne = try cluster[1].frameClient(version: 1)
         #expect(try versionOne.request("PUB news three") == .ok("3"))
@@ -103,7 +113,7 @@ struct ClusterTests {
         let cluster = try Cluster(nodes: 3)
         let subscribers = try (0..<3).map { try cluster[$0].frameClient() }
         for subscriber in subscribers { #expect(try subscriber.request("SUB load").subscribeReply != nil) }
-        let perNode = 3_000
+        let perNode = 33_334  // 100,002 in all
         let lock = PthreadLock<[String]>([])
         let ports = (0..<3).map { cluster[$0].port }
         let done = DispatchGroup()
@@ -145,6 +155,11 @@ struct ClusterTests {
 
     @Test func aSubscriberThatNeverReadsIsToldExactlyWhatItMissedAcrossNodes() throws {
         let cluster = try Cluster(nodes: 2, flags: ["--capacity", "64"])
+        // $SYS topics are per node: the lag happens on node 1 and is announced there only.
+        let events = try cluster[1].frameClient()
+        #expect(try events.request("SUB $SYS.lagged").subscribeReply != nil)
+        let elsewhere = try cluster[0].frameClient()
+        _ = try elsewhere.request("SUB $SYS.lagged")
         let slow = try FrameClient(port: cluster[1].port, receiveBuffer: 4096)
         try slow.hello(2)
         #expect(try slow.request("SUB flood").subscribeReply?.head == 0)
@@ -170,6 +185,9 @@ struct ClusterTests {
                 if String(decoding: payload, as: UTF8.self) == "end" {
                     #expect(UInt64(received) + missed == UInt64(total), "MSG + LAGGED = published")
                     #expect(missed > 0, "the subscriber did lag")
+                    guard case let .msg(topic, _, payload) = try events.frame() else { throw ClientError("no lag event") }
+                    #expect(topic == "$SYS.lagged" && String(decoding: payload, as: UTF8.self).hasPrefix("topic=flood "))
+                    #expect(try topicStats(elsewhere, "$SYS.lagged")?["head"] ?? "0" == "0", "node 0 saw no lag")
                     return
                 }
                 received += 1
@@ -184,7 +202,7 @@ struct ClusterTests {
     }
 
     @Test func aPositionTakenOnOneNodeResumesOnAnother() throws {
-        let cluster = try Cluster(nodes: 2)
+        let cluster = try Cluster(nodes: 2, lingerMs: 60_000)
         let first = try cluster[0].frameClient()
         let epoch = try #require(try first.request("SUB orders").subscribeReply?.epoch)
         let publisher = try cluster[0].frameClient()
@@ -212,7 +230,7 @@ struct ClusterTests {
     }
 
     @Test func aResumeAfterANodeIsKilledGetsWhatTheStreamHolds() throws {
-        let cluster = try Cluster(nodes: 2, flags: ["--capacity", "8"])
+        let cluster = try Cluster(nodes: 2, lingerMs: 60_000, flags: ["--capacity", "8"])
         let subscriber = try cluster[1].frameClient()
         let epoch = try #require(try subscriber.request("SUB jobs").subscribeReply?.epoch)
         let publisher = try cluster[0].frameClient()
@@ -231,9 +249,10 @@ struct ClusterTests {
         let cluster = try Cluster(nodes: 3)
         var members: [FrameClient] = []
         for index in 0..<3 {
-            for _ in 0..<2 {
+            for version in [2, index == 1 ? 1 : 2] {
                 let member = try cluster[index].frameClient()
                 #expect(try member.request("SUB work group=w").subscribeReply != nil)
+                if version == 1 { try member.hello(1) }  // a version 1 reader in the group (subscriptions stay)
                 members.append(member)
             }
         }
@@ -278,7 +297,11 @@ struct ClusterTests {
     }
 
     @Test func publishesAreRefusedWhileRedisIsAwayAndWorkAgainWhenItIsBack() throws {
-        let cluster = try Cluster(nodes: 2)
+        let metricsPort = try RedisServer.freePort()
+        let cluster = try Cluster(nodes: 1)
+        try cluster.nodes.append(cluster.startNode(flags: ["--linger-ms", "0", "--metrics-port", String(metricsPort)]))
+        try cluster[1].stdout.waitForLine(containing: "metrics listening on ")
+        #expect(try get(metricsPort, "/healthz").status == 200)
         let subscriber = try cluster[1].frameClient()
         let before = try #require(try subscriber.request("SUB alerts").subscribeReply?.epoch)
         let publisher = try cluster[0].frameClient()
@@ -290,8 +313,12 @@ struct ClusterTests {
         #expect(refused.errCode == "engine-unavailable", "\(refused)")
         #expect(try publisher.request("PUB alerts three").errCode == "engine-unavailable")
         #expect(try subscriber.request("SUB other").errCode == "engine-unavailable")
-        // The subscriber stays connected.
+        // The subscriber stays connected; /healthz says the engine is away; the log says so.
         #expect(try subscriber.request("PING") == .pong(nil))
+        let health = try get(metricsPort, "/healthz")
+        #expect(health.status == 503)
+        #expect(health.body.joined().contains("engine unreachable"))
+        try cluster[0].stderr.waitForLine(containing: "is unreachable")
         // Redis comes back empty: the nodes reconnect by themselves; the stream is a new one.
         let restarted = try RedisServer(port: port)
         for node in [cluster[0], cluster[1]] {
@@ -309,13 +336,14 @@ struct ClusterTests {
         #expect(reply.epoch != before, "a new stream, visibly: the position is not honored")
         #expect(try publisher.request("PUB alerts four").publishReply?.epoch == reply.epoch)
         #expect(try resumed.frame().text == "four")
+        #expect(try get(metricsPort, "/healthz").status == 200)
         withExtendedLifetime(restarted) {}
     }
 
     @Test func eachNodesRedisSubscriptionsFollowItsClients() throws {
         let cluster = try Cluster(nodes: 3)
         let probe = try RedisProbe(port: cluster.redis.port)
-        let topics = 1_000
+        let topics = 10_000
         var clients: [FrameClient] = []
         for index in 0..<3 {
             let client = try cluster[index].frameClient()

@@ -178,18 +178,59 @@ final class DeliveryScheduler {
                 continue
             }
             let room = min(DeliveryScheduler.readBatchSize, DeliveryScheduler.batchSegments - session.output.pendingSegments)
-            // In a cluster, a queue group member passes over the messages another node
-            // delivers to its group (read once per batch: the common path has no filter at all).
-            let engineBit = cursor.share?.engineBit ?? 0
-            let (result, skipped, passed) = engineBit == 0
-                ? read(receiver, upTo: room, for: cursor, into: session, passingOver: NoMessageFilter())
-                : read(receiver, upTo: room, for: cursor, into: session, passingOver: GroupMessageFilter(bit: engineBit))
+            // One lock: read what is there, and when that drains the cursor, arm its wake-up
+            // in the same step (nothing can slip in between, so a drained cursor always leaves
+            // the ready list armed). Each message is visited in the ring: a small frame is
+            // copied into the output queue there, a large message is kept by reference.
+            let result: BroadcastBatch
+            var skipped: UInt64 = 0
+            if session.protocolVersion == 2 {
+                result = receiver.readBatch(upTo: room, armingWhenDrained: cursor.prepareToWait()) { slot, position in
+                    // Inside the ring's lock: a message's version 2 frame is made once, by its first
+                    // version 2 reader, and shared; its sequence is its position + 1.
+                    // Looked at in place while made (no copy of the message); the first reader
+                    // makes it, through a copy, once per message.
+                    var frame = slot.pointee?.madeWholeVersionTwoFrame
+                    if frame == nil, let message = slot.pointee {
+                        message.makeVersionTwoFrame(seq: position &+ 1)
+                        frame = message.madeWholeVersionTwoFrame
+                    }
+                    if let frame, frame.count <= OutputQueue.stageLimit {
+                        session.output.appendFrame(frame, UnsafeRawBufferPointer(start: nil, count: 0))
+                    } else if let message = slot.pointee {
+                        session.output.appendMessage(message, sized: true)  // its frame is a header alone, or large
+                    }
+                    return true
+                }
+            } else {
+                var taken = 0
+                result = receiver.readBatch(upTo: room, armingWhenDrained: cursor.prepareToWait()) { slot, _ in
+                    // A payload that cannot be one line is counted, in its place, in a LAGGED
+                    // (PROTOCOL.md, "Payloads of any bytes"): the batch ends before such a run,
+                    // or, when the run starts the batch, takes the run alone.
+                    if slot.pointee?.isLineSafe == false {
+                        if taken > skipped { return false }
+                        skipped += 1
+                        taken += 1
+                        return true
+                    }
+                    if skipped > 0 { return false }
+                    guard let bytes = slot.pointee?.bytes else { return true }
+                    if bytes.count <= OutputQueue.stageLimit {
+                        session.output.appendFrame(bytes, UnsafeRawBufferPointer(start: nil, count: 0))
+                    } else if let message = slot.pointee {
+                        session.output.appendMessage(message, sized: false)
+                    }
+                    taken += 1
+                    return true
+                }
+            }
             if skipped > 0 { core.reportLag(cursor, missed: skipped, session: session) }
             if result.lagged > 0 {
                 core.reportLag(cursor, missed: result.lagged, session: session)
                 continue  // the messages follow on the next read of the same cursor
             }
-            turnDelivered &+= UInt64(result.count) &- skipped &- passed
+            turnDelivered &+= UInt64(result.count) &- skipped
             if result.armed {
                 cursor.isQueued = false
                 session.ready.remove(at: index)
@@ -212,71 +253,6 @@ final class DeliveryScheduler {
         }
     }
 
-    /// One read of `cursor`'s receiver into the session's output, in one lock: what is there,
-    /// and when that drains the cursor, its wake-up armed in the same step (nothing can slip in
-    /// between, so a drained cursor always leaves the ready list armed). Each message is visited
-    /// in the ring: a small frame is copied into the output queue there, a large message is kept
-    /// by reference. Returns the batch, the version 1 messages counted as skipped (`LAGGED`),
-    /// and the messages `filter` passed over (neither written nor counted).
-    @inline(__always)
-    private func read<Filter: MessageFilter>(_ receiver: BroadcastReceiver<Message>, upTo room: Int, for cursor: Cursor,
-                                             into session: Session, passingOver filter: Filter)
-        -> (BroadcastBatch, skipped: UInt64, passed: UInt64) {
-        var skipped: UInt64 = 0
-        var passed: UInt64 = 0
-        if session.protocolVersion == 2 {
-            let result = receiver.readBatch(upTo: room, armingWhenDrained: cursor.prepareToWait()) { slot, position in
-                if filter.passesOver(slot.pointee) {
-                    passed &+= 1
-                    return true
-                }
-                // Inside the ring's lock: a message's version 2 frame is made once, by its first
-                // version 2 reader, and shared; its sequence is its position + 1.
-                // Looked at in place while made (no copy of the message); the first reader
-                // makes it, through a copy, once per message.
-                var frame = slot.pointee?.madeWholeVersionTwoFrame
-                if frame == nil, let message = slot.pointee {
-                    message.makeVersionTwoFrame(seq: position &+ 1)
-                    frame = message.madeWholeVersionTwoFrame
-                }
-                if let frame, frame.count <= OutputQueue.stageLimit {
-                    session.output.appendFrame(frame, UnsafeRawBufferPointer(start: nil, count: 0))
-                } else if let message = slot.pointee {
-                    session.output.appendMessage(message, sized: true)  // its frame is a header alone, or large
-                }
-                return true
-            }
-            return (result, 0, passed)
-        }
-        var taken = 0
-        let result = receiver.readBatch(upTo: room, armingWhenDrained: cursor.prepareToWait()) { slot, _ in
-            if filter.passesOver(slot.pointee) {
-                passed &+= 1
-                taken += 1
-                return true
-            }
-            // A payload that cannot be one line is counted, in its place, in a LAGGED
-            // (PROTOCOL.md, "Payloads of any bytes"): the batch ends before such a run,
-            // or, when the run starts the batch, takes the run alone.
-            if slot.pointee?.isLineSafe == false {
-                if taken > skipped &+ passed { return false }
-                skipped += 1
-                taken += 1
-                return true
-            }
-            if skipped > 0 { return false }
-            guard let bytes = slot.pointee?.bytes else { return true }
-            if bytes.count <= OutputQueue.stageLimit {
-                session.output.appendFrame(bytes, UnsafeRawBufferPointer(start: nil, count: 0))
-            } else if let message = slot.pointee {
-                session.output.appendMessage(message, sized: false)
-            }
-            taken += 1
-            return true
-        }
-        return (result, skipped, passed)
-    }
-
     /// Forgets every pending entry (the loop is ending).
     func removeAll() {
         wokenCursors.removeAll()
@@ -284,21 +260,4 @@ final class DeliveryScheduler {
         dirtyForDelivery.removeAll()
         sessions.removeAll()
     }
-}
-
-/// Which messages a read passes over (neither written nor counted): none on a broker on its
-/// own; in a cluster, for a queue group member, those another node delivers to its group.
-protocol MessageFilter {
-    func passesOver(_ message: Message?) -> Bool
-}
-
-/// Passes over nothing (specialized away: the common read has no check at all).
-struct NoMessageFilter: MessageFilter {
-    @inline(__always) func passesOver(_ message: Message?) -> Bool { false }
-}
-
-/// Passes over the messages whose ``Message/skippedGroups`` holds the group's bit.
-struct GroupMessageFilter: MessageFilter {
-    let bit: UInt32
-    @inline(__always) func passesOver(_ message: Message?) -> Bool { (message?.skippedGroups ?? 0) & bit != 0 }
 }

@@ -148,8 +148,9 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
     private func send(_ key: [UInt8]) {
         guard let pending = outgoing.removeValue(forKey: key) else { return }
         let answers = pending.answers
+        let settings = local.currentSettings
         let command = StreamScript.publish(pending.batch, keys: RedisTopicKeys(prefix: RedisTopicStore.keyPrefix, topic: key),
-                                           capacity: local.currentSettings.ring.capacity, candidateEpoch: candidates.next())
+                                           capacity: settings.ring.capacity, candidateEpoch: candidates.next(), lingerMs: settings.lingerMs)
         connection.send(command) { [weak self] result in
             let failure: TopicStoreError
             switch result {
@@ -283,15 +284,16 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
     // MARK: - Following
 
     /// Attaches `subscription` to the live ring of `entry`: `from=` is honored when its epoch
-    /// is the stream's and its sequence at most the head.
+    /// is the stream's and its sequence at most the head. A queue group member attaches to
+    /// its group's ring on this node (``join(_:_:of:)``).
     private func attach(_ subscription: Subscription, start: SubscriptionStart, group: [UInt8]?,
                         to entry: FollowedTopic) throws(TopicStoreError) -> StreamHead? {
+        if let group { return try join(group, subscription, of: entry) }
         var resolved = start
         if case let .after(epoch, seq) = start {
             resolved = epoch == entry.follower.epoch && seq <= entry.follower.last ? .position(seq) : .next
         }
-        guard var head = try local.subscribe(subscription, start: resolved, group: group) else { return nil }
-        if let group { join(group, subscription, of: entry) }
+        guard var head = try local.subscribe(subscription, start: resolved, group: nil) else { return nil }
         if let epoch = entry.follower.epoch { head.epoch = epoch }
         return head
     }
@@ -300,7 +302,7 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
     /// registration (a publish after the reply then gives the group's batches to this node too).
     private func attach(_ subscription: Subscription, start: SubscriptionStart, group: [UInt8]?, to entry: FollowedTopic,
                         answer: @escaping (Result<StreamHead?, TopicStoreError>) -> Void) {
-        let firstHere = group.map { entry.groupMembers[$0] == nil } ?? false
+        let firstHere = group.map { entry.groupRings[$0] == nil } ?? false
         let result = Result { () throws(TopicStoreError) in try attach(subscription, start: start, group: group, to: entry) }
         guard firstHere, let group, case .success = result else {
             answer(result)
@@ -314,8 +316,9 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
     private func read(_ entry: FollowedTopic, after: UInt64) {
         entry.follower.pause()
         entry.reading = true
-        let command = StreamReadScript.read(entry.keys, after: after, count: local.currentSettings.ring.capacity,
-                                            candidateEpoch: candidates.next())
+        let settings = local.currentSettings
+        let command = StreamReadScript.read(entry.keys, after: after, count: settings.ring.capacity,
+                                            candidateEpoch: candidates.next(), ttlMs: settings.lingerMs + RedisTopicStore.followerTTLSlackMs)
         connection.send(command) { [weak self, weak entry] result in
             guard let self, let entry, followed[entry.name] === entry else { return }
             entry.reading = false
@@ -366,6 +369,7 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
                     return
                 }
                 entry.topic = topic
+                if !entry.groupRings.isEmpty { local.pin(topic) }  // it feeds the groups' rings here
             }
             hand(outcomes, to: entry)
             if let after = thenFetch { fetch(entry, after: after) }
@@ -383,7 +387,9 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
     private func restart(_ entry: FollowedTopic) {
         let epoch = entry.follower.epoch.map { String(decoding: $0, as: UTF8.self) } ?? "?"
         if let topic = entry.topic {
-            let tokens = topic.cursors.filter { !$0.isPattern }.map(\.connectionToken)
+            // Concrete subscribers, queue group members included, cannot go on: their sequences would go back.
+            let tokens = (topic.cursors.filter { !$0.isPattern } + entry.groupRings.values.flatMap { $0.cursors })
+                .map(\.connectionToken)
             logger.warn("the stream of \(String(decoding: entry.name, as: UTF8.self)) was replaced in Redis (new epoch \(epoch)): "
                         + "\(tokens.count) subscription(s) ended with BYE stream-reset")
             if !tokens.isEmpty {
@@ -429,19 +435,21 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
     }
 
     /// One message into the ring at the position its sequence names (what came before it and
-    /// was not handed on is skipped: subscribers behind get `LAGGED`), marked for the queue
-    /// groups here that another node delivers it to.
+    /// was not handed on is skipped: subscribers behind get `LAGGED`), and into the ring of each
+    /// queue group here that the message's batch was given to (or that no node was given:
+    /// then every node's members may have it, rather than none).
     private func deliver(_ message: ChannelMessage, to topic: Topic, of entry: FollowedTopic) {
         let position = message.seq - 1
         let tail = topic.sender.positions.tail
         if tail > position { return }  // already in the ring (the follower hands each sequence once)
         if tail < position { topic.sender.skip(to: position) }
-        var skipped: UInt32 = 0
-        for (group, bit) in entry.groupBits {
-            if let node = message.node(for: group), !node.elementsEqual(nodeID) { skipped |= bit }
+        var rings: [Topic] = []
+        for (group, ring) in entry.groupRings {
+            if let node = message.node(for: group), !node.elementsEqual(nodeID) { continue }
+            rings.append(ring)
         }
         message.payload.withUnsafeBytes { payload in
-            _ = local.publishFromEngine(payload, to: topic, skippedGroups: skipped)
+            local.publishFromEngine(payload, seq: message.seq, to: topic, groupRings: rings)
         }
     }
 
@@ -510,7 +518,7 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
 
     /// This node no longer reads `topic` (its local topic was freed): its channel is let go.
     private func unfollow(_ topic: Topic) {
-        guard let entry = followed[topic.name], entry.topic === topic, entry.waiters.isEmpty else { return }
+        guard let entry = followed[topic.name], entry.topic === topic, entry.waiters.isEmpty, entry.groupRings.isEmpty else { return }
         followed[topic.name] = nil
         if entry.viaChannel { connection.sendWithoutReply([Array("UNSUBSCRIBE".utf8), entry.keys.channel]) }
     }
@@ -520,31 +528,38 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
     /// How long a registration of this node's group members lives in Redis without renewal,
     /// and how often it is renewed.
     static let registrationTTLms = 15_000
+    /// A followed stream lives `linger_ms` plus this in Redis, renewed every
+    /// ``registrationRenewalMs`` by each node that follows it.
+    static let followerTTLSlackMs = 15_000
     static let registrationRenewalMs: Int64 = 5_000
 
-    /// `subscription` joined queue group `group` of a concrete topic here: the first member
-    /// here takes a bit of the topic's groups here (and is registered in the topic's groups
-    /// hash by the caller: the script then gives the group's batches to its nodes in turn).
-    private func join(_ group: [UInt8], _ subscription: Subscription, of entry: FollowedTopic) {
+    /// Attaches `subscription`, a member of queue group `group` of `entry`'s topic, to that
+    /// group's ring on this node: the messages whose batch the script gave to this node (the
+    /// first member here makes the ring, pins the topic's ring, which follows the stream, and
+    /// is registered in the topic's groups hash by the caller). Members elsewhere have the
+    /// other batches. `from=` and `last=` do not apply: the group's ring starts at the head.
+    private func join(_ group: [UInt8], _ subscription: Subscription, of entry: FollowedTopic) throws(TopicStoreError) -> StreamHead? {
+        let ring: Topic
+        if let existing = entry.groupRings[group] {
+            ring = existing
+        } else {
+            guard let made = local.makeGroupRing(named: entry.name) else { throw .tooManyTopics(limit: local.currentSettings.maxTopics) }
+            ring = made
+            entry.groupRings[group] = made
+            if let topic = entry.topic { local.pin(topic) }
+        }
+        local.subscribe(subscription, toGroupRing: ring, group: group)
         memberGroup[ObjectIdentifier(subscription)] = group
-        entry.groupMembers[group, default: 0] += 1
-        if entry.groupMembers[group] == 1 {
-            let used = entry.groupBits.values.reduce(0, |)
-            if let free = (0..<32).first(where: { used & (1 << $0) == 0 }) { entry.groupBits[group] = 1 << UInt32(free) }
-        }
-        // The share the group's members here read through passes over what other nodes deliver.
-        if let bit = entry.groupBits[group] {
-            for cursor in subscription.cursors { cursor.share?.engineBit = bit }
-        }
+        return StreamHead(epoch: entry.follower.epoch ?? [], head: entry.follower.last)
     }
 
-    /// A member of `group` on `topic` left: the last one here takes the registration back.
+    /// A member of `group` on `topic` left (detached already): the last one here closes the
+    /// group's ring here and takes the registration back.
     private func leave(_ group: [UInt8], of topic: [UInt8]) {
         let entry = followed[topic]
-        let members = (entry?.groupMembers[group] ?? 1) - 1
-        entry?.groupMembers[group] = members > 0 ? members : nil
-        guard members <= 0 else { return }
-        entry?.groupBits[group] = nil
+        if let ring = entry?.groupRings[group], ring.receiverCount > 0 { return }
+        if let ring = entry?.groupRings.removeValue(forKey: group) { ring.sender.close() }
+        if let entry, entry.groupRings.isEmpty, let main = entry.topic { local.unpin(main) }
         let keys = entry?.keys ?? RedisTopicKeys(prefix: RedisTopicStore.keyPrefix, topic: topic)
         connection.send([Array("HDEL".utf8), keys.groups, registrationField(group)]) { _ in }
     }
@@ -562,6 +577,7 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
     static let registrationScript = """
         local t = redis.call('TIME')
         redis.call('HSET', KEYS[1], ARGV[1], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[2]))
+        if tonumber(ARGV[2]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
         return 1
         """
 
@@ -569,7 +585,13 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
         reactor.addTimer(at: monotonicMilliseconds() + RedisTopicStore.registrationRenewalMs) { [weak self] in
             guard let self else { return }
             if connection.isReady {
-                for entry in followed.values { for group in entry.groupMembers.keys { register(group, of: entry) } }
+                let ttl = Array(String(local.currentSettings.lingerMs + RedisTopicStore.followerTTLSlackMs).utf8)
+                for entry in followed.values {
+                    for group in entry.groupRings.keys { register(group, of: entry) }
+                    // The stream lives while some node follows it (and linger_ms after).
+                    connection.send([Array("PEXPIRE".utf8), entry.keys.meta, ttl]) { _ in }
+                    connection.send([Array("PEXPIRE".utf8), entry.keys.stream, ttl]) { _ in }
+                }
             }
             renewRegistrationsLater()
         }
@@ -611,7 +633,7 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
         loadScripts()
         for glob in patternUsers.keys { connection.sendWithoutReply([Array("PSUBSCRIBE".utf8), glob]) }
         for entry in Array(followed.values) {
-            for group in entry.groupMembers.keys { register(group, of: entry) }
+            for group in entry.groupRings.keys { register(group, of: entry) }
             if entry.viaChannel { connection.sendWithoutReply([Array("SUBSCRIBE".utf8), entry.keys.channel]) }
             if entry.topic != nil { catchUp(entry) }
         }
@@ -687,11 +709,10 @@ final class FollowedTopic {
     var waiters: [Waiter] = []
     /// Whether a read of the stream (``StreamReadScript``) is out.
     var reading = false
-    /// Queue groups of this topic with members here, and how many.
-    var groupMembers: [[UInt8]: Int] = [:]
-    /// Each such group's bit (``GroupShare/engineBit``; a 33rd group gets none: its members
-    /// here take every message, as on a broker on its own).
-    var groupBits: [[UInt8]: UInt32] = [:]
+    /// The ring of each queue group of this topic with members here: the messages whose
+    /// batch the script gave to this node (positions are not sequences there: each message's
+    /// version 2 frame is made with its sequence before it goes in).
+    var groupRings: [[UInt8]: Topic] = [:]
 
     init(name: [UInt8]) {
         self.name = name

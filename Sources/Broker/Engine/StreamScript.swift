@@ -42,12 +42,15 @@ struct RedisTopicKeys: Equatable, Sendable {
 ///    `a`: the groups' nodes), dropping the entries whose messages are all older than the
 ///    newest `capacity` (`XADD ... MINID`);
 /// 5. sends `<epoch> <first> <assign> <batch>` on the topic's channel (`PUBLISH`), whose reply
-///    is the number of Redis subscriptions that received it: the nodes following the topic.
+///    is the number of Redis subscriptions that received it: the nodes following the topic;
+/// 6. sets how long the stream lives: `linger_ms` when no node follows the topic (with 0 it is
+///    deleted at once, as a local broker frees it), else `linger_ms` + 15 s, which the
+///    following nodes renew every 5 s (``RedisTopicStore/followerTTLSlackMs``).
 ///
 /// The reply is `[epoch, first, nodes]`.
 enum StreamScript {
     /// The script's source. KEYS: meta, stream, groups. ARGV: batch, count, capacity,
-    /// candidate epoch, channel.
+    /// candidate epoch, channel, linger (ms).
     static let source = """
         if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[4]) == 1 then redis.call('DEL', KEYS[2]) end
         local epoch = redis.call('HGET', KEYS[1], 'epoch')
@@ -85,6 +88,16 @@ enum StreamScript {
         if floor < 1 then floor = 1 end
         redis.call('XADD', KEYS[2], 'MINID', floor .. '-0', last .. '-0', 'p', ARGV[1], 'a', assign)
         local nodes = redis.call('PUBLISH', ARGV[5], epoch .. ' ' .. first .. ' ' .. assign .. ' ' .. ARGV[1])
+        local linger = tonumber(ARGV[6])
+        if nodes > 0 then
+          redis.call('PEXPIRE', KEYS[1], linger + 15000)
+          redis.call('PEXPIRE', KEYS[2], linger + 15000)
+        elseif linger == 0 then
+          redis.call('DEL', KEYS[1], KEYS[2])
+        else
+          redis.call('PEXPIRE', KEYS[1], linger)
+          redis.call('PEXPIRE', KEYS[2], linger)
+        end
         return {epoch, first, nodes}
         """
 
@@ -93,11 +106,11 @@ enum StreamScript {
 
     /// `EVALSHA` (or, with `loading`, `EVAL` with the source: for a Redis that does not have
     /// the script cached yet, answered `NOSCRIPT`) publishing `batch` to the topic at `keys`.
-    static func publish(_ batch: PayloadBatch, keys: RedisTopicKeys, capacity: Int, candidateEpoch: [UInt8],
+    static func publish(_ batch: PayloadBatch, keys: RedisTopicKeys, capacity: Int, candidateEpoch: [UInt8], lingerMs: Int = 60_000,
                         loading: Bool = false) -> [[UInt8]] {
         let head: [[UInt8]] = loading ? [Array("EVAL".utf8), Array(source.utf8)] : [Array("EVALSHA".utf8), Array(sha1Hex.utf8)]
         return head + [Array("3".utf8), keys.meta, keys.stream, keys.groups, batch.bytes, Array(String(batch.count).utf8),
-                       Array(String(capacity).utf8), candidateEpoch, keys.channel]
+                       Array(String(capacity).utf8), candidateEpoch, keys.channel, Array(String(lingerMs).utf8)]
     }
 
     /// Whether `reply` says the script is not cached (then send it again with `loading`).
@@ -165,17 +178,20 @@ struct PayloadBatch: Sendable {
 /// publish, when it has none: a `SUB` makes the stream), its head, and its entries after a
 /// sequence. Sent with `EVAL` (it runs once per topic a node begins to follow, not per message).
 enum StreamReadScript {
-    /// KEYS: meta, stream. ARGV: candidate epoch, the first id (`-` or `(<seq>-0`), count.
+    /// KEYS: meta, stream. ARGV: candidate epoch, the first id (`-` or `(<seq>-0`), count, how
+    /// long the stream lives unless renewed (ms).
     static let source = """
         if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then redis.call('DEL', KEYS[2]) end
+        redis.call('PEXPIRE', KEYS[1], ARGV[4])
+        redis.call('PEXPIRE', KEYS[2], ARGV[4])
         local meta = redis.call('HMGET', KEYS[1], 'epoch', 'seq')
         return {meta[1], tonumber(meta[2]) or 0, redis.call('XRANGE', KEYS[2], ARGV[2], '+', 'COUNT', ARGV[3])}
         """
 
     /// The command reading the stream at `keys` after sequence `after` (0: from its start).
-    static func read(_ keys: RedisTopicKeys, after: UInt64, count: Int, candidateEpoch: [UInt8]) -> [[UInt8]] {
+    static func read(_ keys: RedisTopicKeys, after: UInt64, count: Int, candidateEpoch: [UInt8], ttlMs: Int) -> [[UInt8]] {
         [Array("EVAL".utf8), Array(source.utf8), Array("2".utf8), keys.meta, keys.stream, candidateEpoch,
-         after == 0 ? Array("-".utf8) : Array("(\(after)-0".utf8), Array(String(count).utf8)]
+         after == 0 ? Array("-".utf8) : Array("(\(after)-0".utf8), Array(String(count).utf8), Array(String(ttlMs).utf8)]
     }
 
     /// What the read found.

@@ -27,6 +27,8 @@ final class LocalTopicStore: TopicStore {
         var groupOf: [ObjectIdentifier: QueueGroup] = [:]
         /// The epoch number the next stream gets (its token: ``epochs``).
         var nextEpochNumber: UInt64 = 0
+        /// Topics that are not freed while pinned (``pin(_:)``).
+        var pinned: Set<ObjectIdentifier> = []
         /// Live settings (written by ``update(_:)``).
         var settings: TopicStoreSettings
 
@@ -127,20 +129,60 @@ final class LocalTopicStore: TopicStore {
         return PublishOutcome(receivers: sent.receivers, seq: (sent.position ?? 0) &+ 1)
     }
 
-    /// Sends one message that the cluster engine ordered into `topic`'s ring at its tail
-    /// (the engine placed the tail first), with the queue groups of this node that pass over
-    /// it (``Message/skippedGroups``). Returns false when the ring was closed.
-    @discardableResult
-    func publishFromEngine(_ payload: UnsafeRawBufferPointer, to topic: Topic, skippedGroups: UInt32) -> Bool {
+    /// Sends one message that the cluster engine ordered: into `topic`'s ring at its tail (the
+    /// engine placed the tail first), and into each of `groupRings` (a queue group's ring of
+    /// the messages given to this node, ``makeGroupRing(named:)``): one message, shared. Its
+    /// version 2 frame is made first with `seq` when it goes to a group ring, whose positions
+    /// are not sequences.
+    func publishFromEngine(_ payload: UnsafeRawBufferPointer, seq: UInt64, to topic: Topic, groupRings: [Topic]) {
+        let versionTwoRoom = topic.hasVersionTwoReaders || groupRings.contains { $0.hasVersionTwoReaders }
         let message = topic.name.withUnsafeBytes { name in
-            Message.make(topic: name, payload: payload, lineSafe: nil, versionTwoRoom: topic.hasVersionTwoReaders)
+            Message.make(topic: name, payload: payload, lineSafe: nil, versionTwoRoom: versionTwoRoom)
+        }
+        let weight = message.weight
+        if !groupRings.isEmpty {
+            message.makeVersionTwoFrame(seq: seq)  // before any ring holds it: no reader yet
+            for ring in groupRings {
+                if !message.isLineSafe { ring.markCarriesMultiline() }
+                ring.sender.sendLocated(message, weight: weight)
+            }
         }
         if !message.isLineSafe { topic.markCarriesMultiline() }
-        if skippedGroups != 0 { message.setSkippedGroups(skippedGroups) }
-        let weight = message.weight
-        let sent = topic.sender.sendLocated(consume message, weight: weight)
+        topic.sender.sendLocated(consume message, weight: weight)
         if heldBytes.bytes > budgetBytes.load(ordering: .relaxed) { enforceBudget() }
-        return sent.position != nil
+    }
+
+    /// A ring named `name` that is not a topic of the store (no lookup finds it, no sweep frees
+    /// it): a cluster queue group's messages on this node. Nil at `max_topics`. Its owner closes it.
+    func makeGroupRing(named name: [UInt8]) -> Topic? {
+        let limits = currentSettings.ring
+        return try? Topic(name: name, epochNumber: 0, limits: limits, account: heldBytes)
+    }
+
+    /// Attaches `subscription`, a member of queue group `group`, to `ring` (``makeGroupRing(named:)``),
+    /// at its tail; it leaves with ``unsubscribe(_:)``.
+    func subscribe(_ subscription: Subscription, toGroupRing ring: Topic, group name: [UInt8]) {
+        state.withLock { state in
+            let group = joinGroup(name, subscription, in: &state)
+            _ = subscription.attach(to: ring, start: .tail, group: group)
+        }
+    }
+
+    /// Keeps `topic` from being freed (by linger, sweep or budget) until ``unpin(_:)``: a
+    /// cluster topic whose queue groups here are fed from its stream.
+    func pin(_ topic: Topic) {
+        state.withLock { state in
+            state.pinned.insert(ObjectIdentifier(topic))
+            state.lingering[ObjectIdentifier(topic)] = nil
+        }
+    }
+
+    /// Lets `topic` be freed again (it lingers from now when nothing else reads it).
+    func unpin(_ topic: Topic) {
+        state.withLock { state in
+            guard state.pinned.remove(ObjectIdentifier(topic)) != nil else { return }
+            if !topic.hasConcreteSubscription { startLingering(topic, in: &state) }
+        }
     }
 
     /// Makes the message and moves it into `topic`'s ring (position nil: the ring was
@@ -194,13 +236,7 @@ final class LocalTopicStore: TopicStore {
     /// every existing topic it matches.
     func subscribe(_ subscription: Subscription, start: SubscriptionStart, group name: [UInt8]?) throws(TopicStoreError) -> StreamHead? {
         let result: Result<StreamHead?, TopicStoreError> = state.withLock { state in
-            if let name {
-                let key = GroupKey(pattern: subscription.pattern, name: name)
-                let group = state.groups[key] ?? QueueGroup(key: key)
-                state.groups[key] = group
-                group.members.append(subscription)
-                state.groupOf[ObjectIdentifier(subscription)] = group
-            }
+            if let name { joinGroup(name, subscription, in: &state) }
             if subscription.isPattern {
                 state.patterns.insert(subscription)
                 let group = state.group(of: subscription)
@@ -225,6 +261,17 @@ final class LocalTopicStore: TopicStore {
             }
         }
         return try result.get()
+    }
+
+    /// Puts `subscription` in its queue group of name `name` (made if needed).
+    @discardableResult
+    private func joinGroup(_ name: [UInt8], _ subscription: Subscription, in state: inout State) -> QueueGroup {
+        let key = GroupKey(pattern: subscription.pattern, name: name)
+        let group = state.groups[key] ?? QueueGroup(key: key)
+        state.groups[key] = group
+        group.members.append(subscription)
+        state.groupOf[ObjectIdentifier(subscription)] = group
+        return group
     }
 
     /// Takes `subscription` out of its queue group; the group ends with its last member.
@@ -334,7 +381,7 @@ final class LocalTopicStore: TopicStore {
     /// Frees `topic` now, whoever still reads it: its ring closes (its cursors read what
     /// is left, then `closed`). For a stream that another process replaced (``RedisTopicStore``).
     func retireNow(_ topic: Topic) {
-        state.withLock { state in retire(topic, in: &state) }
+        state.withLock { state in retire(topic, in: &state, evenPinned: true) }
     }
 
     /// The topic called `name`, if it exists.
@@ -434,7 +481,8 @@ final class LocalTopicStore: TopicStore {
     }
 
     private func startLingering(_ topic: Topic, in state: inout State) {
-        guard state.topics[topic.name] === topic, state.lingering[ObjectIdentifier(topic)] == nil else { return }
+        guard state.topics[topic.name] === topic, state.lingering[ObjectIdentifier(topic)] == nil,
+              state.pinned.isEmpty || !state.pinned.contains(ObjectIdentifier(topic)) else { return }
         state.lingerCount += 1
         state.lingering[ObjectIdentifier(topic)] = Linger(
             topic: topic, sinceMs: monotonicMilliseconds(), seenTail: topic.sender.positions.tail, rank: state.lingerCount)
@@ -444,7 +492,11 @@ final class LocalTopicStore: TopicStore {
         state.lingering[ObjectIdentifier(topic)] = nil
     }
 
-    private func retire(_ topic: Topic, in state: inout State) {
+    private func retire(_ topic: Topic, in state: inout State, evenPinned: Bool = false) {
+        if !state.pinned.isEmpty, state.pinned.contains(ObjectIdentifier(topic)) {
+            guard evenPinned else { return }
+            state.pinned.remove(ObjectIdentifier(topic))
+        }
         state.lingering[ObjectIdentifier(topic)] = nil
         guard let current = state.topics[topic.name], current === topic else { return }
         state.topics[topic.name] = nil

@@ -48,10 +48,6 @@ public struct Message: @unchecked Sendable {
         var versionTwoIsWhole = false
         /// Whether room for the version 2 frame was reserved after the version 1 frame.
         var hasVersionTwoRoom: Bool
-        /// Queue groups of this node (bits, ``GroupShare/engineBit``) that another node of a
-        /// cluster delivers this message to: their members here pass over it. Set before the
-        /// message is shared; it fits in the header's padding (the header stays 48 bytes).
-        var skippedGroups: UInt32 = 0
     }
 
     /// Tail-allocated storage: the header, then the version 1 frame.
@@ -151,15 +147,6 @@ public struct Message: @unchecked Sendable {
 
     /// Whether the payload can be written as a version 1 `MSG` line.
     public var isLineSafe: Bool { storage.withUnsafeMutablePointerToHeader { $0.pointee.isLineSafe } }
-
-    /// The queue groups (bits) whose members on this node pass over this message (another
-    /// node delivers it to them). 0 but in a cluster.
-    var skippedGroups: UInt32 { storage.withUnsafeMutablePointerToHeader { $0.pointee.skippedGroups } }
-
-    /// Sets ``skippedGroups``: only before the message is sent into a ring.
-    func setSkippedGroups(_ bits: UInt32) {
-        storage.withUnsafeMutablePointerToHeader { $0.pointee.skippedGroups = bits }
-    }
 
     /// Makes the version 2 frame, with `seq` (the message's sequence in its stream),
     /// unless a reader made it before. Call only inside the lock of the ring that holds

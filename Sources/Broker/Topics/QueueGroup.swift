@@ -65,10 +65,6 @@ final class GroupShare: BroadcastWaker, @unchecked Sendable {
     unowned let group: QueueGroup
     /// Member cursors on this share (guarded by the registry's lock).
     var cursorCount = 0
-    /// In a cluster, this group's bit among the topic's groups on this node: its members pass
-    /// over messages whose ``Message/skippedGroups`` has it (another node delivers them). 0:
-    /// none (a broker on its own). Set on the loop, by the engine, after a member attaches.
-    var engineBit: UInt32 = 0
     /// Member cursors that found nothing to read and wait for a send.
     private let waiting = PthreadLock<[Cursor]>([])
 

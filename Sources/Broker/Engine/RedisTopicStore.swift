@@ -502,6 +502,7 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
 
     /// Back-fills a gap from the stream (`XRANGE`); a failed read pauses the topic until a catch-up.
     private func fetch(_ entry: FollowedTopic, after: UInt64) {
+        logger.debug("a gap in \(String(decoding: entry.name, as: UTF8.self)) after \(after): reading the stream")
         let count = max(1, local.currentSettings.ring.capacity)
         let generation = entry.follower.generation
         connection.send(StreamEntries.read(entry.keys, after: after, count: count)) { [weak self, weak entry] result in

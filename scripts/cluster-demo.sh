@@ -10,6 +10,7 @@ case "$first" in ''|*[!0-9]*) echo "usage: $0 [FIRST_PORT]" >&2; exit 64;; esac
 redis_port=${REDIS_PORT:-16380}
 command -v redis-server >/dev/null || { echo "cluster-demo: redis-server is not installed (apt-get install redis-server)" >&2; exit 69; }
 swift build -c release --product broker-server >/dev/null
+swift build -c release --product broker-cli >/dev/null
 bin=.build/release/broker-server
 logs=$(mktemp -d)
 pids=()

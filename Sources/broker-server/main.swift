@@ -47,6 +47,7 @@ case let .run(config, configPath, overriddenKeys):
     } catch {
         if case .cannotListen = error { fail(error.description, exitCode: 69) }
         if case let .configuration(configError) = error { fail(configError.description, exitCode: configError.exitCode) }
+        if case .conflict = error { fail(error.description, exitCode: ConfigError.exitConfig) }
         fail(error.description, exitCode: 71)
     }
     // The readiness line: exactly this, on stdout, in one write (stdout carries nothing else).
@@ -57,10 +58,17 @@ case let .run(config, configPath, overriddenKeys):
         logger.warn("listening on the non-loopback address \(address) without auth_token: anyone who can reach it may publish and subscribe")
     }
     if let metricsAddress {
-        // The second readiness line, after the first, also in one write.
-        let metricsReady = Array("metrics listening on \(metricsAddress)\n".utf8)
-        _ = metricsReady.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
-        logger.info("metrics listening on \(metricsAddress)")
+        // The HTTP listener's readiness lines, after the first, each in one write: `metrics
+        // listening on` first while metrics_port is used (what waits for it keeps working),
+        // then `http listening on`.
+        var lines = ""
+        if config.metricsPort != 0 { lines += "metrics listening on \(metricsAddress)\n" }
+        lines += "http listening on \(metricsAddress)\n"
+        for line in lines.split(separator: "\n") {
+            let bytes = Array((line + "\n").utf8)
+            _ = bytes.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+            logger.info(String(line))
+        }
     }
 
     let signals = try? spawnSignalThread(watcher: watcher, server: server, logger: logger,

@@ -140,6 +140,26 @@ final class TestClient {
         }
     }
 
+    /// Exactly `count` bytes (after what lines were read), or nil at end of file first.
+    func readBytes(_ count: Int) throws -> [UInt8]? {
+        while buffer.count - start < count {
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let received = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if received == 0 { return nil }
+            if received < 0 {
+                if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK { throw ClientError("no \(count) bytes within \(ioGuardSeconds) s") }
+                if errno == ECONNRESET { return nil }
+                throw ClientError("recv: errno \(errno)")
+            }
+            buffer.append(contentsOf: chunk[0..<received])
+        }
+        let bytes = Array(buffer[start..<(start + count)])
+        start += count
+        scanned = start
+        return bytes
+    }
+
     /// The next line; end of file is a failure.
     func line() throws -> String {
         guard let line = try readLine() else { throw ClientError("end of file instead of a line") }

@@ -76,7 +76,7 @@ import Testing
 
     @Test func onlyRestartKeysAreReportedAsNotReloadingLive() {
         let restart = ConfigKey.all.filter { !$0.reloadsLive }.map(\.name)
-        #expect(restart == ["host", "port", "threads", "metrics_port", "engine", "engine_password_file"])
+        #expect(restart == ["host", "port", "threads", "metrics_port", "http_port", "engine", "engine_password_file"])
         #expect(ConfigKey.named("capacity")?.applyPath == .liveForNewTopics(.capacity))
         #expect(ConfigKey.named("tcp_keepalive_s")?.applyPath.summary == "yes (new connections)")
         #expect(ConfigKey.named("shutdown_grace_ms")?.applyPath == .atShutdown)

@@ -60,6 +60,7 @@ import Testing
         source.logLevel = .warn
         source.statsIntervalMs = 0
         source.metricsPort = 9100
+        source.httpPort = 9100
         source.metricsTopTopics = 5
         source.authToken = "t0ken"
         source.authTokenFile = "/run/token"

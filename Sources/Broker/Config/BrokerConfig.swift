@@ -49,8 +49,13 @@ public struct BrokerConfig: Sendable, Equatable {
     public var logLevel: LogLevel = .info
     /// `stats_interval_ms`: period of the `$SYS.stats` line; 0 = off.
     public var statsIntervalMs: Int = 10_000
-    /// `metrics_port`: the Prometheus HTTP port; 0 = off.
+    /// `metrics_port`: the Prometheus HTTP port; 0 = off. Another name for `http_port`.
     public var metricsPort: Int = 0
+    /// `http_port`: the HTTP listener (WebSocket at `/ws`, `/metrics`, `/healthz`); 0 = off.
+    public var httpPort: Int = 0
+
+    /// The HTTP listener's port: `http_port`, else `metrics_port` (0: none).
+    public var httpListenerPort: Int { httpPort != 0 ? httpPort : metricsPort }
     /// `metrics_top_topics`: cap on per-topic metric series.
     public var metricsTopTopics: Int = 20
     /// `auth_token`: the token clients must send with AUTH; empty = no authentication.

@@ -78,6 +78,9 @@ struct HTTPRequestReader: Sendable {
     private var bytes: [UInt8] = []
     /// The final result, once there is one.
     private var result: HTTPReadResult?
+    /// Bytes of the last chunk fed that came after the head (a body, or an upgraded
+    /// protocol's first bytes), once the head is complete.
+    private(set) var leftover: [UInt8] = []
 
     init(maxHeadBytes: Int = 8192) {
         self.maxHeadBytes = maxHeadBytes
@@ -86,7 +89,9 @@ struct HTTPRequestReader: Sendable {
     /// Feeds the next bytes of the connection.
     mutating func feed(_ chunk: some Collection<UInt8>) -> HTTPReadResult {
         if let result { return result }
+        var taken = 0
         for byte in chunk {
+            taken += 1
             // A line ending other than CRLF is refused at once, not when the head would end.
             let previous = bytes.last
             if (byte == 0x0A && previous != 0x0D) || (previous == 0x0D && byte != 0x0A) {
@@ -96,6 +101,7 @@ struct HTTPRequestReader: Sendable {
             bytes.append(byte)
             if let end = headEnd() {
                 let parsed = Self.parse(bytes[..<end])
+                leftover = Array(chunk.dropFirst(taken))
                 result = parsed
                 return parsed
             }

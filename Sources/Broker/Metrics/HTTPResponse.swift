@@ -53,13 +53,16 @@ struct HTTPResponse: Sendable {
     }
 }
 
-/// The two resources the endpoint serves, and the decision for every other
-/// request: only `GET` of `/metrics` or `/healthz` is served. A value; any thread.
+/// The resources the HTTP endpoint serves, and the decision for every other
+/// request: `GET` of `/metrics` or `/healthz`, and the WebSocket upgrade at `/ws`.
+/// A value; any thread.
 enum MetricsRoute: Equatable, Sendable {
     /// `GET /metrics`: the exposition.
     case metrics
     /// `GET /healthz`: `ok`.
     case health
+    /// `GET /ws` with a valid WebSocket handshake: switch protocols (RFC 6455).
+    case webSocket(key: String)
     /// Anything else: this response.
     case refuse(HTTPStatus)
 
@@ -69,6 +72,12 @@ enum MetricsRoute: Equatable, Sendable {
         switch head.path {
         case "/metrics": known = .metrics
         case "/healthz": known = .health
+        case "/ws":
+            switch WebSocketUpgrade.decide(head) {
+            case let .accept(key): self = .webSocket(key: key)
+            case let .refuse(status, _): self = .refuse(status)
+            }
+            return
         default:
             self = .refuse(.notFound)
             return

@@ -1,5 +1,6 @@
 // The metrics endpoint on a loop's reactor: GET /metrics and GET /healthz over HTTP/1.1.
 import Posix
+import Protocol
 import Dispatch
 import Glibc
 
@@ -42,6 +43,10 @@ final class MetricsEndpoint: ReactorHandler {
     private let renderQueue = DispatchQueue(label: "broker.metrics.render")
     /// The loop's mailbox, through which a rendered body comes back.
     private let mailbox: LoopMailbox
+    /// Takes an upgraded connection as a WebSocket session (the loop sets it): the socket's
+    /// descriptor (a duplicate, now the caller's), the peer, the 101 response, and the bytes
+    /// read after the request head. Returns false when the broker takes no more connections.
+    var adoptWebSocket: (Int32, SocketAddress, [UInt8], [UInt8]) -> Bool = { _, _, _, _ in false }
     /// Where requests are read (one per endpoint; reads never overlap on one loop).
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
 
@@ -78,7 +83,8 @@ final class MetricsEndpoint: ReactorHandler {
                 continue
             }
             let connectionToken = reactor.reserveToken()
-            let connection = MetricsHTTPConnection(socket: accepted.socket, token: connectionToken, endpoint: self)
+            let peer = accepted.peer
+            let connection = MetricsHTTPConnection(socket: accepted.socket, peer: peer, token: connectionToken, endpoint: self)
             do {
                 try reactor.register(connection.socket.fd, events: EpollBits.readable | EpollBits.readHangup,
                                      token: connectionToken, handler: connection)
@@ -119,9 +125,15 @@ final class MetricsEndpoint: ReactorHandler {
                 return .plain(.serviceUnavailable, "engine unreachable: publishes are refused (engine-unavailable)")
             }
             return .plain(.ok, "ok")
+        case .webSocket:
+            return nil  // the connection is handed to the loop as a WebSocket session
         case .refuse(.methodNotAllowed):
             var response = HTTPResponse.plain(.methodNotAllowed)
             response.extraHeaders = [("Allow", "GET")]
+            return response
+        case .refuse(.upgradeRequired):
+            var response = HTTPResponse.plain(.upgradeRequired, "a WebSocket handshake with Sec-WebSocket-Version: 13 is needed")
+            response.extraHeaders = [("Sec-WebSocket-Version", "13")]
             return response
         case let .refuse(status):
             return .plain(status)
@@ -163,6 +175,8 @@ final class MetricsHTTPConnection: ReactorHandler {
 
     /// The socket; closed with the connection object.
     let socket: SocketHandle
+    /// The client's address.
+    let peer: SocketAddress
     let token: ReactorToken
     /// `unowned(unsafe)`: the endpoint owns its connections and closes them before it goes.
     private unowned(unsafe) let endpoint: MetricsEndpoint
@@ -172,8 +186,9 @@ final class MetricsHTTPConnection: ReactorHandler {
     /// Cuts the connection off when it has not finished in time.
     private var deadline: ReactorTimer?
 
-    init(socket: consuming SocketHandle, token: ReactorToken, endpoint: MetricsEndpoint) {
+    init(socket: consuming SocketHandle, peer: SocketAddress, token: ReactorToken, endpoint: MetricsEndpoint) {
         self.socket = socket
+        self.peer = peer
         self.token = token
         self.endpoint = endpoint
     }
@@ -237,7 +252,12 @@ final class MetricsHTTPConnection: ReactorHandler {
             case .needMore:
                 continue
             case let .complete(head):
-                if let response = endpoint.response(for: MetricsRoute(head)) {
+                let route = MetricsRoute(head)
+                if case let .webSocket(key) = route {
+                    upgrade(key: key)
+                    return
+                }
+                if let response = endpoint.response(for: route) {
                     respond(with: response)
                 } else {
                     phase = .rendering
@@ -255,6 +275,23 @@ final class MetricsHTTPConnection: ReactorHandler {
                 return
             }
         }
+    }
+
+    /// Hands the connection to the loop as a WebSocket session (a duplicate of the socket's
+    /// descriptor; this connection then closes its own), or answers 503 when it cannot.
+    private func upgrade(key: String) {
+        let duplicate = Glibc.dup(socket.fd)
+        guard duplicate >= 0 else {
+            endpoint.context.logger.warn("WebSocket: cannot take the connection: \(SystemError("dup", errno: errno))")
+            respond(with: .plain(.serviceUnavailable, "the broker cannot take this connection now"))
+            return
+        }
+        guard endpoint.adoptWebSocket(duplicate, peer, WebSocketHandshake.response(for: key), reader.leftover) else {
+            _ = Glibc.close(duplicate)
+            respond(with: .plain(.serviceUnavailable, "the broker takes no more connections"))
+            return
+        }
+        close()
     }
 
     private func respond(with response: HTTPResponse) {

@@ -282,6 +282,35 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
         context.logger.info("connection opened", connection: id, peer: session.peer)
     }
 
+    /// Takes an upgraded HTTP connection (its descriptor `fd`) as a WebSocket session, writing
+    /// `handshake` (the 101 response) first and reading `early` as its first bytes. False when
+    /// the broker takes no more connections (`max_connections`, shutdown): the caller answers.
+    func adoptWebSocket(fd: Int32, peer: SocketAddress, handshake: [UInt8], early: [UInt8]) -> Bool {
+        let limit = core.settings.maxConnections
+        guard shutdownDeadlineMs == nil,
+              limit == 0 || context.connectionCount.load(ordering: .relaxed) < limit else { return false }
+        context.connectionCount.wrappingAdd(1, ordering: .relaxed)
+        let socket = SocketHandle(adopting: fd)
+        socket.configureConnection(keepaliveSeconds: core.settings.tcpKeepaliveS)
+        let id = context.nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let interest = EpollBits.readable | EpollBits.readHangup | EpollBits.writable
+        let token = reactor.reserveToken()
+        let session = WebSocketSession(socket: socket, id: id, token: token, peer: peer.description, reactor: reactor,
+                                       services: services, handshake: handshake)
+        do {
+            try reactor.register(session.socket.fd, events: interest, token: token, handler: session)
+        } catch {
+            context.logger.error("cannot watch connection: \(error)", connection: id, peer: peer.description)
+            context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
+            return true  // the descriptor is the session's, and closed with it
+        }
+        session.interest = interest
+        scheduler.sessions[session.token] = session
+        context.logger.info("connection opened (WebSocket)", connection: id, peer: session.peer)
+        session.receiveEarly(early)
+        return true
+    }
+
     func sessionDidClose(_ session: Session, reason: CloseReason) {
         scheduler.sessions[session.token] = nil
         partialLines[session.token] = nil
@@ -364,6 +393,9 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
         let token = reactor.reserveToken()
         let endpoint = MetricsEndpoint(socket: socket, token: token, reactor: reactor, context: context, core: core,
                                        mailbox: mailbox, requestDeadlineMs: requestDeadlineMs)
+        endpoint.adoptWebSocket = { [unowned self] fd, peer, handshake, early in
+            adoptWebSocket(fd: fd, peer: peer, handshake: handshake, early: early)
+        }
         do {
             try reactor.register(endpoint.socket.fd, events: EpollBits.readable, token: token, handler: endpoint)
             metrics = endpoint

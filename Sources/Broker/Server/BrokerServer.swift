@@ -22,6 +22,8 @@ public enum ServerError: Error, CustomStringConvertible {
     case system(SystemError)
     /// The configuration cannot be used (an unreadable `auth_token_file`).
     case configuration(ConfigError)
+    /// Two keys that name one thing disagree (`http_port` and `metrics_port`).
+    case conflict(String)
 
     public var description: String {
         switch self {
@@ -29,6 +31,7 @@ public enum ServerError: Error, CustomStringConvertible {
         case let .cannotListen(address, error): "cannot listen on \(address): \(error.reason)"
         case let .system(error): "cannot start: \(error)"
         case let .configuration(error): error.description
+        case let .conflict(text): text
         }
     }
 }
@@ -113,8 +116,11 @@ public final class BrokerServer: Sendable {
     /// Starts the metrics HTTP server on `host:metrics_port` on its own thread and
     /// returns the address bound, or nil when `metrics_port` is 0 (off).
     public func startMetrics() throws(ServerError) -> SocketAddress? {
-        guard config.metricsPort != 0 else { return nil }
-        return try startMetrics(port: config.metricsPort)
+        if config.httpPort != 0, config.metricsPort != 0, config.httpPort != config.metricsPort {
+            throw .conflict("http_port \(config.httpPort) and metrics_port \(config.metricsPort) name one HTTP listener: set one, or both to the same port")
+        }
+        guard config.httpListenerPort != 0 else { return nil }
+        return try startMetrics(port: config.httpListenerPort)
     }
 
     /// Starts the metrics endpoint on `port` (0 picks a free one), served by

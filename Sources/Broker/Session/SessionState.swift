@@ -21,6 +21,8 @@ enum CloseReason: Equatable, CustomStringConvertible {
     case badFraming
     /// A subscription's stream was replaced by the engine (`BYE stream-reset`).
     case streamReset
+    /// The WebSocket transport closed with this close code (a protocol violation by the client).
+    case webSocket(code: UInt16)
 
     var description: String {
         switch self {
@@ -34,6 +36,7 @@ enum CloseReason: Equatable, CustomStringConvertible {
         case .authFailed: "authentication failed"
         case .badFraming: "the byte stream could not be framed (BPUB)"
         case .streamReset: "a subscribed stream was replaced in the engine"
+        case let .webSocket(code): "WebSocket close \(code)"
         }
     }
 }

@@ -296,6 +296,42 @@ struct ClusterTests {
         #expect(rest.count == 31, "the members left get everything, once")
     }
 
+    @Test func aPatternsQueueGroupAcrossThreeNodesGetsEachMessageOnceInTotal() throws {
+        let cluster = try Cluster(nodes: 3)
+        var members: [FrameClient] = []
+        for index in 0..<3 {
+            for _ in 0..<2 {
+                let member = try cluster[index].frameClient()
+                #expect(try member.request("SUB jobs.* group=workers") == .ok(nil))
+                members.append(member)
+            }
+        }
+        let other = try cluster[0].frameClient()
+        #expect(try other.request("SUB jobs.* group=auditors") == .ok(nil), "another group of the same pattern gets everything too")
+        let publisher = try cluster[1].frameClient()
+        let topics = ["jobs.a", "jobs.b", "jobs.c", "other.a"]
+        var expected: [String] = []
+        for n in 1...240 {
+            let topic = topics[n % topics.count]
+            _ = try publisher.request("PUB \(topic) \(topic)-\(n)")
+            if topic.hasPrefix("jobs.") { expected.append("\(topic)-\(n)") }
+        }
+        _ = try publisher.request("PUB jobs.end end")
+        var seen: [String] = []
+        var perNode = [0, 0, 0]
+        for (index, member) in members.enumerated() {
+            try member.send("PING done")
+            let texts = try member.frames(untilPong: "done").compactMap(\.text)
+            seen += texts
+            perNode[index / 2] += texts.count
+        }
+        #expect(seen.count == expected.count + 1, "each message to exactly one member of the group in the whole cluster")
+        #expect(Set(seen) == Set(expected + ["end"]))
+        #expect(perNode.allSatisfy { $0 > 0 }, "every node's members take a share: \(perNode)")
+        try other.send("PING done")
+        #expect(Set(try other.frames(untilPong: "done").compactMap(\.text)) == Set(expected + ["end"]))
+    }
+
     @Test func publishesAreRefusedWhileRedisIsAwayAndWorkAgainWhenItIsBack() throws {
         let metricsPort = try RedisServer.freePort()
         let cluster = try Cluster(nodes: 1)

@@ -116,6 +116,34 @@ struct RedisStreamScriptTests {
         #expect(try call(connection, on: loop, [redisBytes("HEXISTS"), keys.groups, redisBytes("g nodeB")]) == .success(.integer(0)))
     }
 
+    @Test func thePatternsThatMatchATopicGiveItsBatchesToTheirGroups() throws {
+        let redis = try RedisServer()
+        let loop = try ReactorThread()
+        defer { loop.stop() }
+        let connection = try readyConnection(on: loop, port: redis.port)
+        let patterns = RedisTopicKeys.patternGroups(prefix: redisBytes("t:"))
+        for field in ["orders.* w nodeA", "orders.> w2 nodeB", "*.eu w3 nodeC", "orders w4 nodeD", "orders.*.x w5 nodeE"] {
+            #expect(try call(connection, on: loop, [redisBytes("EVAL"), redisBytes(RedisTopicStore.registrationScript), redisBytes("1"),
+                                                    patterns, redisBytes(field), redisBytes("60000")]) == .success(.integer(1)))
+        }
+        func assignment(_ topic: String) throws -> Set<String> {
+            let keys = RedisTopicKeys(prefix: redisBytes("t:"), topic: redisBytes(topic))
+            _ = try publish(connection, on: loop, redisBytes("x"), keys: keys, capacity: 10)
+            let read = try call(connection, on: loop, [redisBytes("XREVRANGE"), keys.stream, redisBytes("+"), redisBytes("-"),
+                                                       redisBytes("COUNT"), redisBytes("1")]).get()
+            let assign = String(decoding: StreamEntries.parse(read)?.last?.assign ?? [], as: UTF8.self)
+            return assign == "-" ? [] : Set(assign.split(separator: ",").map(String.init))
+        }
+        func named(_ group: String, _ pattern: String, _ node: String) -> String {
+            String(decoding: PatternGroup.key(pattern: redisBytes(pattern), group: redisBytes(group)), as: UTF8.self) + "=" + node
+        }
+        #expect(try assignment("orders.eu") == [named("w", "orders.*", "nodeA"), named("w2", "orders.>", "nodeB"),
+                                                 named("w3", "*.eu", "nodeC")])
+        #expect(try assignment("orders.eu.x") == [named("w2", "orders.>", "nodeB"), named("w5", "orders.*.x", "nodeE")])
+        #expect(try assignment("orders") == [named("w4", "orders", "nodeD")])
+        #expect(try assignment("stock.us") == [])
+    }
+
     @Test func keysLostInRedisStartANewStreamVisibly() throws {
         let redis = try RedisServer()
         let loop = try ReactorThread()

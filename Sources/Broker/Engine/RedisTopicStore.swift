@@ -60,6 +60,10 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
     private unowned(unsafe) let reactor: Reactor
     /// The queue group each concrete group member here is in (for its leaving).
     private var memberGroup: [ObjectIdentifier: [UInt8]] = [:]
+    /// Queue groups of patterns with members here, by ``PatternGroup/key``.
+    private var patternGroups: [[UInt8]: PatternGroup] = [:]
+    /// The pattern group each of its members here is in.
+    private var patternMember: [ObjectIdentifier: [UInt8]] = [:]
     /// Subscriptions whose answer has not been given yet: the topic they wait for (concrete)
     /// or nil (a pattern waiting for its `PSUBSCRIBE` to be in effect).
     private var waiting: [ObjectIdentifier: [UInt8]?] = [:]
@@ -241,6 +245,7 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
         let topics = subscription.cursors.map(\.topic)
         local.unsubscribe(subscription)
         if let group = memberGroup.removeValue(forKey: key) { leave(group, of: subscription.pattern) }
+        if let groupKey = patternMember.removeValue(forKey: key) { leavePatternGroup(groupKey, subscription) }
         if subscription.isPattern, subscription.pattern.first != Names.reservedPrefix {
             let glob = RedisTopicStore.channelPattern(for: subscription.pattern)
             let users = (patternUsers[glob] ?? 1) - 1
@@ -443,9 +448,17 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
         let tail = topic.sender.positions.tail
         if tail > position { return }  // already in the ring (the follower hands each sequence once)
         if tail < position { topic.sender.skip(to: position) }
+        if !patternGroups.isEmpty { addPatternGroupRings(to: entry) }
         var rings: [Topic] = []
         for (group, ring) in entry.groupRings {
-            if let node = message.node(for: group), !node.elementsEqual(nodeID) { continue }
+            let node = message.node(for: group)
+            if PatternGroup.isKey(group) {
+                // A pattern's group: this node's only when the script gave it the batch (the
+                // first member here registered before its SUB was answered).
+                guard let node, node.elementsEqual(nodeID) else { continue }
+            } else if let node, !node.elementsEqual(nodeID) {
+                continue
+            }
             rings.append(ring)
         }
         message.payload.withUnsafeBytes { payload in
@@ -476,7 +489,8 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
             for message in messages { step(entry, entry.follower.receive(message)) }
             return
         }
-        guard viaPattern, let topic = freshRing(name, evenForNobody: false) else { return }
+        let forGroups = patternGroups.values.contains { $0.matches(name) }
+        guard viaPattern, let topic = freshRing(name, evenForNobody: forGroups) else { return }
         // A topic that only patterns here read: followed from this batch on.
         let entry = FollowedTopic(name: name)
         entry.follower = StreamFollower(epoch: first.epoch, last: first.seq - 1)
@@ -587,8 +601,9 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
             guard let self else { return }
             if connection.isReady {
                 let ttl = Array(String(local.currentSettings.lingerMs + RedisTopicStore.followerTTLSlackMs).utf8)
+                for pg in patternGroups.values { registerPatternGroup(pg) }
                 for entry in followed.values {
-                    for group in entry.groupRings.keys { register(group, of: entry) }
+                    for group in entry.groupRings.keys where !PatternGroup.isKey(group) { register(group, of: entry) }
                     // The stream lives while some node follows it (and linger_ms after).
                     connection.send([Array("PEXPIRE".utf8), entry.keys.meta, ttl]) { _ in }
                     connection.send([Array("PEXPIRE".utf8), entry.keys.stream, ttl]) { _ in }
@@ -598,15 +613,70 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
         }
     }
 
+    /// `subscription` joins the queue group `group` of its pattern: it reads the group's ring
+    /// of every followed topic the pattern matches (made as messages come, ``addPatternGroupRings(to:)``).
+    private func joinPatternGroup(_ group: [UInt8], _ subscription: Subscription) -> PatternGroup {
+        let key = PatternGroup.key(pattern: subscription.pattern, group: group)
+        let pg = patternGroups[key] ?? PatternGroup(pattern: subscription.pattern, group: group, key: key)
+        patternGroups[key] = pg
+        pg.members.append(subscription)
+        patternMember[ObjectIdentifier(subscription)] = key
+        for entry in followed.values {
+            if let ring = entry.groupRings[key] { local.subscribe(subscription, toGroupRing: ring, group: group) }
+        }
+        return pg
+    }
+
+    /// A member of a pattern's group left (its cursors are gone already); the last one here
+    /// closes the group's rings here and takes the registration back.
+    private func leavePatternGroup(_ key: [UInt8], _ subscription: Subscription) {
+        guard let pg = patternGroups[key] else { return }
+        pg.members.removeAll { $0 === subscription }
+        guard pg.members.isEmpty else { return }
+        patternGroups[key] = nil
+        for entry in followed.values {
+            guard let ring = entry.groupRings.removeValue(forKey: key) else { continue }
+            ring.sender.close()
+            if entry.groupRings.isEmpty, let main = entry.topic { local.unpin(main) }
+        }
+        connection.send([Array("HDEL".utf8), RedisTopicKeys.patternGroups(prefix: RedisTopicStore.keyPrefix), pg.field(node: nodeID)]) { _ in }
+    }
+
+    /// Gives `entry`'s topic a ring for each pattern group here that matches it and has none
+    /// yet, its members attached (and the topic's ring pinned: it feeds them).
+    private func addPatternGroupRings(to entry: FollowedTopic) {
+        for pg in patternGroups.values where entry.groupRings[pg.key] == nil && pg.matches(entry.name) {
+            guard let ring = local.makeGroupRing(named: entry.name) else { continue }
+            entry.groupRings[pg.key] = ring
+            if let main = entry.topic { local.pin(main) }
+            for member in pg.members { local.subscribe(member, toGroupRing: ring, group: pg.group) }
+        }
+    }
+
+    /// Registers (or renews) this node as having members of a pattern's queue group.
+    private func registerPatternGroup(_ pg: PatternGroup, then done: @escaping (Result<RESPValue, RedisFailure>) -> Void = { _ in }) {
+        connection.send([Array("EVAL".utf8), Array(RedisTopicStore.registrationScript.utf8), Array("1".utf8),
+                         RedisTopicKeys.patternGroups(prefix: RedisTopicStore.keyPrefix), pg.field(node: nodeID),
+                         Array(String(RedisTopicStore.registrationTTLms).utf8)], reply: done)
+    }
+
     // MARK: - Patterns
 
     private func subscribeToPattern(_ subscription: Subscription, group: [UInt8]?,
                                     answer: @escaping (Result<StreamHead?, TopicStoreError>) -> Void) {
-        do {
-            _ = try local.subscribe(subscription, start: .next, group: group)
-        } catch {
-            answer(.failure(error))
-            return
+        var registration: PatternGroup?
+        if let group {
+            // A queue group of a pattern spans the nodes: its members read rings of their own,
+            // one per topic, of the batches the script gives this node (``PatternGroup``).
+            let pg = joinPatternGroup(group, subscription)
+            if pg.members.count == 1 { registration = pg }
+        } else {
+            do {
+                _ = try local.subscribe(subscription, start: .next, group: nil)
+            } catch {
+                answer(.failure(error))
+                return
+            }
         }
         let glob = RedisTopicStore.channelPattern(for: subscription.pattern)
         patternUsers[glob, default: 0] += 1
@@ -614,9 +684,14 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
         // Answered once Redis has taken the PSUBSCRIBE: a PING after it on the same connection.
         let key = ObjectIdentifier(subscription)
         waiting[key] = .some(nil)
-        connection.send([Array("PING".utf8)]) { [weak self] _ in
+        let answerOnce: (Result<RESPValue, RedisFailure>) -> Void = { [weak self] _ in
             guard let self, waiting.removeValue(forKey: key) != nil else { return }
             answer(.success(nil))
+        }
+        if let registration {
+            registerPatternGroup(registration, then: answerOnce)  // also after the PSUBSCRIBE
+        } else {
+            connection.send([Array("PING".utf8)], reply: answerOnce)
         }
     }
 
@@ -633,8 +708,9 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
         logger.info("connected to Redis at \(connection.endpoint.host):\(connection.endpoint.port)")
         loadScripts()
         for glob in patternUsers.keys { connection.sendWithoutReply([Array("PSUBSCRIBE".utf8), glob]) }
+        for pg in patternGroups.values { registerPatternGroup(pg) }
         for entry in Array(followed.values) {
-            for group in entry.groupRings.keys { register(group, of: entry) }
+            for group in entry.groupRings.keys where !PatternGroup.isKey(group) { register(group, of: entry) }
             if entry.viaChannel { connection.sendWithoutReply([Array("SUBSCRIBE".utf8), entry.keys.channel]) }
             if entry.topic != nil { catchUp(entry) }
         }
@@ -728,4 +804,37 @@ final class FollowedTopic {
 final class OutgoingBatch {
     var batch = PayloadBatch()
     var answers: [(Result<PublishReceipt, TopicStoreError>) -> Void] = []
+}
+
+/// A queue group of a pattern with members on this node. Its messages come to this node's
+/// topics like any others; the script gives each batch of a matching topic to one node of
+/// the group (by the key ``key``), whose members read it from the group's ring of that topic.
+final class PatternGroup {
+    let pattern: [UInt8]
+    let group: [UInt8]
+    /// `<group>@<first 16 hex digits of the pattern's SHA-1>`: how the script names the group in
+    /// a batch's assignment (a pattern may hold `=` and `,`; a group name holds neither, nor `@`).
+    let key: [UInt8]
+    /// The members here.
+    var members: [Subscription] = []
+
+    init(pattern: [UInt8], group: [UInt8], key: [UInt8]) {
+        self.pattern = pattern
+        self.group = group
+        self.key = key
+    }
+
+    static func key(pattern: [UInt8], group: [UInt8]) -> [UInt8] {
+        group + [UInt8(ascii: "@")] + Array(SHA1.hex(of: pattern).utf8.prefix(16))
+    }
+
+    /// Whether an assignment key names a pattern's group (a concrete topic's group is its name alone).
+    static func isKey(_ key: [UInt8]) -> Bool { key.contains(UInt8(ascii: "@")) }
+
+    /// The registration's field in the pattern groups hash.
+    func field(node: [UInt8]) -> [UInt8] { pattern + [UInt8(ascii: " ")] + group + [UInt8(ascii: " ")] + node }
+
+    func matches(_ topic: [UInt8]) -> Bool {
+        pattern.withUnsafeBytes { p in topic.withUnsafeBytes { t in Names.matches(pattern: p, topic: t) } }
+    }
 }

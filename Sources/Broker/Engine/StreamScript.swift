@@ -18,8 +18,18 @@ struct RedisTopicKeys: Equatable, Sendable {
     /// A hash of the queue groups with members on some node: field `<group> <node>`, value
     /// the registration's end (Redis time, ms); a node renews its registrations while it has members.
     let groups: [UInt8]
+    /// The prefix and the topic these names are made of.
+    let prefix: [UInt8]
+    let topic: [UInt8]
+
+    /// The hash of queue groups of patterns (one for all topics): field `<pattern> <group> <node>`,
+    /// value the registration's end. (Not a per-topic key: the script reads it with the topic's,
+    /// so pattern queue groups need one Redis, not a Redis Cluster.)
+    static func patternGroups(prefix: [UInt8]) -> [UInt8] { prefix + Array("patterngroups".utf8) }
 
     init(prefix: [UInt8], topic: some Collection<UInt8>) {
+        self.prefix = prefix
+        self.topic = Array(topic)
         let base = prefix + [UInt8(ascii: "{")] + Array(topic) + [UInt8(ascii: "}")]
         meta = base + Array(":m".utf8)
         stream = base + Array(":s".utf8)
@@ -36,8 +46,10 @@ struct RedisTopicKeys: Equatable, Sendable {
 ///    the topic's keys thus starts a new stream, visibly), dropping a stream left without
 ///    its meta hash;
 /// 2. takes the batch's sequences (`HINCRBY ... seq <count>`): first to last;
-/// 3. picks, for each queue group with members on some node (the groups hash), the node
-///    that delivers the batch to that group: the live registrations in turn, by the first sequence;
+/// 3. picks, for each queue group with members on some node (the topic's groups hash, and
+///    the groups of patterns that match the topic in the pattern groups hash, named
+///    `<group>@<first 16 hex digits of the pattern's SHA-1>`), the node that delivers the
+///    batch to that group: the live registrations in turn, by the first sequence;
 /// 4. appends the batch to the stream as one entry with id `<last>-0` (fields `p`: the batch,
 ///    `a`: the groups' nodes), dropping the entries whose messages are all older than the
 ///    newest `capacity` (`XADD ... MINID`);
@@ -49,8 +61,8 @@ struct RedisTopicKeys: Equatable, Sendable {
 ///
 /// The reply is `[epoch, first, nodes]`.
 enum StreamScript {
-    /// The script's source. KEYS: meta, stream, groups. ARGV: batch, count, capacity,
-    /// candidate epoch, channel, linger (ms).
+    /// The script's source. KEYS: meta, stream, groups, pattern groups. ARGV: batch, count,
+    /// capacity, candidate epoch, channel, linger (ms), topic.
     static let source = """
         if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[4]) == 1 then redis.call('DEL', KEYS[2]) end
         local epoch = redis.call('HGET', KEYS[1], 'epoch')
@@ -59,18 +71,47 @@ enum StreamScript {
         local first = last - n + 1
         local assign = '-'
         local members = redis.call('HGETALL', KEYS[3])
-        if #members > 0 then
+        local patterned = redis.call('HGETALL', KEYS[4])
+        if #members > 0 or #patterned > 0 then
           local t = redis.call('TIME')
           local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
           local groups, names = {}, {}
+          local function add(group, node)
+            if not groups[group] then groups[group] = {}; table.insert(names, group) end
+            table.insert(groups[group], node)
+          end
           for i = 1, #members, 2 do
             if tonumber(members[i + 1]) < now then
               redis.call('HDEL', KEYS[3], members[i])
             else
               local space = string.find(members[i], ' ', 1, true)
-              local group = string.sub(members[i], 1, space - 1)
-              if not groups[group] then groups[group] = {}; table.insert(names, group) end
-              table.insert(groups[group], string.sub(members[i], space + 1))
+              add(string.sub(members[i], 1, space - 1), string.sub(members[i], space + 1))
+            end
+          end
+          if #patterned > 0 then
+            local topic = {}
+            for level in string.gmatch(ARGV[7], '[^.]+') do table.insert(topic, level) end
+            local function matches(pattern)
+              local i = 0
+              for level in string.gmatch(pattern, '[^.]+') do
+                i = i + 1
+                if level == '>' then return #topic >= i end
+                if i > #topic or (level ~= '*' and level ~= topic[i]) then return false end
+              end
+              return i == #topic
+            end
+            for i = 1, #patterned, 2 do
+              if tonumber(patterned[i + 1]) < now then
+                redis.call('HDEL', KEYS[4], patterned[i])
+              else
+                local first = string.find(patterned[i], ' ', 1, true)
+                local second = string.find(patterned[i], ' ', first + 1, true)
+                local pattern = string.sub(patterned[i], 1, first - 1)
+                if matches(pattern) then
+                  local group = string.sub(patterned[i], first + 1, second - 1) .. '@' .. string.sub(redis.sha1hex(pattern), 1, 16)
+                  add(group, string.sub(patterned[i], second + 1))
+                end
+              end
             end
           end
           if #names > 0 then
@@ -109,8 +150,9 @@ enum StreamScript {
     static func publish(_ batch: PayloadBatch, keys: RedisTopicKeys, capacity: Int, candidateEpoch: [UInt8], lingerMs: Int = 60_000,
                         loading: Bool = false) -> [[UInt8]] {
         let head: [[UInt8]] = loading ? [Array("EVAL".utf8), Array(source.utf8)] : [Array("EVALSHA".utf8), Array(sha1Hex.utf8)]
-        return head + [Array("3".utf8), keys.meta, keys.stream, keys.groups, batch.bytes, Array(String(batch.count).utf8),
-                       Array(String(capacity).utf8), candidateEpoch, keys.channel, Array(String(lingerMs).utf8)]
+        return head + [Array("4".utf8), keys.meta, keys.stream, keys.groups, RedisTopicKeys.patternGroups(prefix: keys.prefix),
+                       batch.bytes, Array(String(batch.count).utf8), Array(String(capacity).utf8), candidateEpoch, keys.channel,
+                       Array(String(lingerMs).utf8), keys.topic]
     }
 
     /// Whether `reply` says the script is not cached (then send it again with `loading`).

@@ -266,6 +266,7 @@ final class LocalTopicStore: TopicStore {
     /// Puts `subscription` in its queue group of name `name` (made if needed).
     @discardableResult
     private func joinGroup(_ name: [UInt8], _ subscription: Subscription, in state: inout State) -> QueueGroup {
+        if let joined = state.groupOf[ObjectIdentifier(subscription)] { return joined }  // a member reading several rings
         let key = GroupKey(pattern: subscription.pattern, name: name)
         let group = state.groups[key] ?? QueueGroup(key: key)
         state.groups[key] = group

@@ -56,6 +56,7 @@ final class DeferredStore: TopicStore, @unchecked Sendable {
     func forget(_ cursor: Cursor) { local.forget(cursor) }
     func statistics(of name: [UInt8]) -> TopicStatistics? { local.statistics(of: name) }
     func busiestTopics(limit: Int) -> [(name: [UInt8], figures: TopicStatistics)] { local.busiestTopics(limit: limit) }
+    func allTopicFigures() -> [(name: [UInt8], figures: TopicStatistics)] { local.allTopicFigures() }
 }
 
 @Suite struct DeferredPublishTests {

@@ -20,8 +20,9 @@ private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         let payload: [UInt8] = Array(0...255)
         let batch = PayloadBatch([payload, bytes("two")])
         let command = StreamScript.publish(batch, keys: keys, capacity: 65536, candidateEpoch: bytes("e1"))
-        #expect(command == [bytes("EVALSHA"), bytes(StreamScript.sha1Hex), bytes("3"), keys.meta, keys.stream, keys.groups,
-                            batch.bytes, bytes("2"), bytes("65536"), bytes("e1"), keys.channel, bytes("60000")])
+        #expect(command == [bytes("EVALSHA"), bytes(StreamScript.sha1Hex), bytes("4"), keys.meta, keys.stream, keys.groups,
+                            bytes("b:patterngroups"), batch.bytes, bytes("2"), bytes("65536"), bytes("e1"), keys.channel,
+                            bytes("60000"), bytes("t")])
         #expect(StreamScript.sha1Hex == SHA1.hex(of: bytes(StreamScript.source)))
         #expect(StreamScript.sha1Hex.count == 40)
         let loading = StreamScript.publish(batch, keys: keys, capacity: 8, candidateEpoch: bytes("e1"), loading: true)

@@ -42,7 +42,16 @@ private func head(_ method: String, _ path: String, _ version: String = "HTTP/1.
     }
 
     @Test func theQueryIsNotPartOfThePath() {
-        #expect(read("GET /metrics?x=1 HTTP/1.0\r\n\r\n") == head("GET", "/metrics", "HTTP/1.0"))
+        var expected = HTTPRequestHead(method: "GET", path: "/metrics", version: "HTTP/1.0")
+        expected.query = "x=1&y"
+        #expect(read("GET /metrics?x=1&y HTTP/1.0\r\n\r\n") == .complete(expected))
+        #expect(read("GET /metrics? HTTP/1.0\r\n\r\n") == head("GET", "/metrics", "HTTP/1.0"))
+    }
+
+    @Test func bytesAfterTheHeadInTheSameChunkAreKept() {
+        var reader = HTTPRequestReader()
+        _ = reader.feed(Array("GET /ws HTTP/1.0\r\n\r\n\u{81}\u{80}abcd".utf8))
+        #expect(reader.leftover == Array("\u{81}\u{80}abcd".utf8))
     }
 
     @Test func http11NeedsExactlyOneHostButHttp10DoesNot() {

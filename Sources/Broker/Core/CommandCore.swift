@@ -355,6 +355,7 @@ final class CommandCore {
         stats.laggedEvents.add(1)
         stats.laggedMessages.add(missed)
         cursor.lagSinceLog &+= missed
+        cursor.missedTotal &+= missed
         if topic.first != Names.reservedPrefix {  // lags on the broker's own topics are not announced (no feedback loop)
             publishSystemEvent(SystemTopics.lagged,
                                "topic=\(String(decoding: topic, as: UTF8.self)) client=\(session.id) addr=\(session.peer) missed=\(missed)")

@@ -55,7 +55,7 @@ final class DeliveryScheduler {
     /// Whether the last flush phase's writes were small (subscribers keeping up).
     private var lastTurnKeptUp = true
     /// Messages delivered in this flush phase (added to the server's counter once per phase).
-    private var turnDelivered: UInt64 = 0
+    private(set) var turnDelivered: UInt64 = 0
     /// The core: lag reports, the store (cursors of freed topics), settings and counters.
     private let core: CommandCore
     /// Reads input that arrived meanwhile (the reactor's poll); set by the loop.

@@ -275,6 +275,14 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
         return figures
     }
 
+    func allTopicFigures() -> [(name: [UInt8], figures: TopicStatistics)] {
+        local.allTopicFigures().map { entry in
+            var figures = entry.figures
+            if let epoch = followed[entry.name]?.follower.epoch { figures.epoch = epoch }
+            return (entry.name, figures)
+        }
+    }
+
     func busiestTopics(limit: Int) -> [(name: [UInt8], figures: TopicStatistics)] {
         local.busiestTopics(limit: limit).map { entry in
             var figures = entry.figures

@@ -8,6 +8,8 @@ struct HTTPRequestHead: Sendable, Equatable {
     var path: String
     /// `HTTP/1.0` or `HTTP/1.1`.
     var version: String
+    /// The query of the request target, after its `?` (empty when none).
+    var query: String = ""
     /// The fields a WebSocket upgrade is decided on (RFC 6455, 4.2.1), as sent (a field
     /// sent more than once: its values joined with `, `); nil when absent.
     var upgrade: HTTPUpgradeFields = HTTPUpgradeFields()
@@ -175,9 +177,11 @@ struct HTTPRequestReader: Sendable {
         }
         let versionText = String(decoding: version, as: UTF8.self)
         guard versionText == "HTTP/1.1" || versionText == "HTTP/1.0" else { return .failure(.malformed("unsupported version")) }
-        let path = target.split(separator: 0x3F, maxSplits: 1, omittingEmptySubsequences: false).first ?? target
+        let pieces = target.split(separator: 0x3F, maxSplits: 1, omittingEmptySubsequences: false)
+        let path = pieces.first ?? target
         return .success(HTTPRequestHead(method: String(decoding: method, as: UTF8.self),
-                                        path: String(decoding: path, as: UTF8.self), version: versionText))
+                                        path: String(decoding: path, as: UTF8.self), version: versionText,
+                                        query: pieces.count > 1 ? String(decoding: pieces[1], as: UTF8.self) : ""))
     }
 
     /// Checks one field line; returns its name in lower case and its value without the

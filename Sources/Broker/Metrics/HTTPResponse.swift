@@ -36,6 +36,11 @@ struct HTTPResponse: Sendable {
     /// Extra header fields (`Allow` on a 405).
     var extraHeaders: [(String, String)] = []
 
+    /// A JSON response (`application/json`).
+    static func json(_ body: [UInt8]) -> HTTPResponse {
+        HTTPResponse(status: .ok, contentType: "application/json", body: String(decoding: body, as: UTF8.self) + "\n")
+    }
+
     /// A plain-text response whose body is the reason phrase (for errors).
     static func plain(_ status: HTTPStatus, _ body: String? = nil) -> HTTPResponse {
         HTTPResponse(status: status, contentType: "text/plain; charset=utf-8", body: (body ?? status.reason) + "\n")
@@ -63,6 +68,12 @@ enum MetricsRoute: Equatable, Sendable {
     case health
     /// `GET /ws` with a valid WebSocket handshake: switch protocols (RFC 6455).
     case webSocket(key: String)
+    /// `GET /api/v1/connections?...`: who is connected and how far behind (JSON).
+    case connections(APIQuery)
+    /// `GET /api/v1/topics?...`: the topics' figures (JSON).
+    case topics(APIQuery)
+    /// A known path with a query that cannot be read: 400 with this reason.
+    case badQuery(String)
     /// Anything else: this response.
     case refuse(HTTPStatus)
 
@@ -70,6 +81,12 @@ enum MetricsRoute: Equatable, Sendable {
     init(_ head: HTTPRequestHead) {
         let known: MetricsRoute
         switch head.path {
+        case "/api/v1/connections", "/api/v1/topics":
+            let connections = head.path == "/api/v1/connections"
+            switch APIQuery.parse(Substring(head.query), sorts: connections ? ConnectionOrder.keys : TopicOrder.keys) {
+            case let .success(parsed): known = connections ? .connections(parsed) : .topics(parsed)
+            case let .failure(error): known = .badQuery(error.reason)
+            }
         case "/metrics": known = .metrics
         case "/healthz": known = .health
         case "/ws":

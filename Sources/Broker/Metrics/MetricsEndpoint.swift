@@ -1,4 +1,5 @@
 // The metrics endpoint on a loop's reactor: GET /metrics and GET /healthz over HTTP/1.1.
+import Channels
 import Posix
 import Protocol
 import Dispatch
@@ -96,6 +97,44 @@ final class MetricsEndpoint: ReactorHandler {
         }
     }
 
+    /// Every loop's mailbox (`/api/v1/connections` asks each for its connections).
+    var loops: [LoopMailbox] = []
+    /// Publish rates between calls of `/api/v1/topics` (render queue only).
+    private let topicRates = TopicRates()
+
+    /// Renders `/api/v1/connections` off the loop: each loop sends the first `offset + limit`
+    /// of its connections in the query's order (through a oneshot), and the page is merged here.
+    func renderConnections(for token: ReactorToken, query: APIQuery) {
+        let loops = self.loops.isEmpty ? [mailbox] : self.loops
+        let mailbox = self.mailbox
+        renderQueue.async {
+            var receivers: [OneshotReceiver<LoopConnections>] = []
+            for loop in loops {
+                let (reply, received) = Oneshot.channel(of: LoopConnections.self)
+                loop.send(.snapshotConnections(query: query, reply: reply))
+                receivers.append(received)
+            }
+            let parts = receivers.compactMap { try? $0.blockingRecv(timeoutMs: 5000) }
+            let body = ConnectionsAPI.render(parts, query: query, nowUnixMs: unixMilliseconds())
+            mailbox.send(.metricsRendered(token: token, response: HTTPResponse.json(body).encoded))
+        }
+    }
+
+    /// Renders `/api/v1/topics` off the loop, from the figures loop 0 takes from its store
+    /// (the store the loop's commands use: the cluster engine's, with its streams' epochs).
+    func renderTopics(for token: ReactorToken, query: APIQuery) {
+        let mailbox = self.mailbox
+        let rates = topicRates
+        renderQueue.async {
+            let (reply, received) = Oneshot.channel(of: [TopicSnapshot].self)
+            mailbox.send(.snapshotTopics(reply: reply))
+            let topics = (try? received.blockingRecv(timeoutMs: 5000)) ?? []
+            let now = unixMilliseconds()
+            let body = TopicsAPI.render(topics, rates: rates.rates(topics, nowMs: monotonicMilliseconds()), query: query, nowUnixMs: now)
+            mailbox.send(.metricsRendered(token: token, response: HTTPResponse.json(body).encoded))
+        }
+    }
+
     /// Renders the `/metrics` response off the loop; ``deliver(_:to:)`` gets it
     /// back on the loop, for the connection registered as `token`.
     func renderMetrics(for token: ReactorToken) {
@@ -125,8 +164,10 @@ final class MetricsEndpoint: ReactorHandler {
                 return .plain(.serviceUnavailable, "engine unreachable: publishes are refused (engine-unavailable)")
             }
             return .plain(.ok, "ok")
-        case .webSocket:
-            return nil  // the connection is handed to the loop as a WebSocket session
+        case .webSocket, .connections, .topics:
+            return nil  // handed to the loop as a WebSocket session, or rendered off the loop
+        case let .badQuery(reason):
+            return .plain(.badRequest, reason)
         case .refuse(.methodNotAllowed):
             var response = HTTPResponse.plain(.methodNotAllowed)
             response.extraHeaders = [("Allow", "GET")]
@@ -267,7 +308,11 @@ final class MetricsHTTPConnection: ReactorHandler {
                         close()
                         return
                     }
-                    endpoint.renderMetrics(for: token)
+                    switch route {
+                    case let .connections(query): endpoint.renderConnections(for: token, query: query)
+                    case let .topics(query): endpoint.renderTopics(for: token, query: query)
+                    default: endpoint.renderMetrics(for: token)
+                    }
                 }
                 return
             case let .failed(error):

@@ -19,7 +19,11 @@ enum LoopCommand: Sendable {
     case metricsRendered(token: ReactorToken, response: [UInt8])
     /// Serve the metrics endpoint on this bound, listening socket (loop 0); a
     /// released ``SocketHandle``, adopted by the receiver as for `adopt`.
-    case serveMetrics(fd: Int32, requestDeadlineMs: Int64)
+    case serveMetrics(fd: Int32, requestDeadlineMs: Int64, loops: [LoopMailbox])
+    /// `/api/v1/connections`: this loop's connections, the first of them in the query's order.
+    case snapshotConnections(query: APIQuery, reply: OneshotSender<LoopConnections>)
+    /// `/api/v1/topics`: every topic's figures from this loop's store (loop 0).
+    case snapshotTopics(reply: OneshotSender<[TopicSnapshot]>)
 }
 
 /// What the server hands every loop: the live settings and the shutdown deadline
@@ -195,9 +199,9 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
         case let .adopt(fd, _):
             SocketHandle(adopting: fd).sayBye(.shuttingDown, "the broker is shutting down")
             context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
-        case let .serveMetrics(fd, _):
+        case let .serveMetrics(fd, _, _):
             _ = SocketHandle(adopting: fd)
-        case .wake, .watchesChanged, .metricsRendered:
+        case .wake, .watchesChanged, .metricsRendered, .snapshotConnections, .snapshotTopics:
             break
         }
     }
@@ -224,8 +228,14 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
         case let .watchesChanged(ack):
             readWatches()
             _ = try? ack?.send(())
-        case let .serveMetrics(fd, deadline):
+        case let .serveMetrics(fd, deadline, loops):
             serveMetrics(SocketHandle(adopting: fd), requestDeadlineMs: deadline)
+            metrics?.loops = loops
+        case let .snapshotConnections(query, reply):
+            _ = try? reply.send(ConnectionsAPI.collect(scheduler.sessions.values, query: query))
+        case let .snapshotTopics(reply):
+            let topics = core.store.allTopicFigures().map { TopicSnapshot(name: $0.name, figures: $0.figures) }
+            _ = try? reply.send(topics)
         case let .metricsRendered(token, response):
             metrics?.deliver(response, to: token)
         }

@@ -140,7 +140,7 @@ public final class BrokerServer: Sendable {
         }
         metricsAddress.withLock { $0 = bound }
         // Connections that arrive before loop 0 takes the socket wait in its backlog.
-        loops[0].mailbox.send(.serveMetrics(fd: fd, requestDeadlineMs: Int64(requestDeadlineMs)))
+        loops[0].mailbox.send(.serveMetrics(fd: fd, requestDeadlineMs: Int64(requestDeadlineMs), loops: loops.map(\.mailbox)))
         return bound
     }
 

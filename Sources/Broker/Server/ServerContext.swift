@@ -39,6 +39,13 @@ final class ServerContext: Sendable {
     }
 }
 
+/// Wall-clock milliseconds since 1970 (for times shown to people).
+func unixMilliseconds() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+}
+
 /// Monotonic milliseconds (for timeouts; never goes backwards).
 func monotonicMilliseconds() -> Int64 {
     monotonicNanoseconds() / 1_000_000

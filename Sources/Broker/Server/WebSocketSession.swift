@@ -64,6 +64,8 @@ final class WebSocketSession: Session, ReactorHandler {
         super.init(id: id, token: token.rawValue, peer: peer, services: services)
     }
 
+    override var transportName: String { "websocket" }
+
     /// The largest client message: a line of `max_line_bytes`, or a `BPUB` line with its payload.
     static func messageLimit(maxLineBytes: Int, maxPayloadBytes: Int) -> Int {
         max(maxLineBytes, maxPayloadBytes + maxLineBytes + 2)

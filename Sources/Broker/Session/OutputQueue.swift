@@ -178,6 +178,16 @@ struct OutputQueue: ~Copyable {
         commitMessages(1, sized: sized)
     }
 
+    /// Bytes not yet written: replies, copied frames, and the frames of messages held by
+    /// reference (counted whole: an estimate while one is partly written). Walks the messages.
+    var pendingBytes: Int {
+        var total = controlUnwritten + (framesCount - framesWritten)
+        if let messages {
+            for slot in messageStart..<messageEnd { total += messages[slot].count }
+        }
+        return total
+    }
+
     /// Control bytes not yet written (replies the client has not read yet).
     var pendingControlBytes: Int { controlUnwritten }
 

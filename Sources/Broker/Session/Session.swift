@@ -64,6 +64,17 @@ class Session {
     /// The `BPUB` whose payload the framer is reading, if any (boxed: most
     /// connections never have one, and an idle connection stays small).
     final var pendingBinaryPublish: PendingBinaryPublish?
+    /// Bytes read from and written to this connection, and the messages it published and
+    /// was delivered (for `/api/v1/connections`; added once per read, write or batch).
+    final var bytesIn: UInt64 = 0
+    final var bytesOut: UInt64 = 0
+    final var messagesIn: UInt64 = 0
+    final var messagesOut: UInt64 = 0
+    /// When the connection opened (Unix time, ms).
+    final let openedAtUnixMs = unixMilliseconds()
+
+    /// What carries this session, as `/api/v1/connections` names it.
+    var transportName: String { "tcp" }
 
     init(id: UInt64, token: UInt64, peer: String, services: SessionServices) {
         self.id = id
@@ -121,9 +132,11 @@ class Session {
         guard case .reading = state else { return false }
         let core = services.core  // once per read, not per line
         core.stats.bytesIn.add(UInt64(bytes.count))
+        bytesIn &+= UInt64(bytes.count)
         publishedSinceInput = 0
         var completedLine = false
         let decision = framer.feed(bytes) { event in execute(event, core: core, completedLine: &completedLine) }
+        messagesIn &+= UInt64(publishedSinceInput)
         core.countPublishes()
         notePartialLine(completedLine: completedLine)
         // The replies of every line of this read go out in one flush.
@@ -204,6 +217,7 @@ class Session {
         publishedSinceInput = 0
         var completedLine = false
         let decision = framer.resume { event in execute(event, core: core, completedLine: &completedLine) }
+        messagesIn &+= UInt64(publishedSinceInput)
         core.countPublishes()
         notePartialLine(completedLine: completedLine)
         if state.isEnding { return }
@@ -231,7 +245,12 @@ class Session {
     final func flush() {
         var budget = 4 << 20  // bytes per session per turn, for fairness
         while true {
-            if output.isEmpty, !state.isEnding { services.scheduler.gather(for: self) }
+            if output.isEmpty, !state.isEnding {
+                let scheduler = services.scheduler
+                let delivered = scheduler.turnDelivered
+                scheduler.gather(for: self)
+                messagesOut &+= scheduler.turnDelivered &- delivered
+            }
             // The loop's frames scratch, lent to the batch just gathered, is given back at the
             // end of this step whatever happens in it (nothing to write, a transport that did
             // not write, an error): the next session's batch reuses it.
@@ -246,6 +265,7 @@ class Session {
             }
             guard case let .done(written) = outcome else { break }  // full: wait until writable
             services.core.stats.bytesOut.add(UInt64(written))
+            bytesOut &+= UInt64(written)
             budget -= written
             if !output.isEmpty { break }  // partial write: the transport is full
             if budget <= 0 {

@@ -105,6 +105,15 @@ struct SubscriptionTable {
         storage = .empty
     }
 
+    /// Calls `body` with every subscription and its key, in no particular order.
+    func forEachKeyed(_ body: ([UInt8], Subscription) -> Void) {
+        switch storage {
+        case .empty: break
+        case let .one(subscription): body(subscription.pattern, subscription)
+        case let .many(many): for (key, subscription) in many.byKey { body(key, subscription) }
+        }
+    }
+
     /// Calls `body` with every subscription, in no particular order.
     func forEach(_ body: (Subscription) -> Void) {
         switch storage {

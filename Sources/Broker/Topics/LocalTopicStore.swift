@@ -409,6 +409,12 @@ final class LocalTopicStore: TopicStore {
         }
     }
 
+    /// Every topic's figures, in no particular order.
+    func allTopicFigures() -> [(name: [UInt8], figures: TopicStatistics)] {
+        let names = state.withLock { state in Array(state.topics.keys) }
+        return names.compactMap { name in statistics(of: name).map { (name, $0) } }
+    }
+
     /// Per-topic figures for the `limit` topics with the most subscribers or lag.
     func busiestTopics(limit: Int) -> [(name: [UInt8], figures: TopicStatistics)] {
         guard limit > 0 else { return [] }

@@ -31,6 +31,8 @@ final class Cursor: BroadcastWaker, @unchecked Sendable {
     let connectionToken: UInt64
     /// Messages this cursor missed since its last lag log line (loop thread only).
     var lagSinceLog: UInt64 = 0
+    /// Messages this cursor missed in all (loop thread only; `/api/v1/connections`).
+    var missedTotal: UInt64 = 0
     /// When the last lag log line for this cursor was written, in ms (loop thread only).
     var lagLoggedAtMs: Int64 = 0
     /// The subscription this cursor reads for (it owns the cursor); nil once the

@@ -124,6 +124,8 @@ protocol TopicStore: AnyObject, Sendable {
     func statistics(of name: [UInt8]) -> TopicStatistics?
     /// Per-topic figures for the `limit` topics with the most subscribers or lag.
     func busiestTopics(limit: Int) -> [(name: [UInt8], figures: TopicStatistics)]
+    /// Every topic's figures, in no particular order (one lock per topic).
+    func allTopicFigures() -> [(name: [UInt8], figures: TopicStatistics)]
     /// Whether publishes and subscriptions are answered later, through
     /// ``publishLater(to:payload:lineSafe:answer:)`` and ``subscribeLater(_:start:group:answer:)``,
     /// rather than by the return of ``publish(to:payload:lineSafe:cache:createsStream:)`` and

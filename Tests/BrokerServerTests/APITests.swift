@@ -88,6 +88,21 @@ private func getJSON(_ port: Int, _ path: String) throws -> [String: Any] {
         }
     }
 
+    @Test func aConnectionWithTenThousandSubscriptionsIsShownWhole() throws {
+        try withMetricsBroker { broker, port in
+            let client = try broker.connect()
+            try client.sendRaw((0..<10_000).map { "SUB many.\($0)\n" }.joined())
+            for _ in 0..<10_000 { #expect(try client.line() == "OK") }
+            let page = try getJSON(port, "/api/v1/connections?limit=1")
+            let subscriptions = try #require((page["connections"] as? [[String: Any]])?.first?["subscriptions"] as? [[String: Any]])
+            #expect(subscriptions.count == 10_000)
+            #expect(Set(subscriptions.compactMap { $0["pattern"] as? String }).count == 10_000)
+            let topics = try getJSON(port, "/api/v1/topics?sort=name&offset=9998&limit=5")
+            #expect(topics["total"] as? Int == 10_000)
+            #expect((topics["topics"] as? [[String: Any]])?.count == 2, "the last page holds what is left")
+        }
+    }
+
     @Test func aQueryThatCannotBeReadIsA400() throws {
         try withMetricsBroker { _, port in
             for query in ["sort=bogus", "limit=0", "limit=10001", "offset=-1", "limit=1&limit=2", "color=red", "limit"] {

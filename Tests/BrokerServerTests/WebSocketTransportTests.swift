@@ -155,6 +155,49 @@ import Testing
         }
     }
 
+    @Test func framesSplitAtEveryPositionReadTheSame() throws {
+        try withMetricsBroker { _, port in
+            // Two messages (one of them fragmented, with a ping between the fragments) as one
+            // byte stream, cut in two at every position.
+            func frame(_ payload: [UInt8], opcode: UInt8, fin: Bool) -> [UInt8] {
+                let key: [UInt8] = [0x11, 0x22, 0x33, 0x44]
+                return [(fin ? 0x80 : 0) | opcode, 0x80 | UInt8(payload.count)] + key
+                    + payload.enumerated().map { $0.element ^ key[$0.offset % 4] }
+            }
+            let stream = frame(Array("PING a\nPI".utf8), opcode: 0x1, fin: false) + frame(Array("p".utf8), opcode: 0x9, fin: true)
+                + frame(Array("NG b\n".utf8), opcode: 0x0, fin: true) + frame(Array("PING c\n".utf8), opcode: 0x2, fin: true)
+            for split in 1..<stream.count {
+                let client = try WebSocketTestClient(port: port)
+                try client.socket.sendBytes(Array(stream[..<split]))
+                try client.socket.sendBytes(Array(stream[split...]))
+                var got: [String] = []
+                for _ in 0..<4 {
+                    let next = try #require(try client.frame())
+                    got.append(next.opcode == 0xA ? "pong \(next.text)" : next.text)
+                }
+                // The pong goes out as soon as the ping is read: maybe before an earlier reply.
+                #expect(got.filter { !$0.hasPrefix("pong") } == ["PONG a\n", "PONG b\n", "PONG c\n"], "split at \(split)")
+                #expect(got.filter { $0.hasPrefix("pong") } == ["pong p"], "split at \(split)")
+            }
+        }
+    }
+
+    @Test func anAbruptCloseEndsTheSessionAndItsSubscriptions() throws {
+        try withMetricsBroker { broker, port in
+            let client = try WebSocketTestClient(port: port)
+            try client.send("SUB gone\n")
+            #expect(try client.message() == "OK\n")
+            try client.sendFrame(Array("PING".utf8), fin: false)  // a message begun and never finished
+            Glibc.shutdown(client.socket.fd, Int32(SHUT_RDWR))
+            let observer = try broker.connect()
+            let cleared = try pollTCP(observer) {
+                let stats = try observer.request("STATS")
+                return stats.contains(" connections=1 ") && stats.contains(" subscriptions=0 ")
+            }
+            #expect(cleared, "the connection and its subscription are gone")
+        }
+    }
+
     @Test func requestsThatAreNotUpgradesAreRefused() throws {
         try withMetricsBroker { _, port in
             let plain = try WebSocketTestClient(port: port, headers: ["Host: 127.0.0.1"], expectUpgrade: false)
@@ -190,4 +233,15 @@ import Testing
         #expect(refused.status == 78)
         #expect(refused.stderr.contains { $0.contains("http_port 1 and metrics_port 2") })
     }
+}
+
+/// Polls `condition` (each poll is a request on `client`, which orders it after what the
+/// broker did before), pausing 10 ms between polls, until it holds or 10 s pass.
+func pollTCP(_ client: TestClient, until condition: () throws -> Bool) throws -> Bool {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while ContinuousClock.now < deadline {
+        if try condition() { return true }
+        usleep(10_000)
+    }
+    return false
 }

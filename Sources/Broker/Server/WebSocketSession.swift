@@ -209,7 +209,7 @@ final class WebSocketSession: Session, ReactorHandler {
     /// less than `limit` bytes. Returns the queue bytes framed, the carried ones included.
     private func frame(_ pieces: UnsafeBufferPointer<iovec>, version: Int, limit: Int) -> Int {
         guard !closeFrameQueued else { return 0 }
-        stream.removeAll(keepingCapacity: stream.capacity <= 1 << 20)
+        stream.removeAll(keepingCapacity: true)
         var skip = carried
         var framed = carried
         var offset = 0  // start of the next frame in `stream`
@@ -236,6 +236,7 @@ final class WebSocketSession: Session, ReactorHandler {
             }
             if wire.count - wireSent >= limit { break }
         }
+        stream = []  // copied out for this write only: an idle connection holds no buffer
         return framed
     }
 
@@ -248,7 +249,7 @@ final class WebSocketSession: Session, ReactorHandler {
             guard case let .done(sent) = try sent.get() else { return false }
             wireSent += sent
         }
-        wire.removeAll(keepingCapacity: wire.capacity <= 256 * 1024)
+        wire = []  // an idle connection holds no buffer
         wireSent = 0
         return true
     }

@@ -103,6 +103,16 @@ private func getJSON(_ port: Int, _ path: String) throws -> [String: Any] {
         }
     }
 
+    @Test func theJavaScriptClientIsServed() throws {
+        try withMetricsBroker { _, port in
+            let reply = try get(port, "/broker.js")
+            #expect(reply.status == 200)
+            #expect(reply.headers["content-type"] == "text/javascript; charset=utf-8")
+            #expect(reply.body.contains { $0.contains("class BrokerClient") })
+            #expect(reply.body.joined(separator: "\n") + "\n" == BrokerJS.source, "served as it is kept")
+        }
+    }
+
     @Test func aQueryThatCannotBeReadIsA400() throws {
         try withMetricsBroker { _, port in
             for query in ["sort=bogus", "limit=0", "limit=10001", "offset=-1", "limit=1&limit=2", "color=red", "limit"] {

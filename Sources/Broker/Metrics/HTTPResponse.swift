@@ -74,6 +74,8 @@ enum MetricsRoute: Equatable, Sendable {
     case topics(APIQuery)
     /// A known path with a query that cannot be read: 400 with this reason.
     case badQuery(String)
+    /// `GET /broker.js`: the JavaScript client.
+    case brokerJS
     /// Anything else: this response.
     case refuse(HTTPStatus)
 
@@ -88,6 +90,7 @@ enum MetricsRoute: Equatable, Sendable {
             case let .failure(error): known = .badQuery(error.reason)
             }
         case "/metrics": known = .metrics
+        case "/broker.js": known = .brokerJS
         case "/healthz": known = .health
         case "/ws":
             switch WebSocketUpgrade.decide(head) {

@@ -168,6 +168,8 @@ final class MetricsEndpoint: ReactorHandler {
             return nil  // handed to the loop as a WebSocket session, or rendered off the loop
         case let .badQuery(reason):
             return .plain(.badRequest, reason)
+        case .brokerJS:
+            return HTTPResponse(status: .ok, contentType: BrokerJS.contentType, body: BrokerJS.source)
         case .refuse(.methodNotAllowed):
             var response = HTTPResponse.plain(.methodNotAllowed)
             response.extraHeaders = [("Allow", "GET")]

@@ -65,6 +65,50 @@ import Testing
         }
     }
 
+    @Test func aHelloWhileMessagesAreQueuedFramesEachInTheVersionItWasWrittenIn() throws {
+        try withMetricsBroker({ $0.capacity = 100_000 }) { broker, port in
+            let client = try WebSocketTestClient(port: port, receiveBuffer: 4096)
+            try client.send("SUB mixed\n")
+            #expect(try client.message() == "OK\n")
+            let publisher = try broker.connect()
+            let total = 50_000
+            let pad = String(repeating: ".", count: 100)  // 5 MB in all: more than the socket buffers hold
+            try publisher.sendRaw((1...total).map { "PUB mixed m\($0)\(pad)\n" }.joined())
+            for _ in 0..<total { _ = try publisher.line() }
+            // Version 1 frames are queued (the client reads nothing yet); HELLO 2 comes behind them.
+            try client.send("HELLO 2\n")
+            #expect(try publisher.request("PUB mixed last") == "OK 1")
+            var versionTwo = false
+            var firstVersionTwo: Int?
+            var next = 1
+            while true {
+                let message = try client.message()
+                if message == "OK 2\n" {
+                    #expect(!versionTwo)
+                    versionTwo = true
+                    firstVersionTwo = next
+                    continue
+                }
+                if versionTwo {
+                    // `MSG mixed <seq> <size>\n<payload>\n`, whole in one message.
+                    let lines = message.split(separator: "\n", omittingEmptySubsequences: false)
+                    let header = lines[0].split(separator: " ")
+                    #expect(header.count == 4 && header[0] == "MSG" && lines.count == 3, "\(message.debugDescription)")
+                    let payload = String(lines[1])
+                    #expect(Int(header[3]) == payload.utf8.count)
+                    if payload == "last" { break }
+                    #expect(payload == "m\(next)\(pad)" && Int(header[2]) == next, "\(message.debugDescription)")
+                } else {
+                    #expect(message == "MSG mixed m\(next)\(pad)\n", "a version 1 line before the switch")
+                }
+                next += 1
+            }
+            #expect(versionTwo)
+            #expect(next == total + 1, "every message once, in order, each in its own framing")
+            #expect(firstVersionTwo ?? 0 > 1, "messages were queued before the switch")
+        }
+    }
+
     @Test func pingsBetweenFragmentsArePongedAndTheMessageIsWhole() throws {
         try withMetricsBroker { _, port in
             let client = try WebSocketTestClient(port: port)

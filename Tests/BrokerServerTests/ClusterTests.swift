@@ -67,6 +67,20 @@ struct ClusterTests {
         }
     }
 
+    /// The payloads each member has received so far (a PING round trip orders them), and how
+    /// many went to each node's members (`perNode` members per node, in order).
+    private func takeMessages(_ members: [FrameClient], perNode: Int) throws -> (all: [String], perNode: [Int]) {
+        var all: [String] = []
+        var counts = [Int](repeating: 0, count: (members.count + perNode - 1) / perNode)
+        for (index, member) in members.enumerated() {
+            try member.send("PING done")
+            let texts = try member.frames(untilPong: "done").compactMap(\.text)
+            all += texts
+            counts[index / perNode] += texts.count
+        }
+        return (all, counts)
+    }
+
     @Test func aMessagePublishedOnOneNodeReachesEveryNodeWithOnePosition() throws {
         let cluster = try Cluster(nodes: 3)
         let subscribers = try (0..<3).map { try cluster[$0].frameClient() }
@@ -266,14 +280,7 @@ struct ClusterTests {
         }
         #expect(try publisher.request("PUB work end").publishReply?.seq == UInt64(total + 1))
         #expect(try sequences(watcher, topic: "work", until: "end").seqs == Array(1...UInt64(total)))
-        var seen: [String] = []
-        var perNode = [0, 0, 0]
-        for (index, member) in members.enumerated() {
-            try member.send("PING done")
-            let texts = try member.frames(untilPong: "done").compactMap(\.text)
-            seen += texts
-            perNode[index / 2] += texts.count
-        }
+        let (seen, perNode) = try takeMessages(members, perNode: 2)
         #expect(seen.count == total + 1, "each message to exactly one member in the whole cluster")
         #expect(Set(seen) == Set((1...total).map { "t\($0)" } + ["end"]))
         #expect(perNode.allSatisfy { $0 > 0 }, "every node's members take a share: \(perNode)")
@@ -317,14 +324,7 @@ struct ClusterTests {
             if topic.hasPrefix("jobs.") { expected.append("\(topic)-\(n)") }
         }
         _ = try publisher.request("PUB jobs.end end")
-        var seen: [String] = []
-        var perNode = [0, 0, 0]
-        for (index, member) in members.enumerated() {
-            try member.send("PING done")
-            let texts = try member.frames(untilPong: "done").compactMap(\.text)
-            seen += texts
-            perNode[index / 2] += texts.count
-        }
+        let (seen, perNode) = try takeMessages(members, perNode: 2)
         #expect(seen.count == expected.count + 1, "each message to exactly one member of the group in the whole cluster")
         #expect(Set(seen) == Set(expected + ["end"]))
         #expect(perNode.allSatisfy { $0 > 0 }, "every node's members take a share: \(perNode)")

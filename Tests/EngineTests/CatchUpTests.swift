@@ -2,22 +2,9 @@
 import Testing
 @testable import Broker
 
-private let e1 = Array("e1".utf8)
-private let e2 = Array("e2".utf8)
-private func message(_ seq: UInt64, _ epoch: [UInt8] = e1) -> ChannelMessage {
-    ChannelMessage(epoch: epoch, seq: seq, payload: Array("m\(seq)".utf8))
-}
-private func entries(_ seqs: some Sequence<UInt64>) -> [StreamEntry] {
-    seqs.map { StreamEntry(seq: $0, payload: Array("m\($0)".utf8)) }
-}
 private func described(_ result: StreamFollower.CatchUp) -> [String] {
     guard case let .outcomes(outcomes, thenFetch) = result else { return ["restart"] }
-    return outcomes.map {
-        switch $0 {
-        case let .message(m): "\(m.seq)"
-        case let .lost(n): "lost \(n)"
-        }
-    } + (thenFetch.map { ["fetch after \($0)"] } ?? [])
+    return described(outcomes) + (thenFetch.map { ["fetch after \($0)"] } ?? [])
 }
 
 @Suite struct CatchUpTests {

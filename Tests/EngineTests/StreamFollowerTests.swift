@@ -2,22 +2,6 @@
 import Testing
 @testable import Broker
 
-private let e1 = Array("e1".utf8)
-private let e2 = Array("e2".utf8)
-private func message(_ seq: UInt64, _ epoch: [UInt8] = e1) -> ChannelMessage {
-    ChannelMessage(epoch: epoch, seq: seq, payload: Array("m\(seq)".utf8))
-}
-private func entries(_ seqs: some Sequence<UInt64>) -> [StreamEntry] {
-    seqs.map { StreamEntry(seq: $0, payload: Array("m\($0)".utf8)) }
-}
-private func messages(_ outcomes: [StreamFollower.Outcome]) -> [String] {
-    outcomes.map {
-        switch $0 {
-        case let .message(m): "\(m.seq)"
-        case let .lost(n): "lost \(n)"
-        }
-    }
-}
 
 @Suite struct StreamFollowerTests {
     @Test func theNextMessageGoesOnAtOnceAndRepeatsAreDropped() {
@@ -43,7 +27,7 @@ private func messages(_ outcomes: [StreamFollower.Outcome]) -> [String] {
         #expect(follower.receive(message(15)) == .wait)  // a repeat while held: kept once
         let (outcomes, more) = follower.backFilled(entries(11...15), generation: follower.generation)
         #expect(!more)
-        #expect(messages(outcomes) == ["11", "12", "13", "14", "15", "16"])
+        #expect(described(outcomes) == ["11", "12", "13", "14", "15", "16"])
         #expect(follower.last == 16 && !follower.fetching)
         #expect(follower.receive(message(17)) == .deliver([message(17)]))
     }
@@ -53,7 +37,7 @@ private func messages(_ outcomes: [StreamFollower.Outcome]) -> [String] {
         #expect(follower.receive(message(30)) == .fetch(after: 10))
         // The stream was trimmed: it starts at 25 (11...24 are gone), and 27 is missing from it too.
         let (outcomes, _) = follower.backFilled(entries([25, 26, 28, 29]), generation: follower.generation)
-        #expect(messages(outcomes) == ["lost 14", "25", "26", "lost 1", "28", "29", "30"])
+        #expect(described(outcomes) == ["lost 14", "25", "26", "lost 1", "28", "29", "30"])
         // Every sequence from 11 to 30 is either handed on or inside exactly one count.
         let handed = outcomes.reduce(UInt64(0)) { sum, outcome in
             switch outcome {
@@ -67,7 +51,7 @@ private func messages(_ outcomes: [StreamFollower.Outcome]) -> [String] {
     @Test func anEmptyReadCountsTheWholeGap() {
         var follower = StreamFollower(epoch: e1, last: 10)
         _ = follower.receive(message(20))
-        #expect(messages(follower.backFilled([], generation: follower.generation).outcomes) == ["lost 9", "20"])
+        #expect(described(follower.backFilled([], generation: follower.generation).outcomes) == ["lost 9", "20"])
     }
 
     @Test func aReadCutShortByItsCountAsksAgainFromWhereItStopped() {
@@ -79,7 +63,7 @@ private func messages(_ outcomes: [StreamFollower.Outcome]) -> [String] {
         #expect(more && follower.last == 400)
         (outcomes, more) = follower.backFilled(entries(401...499), complete: true, generation: follower.generation)
         #expect(!more)
-        #expect(messages(outcomes).last == "500" && outcomes.count == 100)
+        #expect(described(outcomes).last == "500" && outcomes.count == 100)
         // A short read that reaches the held messages is complete whatever it says.
         var other = StreamFollower(epoch: e1, last: 0)
         _ = other.receive(message(3))
@@ -104,7 +88,7 @@ private func messages(_ outcomes: [StreamFollower.Outcome]) -> [String] {
         #expect(follower.backFilled(entries(41...44), generation: oldGeneration).outcomes.isEmpty)
         #expect(follower.fetching && follower.last == 0)
         let (outcomes, _) = follower.backFilled(entries([1, 2]), generation: follower.generation)
-        #expect(messages(outcomes) == ["1", "2", "3"])
+        #expect(described(outcomes) == ["1", "2", "3"])
         #expect(outcomes.allSatisfy { if case let .message(m) = $0 { m.epoch == e2 } else { false } })
     }
 

@@ -37,23 +37,7 @@ final class TCPSession: Session, ReactorHandler {
     }
 
     private func read() {
-        let buffer = services.buffers.read
-        for _ in 0..<TCPSession.readsPerTurn {
-            let outcome: IOResult<Int>
-            do {
-                outcome = try socket.read(into: buffer)
-            } catch {
-                close(reason: error.errno == ECONNRESET ? .peerReset : .readError(errno: error.errno))
-                return
-            }
-            guard case let .done(count) = outcome else { return }
-            if count == 0 {
-                peerClosed()
-                return
-            }
-            if !receive(UnsafeRawBufferPointer(rebasing: buffer[0..<count])) { return }
-            if count < buffer.count { break }
-        }
+        readSocket(socket, reads: TCPSession.readsPerTurn) { receive(UnsafeRawBufferPointer($0)) }
     }
 
     override func transportWrite(_ output: inout OutputQueue) throws(SystemError) -> IOResult<Int> {

@@ -102,23 +102,10 @@ final class WebSocketSession: Session, ReactorHandler {
     }
 
     private func read() {
-        let buffer = services.buffers.read
-        for _ in 0..<WebSocketSession.readsPerTurn {
-            let outcome: IOResult<Int>
-            do {
-                outcome = try socket.read(into: buffer)
-            } catch {
-                close(reason: error.errno == ECONNRESET ? .peerReset : .readError(errno: error.errno))
-                return
-            }
-            guard case let .done(count) = outcome else { return }
-            if count == 0 {
-                peerClosed()
-                return
-            }
-            feed(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
-            guard case .reading = state else { return }
-            if count < buffer.count { break }
+        readSocket(socket, reads: WebSocketSession.readsPerTurn) { chunk in
+            feed(chunk)
+            if case .reading = state { return true }
+            return false
         }
     }
 

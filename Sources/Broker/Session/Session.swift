@@ -103,6 +103,31 @@ class Session {
         preconditionFailure("a Session subclass provides transportClose")
     }
 
+    /// Reads `socket` into the loop's read buffer up to `reads` times while it has bytes,
+    /// handing each chunk to `take` (false: stop reading for now); closes on an error and
+    /// reports end of file (``peerClosed()``). The read loop of every socket transport.
+    @inline(__always)
+    final func readSocket(_ socket: borrowing SocketHandle, reads: Int,
+                          _ take: (UnsafeMutableRawBufferPointer) -> Bool) {
+        let buffer = services.buffers.read
+        for _ in 0..<reads {
+            let outcome: IOResult<Int>
+            do {
+                outcome = try socket.read(into: buffer)
+            } catch {
+                close(reason: error.errno == ECONNRESET ? .peerReset : .readError(errno: error.errno))
+                return
+            }
+            guard case let .done(count) = outcome else { return }
+            if count == 0 {
+                peerClosed()
+                return
+            }
+            if !take(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])) { return }
+            if count < buffer.count { break }
+        }
+    }
+
     /// Called by `HELLO` after its reply is queued and before the new version applies: a
     /// transport that cuts the output into frames frames what is queued in the old version.
     func willSwitchVersion() {}

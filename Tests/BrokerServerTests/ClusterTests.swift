@@ -67,6 +67,24 @@ struct ClusterTests {
         }
     }
 
+    /// A plain subscriber to `name` on every node: once each has read `marker`, every node has
+    /// handed on what came before it (each node's members were served in that pass too).
+    private func watchers(_ cluster: Cluster, _ name: String) throws -> [FrameClient] {
+        try cluster.nodes.map { node in
+            let watcher = try node.frameClient()
+            let reply = try watcher.request("SUB \(name)")
+            #expect(reply.subscribeReply != nil || reply == .ok(nil), "\(reply)")
+            return watcher
+        }
+    }
+
+    /// Reads each watcher's messages up to the one whose payload is `marker`.
+    private func awaitMarker(_ watchers: [FrameClient], _ marker: String) throws {
+        for watcher in watchers {
+            while try watcher.frame().text != marker {}
+        }
+    }
+
     /// The payloads each member has received so far (a PING round trip orders them), and how
     /// many went to each node's members (`perNode` members per node, in order).
     private func takeMessages(_ members: [FrameClient], perNode: Int) throws -> (all: [String], perNode: [Int]) {
@@ -272,6 +290,7 @@ struct ClusterTests {
         }
         let watcher = try cluster[2].frameClient()
         #expect(try watcher.request("SUB work").subscribeReply != nil, "a plain subscription beside the group gets everything")
+        let markers = try watchers(cluster, "work")
         let publisher = try cluster[0].frameClient()
         let total = 300
         for n in 1...total {
@@ -280,6 +299,7 @@ struct ClusterTests {
         }
         #expect(try publisher.request("PUB work end").publishReply?.seq == UInt64(total + 1))
         #expect(try sequences(watcher, topic: "work", until: "end").seqs == Array(1...UInt64(total)))
+        try awaitMarker(markers, "end")
         let (seen, perNode) = try takeMessages(members, perNode: 2)
         #expect(seen.count == total + 1, "each message to exactly one member in the whole cluster")
         #expect(Set(seen) == Set((1...total).map { "t\($0)" } + ["end"]))
@@ -295,6 +315,7 @@ struct ClusterTests {
         #expect(released != nil, "node 0 took its registration back")
         for n in 1...30 { _ = try publisher.request("PUB work again\(n)") }
         _ = try publisher.request("PUB work end2")
+        try awaitMarker(markers, "end2")
         var rest: [String] = []
         for member in members[2...] {
             try member.send("PING done2")
@@ -315,6 +336,7 @@ struct ClusterTests {
         }
         let other = try cluster[0].frameClient()
         #expect(try other.request("SUB jobs.* group=auditors") == .ok(nil), "another group of the same pattern gets everything too")
+        let markers = try watchers(cluster, "jobs.end")
         let publisher = try cluster[1].frameClient()
         let topics = ["jobs.a", "jobs.b", "jobs.c", "other.a"]
         var expected: [String] = []
@@ -324,6 +346,7 @@ struct ClusterTests {
             if topic.hasPrefix("jobs.") { expected.append("\(topic)-\(n)") }
         }
         _ = try publisher.request("PUB jobs.end end")
+        try awaitMarker(markers, "end")
         let (seen, perNode) = try takeMessages(members, perNode: 2)
         #expect(seen.count == expected.count + 1, "each message to exactly one member of the group in the whole cluster")
         #expect(Set(seen) == Set(expected + ["end"]))

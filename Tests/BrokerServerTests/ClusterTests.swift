@@ -12,9 +12,9 @@ final class Cluster {
     var nodes: [BrokerProcess] = []
 
     /// `lingerMs` 0 by default: a topic nobody reads is freed at once, here and in Redis.
-    init(nodes count: Int, lingerMs: Int = 0, flags: [String] = []) throws {
+    init(nodes count: Int, lingerMs: Int = 0, flags: [String] = [], redisPassword: String? = nil) throws {
         raiseOpenFileLimit()
-        redis = try RedisServer()
+        redis = try RedisServer(password: redisPassword)
         for _ in 0..<count { nodes.append(try startNode(flags: ["--linger-ms", String(lingerMs)] + flags)) }
     }
 
@@ -450,6 +450,25 @@ struct ClusterTests {
         // It did lose its connection, and made it again by itself.
         let lost = try cluster[1].stderr.waitForLine(containing: "is unreachable")
         try cluster[1].stderr.waitForLine(containing: "connected to Redis", from: lost)
+    }
+
+    @Test func aRedisWithAPasswordTakesTheNodesThatKnowIt() throws {
+        let file = try ConfigFile(["  s3cret-pass  "])  // surrounding whitespace is not part of it
+        let cluster = try Cluster(nodes: 2, flags: ["--engine-password-file", file.path], redisPassword: "s3cret-pass")
+        let subscriber = try cluster[1].frameClient()
+        #expect(try subscriber.request("SUB locked").subscribeReply != nil)
+        let publisher = try cluster[0].frameClient()
+        #expect(try publisher.request("PUB locked in").publishReply?.count == 1)
+        #expect(try subscriber.frame().text == "in")
+        // A node without the password never gets in: its publishes are refused, and it says why.
+        let outsider = try BrokerProcess.start(["--port", "0", "--engine", "redis://127.0.0.1:\(cluster.redis.port)"])
+        defer { outsider.kill() }
+        let client = try outsider.frameClient()
+        #expect(try client.request("PUB locked out").errCode == "engine-unavailable")
+        let logged = try outsider.stderr.waitForLine(containing: "cannot reach Redis")
+        #expect(outsider.stderr.lines[logged].contains("NOAUTH") || outsider.stderr.lines[logged].contains("WRONGPASS")
+                || outsider.stderr.lines[logged].contains("HELLO"), "\(outsider.stderr.lines[logged])")
+        #expect(!outsider.stderr.lines.contains { $0.contains("s3cret") })
     }
 
     @Test func eachNodesRedisSubscriptionsFollowItsClients() throws {

@@ -21,7 +21,8 @@ final class RedisServer {
     private let output: LineCollector
 
     /// Starts one; throws when `redis-server` is missing or does not come up.
-    init(port requested: Int? = nil) throws {
+    /// `password`: the `default` user's (`requirepass`), or none.
+    init(port requested: Int? = nil, password: String? = nil) throws {
         let executable = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first {
             FileManager.default.isExecutableFile(atPath: $0)
         }
@@ -30,7 +31,7 @@ final class RedisServer {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--daemonize", "no", "--loglevel", "notice"]
+                             "--daemonize", "no", "--loglevel", "notice"] + (password.map { ["--requirepass", $0] } ?? [])
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

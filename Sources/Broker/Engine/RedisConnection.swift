@@ -81,6 +81,8 @@ final class RedisConnection: ReactorHandler {
     var onPush: (RESPValue) -> Void = { _ in }
     /// Called with true when the connection becomes ready, false when a ready one is lost.
     var onStateChange: (Bool) -> Void = { _ in }
+    /// Called with the reason each time an attempt (or a connection) failed, before the pause.
+    var onAttemptFailed: (String) -> Void = { _ in }
 
     private unowned(unsafe) let reactor: Reactor
     private let limits: RESPLimits
@@ -246,6 +248,7 @@ final class RedisConnection: ReactorHandler {
     private func retryLater(_ reason: String) {
         lastFailure = reason
         guard phase == .waiting else { return }
+        onAttemptFailed(reason)
         if let timer { reactor.cancelTimer(timer) }
         let pause = backoffMs
         backoffMs = min(backoffMs * 2, RedisConnection.longestBackoffMs)

@@ -56,6 +56,8 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
     private var outgoingOrder: [[UInt8]] = []
     /// This node's name in Redis (queue group registrations).
     let nodeID: [UInt8]
+    /// When the last failed attempt to reach Redis was logged (monotonic ms).
+    private var lastAttemptLogMs: Int64 = .min / 2
     /// The loop's reactor (timers).
     private unowned(unsafe) let reactor: Reactor
     /// The queue group each concrete group member here is in (for its leaving).
@@ -77,6 +79,13 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
         nodeID = Array(EpochSource(seed: UInt64.random(in: .min ... .max)).token(for: 0).dropLast())
         connection.onPush = { [unowned self] push in receive(push) }
         connection.onStateChange = { [unowned self] ready in availabilityChanged(ready) }
+        connection.onAttemptFailed = { [unowned self] reason in
+            // At most one line a second while Redis stays out of reach.
+            let now = monotonicMilliseconds()
+            guard now - lastAttemptLogMs >= 1000 else { return }
+            lastAttemptLogMs = now
+            logger.warn("cannot reach Redis at \(connection.endpoint.host):\(connection.endpoint.port): \(reason); trying again")
+        }
     }
 
     /// Starts connecting to Redis (on the loop).

@@ -113,6 +113,23 @@ private func getJSON(_ port: Int, _ path: String) throws -> [String: Any] {
         }
     }
 
+    @Test func theDashboardAndTheStatsAreServed() throws {
+        try withMetricsBroker { broker, port in
+            let page = try get(port, "/")
+            #expect(page.status == 200)
+            #expect(page.headers["content-type"] == "text/html; charset=utf-8")
+            let html = page.body.joined(separator: "\n")
+            #expect(html.contains("<script src=\"/broker.js\"></script>"))
+            #expect(html.contains("/api/v1/connections") && html.contains("/api/v1/topics") && html.contains("$SYS.lagged"))
+            let client = try broker.connect()
+            #expect(try client.request("PUB s.t x") == "OK 0")
+            let stats = try getJSON(port, "/api/v1/stats")
+            #expect(stats["published_total"] as? Int == 1)
+            #expect(stats["connections"] as? Int == 1)
+            #expect(stats["version"] as? String == BrokerVersion.current)
+        }
+    }
+
     @Test func aQueryThatCannotBeReadIsA400() throws {
         try withMetricsBroker { _, port in
             for query in ["sort=bogus", "limit=0", "limit=10001", "offset=-1", "limit=1&limit=2", "color=red", "limit"] {

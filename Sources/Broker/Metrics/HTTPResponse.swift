@@ -76,6 +76,10 @@ enum MetricsRoute: Equatable, Sendable {
     case badQuery(String)
     /// `GET /broker.js`: the JavaScript client.
     case brokerJS
+    /// `GET /`: the dashboard.
+    case dashboard
+    /// `GET /api/v1/stats`: the `STATS` figures (JSON).
+    case stats
     /// Anything else: this response.
     case refuse(HTTPStatus)
 
@@ -91,6 +95,8 @@ enum MetricsRoute: Equatable, Sendable {
             }
         case "/metrics": known = .metrics
         case "/broker.js": known = .brokerJS
+        case "/": known = .dashboard
+        case "/api/v1/stats": known = .stats
         case "/healthz": known = .health
         case "/ws":
             switch WebSocketUpgrade.decide(head) {

@@ -170,6 +170,10 @@ final class MetricsEndpoint: ReactorHandler {
             return .plain(.badRequest, reason)
         case .brokerJS:
             return HTTPResponse(status: .ok, contentType: BrokerJS.contentType, body: BrokerJS.source)
+        case .dashboard:
+            return HTTPResponse(status: .ok, contentType: Dashboard.contentType, body: Dashboard.page)
+        case .stats:
+            return .json(StatsAPI.render(context.statisticsLine()))
         case .refuse(.methodNotAllowed):
             var response = HTTPResponse.plain(.methodNotAllowed)
             response.extraHeaders = [("Allow", "GET")]

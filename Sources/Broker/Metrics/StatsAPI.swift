@@ -1,0 +1,20 @@
+// `/api/v1/stats`: the STATS line's figures as JSON.
+
+enum StatsAPI {
+    /// `key=value ...` (the `STATS` reply) as one JSON object: numbers as numbers, the rest as strings.
+    static func render(_ line: String) -> [UInt8] {
+        var json = JSONText()
+        json.raw("{")
+        var first = true
+        for field in line.split(separator: " ") {
+            guard let equals = field.firstIndex(of: "=") else { continue }
+            if !first { json.raw(",") }
+            first = false
+            json.key(String(field[..<equals]))
+            let value = field[field.index(after: equals)...]
+            if let number = UInt64(value) { json.number(number) } else { json.string(String(value)) }
+        }
+        json.raw("}")
+        return json.bytes
+    }
+}

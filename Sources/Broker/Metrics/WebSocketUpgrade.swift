@@ -2,7 +2,7 @@
 import Protocol
 
 /// The server's decision on an opening handshake, made from the request head alone
-/// (the transport that follows it, issue #16, is not built yet).
+/// (the transport that follows it is ``WebSocketSession``).
 enum WebSocketUpgrade {
     /// What to answer.
     enum Decision: Equatable, Sendable {

@@ -10,16 +10,11 @@ public enum AuthToken {
     public static func resolve(_ config: BrokerConfig, files: ConfigFileAccess = .live) throws(ConfigError) -> String? {
         if !config.authTokenFile.isEmpty {
             let path = config.authTokenFile
-            switch files.read(path) {
-            case let .failure(failure):
-                throw .unreadableFile(file: path, reason: "auth_token_file: \(failure.reason)")
-            case let .success(text):
-                let token = String(text.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
-                guard !token.isEmpty, case .success = ValueParsers.token(token) else {
-                    throw .unreadableFile(file: path, reason: "auth_token_file: expected one token of printable ASCII without spaces (the value is not shown)")
-                }
-                return token
+            let token = try files.readSecret(path, key: "auth_token_file")
+            guard !token.isEmpty, case .success = ValueParsers.token(token) else {
+                throw .unreadableFile(file: path, reason: "auth_token_file: expected one token of printable ASCII without spaces (the value is not shown)")
             }
+            return token
         }
         return config.authToken.isEmpty ? nil : config.authToken
     }
@@ -35,5 +30,19 @@ public enum AuthToken {
             difference |= UInt(a ^ b)
         }
         return difference == 0
+    }
+}
+
+extension ConfigFileAccess {
+    /// The secret a file named by `key` holds (a token, a password), without the whitespace
+    /// around it (a trailing newline); an unreadable file is refused naming the file and the
+    /// key, never the value.
+    func readSecret(_ path: String, key: String) throws(ConfigError) -> String {
+        switch read(path) {
+        case let .failure(failure):
+            throw .unreadableFile(file: path, reason: "\(key): \(failure.reason)")
+        case let .success(text):
+            return String(text.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+        }
     }
 }

@@ -12,16 +12,11 @@ enum EngineEndpoint {
         var endpoint = RedisEndpoint(host: host, port: port, database: database)
         if !config.enginePasswordFile.isEmpty {
             let path = config.enginePasswordFile
-            switch files.read(path) {
-            case let .failure(failure):
-                throw .unreadableFile(file: path, reason: "engine_password_file: \(failure.reason)")
-            case let .success(text):
-                let password = String(text.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
-                guard !password.isEmpty else {
-                    throw .unreadableFile(file: path, reason: "engine_password_file: the file is empty (the value is not shown)")
-                }
-                endpoint.password = Array(password.utf8)
+            let password = try files.readSecret(path, key: "engine_password_file")
+            guard !password.isEmpty else {
+                throw .unreadableFile(file: path, reason: "engine_password_file: the file is empty (the value is not shown)")
             }
+            endpoint.password = Array(password.utf8)
         }
         return endpoint
     }

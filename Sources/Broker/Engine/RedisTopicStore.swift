@@ -427,19 +427,16 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
     /// A ring for `name` that starts empty at position 0 (a stale one is freed first); nil
     /// when nobody here reads it and `evenForNobody` is false.
     private func freshRing(_ name: [UInt8], evenForNobody: Bool) -> Topic? {
-        let made: Topic?? = name.withUnsafeBytes { bytes in
-            try? local.topicForPublish(bytes, createsStream: evenForNobody, evenForNobody: evenForNobody)
-        }
-        guard var topic = made ?? nil else { return nil }
-        if topic.sender.positions.tail != 0 {
-            local.retireNow(topic)
-            let again: Topic?? = name.withUnsafeBytes { bytes in
+        func made() -> Topic? {
+            let topic: Topic?? = name.withUnsafeBytes { bytes in
                 try? local.topicForPublish(bytes, createsStream: evenForNobody, evenForNobody: evenForNobody)
             }
-            guard let fresh = again ?? nil else { return nil }
-            topic = fresh
+            return topic ?? nil
         }
-        return topic
+        guard let topic = made() else { return nil }
+        guard topic.sender.positions.tail != 0 else { return topic }
+        local.retireNow(topic)  // a stale ring: one that starts at 0 takes its place
+        return made()
     }
 
     /// Moves the follower's outcomes into the ring: each message at the position its sequence

@@ -15,24 +15,29 @@ struct SubscriptionSnapshot: Equatable, Sendable {
     var topics: [TopicLag]
 }
 
+/// What connections are ordered by: a few figures per connection, taken before any detail,
+/// so that only the connections on the page are looked at closely.
+struct ConnectionRank: Equatable, Sendable {
+    var id: UInt64
+    /// Messages behind now, over every subscription and topic.
+    var behind: Int
+    /// Messages missed in all.
+    var missed: UInt64
+    var pendingBytes: Int
+    var bytesOut: UInt64
+}
+
 /// One connection as `/api/v1/connections` shows it.
 struct ConnectionSnapshot: Equatable, Sendable {
-    var id: UInt64
+    var rank: ConnectionRank
     var address: String
     var transport: String
     var version: Int
     var openedAtUnixMs: Int64
     var bytesIn: UInt64
-    var bytesOut: UInt64
     var messagesIn: UInt64
     var messagesOut: UInt64
-    var pendingBytes: Int
     var subscriptions: [SubscriptionSnapshot]
-
-    /// Messages behind now, over every subscription and topic.
-    var behind: Int { subscriptions.reduce(0) { $0 + $1.topics.reduce(0) { $0 + $1.behind } } }
-    /// Messages missed in all.
-    var missed: UInt64 { subscriptions.reduce(0) { $0 + $1.topics.reduce(0) { $0 + $1.missed } } }
 }
 
 /// The keys connections can be sorted by, the first the default: most behind first, most
@@ -41,7 +46,7 @@ enum ConnectionOrder {
     static let keys = ["lag", "missed", "pending", "bytes_out", "id"]
 
     /// Whether `a` comes before `b` under `key`, ties by id.
-    static func precedes(_ a: ConnectionSnapshot, _ b: ConnectionSnapshot, by key: String) -> Bool {
+    static func precedes(_ a: ConnectionRank, _ b: ConnectionRank, by key: String) -> Bool {
         func tie() -> Bool { a.id < b.id }
         switch key {
         case "missed": return a.missed != b.missed ? a.missed > b.missed : tie()
@@ -61,85 +66,98 @@ struct LoopConnections: Sendable {
 }
 
 extension Session {
-    /// This session as `/api/v1/connections` shows it (reads each cursor's ring position: one
-    /// lock per cursor). Loop thread.
-    func snapshot() -> ConnectionSnapshot {
+    /// The figures this session is ordered by (one lock per cursor). Loop thread.
+    func rank() -> ConnectionRank {
+        var behind = 0
+        var missed: UInt64 = 0
+        subscriptions.forEach { subscription in
+            for cursor in subscription.cursors {
+                behind += cursor.receiver?.pendingCount ?? 0
+                missed &+= cursor.missedTotal
+            }
+        }
+        return ConnectionRank(id: id, behind: behind, missed: missed, pendingBytes: output.pendingBytes, bytesOut: bytesOut)
+    }
+
+    /// This session as `/api/v1/connections` shows it, ranked by `rank`. Loop thread.
+    func snapshot(_ rank: ConnectionRank) -> ConnectionSnapshot {
         var subscriptions: [SubscriptionSnapshot] = []
         self.subscriptions.forEachKeyed { key, subscription in
             let group = key.count > subscription.pattern.count ? Array(key[(subscription.pattern.count + 1)...]) : nil
-            var topics: [TopicLag] = []
-            for cursor in subscription.cursors {
-                topics.append(TopicLag(topic: cursor.topic.name, behind: cursor.receiver?.pendingCount ?? 0, missed: cursor.missedTotal))
+            let topics = subscription.cursors.map { cursor in
+                TopicLag(topic: cursor.topic.name, behind: cursor.receiver?.pendingCount ?? 0, missed: cursor.missedTotal)
             }
             subscriptions.append(SubscriptionSnapshot(pattern: subscription.pattern, group: group, topics: topics))
         }
         subscriptions.sort { $0.pattern.lexicographicallyPrecedes($1.pattern) }
-        return ConnectionSnapshot(id: id, address: peer, transport: transportName, version: Int(protocolVersion),
-                                  openedAtUnixMs: openedAtUnixMs, bytesIn: bytesIn, bytesOut: bytesOut,
-                                  messagesIn: messagesIn, messagesOut: messagesOut, pendingBytes: output.pendingBytes,
-                                  subscriptions: subscriptions)
+        return ConnectionSnapshot(rank: rank, address: peer, transport: transportName, version: Int(protocolVersion),
+                                  openedAtUnixMs: openedAtUnixMs, bytesIn: bytesIn, messagesIn: messagesIn,
+                                  messagesOut: messagesOut, subscriptions: subscriptions)
     }
 }
 
 enum ConnectionsAPI {
-    /// The first `offset + limit` of `sessions` in the query's order (a loop's part).
+    /// The first `offset + limit` of `sessions` in the query's order (a loop's part): every
+    /// session is ranked, only those that can be on the page are looked at in detail.
     static func collect(_ sessions: some Sequence<Session>, query: APIQuery) -> LoopConnections {
-        let all = sessions.map { $0.snapshot() }
-        let wanted = min(all.count, query.offset + query.limit)
-        let sorted = all.sorted { ConnectionOrder.precedes($0, $1, by: query.sort) }
-        return LoopConnections(total: all.count, first: Array(sorted.prefix(wanted)))
+        let ranked = sessions.map { ($0, $0.rank()) }.sorted { ConnectionOrder.precedes($0.1, $1.1, by: query.sort) }
+        let first = ranked.prefix(query.offset + query.limit).map { $0.0.snapshot($0.1) }
+        return LoopConnections(total: ranked.count, first: first)
     }
 
     /// The page: every loop's part merged in order, then `offset` and `limit`; as JSON.
     static func render(_ parts: [LoopConnections], query: APIQuery, nowUnixMs: Int64) -> [UInt8] {
         let total = parts.reduce(0) { $0 + $1.total }
-        let merged = parts.flatMap(\.first).sorted { ConnectionOrder.precedes($0, $1, by: query.sort) }
+        let merged = parts.flatMap(\.first).sorted { ConnectionOrder.precedes($0.rank, $1.rank, by: query.sort) }
         let page = merged.dropFirst(query.offset).prefix(query.limit)
         var json = JSONText()
-        json.raw("{")
-        json.key("now"); json.number(nowUnixMs); json.raw(",")
-        json.key("total"); json.number(total); json.raw(",")
-        json.key("offset"); json.number(query.offset); json.raw(",")
-        json.key("limit"); json.number(query.limit); json.raw(",")
-        json.key("sort"); json.string(query.sort); json.raw(",")
-        json.key("connections"); json.raw("[")
-        for (index, connection) in page.enumerated() {
-            if index > 0 { json.raw(",") }
-            json.raw("{")
-            json.key("id"); json.number(connection.id); json.raw(",")
-            json.key("address"); json.string(connection.address); json.raw(",")
-            json.key("transport"); json.string(connection.transport); json.raw(",")
-            json.key("protocol"); json.number(connection.version); json.raw(",")
-            json.key("connected_since"); json.number(connection.openedAtUnixMs); json.raw(",")
-            json.key("bytes_in"); json.number(connection.bytesIn); json.raw(",")
-            json.key("bytes_out"); json.number(connection.bytesOut); json.raw(",")
-            json.key("messages_in"); json.number(connection.messagesIn); json.raw(",")
-            json.key("messages_out"); json.number(connection.messagesOut); json.raw(",")
-            json.key("pending_bytes"); json.number(connection.pendingBytes); json.raw(",")
-            json.key("behind"); json.number(connection.behind); json.raw(",")
-            json.key("missed"); json.number(connection.missed); json.raw(",")
-            json.key("subscriptions"); json.raw("[")
-            for (s, subscription) in connection.subscriptions.enumerated() {
-                if s > 0 { json.raw(",") }
-                json.raw("{")
-                json.key("pattern"); json.string(subscription.pattern); json.raw(",")
+        json.openObject()
+        json.field("now", nowUnixMs)
+        json.field("total", total)
+        json.field("offset", query.offset)
+        json.field("limit", query.limit)
+        json.field("sort", query.sort)
+        json.key("connections")
+        json.openArray()
+        for connection in page {
+            let rank = connection.rank
+            json.openObject()
+            json.field("id", rank.id)
+            json.field("address", connection.address)
+            json.field("transport", connection.transport)
+            json.field("protocol", connection.version)
+            json.field("connected_since", connection.openedAtUnixMs)
+            json.field("bytes_in", connection.bytesIn)
+            json.field("bytes_out", rank.bytesOut)
+            json.field("messages_in", connection.messagesIn)
+            json.field("messages_out", connection.messagesOut)
+            json.field("pending_bytes", rank.pendingBytes)
+            json.field("behind", rank.behind)
+            json.field("missed", rank.missed)
+            json.key("subscriptions")
+            json.openArray()
+            for subscription in connection.subscriptions {
+                json.openObject()
+                json.field("pattern", subscription.pattern)
                 json.key("group")
-                if let group = subscription.group { json.string(group) } else { json.raw("null") }
-                json.raw(",")
-                json.key("topics"); json.raw("[")
-                for (t, topic) in subscription.topics.enumerated() {
-                    if t > 0 { json.raw(",") }
-                    json.raw("{")
-                    json.key("topic"); json.string(topic.topic); json.raw(",")
-                    json.key("behind"); json.number(topic.behind); json.raw(",")
-                    json.key("missed"); json.number(topic.missed)
-                    json.raw("}")
+                if let group = subscription.group { json.string(group) } else { json.null() }
+                json.key("topics")
+                json.openArray()
+                for topic in subscription.topics {
+                    json.openObject()
+                    json.field("topic", topic.topic)
+                    json.field("behind", topic.behind)
+                    json.field("missed", topic.missed)
+                    json.closeObject()
                 }
-                json.raw("]}")
+                json.closeArray()
+                json.closeObject()
             }
-            json.raw("]}")
+            json.closeArray()
+            json.closeObject()
         }
-        json.raw("]}")
+        json.closeArray()
+        json.closeObject()
         return json.bytes
     }
 }

@@ -4,17 +4,14 @@ enum StatsAPI {
     /// `key=value ...` (the `STATS` reply) as one JSON object: numbers as numbers, the rest as strings.
     static func render(_ line: String) -> [UInt8] {
         var json = JSONText()
-        json.raw("{")
-        var first = true
+        json.openObject()
         for field in line.split(separator: " ") {
             guard let equals = field.firstIndex(of: "=") else { continue }
-            if !first { json.raw(",") }
-            first = false
-            json.key(String(field[..<equals]))
+            let name = String(field[..<equals])
             let value = field[field.index(after: equals)...]
-            if let number = UInt64(value) { json.number(number) } else { json.string(String(value)) }
+            if let number = UInt64(value) { json.field(name, number) } else { json.field(name, String(value)) }
         }
-        json.raw("}")
+        json.closeObject()
         return json.bytes
     }
 }

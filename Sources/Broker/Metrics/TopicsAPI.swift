@@ -51,32 +51,32 @@ enum TopicsAPI {
     static func render(_ topics: [TopicSnapshot], rates: [[UInt8]: Double], query: APIQuery, nowUnixMs: Int64) -> [UInt8] {
         let page = topics.sorted { TopicOrder.precedes($0, $1, by: query.sort) }.dropFirst(query.offset).prefix(query.limit)
         var json = JSONText()
-        json.raw("{")
-        json.key("now"); json.number(nowUnixMs); json.raw(",")
-        json.key("total"); json.number(topics.count); json.raw(",")
-        json.key("offset"); json.number(query.offset); json.raw(",")
-        json.key("limit"); json.number(query.limit); json.raw(",")
-        json.key("sort"); json.string(query.sort); json.raw(",")
-        json.key("topics"); json.raw("[")
-        for (index, topic) in page.enumerated() {
-            if index > 0 { json.raw(",") }
+        json.openObject()
+        json.field("now", nowUnixMs)
+        json.field("total", topics.count)
+        json.field("offset", query.offset)
+        json.field("limit", query.limit)
+        json.field("sort", query.sort)
+        json.key("topics")
+        json.openArray()
+        for topic in page {
             let figures = topic.figures
-            json.raw("{")
-            json.key("topic"); json.string(topic.name); json.raw(",")
-            json.key("subscribers"); json.number(figures.subscribers); json.raw(",")
-            json.key("published_total"); json.number(figures.published); json.raw(",")
+            json.openObject()
+            json.field("topic", topic.name)
+            json.field("subscribers", figures.subscribers)
+            json.field("published_total", figures.published)
             json.key("publish_rate")
-            if let rate = rates[topic.name] { json.number(rate) } else { json.raw("null") }
-            json.raw(",")
-            json.key("held"); json.number(figures.held); json.raw(",")
-            json.key("held_bytes"); json.number(figures.heldBytes); json.raw(",")
-            json.key("epoch"); json.string(figures.epoch); json.raw(",")
-            json.key("head"); json.number(figures.head); json.raw(",")
-            json.key("lagging"); json.number(figures.lagging); json.raw(",")
-            json.key("max_lag"); json.number(figures.maxLag)
-            json.raw("}")
+            if let rate = rates[topic.name] { json.number(rate) } else { json.null() }
+            json.field("held", figures.held)
+            json.field("held_bytes", figures.heldBytes)
+            json.field("epoch", figures.epoch)
+            json.field("head", figures.head)
+            json.field("lagging", figures.lagging)
+            json.field("max_lag", figures.maxLag)
+            json.closeObject()
         }
-        json.raw("]}")
+        json.closeArray()
+        json.closeObject()
         return json.bytes
     }
 }

@@ -25,14 +25,7 @@ final class TCPSession: Session, ReactorHandler {
 
     func handleEvents(_ events: UInt32) {
         if state.isClosed { return }
-        if events & (EpollBits.readable | EpollBits.hangup | EpollBits.error | EpollBits.readHangup) != 0 {
-            if case .reading = state {
-                read()
-            } else if events & (EpollBits.hangup | EpollBits.error) != 0 && peerGone {
-                close(reason: .peerReset)
-                return
-            }
-        }
+        guard handleReadEvents(events, read) else { return }
         if events & EpollBits.writable != 0, !state.isClosed { services.scheduler.markDirty(self) }
     }
 

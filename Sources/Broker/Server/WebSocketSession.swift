@@ -44,8 +44,6 @@ final class WebSocketSession: Session, ReactorHandler {
     private var carried = 0
     /// Client data that came while input was paused: fed when it resumes.
     private var heldInput: [UInt8] = []
-    /// Protocol frames copied out of the output queue to be cut into messages.
-    private var stream: [UInt8] = []
     /// Set once a close frame is in `wire`: nothing is framed after it.
     private var closeFrameQueued = false
     /// A turn that feeds `heldInput`, once scheduled.
@@ -83,15 +81,9 @@ final class WebSocketSession: Session, ReactorHandler {
                 return
             }
         }
-        if events & (EpollBits.readable | EpollBits.hangup | EpollBits.error | EpollBits.readHangup) != 0 {
-            if case .reading = state {
-                read()
-            } else if events & (EpollBits.hangup | EpollBits.error) != 0 && peerGone {
-                close(reason: .peerReset)
-                return
-            }
-        }
-        if !state.isClosed { services.scheduler.markDirty(self) }
+        guard handleReadEvents(events, read) else { return }
+        // Writable: what the wire held is out; the queue (the carried byte, more frames) goes on.
+        if events & EpollBits.writable != 0, !state.isClosed { services.scheduler.markDirty(self) }
     }
 
     /// Bytes early in the connection (sent with the request head) are read as frames.
@@ -162,26 +154,33 @@ final class WebSocketSession: Session, ReactorHandler {
         let buffers = services.buffers
         let version = Int(protocolVersion)
         return try output.write(vectors: buffers.vectors, staging: buffers.staging) { pieces throws(SystemError) -> IOResult<Int> in
-            let framed = frame(pieces, version: version, limit: WebSocketSession.wireHighWater)
+            // Framed into the loop's scratch and written from there: only what the socket does
+            // not take is kept by the session.
+            buffers.webSocketOut.removeAll(keepingCapacity: true)
+            let framed = frame(pieces, version: version, limit: WebSocketSession.wireHighWater,
+                               stream: &buffers.webSocketStream, into: &buffers.webSocketOut)
             guard framed > 0 else { return .done(0) }
-            if try flushWire() {
+            let sent = try send(buffers.webSocketOut)
+            if sent == buffers.webSocketOut.count {
                 carried = 0
                 return .done(framed)
             }
+            wire = Array(buffers.webSocketOut[sent...])
+            wireSent = 0
             carried = 1  // the last frame is not all out: its last byte keeps the queue from being empty
             return .done(framed - 1)
         }
     }
 
     /// Before a `HELLO` changes the framing of what is written next: everything queued now is
-    /// framed in the version it was written in.
+    /// framed, into the wire, in the version it was written in.
     override func willSwitchVersion() {
         let buffers = services.buffers
         let version = Int(protocolVersion)
         while !output.isEmpty {
             let outcome: IOResult<Int>? = try? output.write(vectors: buffers.vectors, staging: buffers.staging) {
                 pieces throws(SystemError) -> IOResult<Int> in
-                let framed = frame(pieces, version: version, limit: .max)
+                let framed = frame(pieces, version: version, limit: .max, stream: &buffers.webSocketStream, into: &wire)
                 guard framed > carried else { return .done(0) }
                 let keep = framed > 1 ? 1 : 0
                 carried = keep
@@ -192,9 +191,11 @@ final class WebSocketSession: Session, ReactorHandler {
     }
 
     /// Cuts the front of the queue (`pieces`, after the `carried` bytes already framed) into
-    /// server frames and appends each to `wire` as one WebSocket message, while the wire holds
-    /// less than `limit` bytes. Returns the queue bytes framed, the carried ones included.
-    private func frame(_ pieces: UnsafeBufferPointer<iovec>, version: Int, limit: Int) -> Int {
+    /// server frames (copied into `stream`, a scratch) and appends each to `out` as one
+    /// WebSocket message, while `out` holds less than `limit` bytes. Returns the queue bytes
+    /// framed, the carried ones included.
+    private func frame(_ pieces: UnsafeBufferPointer<iovec>, version: Int, limit: Int,
+                       stream: inout [UInt8], into out: inout [UInt8]) -> Int {
         guard !closeFrameQueued else { return 0 }
         stream.removeAll(keepingCapacity: true)
         var skip = carried
@@ -210,32 +211,39 @@ final class WebSocketSession: Session, ReactorHandler {
             }
             stream.append(contentsOf: bytes)
             // Whole frames so far become messages.
-            while wire.count - wireSent < limit {
-                let length: Int? = stream.withUnsafeBytes { all in
-                    ServerFrameSplitter.firstFrameLength(in: UnsafeRawBufferPointer(rebasing: all[offset...]), version: version)
-                }
-                guard let length else { break }
+            while out.count < limit, let length = stream.withUnsafeBytes({ all in
+                ServerFrameSplitter.firstFrameLength(in: UnsafeRawBufferPointer(rebasing: all[offset...]), version: version)
+            }) {
                 stream.withUnsafeBytes { all in
-                    WebSocketFrameEncoder.appendMessage(UnsafeRawBufferPointer(rebasing: all[offset..<(offset + length)]), to: &wire)
+                    WebSocketFrameEncoder.appendMessage(UnsafeRawBufferPointer(rebasing: all[offset..<(offset + length)]), to: &out)
                 }
                 offset += length
                 framed += length
             }
-            if wire.count - wireSent >= limit { break }
+            if out.count >= limit { break }
         }
-        stream = []  // copied out for this write only: an idle connection holds no buffer
         return framed
     }
 
-    /// Writes what the wire holds; true when all of it is out.
-    private func flushWire() throws(SystemError) -> Bool {
-        while wireSent < wire.count {
-            let sent: Result<IOResult<Int>, SystemError> = wire.withUnsafeBytes { bytes in
-                Result { () throws(SystemError) in try socket.send(UnsafeRawBufferPointer(rebasing: bytes[wireSent...])) }
+    /// Sends `bytes` as far as the socket takes them; returns how many it took.
+    private func send(_ bytes: [UInt8], from start: Int = 0) throws(SystemError) -> Int {
+        var sent = start
+        while sent < bytes.count {
+            let result: Result<IOResult<Int>, SystemError> = bytes.withUnsafeBytes { all in
+                Result { () throws(SystemError) in try socket.send(UnsafeRawBufferPointer(rebasing: all[sent...])) }
             }
-            guard case let .done(sent) = try sent.get() else { return false }
-            wireSent += sent
+            guard case let .done(count) = try result.get() else { break }
+            sent += count
         }
+        return sent
+    }
+
+    /// Writes what the wire holds (frames the socket did not take, pongs, the close); true
+    /// when all of it is out.
+    private func flushWire() throws(SystemError) -> Bool {
+        guard wireSent < wire.count else { return true }
+        wireSent = try send(wire, from: wireSent)
+        guard wireSent == wire.count else { return false }
         wire = []  // an idle connection holds no buffer
         wireSent = 0
         return true

@@ -16,6 +16,11 @@ final class LoopIOBuffers {
     let frames = UnsafeMutableRawBufferPointer.allocate(
         byteCount: DeliveryScheduler.batchFrameBytes + DeliveryScheduler.readBatchSize * OutputQueue.stageLimit, alignment: 16)
 
+    /// Scratch of one WebSocket write: the protocol frames copied out of the output queue, and
+    /// the WebSocket frames made of them (a session keeps only what its socket did not take).
+    var webSocketStream: [UInt8] = []
+    var webSocketOut: [UInt8] = []
+
     init() { vectors.initialize(repeating: iovec()) }
 
     deinit {

@@ -103,6 +103,20 @@ class Session {
         preconditionFailure("a Session subclass provides transportClose")
     }
 
+    /// The reading half of a socket transport's events: `read` while the session reads, or a
+    /// close on a hang-up once the peer is known gone. False when the session closed.
+    @inline(__always)
+    final func handleReadEvents(_ events: UInt32, _ read: () -> Void) -> Bool {
+        guard events & (EpollBits.readable | EpollBits.hangup | EpollBits.error | EpollBits.readHangup) != 0 else { return true }
+        if case .reading = state {
+            read()
+        } else if events & (EpollBits.hangup | EpollBits.error) != 0 && peerGone {
+            close(reason: .peerReset)
+            return false
+        }
+        return true
+    }
+
     /// Reads `socket` into the loop's read buffer up to `reads` times while it has bytes,
     /// handing each chunk to `take` (false: stop reading for now); closes on an error and
     /// reports end of file (``peerClosed()``). The read loop of every socket transport.

@@ -8,18 +8,29 @@ import Posix
 /// when the last reference to the object goes, and nothing else closes it. So a
 /// canceller on any thread may call ``shutdown()`` at any time without ever
 /// reaching a closed or reused descriptor number. Reads, writes and waits belong
-/// to the connection's thread.
-final class ConnectionSocket: Sendable {
+/// to the connection's thread; so does the WebSocket framing of a `ws://` endpoint
+/// (``WebSocketClientStream``), through which they then go.
+final class ConnectionSocket: @unchecked Sendable {
+    // @unchecked Sendable: `webSocket` is mutable state, touched only by the connection's
+    // thread (reads, writes, waits); other threads only call `shutdown()`, which uses `handle`.
+
     /// The socket, non-blocking, close-on-exec, `TCP_NODELAY`.
     let handle: SocketHandle
+    /// The WebSocket framing, for a `ws://` endpoint.
+    private let webSocket: WebSocketClientStream?
 
-    private init(_ handle: consuming SocketHandle) { self.handle = handle }
+    private init(_ handle: consuming SocketHandle, webSocket: WebSocketClientStream?) {
+        self.handle = handle
+        self.webSocket = webSocket
+    }
 
     /// The descriptor, valid while this object lives.
     var fd: Int32 { handle.fd }
 
-    /// Opens a connection to the first address of `endpoint` that accepts within `timeout`.
+    /// Opens a connection to the first address of `endpoint` that accepts within `timeout`;
+    /// for a WebSocket endpoint, upgrades it within the same `timeout`.
     static func connect(to endpoint: Endpoint, timeout: Duration) throws(BrokerClientError) -> ConnectionSocket {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
         let handle: SocketHandle
         do {
             handle = try SocketHandle.connect(to: endpoint.host, port: Int(endpoint.port), timeout: timeout)
@@ -31,7 +42,9 @@ final class ConnectionSocket: Sendable {
         }
         // Small frames (PING, single PUBs) must not wait for Nagle; batching is done by the caller.
         try? handle.setNoDelay()
-        return ConnectionSocket(handle)
+        guard let path = endpoint.webSocketPath else { return ConnectionSocket(handle, webSocket: nil) }
+        let early = try WebSocketClientStream.handshake(on: handle, endpoint: endpoint, path: path, deadline: deadline)
+        return ConnectionSocket(handle, webSocket: WebSocketClientStream(early: early))
     }
 
     /// Shuts both directions: a read blocked on this socket in another thread returns
@@ -41,13 +54,17 @@ final class ConnectionSocket: Sendable {
 
     /// Reads what is there without blocking; `.done(0)` is the broker's end of file.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(BrokerClientError) -> IOResult<Int> {
+        if let webSocket { return try webSocket.read(into: buffer, on: handle) }
         do { return try handle.read(into: buffer) } catch { throw BrokerClientError(error) }
     }
 
     /// Writes what fits without blocking; never raises SIGPIPE.
     func write(_ bytes: UnsafeRawBufferPointer) throws(BrokerClientError) -> IOResult<Int> {
         if bytes.isEmpty { return .done(0) }
-        do { return try handle.send(bytes) } catch { throw BrokerClientError(error) }
+        do {
+            if let webSocket { return try webSocket.write(bytes, on: handle) }
+            return try handle.send(bytes)
+        } catch { throw BrokerClientError(error) }
     }
 
     /// Writes all of `bytes`, waiting for room as needed.
@@ -63,7 +80,21 @@ final class ConnectionSocket: Sendable {
 
     /// Waits until the socket is ready for `events` or `deadline` passes (nil: none);
     /// returns what is ready, empty when the deadline passed first.
+    /// Over a WebSocket, frames not yet written are written meanwhile, and the socket is
+    /// writable for the caller only once they are.
     func wait(for events: PollEvents, until deadline: ContinuousClock.Instant?) throws(BrokerClientError) -> PollEvents {
-        do { return try handle.poll(for: events, until: deadline) } catch { throw BrokerClientError(error) }
+        do {
+            guard let webSocket else { return try handle.poll(for: events, until: deadline) }
+            while true {
+                if webSocket.hasPendingWire, try webSocket.flush(on: handle) == false {
+                    let ready = try handle.poll(for: events.union(.writable), until: deadline)
+                    if ready.isEmpty { return [] }
+                    let forCaller = ready.subtracting(.writable).intersection(events.union([.error, .hangup]))
+                    if !forCaller.isEmpty { return forCaller }
+                    continue  // writable: the next pass writes
+                }
+                return try handle.poll(for: events, until: deadline)
+            }
+        } catch { throw BrokerClientError(error) }
     }
 }

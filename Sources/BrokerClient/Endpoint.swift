@@ -1,22 +1,37 @@
-// Where a broker listens: host and port, parsed from `host:port` or `[v6]:port` and shown the same way.
+// Where a broker listens: host and port, parsed from `host:port`, `[v6]:port` or `ws://host:port/path` and shown the same way.
 
-/// A broker's address as the user gave it: a host name or IP literal, and a TCP port.
+/// A broker's address as the user gave it: a host name or IP literal, a TCP port, and for a
+/// WebSocket (PROTOCOL.md, "Transports") the path of the upgrade on the broker's HTTP port.
 public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     /// A host name, IPv4 literal or IPv6 literal (without brackets).
     public var host: String
     /// The TCP port.
     public var port: UInt16
+    /// The path of the WebSocket upgrade (`/ws` on the broker); nil: plain TCP.
+    public var webSocketPath: String?
 
     /// The broker's default address, `127.0.0.1:7400`.
     public static let `default` = Endpoint(host: "127.0.0.1", port: 7400)
 
-    public init(host: String, port: UInt16) {
+    public init(host: String, port: UInt16, webSocketPath: String? = nil) {
         self.host = host
         self.port = port
+        self.webSocketPath = webSocketPath
     }
 
-    /// Parses `host:port`, `[ipv6]:port` (brackets required for IPv6). Nil when malformed.
+    /// Parses `host:port`, `[ipv6]:port` (brackets required for IPv6), or either after
+    /// `ws://` for a WebSocket, with a path (`/ws` when none is given). Nil when malformed.
     public init?(parsing text: String) {
+        if text.hasPrefix("ws://") {
+            let rest = text.dropFirst(5)
+            let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+            let path = rest[slash...]
+            guard path.allSatisfy({ $0.isASCII && $0 != " " && !$0.isNewline }),
+                  var endpoint = Endpoint(parsing: String(rest[..<slash])) else { return nil }
+            endpoint.webSocketPath = path.isEmpty ? "/ws" : String(path)
+            self = endpoint
+            return
+        }
         let host: Substring
         let portText: Substring
         if text.hasPrefix("[") {
@@ -42,8 +57,11 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         return UInt16(value)
     }
 
-    /// `host:port`, with brackets around an IPv6 literal: `[::1]:7400`.
+    /// `host:port`, with brackets around an IPv6 literal: `[::1]:7400`; after `ws://` and
+    /// followed by the path for a WebSocket: `ws://127.0.0.1:8080/ws`.
     public var description: String {
-        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        let address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        guard let webSocketPath else { return address }
+        return "ws://\(address)\(webSocketPath)"
     }
 }

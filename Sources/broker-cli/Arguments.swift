@@ -198,7 +198,7 @@ func parseArguments(_ arguments: [String], environment: [String: String]) throws
     var invocation = Invocation(subcommand: subcommand)
     if let address = environment["BROKER_ADDR"], !address.isEmpty {
         guard let endpoints = parseEndpointList(address) else {
-            throw UsageError(message: "invalid BROKER_ADDR '\(address)' (expected host:port or [ipv6]:port, or several separated by commas)",
+            throw UsageError(message: "invalid BROKER_ADDR '\(address)' (expected host:port, [ipv6]:port or ws://host:port/path, or several separated by commas)",
                              subcommand: subcommand)
         }
         invocation.endpoint = endpoints[0]

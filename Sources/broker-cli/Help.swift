@@ -23,7 +23,8 @@ private let connectionOptions = """
       --port <port>         Broker TCP port (default: 7400)
       --server <list>       Brokers to try in order, host:port,host:port,...: the
                             first that answers is used, and sub fails over to the
-                            next when its connection drops
+                            next when its connection drops; ws://host:port/ws is a
+                            broker's WebSocket on its HTTP port
       --timeout <seconds>   Connect timeout (default: 5)
       --token <token>       Send AUTH <token> after connecting (default: BROKER_TOKEN)
   -h, --help                Show help information
@@ -39,7 +40,8 @@ OPTIONS:
       --version             Show the version
 
   Options may come before or after the subcommand; '--' ends the options.
-  BROKER_ADDR=host:port (or [ipv6]:port, or several separated by commas, as --server)
+  BROKER_ADDR=host:port (or [ipv6]:port, ws://host:port/ws, or several separated by
+  commas, as --server)
   sets the broker; --server, --host and --port win over it.
   BROKER_TOKEN=<token> is sent with AUTH when the broker needs one; --token wins over it.
   A refused token prints 'authentication failed' and exits with status 1.

@@ -65,6 +65,46 @@ import Testing
         }
     }
 
+    @Test(arguments: [1, 2])
+    func messagesOfEverySizeAreOneMessageEachWithTheFrameTCPGets(version: Int) throws {
+        // Frame lengths around each header form (125/126, 65535/65536) and around the size
+        // above which a frame is held by reference rather than copied (512); text or binary
+        // by each payload's bytes. The reader's small buffer makes the writes stop inside messages.
+        try withMetricsBroker({ $0.capacity = 64 }) { broker, port in
+            let client = try WebSocketTestClient(port: port, receiveBuffer: 4096)
+            if version == 2 {
+                try client.send("HELLO 2\n")
+                #expect(try client.message() == "OK 2\n")
+            }
+            try client.send("SUB sizes\n")
+            #expect(try client.message().hasPrefix("OK"))
+            let publisher = try broker.connect()
+            try publisher.sendRaw("HELLO 2\n")
+            #expect(try publisher.line() == "OK 2")
+            let header = version == 1 ? 10 : 12  // "MSG sizes " + "\n"; version 2: "<seq> <size>\n" after it, counted below
+            var payloads: [[UInt8]] = []
+            for frameLength in [40, 125, 126, 127, 511, 512, 513, 600, 65_535, 65_536, 65_537, 300_000] {
+                payloads.append([UInt8](repeating: UInt8(ascii: "a") + UInt8(frameLength % 26), count: frameLength - header))
+            }
+            payloads.append([0xFF, 0xFE, 0x41])  // not UTF-8: binary
+            payloads.append(Array("é ✓ 𝄞".utf8))  // UTF-8: text
+            payloads.append([UInt8](repeating: 0xC3, count: 700))  // large, not UTF-8
+            for payload in payloads {
+                try publisher.sendBytes(Array("BPUB sizes \(payload.count)\n".utf8) + payload + [0x0A])
+                #expect(try publisher.line().hasPrefix("OK"))
+            }
+            for (index, payload) in payloads.enumerated() {
+                let frame = try #require(try client.frame())
+                let expected: [UInt8] = version == 1
+                    ? Array("MSG sizes ".utf8) + payload + [0x0A]
+                    : Array("MSG sizes \(index + 1) \(payload.count)\n".utf8) + payload + [0x0A]
+                #expect(frame.fin && frame.payload == expected, "message \(index): \(frame.payload.count) bytes, \(expected.count) expected")
+                let isText = String(validating: payload, as: UTF8.self) != nil
+                #expect(frame.opcode == (isText ? 0x1 : 0x2), "message \(index)")
+            }
+        }
+    }
+
     @Test func aHelloWhileMessagesAreQueuedFramesEachInTheVersionItWasWrittenIn() throws {
         try withMetricsBroker({ $0.capacity = 100_000 }) { broker, port in
             let client = try WebSocketTestClient(port: port, receiveBuffer: 4096)

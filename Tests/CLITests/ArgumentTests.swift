@@ -198,7 +198,7 @@ private func usageText(_ line: String, env: [String: String] = [:]) -> String? {
 
     @Test func malformedBrokerAddr() {
         #expect(usageText("ping", env: ["BROKER_ADDR": "::1:7400"])
-            == "broker-cli: invalid BROKER_ADDR '::1:7400' (expected host:port or [ipv6]:port, or several separated by commas)\nRun 'broker-cli help ping' for usage.\n")
+            == "broker-cli: invalid BROKER_ADDR '::1:7400' (expected host:port, [ipv6]:port or ws://host:port/path, or several separated by commas)\nRun 'broker-cli help ping' for usage.\n")
         #expect(usageText("ping", env: ["BROKER_ADDR": "localhost"]) != nil)
     }
 
@@ -216,6 +216,17 @@ private func usageText(_ line: String, env: [String: String] = [:]) -> String? {
         #expect(Endpoint(parsing: ":7400") == nil)
         #expect(Endpoint(parsing: "host:") == nil)
         #expect(Endpoint(parsing: "host:+80") == nil)
+    }
+
+    @Test func parsesWebSocketAddressesWithTheirPath() {
+        #expect(Endpoint(parsing: "ws://127.0.0.1:8080/ws") == Endpoint(host: "127.0.0.1", port: 8080, webSocketPath: "/ws"))
+        #expect(Endpoint(parsing: "ws://localhost:80") == Endpoint(host: "localhost", port: 80, webSocketPath: "/ws"))
+        #expect(Endpoint(parsing: "ws://[::1]:9/a/b") == Endpoint(host: "::1", port: 9, webSocketPath: "/a/b"))
+        #expect(Endpoint(parsing: "ws://host") == nil)
+        #expect(Endpoint(parsing: "ws://host:80/a b") == nil)
+        #expect(Endpoint(parsing: "wss://host:80/ws") == nil)
+        #expect(Endpoint(host: "::1", port: 9, webSocketPath: "/ws").description == "ws://[::1]:9/ws")
+        #expect(parseEndpointList("ws://a:1/ws,b:2") == [Endpoint(host: "a", port: 1, webSocketPath: "/ws"), Endpoint(host: "b", port: 2)])
     }
 
     @Test func describesIPv6WithBrackets() {

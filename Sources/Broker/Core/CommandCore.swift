@@ -73,7 +73,6 @@ final class CommandCore {
             return startBinaryPublish(topic: topic, size: size, refusal: refusal?.error, session)
         case let .hello(version):
             reply(session) { WireEncoder.appendOK(version: version, to: &$0) }
-            if session.protocolVersion != UInt8(version) { session.willSwitchVersion() }
             session.protocolVersion = UInt8(version)
         case let .subscribe(pattern, options):
             subscribe(pattern, options: options, session)

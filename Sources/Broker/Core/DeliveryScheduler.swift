@@ -1,4 +1,5 @@
 import Channels
+import Protocol
 // Which sessions write this turn, in what order, and what each takes from its ready cursors.
 
 /// Schedules deliveries on one loop: cursors woken by their rings go onto their
@@ -162,6 +163,59 @@ final class DeliveryScheduler {
         return delivered <= perFlush * UInt64(max(0, flushes))
     }
 
+    /// One read of a WebSocket session's cursor: each frame, in the session's protocol
+    /// version, goes into the queue as one WebSocket message, a header of its own before the
+    /// frame shared as for TCP (copied when small, held by reference when large). The
+    /// message's opcode is found once, by its first WebSocket reader. Version 1 readers count
+    /// the payloads that cannot be one line in `skipped`, as ``gather(for:)`` does.
+    private func readForWebSocket(_ receiver: BroadcastReceiver<Message>, cursor: Cursor, session: Session, room: Int,
+                                  skipped: inout UInt64) -> BroadcastBatch {
+        let versionTwo = session.protocolVersion == 2
+        var taken: UInt64 = 0
+        var skippedHere: UInt64 = 0
+        var header: (UInt64, UInt64) = (0, 0)
+        let result = withUnsafeMutableBytes(of: &header) { headerBytes in
+            receiver.readBatch(upTo: room, armingWhenDrained: cursor.prepareToWait()) { slot, position in
+                // Looked at in place, as in gather(for:): no copy of the message (a retain and a
+                // release per delivery) unless it is held by reference.
+                let frame: UnsafeRawBufferPointer?
+                let length: Int
+                if versionTwo {
+                    var whole = slot.pointee?.madeWholeVersionTwoFrame
+                    if whole == nil, let message = slot.pointee {
+                        message.makeVersionTwoFrame(seq: position &+ 1)
+                        whole = message.madeWholeVersionTwoFrame
+                    }
+                    frame = whole
+                    length = slot.pointee?.versionTwoFrameCount ?? 0
+                } else {
+                    if slot.pointee?.isLineSafe == false {
+                        if taken > skippedHere { return false }
+                        skippedHere += 1
+                        taken += 1
+                        return true
+                    }
+                    if skippedHere > 0 { return false }
+                    frame = slot.pointee?.bytes
+                    length = frame?.count ?? 0
+                }
+                guard let opcode = slot.pointee?.webSocketOpcode, let base = headerBytes.baseAddress else { return true }
+                let headerCount = WebSocketFrameEncoder.writeHeader(opcode: opcode, length: length, to: base)
+                let headerPiece = UnsafeRawBufferPointer(start: base, count: headerCount)
+                if let frame, frame.count <= OutputQueue.stageLimit {
+                    session.output.appendFrame(headerPiece, frame)
+                } else if let message = slot.pointee {
+                    session.output.appendFrame(headerPiece, UnsafeRawBufferPointer(start: nil, count: 0))
+                    session.output.appendMessage(message, sized: versionTwo)
+                }
+                taken += 1
+                return true
+            }
+        }
+        skipped = skippedHere
+        return result
+    }
+
     /// Fills the session's empty output queue with one batch from its ready
     /// cursors, round-robin.
     func gather(for session: Session) {
@@ -184,7 +238,9 @@ final class DeliveryScheduler {
             // copied into the output queue there, a large message is kept by reference.
             let result: BroadcastBatch
             var skipped: UInt64 = 0
-            if session.protocolVersion == 2 {
+            if session.output.carriesWebSocket {
+                result = readForWebSocket(receiver, cursor: cursor, session: session, room: room, skipped: &skipped)
+            } else if session.protocolVersion == 2 {
                 result = receiver.readBatch(upTo: room, armingWhenDrained: cursor.prepareToWait()) { slot, position in
                     // Inside the ring's lock: a message's version 2 frame is made once, by its first
                     // version 2 reader, and shared; its sequence is its position + 1.

@@ -1,5 +1,6 @@
 // Scratch memory the transports of one loop share for reads and writes.
 import Glibc
+import Protocol
 
 /// Scratch memory every session of a loop shares for its transport's reads and writes.
 /// Loop thread only.
@@ -12,14 +13,12 @@ final class LoopIOBuffers {
     let staging = UnsafeMutableRawBufferPointer.allocate(byteCount: 128 * 1024, alignment: 16)
     /// Scratch lent to the output queue being filled: the frames of one delivery batch
     /// (``DeliveryScheduler/batchFrameBytes``, and one cursor's read of up to
-    /// ``DeliveryScheduler/readBatchSize`` frames of ``OutputQueue/stageLimit`` bytes past it).
+    /// ``DeliveryScheduler/readBatchSize`` frames of ``OutputQueue/stageLimit`` bytes past it,
+    /// each with a WebSocket header for a WebSocket session).
     let frames = UnsafeMutableRawBufferPointer.allocate(
-        byteCount: DeliveryScheduler.batchFrameBytes + DeliveryScheduler.readBatchSize * OutputQueue.stageLimit, alignment: 16)
-
-    /// Scratch of one WebSocket write: the protocol frames copied out of the output queue, and
-    /// the WebSocket frames made of them (a session keeps only what its socket did not take).
-    var webSocketStream: [UInt8] = []
-    var webSocketOut: [UInt8] = []
+        byteCount: DeliveryScheduler.batchFrameBytes
+            + DeliveryScheduler.readBatchSize * (OutputQueue.stageLimit + WebSocketFrameEncoder.maxHeaderBytes),
+        alignment: 16)
 
     init() { vectors.initialize(repeating: iovec()) }
 

@@ -1,6 +1,7 @@
 // A connection's pending output: reply bytes and shared message frames, in write order.
 import Posix
 import Glibc
+import Protocol
 
 /// What a connection still has to write, in order: runs of control bytes
 /// (replies, `LAGGED`, `BYE`) kept in one byte buffer, runs of small message
@@ -80,6 +81,12 @@ struct OutputQueue: ~Copyable {
     /// Where the frames appended since the last ``sealFrames()`` begin (-1: none): their
     /// segment is written once per run, not once per frame.
     private var openFramesStart = -1
+
+    /// Whether each server frame goes out as one WebSocket message (PROTOCOL.md,
+    /// "Transports"): control bytes are wrapped as they are appended (``appendControl(_:)``,
+    /// ``fulfilReply(_:_:)``), message frames come wrapped from the gather
+    /// (``DeliveryScheduler/gather(for:)``), so a write sends the queue as it is.
+    var carriesWebSocket = false
 
     init() {}
 
@@ -209,15 +216,28 @@ struct OutputQueue: ~Copyable {
         guard slot >= head, slot < segmentCount, segments[slot].kind == .awaitedReply else { return }
         let start = control.count
         encode(&control)
+        if carriesWebSocket { wrapAsWebSocketMessages(from: start) }
         controlUnwritten += control.count - start
         segments[slot] = Segment(kind: .control, start: start, end: control.count)
     }
 
-    /// Appends control bytes written by `body` (an encoder call).
+    /// Appends control bytes written by `body` (an encoder call): server frames, each
+    /// wrapped as a WebSocket message when the queue ``carriesWebSocket``.
     mutating func appendControl(_ body: (inout [UInt8]) -> Void) {
+        appendControl(wrapping: carriesWebSocket, body)
+    }
+
+    /// Appends bytes written by `body` as they are: a WebSocket transport's own frames
+    /// (the handshake's response, a pong), after everything queued before them.
+    mutating func appendTransportBytes(_ body: (inout [UInt8]) -> Void) {
+        appendControl(wrapping: false, body)
+    }
+
+    private mutating func appendControl(wrapping: Bool, _ body: (inout [UInt8]) -> Void) {
         sealFrames()
         let start = control.count
         body(&control)
+        if wrapping { wrapAsWebSocketMessages(from: start) }
         let end = control.count
         guard end > start else { return }
         controlUnwritten += end - start
@@ -227,6 +247,30 @@ struct OutputQueue: ~Copyable {
             appendSegment(Segment(kind: .control, start: start, end: end))
         }
     }
+
+    /// Makes each server frame in `control[start...]` (replies, `LAGGED`, `BYE`: lines) one
+    /// WebSocket message, text when it is UTF-8 and binary otherwise. Not on the delivery
+    /// path: messages are framed as they are gathered.
+    private mutating func wrapAsWebSocketMessages(from start: Int) {
+        guard control.count > start else { return }
+        let frames = Array(control[start...])
+        control.removeSubrange(start...)
+        frames.withUnsafeBytes { all in
+            var offset = 0
+            while offset < all.count {
+                let rest = UnsafeRawBufferPointer(rebasing: all[offset...])
+                let length = ServerFrameSplitter.firstFrameLength(in: rest, version: 1) ?? rest.count
+                let frame = UnsafeRawBufferPointer(rebasing: rest[0..<length])
+                WebSocketFrameEncoder.appendMessage(frame, to: &control)
+                offset += length
+            }
+        }
+    }
+
+    /// Whether the next byte to write begins a piece the queue was given whole (a control
+    /// run, a message, a run of frames): with a WebSocket, where a close frame may follow
+    /// without cutting a message.
+    var startsAtPieceBoundary: Bool { headOffset == 0 }
 
     /// Uninitialized room for up to `count` messages at the end of the queue;
     /// fill a prefix of it, then call ``commitMessages(_:)``.

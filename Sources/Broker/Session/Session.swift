@@ -142,10 +142,6 @@ class Session {
         }
     }
 
-    /// Called by `HELLO` after its reply is queued and before the new version applies: a
-    /// transport that cuts the output into frames frames what is queued in the old version.
-    func willSwitchVersion() {}
-
     // MARK: - Input
 
     /// `partialSince` when no incomplete line is held (no monotonic clock reads it).

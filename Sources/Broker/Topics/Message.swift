@@ -48,6 +48,9 @@ public struct Message: @unchecked Sendable {
         var versionTwoIsWhole = false
         /// Whether room for the version 2 frame was reserved after the version 1 frame.
         var hasVersionTwoRoom: Bool
+        /// The WebSocket opcode of the message's frames (text or binary, by the payload's
+        /// UTF-8); 0 until a WebSocket reader looks (``webSocketOpcode``).
+        var webSocketOpcode: UInt8 = 0
     }
 
     /// Tail-allocated storage: the header, then the version 1 frame.
@@ -219,6 +222,27 @@ public struct Message: @unchecked Sendable {
             if header.pointee.versionTwoIsWhole || first.isEmpty { return (first, UnsafeRawBufferPointer(start: nil, count: 0)) }
             let offset = header.pointee.payloadOffset
             return (first, UnsafeRawBufferPointer(start: elements + offset, count: header.pointee.count - offset))
+        }
+    }
+
+    /// The WebSocket opcode every frame of this message goes out with: text when the payload
+    /// is UTF-8 (the rest of a frame, `MSG`, the topic and the numbers, is ASCII), binary
+    /// otherwise (PROTOCOL.md, "Transports"). Found by the first WebSocket reader and kept:
+    /// inside the lock of the ring that holds the message only, as ``makeVersionTwoFrame(seq:)``.
+    @inline(__always)
+    public var webSocketOpcode: UInt8 {
+        let known = storage.withUnsafeMutablePointerToHeader { $0.pointee.webSocketOpcode }
+        return known != 0 ? known : findWebSocketOpcode()
+    }
+
+    @inline(never)
+    private func findWebSocketOpcode() -> UInt8 {
+        storage.withUnsafeMutablePointers { header, elements in
+            let offset = header.pointee.payloadOffset
+            let payload = UnsafeRawBufferPointer(start: elements + offset, count: max(0, header.pointee.count - offset - 1))
+            let opcode = UTF8Check.isValid(payload) ? WebSocketFrameEncoder.text : WebSocketFrameEncoder.binary
+            header.pointee.webSocketOpcode = opcode
+            return opcode
         }
     }
 

@@ -27,6 +27,26 @@ public enum WebSocketFrameEncoder {
         }
     }
 
+    /// Writes the header of one final, unmasked frame of `length` payload bytes at `out`,
+    /// which has room for ``maxHeaderBytes``; returns the header's length. For the delivery
+    /// path: no array, inlined into the caller.
+    @inlinable @inline(__always)
+    public static func writeHeader(opcode: UInt8, length: Int, to out: UnsafeMutableRawPointer) -> Int {
+        out.storeBytes(of: 0x80 | opcode, as: UInt8.self)
+        if length <= 125 {
+            out.storeBytes(of: UInt8(truncatingIfNeeded: length), toByteOffset: 1, as: UInt8.self)
+            return 2
+        }
+        if length <= 0xFFFF {
+            out.storeBytes(of: 126, toByteOffset: 1, as: UInt8.self)
+            out.storeBytes(of: UInt16(truncatingIfNeeded: length).bigEndian, toByteOffset: 2, as: UInt16.self)
+            return 4
+        }
+        out.storeBytes(of: 127, toByteOffset: 1, as: UInt8.self)
+        out.storeBytes(of: UInt64(truncatingIfNeeded: length).bigEndian, toByteOffset: 2, as: UInt64.self)
+        return 10
+    }
+
     /// Appends `payload` as one message: text when it is valid UTF-8, binary otherwise
     /// (PROTOCOL.md, "Transports").
     public static func appendMessage(_ payload: UnsafeRawBufferPointer, to buffer: inout [UInt8]) {

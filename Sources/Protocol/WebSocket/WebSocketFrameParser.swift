@@ -225,7 +225,7 @@ public struct WebSocketFrameParser: Sendable {
 }
 
 /// UTF-8 checked in pieces (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF).
-struct UTF8Check: Sendable {
+public struct UTF8Check: Sendable {
     /// Continuation bytes still expected, and the range the next one must be in.
     private var needed = 0
     private var low: UInt8 = 0x80
@@ -258,13 +258,20 @@ struct UTF8Check: Sendable {
         if needed > 0 { throw .invalidUTF8 }
     }
 
-    /// Whether `bytes`, whole, are UTF-8.
-    static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    /// Whether `bytes`, whole, are UTF-8. ASCII is passed over eight bytes at a time.
+    public static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var ascii = 0
+        if let base = bytes.baseAddress {
+            while ascii + 8 <= bytes.count, base.loadUnaligned(fromByteOffset: ascii, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                ascii += 8
+            }
+        }
         var check = UTF8Check()
-        return (try? check.check(bytes)) != nil && (try? check.finish()) != nil
+        let rest = UnsafeRawBufferPointer(rebasing: bytes[ascii...])
+        return (try? check.check(rest)) != nil && (try? check.finish()) != nil
     }
 
-    static func isValid(_ bytes: [UInt8]) -> Bool {
+    public static func isValid(_ bytes: [UInt8]) -> Bool {
         bytes.withUnsafeBytes { isValid($0) }
     }
 }

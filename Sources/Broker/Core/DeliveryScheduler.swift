@@ -219,6 +219,19 @@ final class DeliveryScheduler {
     /// Fills the session's empty output queue with one batch from its ready
     /// cursors, round-robin.
     func gather(for session: Session) {
+        gatherBatch(for: session, webSocket: false)
+    }
+
+    /// ``gather(for:)`` for a WebSocket session: each frame goes into the queue as one
+    /// WebSocket message (``readForWebSocket(_:cursor:session:room:skipped:)``).
+    func gatherWebSocket(for session: Session) {
+        gatherBatch(for: session, webSocket: true)
+    }
+
+    /// The one batch loop of both: `webSocket` is a constant in each, so the TCP path is
+    /// compiled without the WebSocket branch (callgrind: one instruction per delivery with it).
+    @inline(__always)
+    private func gatherBatch(for session: Session, webSocket: Bool) {
         // The frames of this batch go into the loop's scratch; the session keeps what its
         // write leaves in memory of its own (``Session/flush()``).
         session.output.lendFramesScratch(session.services.buffers.frames)
@@ -238,7 +251,7 @@ final class DeliveryScheduler {
             // copied into the output queue there, a large message is kept by reference.
             let result: BroadcastBatch
             var skipped: UInt64 = 0
-            if session.output.carriesWebSocket {
+            if webSocket {
                 result = readForWebSocket(receiver, cursor: cursor, session: session, room: room, skipped: &skipped)
             } else if session.protocolVersion == 2 {
                 result = receiver.readBatch(upTo: room, armingWhenDrained: cursor.prepareToWait()) { slot, position in

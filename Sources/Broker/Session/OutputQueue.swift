@@ -224,20 +224,25 @@ struct OutputQueue: ~Copyable {
     /// Appends control bytes written by `body` (an encoder call): server frames, each
     /// wrapped as a WebSocket message when the queue ``carriesWebSocket``.
     mutating func appendControl(_ body: (inout [UInt8]) -> Void) {
-        appendControl(wrapping: carriesWebSocket, body)
+        sealFrames()
+        let start = control.count
+        body(&control)
+        if carriesWebSocket { wrapAsWebSocketMessages(from: start) }
+        appendControlSegment(from: start)
     }
 
     /// Appends bytes written by `body` as they are: a WebSocket transport's own frames
     /// (the handshake's response, a pong), after everything queued before them.
     mutating func appendTransportBytes(_ body: (inout [UInt8]) -> Void) {
-        appendControl(wrapping: false, body)
-    }
-
-    private mutating func appendControl(wrapping: Bool, _ body: (inout [UInt8]) -> Void) {
         sealFrames()
         let start = control.count
         body(&control)
-        if wrapping { wrapAsWebSocketMessages(from: start) }
+        appendControlSegment(from: start)
+    }
+
+    /// Makes `control[start...]`, just written, the last control run.
+    @inline(__always)
+    private mutating func appendControlSegment(from start: Int) {
         let end = control.count
         guard end > start else { return }
         controlUnwritten += end - start

@@ -283,7 +283,7 @@ class Session {
             if output.isEmpty, !state.isEnding {
                 let scheduler = services.scheduler
                 let delivered = scheduler.turnDelivered
-                scheduler.gather(for: self)
+                if output.carriesWebSocket { scheduler.gatherWebSocket(for: self) } else { scheduler.gather(for: self) }
                 messagesOut &+= scheduler.turnDelivered &- delivered
             }
             // The loop's frames scratch, lent to the batch just gathered, is given back at the

@@ -56,7 +56,18 @@ final class WebSocketSession: Session, ReactorHandler {
                                                                                     maxPayloadBytes: settings.maxPayloadBytes))
         super.init(id: id, token: token.rawValue, peer: peer, services: services)
         output.carriesWebSocket = true
-        output.appendTransportBytes { $0.append(contentsOf: handshake) }
+        // A new socket takes the response at once; only what it did not take is queued (so
+        // the queue's reply buffer is not sized by the response for the connection's life).
+        let sent: Int
+        do {
+            let result: Result<IOResult<Int>, SystemError> = handshake.withUnsafeBytes { bytes in
+                Result { () throws(SystemError) in try self.socket.send(bytes) }
+            }
+            if case let .done(count) = try result.get() { sent = count } else { sent = 0 }
+        } catch {
+            sent = 0  // the queued response's write meets the error and closes the session
+        }
+        if sent < handshake.count { output.appendTransportBytes { $0.append(contentsOf: handshake[sent...]) } }
     }
 
     override var transportName: String { "websocket" }

@@ -75,7 +75,7 @@ final class WebSocketClientStream {
             var response: [UInt8] = []
             var chunk = [UInt8](repeating: 0, count: 4096)
             while true {
-                if let end = headEnd(response) {
+                if let end = HTTPFetch.findHeadEnd(response) {
                     try checkResponse(Array(response[..<end]), key: key, endpoint: endpoint)
                     return Array(response[(end + 4)...])
                 }
@@ -102,15 +102,6 @@ final class WebSocketClientStream {
         }
     }
 
-    /// Where the response head ends (the index of its `\r\n\r\n`), if it has.
-    private static func headEnd(_ bytes: [UInt8]) -> Int? {
-        guard bytes.count >= 4 else { return nil }
-        for index in 0...(bytes.count - 4) where bytes[index] == 13 && bytes[index + 1] == 10 && bytes[index + 2] == 13 && bytes[index + 3] == 10 {
-            return index
-        }
-        return nil
-    }
-
     /// Checks a response head: `101` and the accept key that answers `key`.
     static func checkResponse(_ head: [UInt8], key: String, endpoint: Endpoint) throws(BrokerClientError) {
         let lines = String(decoding: head, as: UTF8.self).split(separator: "\r\n", omittingEmptySubsequences: false)
@@ -122,7 +113,7 @@ final class WebSocketClientStream {
         let accepted = lines.dropFirst().contains { line in
             guard let colon = line.firstIndex(of: ":") else { return false }
             return line[..<colon].lowercased() == "sec-websocket-accept"
-                && line[line.index(after: colon)...].trimmingSpaces == expected
+                && line[line.index(after: colon)...].trimmingCharacters(in: " \t") == expected
         }
         guard accepted else { throw .cannotConnect(address: endpoint.description, reason: "the upgrade response has the wrong Sec-WebSocket-Accept") }
     }
@@ -287,15 +278,5 @@ final class WebSocketClientStream {
         }
         if opcode >= 0x8, payload > 125 { throw .protocolViolation("a WebSocket control frame over 125 bytes") }
         return (length, opcode, payload)
-    }
-}
-
-extension Substring {
-    /// Without the spaces and tabs around it.
-    fileprivate var trimmingSpaces: Substring {
-        var text = self
-        while let first = text.first, first == " " || first == "\t" { text = text.dropFirst() }
-        while let last = text.last, last == " " || last == "\t" { text = text.dropLast() }
-        return text
     }
 }

@@ -33,6 +33,9 @@ struct Invocation: Equatable, Sendable {
     var interval: Duration = .seconds(1)
     /// `--limit K`: the rows top shows.
     var limit = 20
+    /// top `--http HOST:PORT`: the broker's HTTP port, whose `/api/v1/connections` gives the
+    /// subscribers most behind now (instead of the `$SYS.lagged` reports).
+    var http: Endpoint?
     /// False with `--no-reconnect`.
     var reconnect = true
     /// The arguments that are not options, after the subcommand.
@@ -93,7 +96,7 @@ private enum Option: String, CaseIterable {
     case pubs = "--pubs", subs = "--subs", msgs = "--msgs", size = "--size", topic = "--topic"
     case token = "--token", watch = "--watch", interval = "--interval", limit = "--limit"
     case protocolVersion = "--protocol", from = "--from", last = "--last", group = "--group", seq = "--seq"
-    case file = "--file", binary = "--binary"
+    case file = "--file", binary = "--binary", http = "--http"
 
     init?(spelling: String) {
         switch spelling {
@@ -106,7 +109,7 @@ private enum Option: String, CaseIterable {
     var takesValue: Bool {
         switch self {
         case .host, .port, .server, .timeout, .token, .count, .pubs, .subs, .msgs, .size, .topic, .interval, .limit,
-             .protocolVersion, .from, .last, .group, .file: true
+             .protocolVersion, .from, .last, .group, .file, .http: true
         case .help, .version, .verbose, .json, .noReconnect, .watch, .seq, .binary: false
         }
     }
@@ -122,7 +125,7 @@ private enum Option: String, CaseIterable {
         case .pubs, .subs, .msgs, .size, .topic: [.bench]
         case .watch: [.stats]
         case .interval: [.stats, .top]
-        case .limit: [.top]
+        case .limit, .http: [.top]
         case .protocolVersion: [.sub, .bench]
         case .from, .last, .group, .seq: [.sub]
         case .file, .binary: [.pub]
@@ -288,6 +291,11 @@ func parseArguments(_ arguments: [String], environment: [String: String]) throws
             guard !text.isEmpty else { throw invalid("file") }
             invocation.file = text
         case .binary: invocation.binary = true
+        case .http:
+            guard let endpoint = Endpoint(parsing: text), endpoint.webSocketPath == nil else {
+                throw UsageError(message: "invalid HTTP address '\(text)' (expected host:port or [ipv6]:port)", subcommand: subcommand)
+            }
+            invocation.http = endpoint
         }
     }
     invocation.arguments = positionals

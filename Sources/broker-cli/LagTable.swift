@@ -87,6 +87,11 @@ enum TopScreen {
     /// The header lines (from STATS and its rates), then the table of rows.
     static func render(endpoint: String, stats: BrokerStats, rates: [Rate], rows: [LagAggregate.Row],
                        now: ContinuousClock.Instant) -> String {
+        header(endpoint: endpoint, stats: stats, rates: rates) + lagTable(rows, now: now)
+    }
+
+    /// The lines above the table: the broker, and the STATS figures with their rates.
+    static func header(endpoint: String, stats: BrokerStats, rates: [Rate]) -> String {
         func rate(_ key: String) -> String { StatsFormat.rate(rates.first { $0.key == key }?.perSecond) }
         var out = "broker \(endpoint)"
         if let version = stats["version"] { out += "  version \(version)" }
@@ -97,24 +102,17 @@ enum TopScreen {
         out += "lagged events \(stats["lagged_events_total"] ?? "-") (\(rate("lagged_events_total"))/s)"
             + "  lagged msgs \(stats["lagged_messages_total"] ?? "-") (\(rate("lagged_messages_total"))/s)\n"
         out += "\n"
-        let titles = ["CLIENT", "ADDR", "TOPIC", "EVENTS", "MISSED", "MISSED/INT", "LAST SEEN"]
+        return out
+    }
+
+    /// The table of the `$SYS.lagged` reports.
+    private static func lagTable(_ rows: [LagAggregate.Row], now: ContinuousClock.Instant) -> String {
         let cells = rows.map { row in
             [row.key.client, row.key.addr, row.key.topic, String(row.events), String(row.missed),
              String(row.missedThisInterval), age(row.lastSeen.duration(to: now)) + " ago"]
         }
-        // Text columns are left-aligned, numbers right-aligned.
-        let rightAligned: Set<Int> = [3, 4, 5, 6]
-        var widths = titles.map(\.count)
-        for line in cells { for (index, cell) in line.enumerated() { widths[index] = max(widths[index], cell.count) } }
-        func line(_ cells: [String]) -> String {
-            cells.enumerated().map { index, cell in
-                rightAligned.contains(index) ? StatsFormat.padLeft(cell, to: widths[index]) : StatsFormat.pad(cell, to: widths[index])
-            }.joined(separator: "  ") + "\n"
-        }
-        out += line(titles)
-        if cells.isEmpty { out += "(no lagged subscriber seen yet)\n" }
-        for row in cells { out += line(row) }
-        return out
+        return TextTable.render(titles: ["CLIENT", "ADDR", "TOPIC", "EVENTS", "MISSED", "MISSED/INT", "LAST SEEN"],
+                                rows: cells, rightAligned: [3, 4, 5, 6], empty: "(no lagged subscriber seen yet)")
     }
 
     /// `0.4s`, `12s`, `3m 5s`: how long ago something was seen.
@@ -125,5 +123,23 @@ enum TopScreen {
             return formatFixed(max(0, tenths), decimals: 1) + "s"
         }
         return StatsFormat.duration(seconds: UInt64(seconds))
+    }
+}
+
+/// A table of text in aligned columns: text left-aligned, the columns named numbers right-aligned.
+enum TextTable {
+    /// The title line, then one line per row (or `empty` when there is none).
+    static func render(titles: [String], rows: [[String]], rightAligned: Set<Int>, empty: String) -> String {
+        var widths = titles.map(\.count)
+        for line in rows { for (index, cell) in line.enumerated() { widths[index] = max(widths[index], cell.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { index, cell in
+                rightAligned.contains(index) ? StatsFormat.padLeft(cell, to: widths[index]) : StatsFormat.pad(cell, to: widths[index])
+            }.joined(separator: "  ") + "\n"
+        }
+        var out = line(titles)
+        if rows.isEmpty { out += empty + "\n" }
+        for row in rows { out += line(row) }
+        return out
     }
 }

@@ -67,8 +67,16 @@ func runTop(_ invocation: Invocation) -> Int32 {
             try collect(until: sampledAt)
             let now = ContinuousClock.now
             let rates = Rate.between(previous, current, elapsed: previousAt.duration(to: sampledAt))
-            var screen = TopScreen.render(endpoint: connection.endpoint.description, stats: current, rates: rates,
+            var screen: String
+            if let http = invocation.http {
+                // The subscribers most behind now, as the broker itself counts them.
+                screen = TopScreen.header(endpoint: connection.endpoint.description, stats: current, rates: rates)
+                screen += "most behind now (http://\(http)/api/v1/connections):\n"
+                screen += try behindTable(http, invocation: invocation)
+            } else {
+                screen = TopScreen.render(endpoint: connection.endpoint.description, stats: current, rates: rates,
                                           rows: aggregate.top(invocation.limit), now: now)
+            }
             if reportsLost > 0 { screen += "(\(reportsLost) \(SystemTopicName.lagged) reports missed by broker-cli itself)\n" }
             if terminal {
                 screen = "\u{1B}[H\u{1B}[2J" + screen
@@ -87,4 +95,13 @@ func runTop(_ invocation: Invocation) -> Int32 {
         diagnose(describe(error))
         return 1
     }
+}
+
+/// The table of `top --http`: one page of `/api/v1/connections?sort=lag`, as many connections as rows asked for.
+private func behindTable(_ http: Endpoint, invocation: Invocation) throws(BrokerClientError) -> String {
+    let looked = min(invocation.limit, 10_000)
+    let (status, body) = try HTTPFetch.get(http, path: BehindPage.path(limit: looked), timeout: invocation.timeout)
+    guard status == 200 else { throw .protocolViolation("GET /api/v1/connections answered \(status)") }
+    guard let page = BehindPage(json: body) else { throw .protocolViolation("/api/v1/connections answered something that is not its JSON") }
+    return page.render(limit: invocation.limit, looked: looked)
 }

@@ -28,6 +28,39 @@ private func localAddress(_ connection: BrokerConnection) throws -> String {
     return "127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
 }
 
+/// Publishes `count` messages `<n><padding>` (n from 0) to `topic`, pipelined.
+private func publishNumbered(_ publisher: BrokerConnection, _ topic: String, _ count: Int, size: Int) throws {
+    let padding = Array(String(repeating: "p", count: size).utf8)
+    var next = 0
+    try publisher.publishPipelined(topic: Array(topic.utf8), produce: { batch in
+        while next < count && !batch.isFull {
+            batch.append(payload: Array("\(next)".utf8) + padding)
+            next += 1
+        }
+        return next < count
+    }, onReply: { _, _ in })
+}
+
+/// A subscriber to `topics` that reads nothing, and a publisher that filled its socket and the
+/// broker's queue for it through `topics[0]` until the broker holds more unread for it than the
+/// capacity (16): from then on every message to it on another topic lags until it reads again.
+private func stalledSubscriber(_ endpoint: Endpoint, topics: [String]) throws -> (BrokerConnection, BrokerConnection) {
+    let stalled = try BrokerConnection(to: endpoint)
+    for topic in topics { try stalled.subscribe(topic) }
+    let publisher = try BrokerConnection(to: endpoint)
+    // First its socket and the broker's queue for it fill up. Only a full socket stops the broker
+    // taking the first topic from the ring: publish more until `STATS` shows the stalled
+    // subscription overrun (more unread than the capacity), bounded by a guard.
+    try publishNumbered(publisher, topics[0], 20000, size: 1000)
+    var overrun = false
+    for _ in 0..<200 where !overrun {
+        overrun = (try publisher.stats(topic: topics[0]).counter("max_lag") ?? 0) > 16
+        if !overrun { try publishNumbered(publisher, topics[0], 2000, size: 1000) }
+    }
+    #expect(overrun, "the stalled subscriber's socket never filled")
+    return (stalled, publisher)
+}
+
 @Suite(.serialized, .enabled(if: Binaries.daemonTestsEnabled, "needs broker-server (daemon branch); set CI=true to make its absence fail"))
 struct StatsTopAndTokenAgainstDaemon {
     @Test func statsPlainAndJSONAgreeWithAStatsSentByHandAfterAKnownLoad() throws {
@@ -107,34 +140,11 @@ struct StatsTopAndTokenAgainstDaemon {
         let server = try Server(["--capacity", "16"])
         let endpoint = Endpoint(host: "127.0.0.1", port: server.port)
         // It subscribes and then reads nothing.
-        let stalled = try BrokerConnection(to: endpoint)
-        try stalled.subscribe("fill")
-        try stalled.subscribe("flood")
+        let (stalled, publisher) = try stalledSubscriber(endpoint, topics: ["fill", "flood"])
         let address = try localAddress(stalled)
-        let publisher = try BrokerConnection(to: endpoint)
         func publish(_ topic: String, _ count: Int, size: Int) throws {
-            let padding = Array(String(repeating: "p", count: size).utf8)
-            var next = 0
-            try publisher.publishPipelined(topic: Array(topic.utf8), produce: { batch in
-                while next < count && !batch.isFull {
-                    batch.append(payload: Array("\(next)".utf8) + padding)
-                    next += 1
-                }
-                return next < count
-            }, onReply: { _, _ in })
+            try publishNumbered(publisher, topic, count, size: size)
         }
-        // First its socket and the broker's queue for it fill up (lag on `fill` may be reported now,
-        // before top listens). From then on the broker sends it nothing until it reads again.
-        try publish("fill", 20000, size: 1000)
-        // Only a full socket stops the broker taking `fill` from the ring: publish more until
-        // `STATS fill` shows the stalled subscription overrun (more unread than the capacity),
-        // so `flood` below cannot be written either and must lag (bounded by a guard).
-        var overrun = false
-        for _ in 0..<200 where !overrun {
-            overrun = (try publisher.stats(topic: "fill").counter("max_lag") ?? 0) > 16
-            if !overrun { try publish("fill", 2000, size: 1000) }
-        }
-        #expect(overrun, "the stalled subscriber's socket never filled")
 
         // top runs until its table shows every report (a guard ends the wait); then SIGINT ends it.
         let top = try Child.cli(["top", "--count", "1000", "--interval", "0.1"] + server.portArguments)
@@ -173,6 +183,49 @@ struct StatsTopAndTokenAgainstDaemon {
         let cells = try #require(floodRow(lines))
         #expect(cells[1] == address && cells[2] == "flood")
         #expect(lines.contains { $0.hasPrefix("lagged events ") && !$0.hasPrefix("lagged events 0 ") })
+        server.stop()
+    }
+
+    @Test func topWithHTTPShowsPerConnectionAndTopicWhatIsBehindNowAndWhatWasMissed() throws {
+        let server = try Server(["--capacity", "16", "--http-port", String(try freeLoopbackPort())])
+        guard let httpLine = server.child.stdout.waitForLine(containing: "http listening on "),
+              let colon = httpLine.lastIndex(of: ":") else { throw E2EFailure("no 'http listening on' line") }
+        let http = "127.0.0.1:" + httpLine[httpLine.index(after: colon)...]
+        let endpoint = Endpoint(host: "127.0.0.1", port: server.port)
+        let (stalled, publisher) = try stalledSubscriber(endpoint, topics: ["fill", "flood"])
+        let address = try localAddress(stalled)
+        try publishNumbered(publisher, "flood", 200, size: 0)
+        // While it reads nothing, it is behind on both topics: top says so.
+        let during = try runCLI(["top", "--http", http, "--count", "1"] + server.portArguments)
+        #expect(during.status == 0, "\(during.err)")
+        let behindRows = during.out.filter { $0.contains(" \(address) ") }
+        #expect(behindRows.contains { $0.contains(" tcp ") && $0.contains(" flood ") }, "\(during.out)")
+        // It reads everything, counting what it missed on each topic, up to a marker on each.
+        _ = try publisher.publish(topic: "fill", "end")
+        _ = try publisher.publish(topic: "flood", "end")
+        var missed: [String: UInt64] = [:]
+        var ended: Set<String> = []
+        while ended.count < 2 {
+            switch try stalled.nextEvent() {
+            case let .message(message)?:
+                if message.text == "end" { ended.insert(message.topic) }
+            case let .lagged(topic, count)?:
+                missed[topic, default: 0] += count
+            case .bye?, nil, .positionLost?:
+                throw E2EFailure("the stalled subscriber lost its connection")
+            }
+        }
+        #expect((missed["flood"] ?? 0) > 0)
+        // Now nothing is behind, and top shows exactly what it was told it missed.
+        let after = try runCLI(["top", "--http", http, "--count", "1", "--limit", "5"] + server.portArguments)
+        #expect(after.status == 0, "\(after.err)")
+        #expect(after.out.contains { $0.hasPrefix("most behind now (http://\(http)/api/v1/connections):") }, "\(after.out)")
+        for topic in ["fill", "flood"] {
+            let row = after.out.first { $0.contains(" \(address) ") && $0.contains(" \(topic) ") }
+            let cells = try #require(row, "no row for \(topic): \(after.out)").split(separator: " ").map(String.init)
+            #expect(cells == [cells[0], address, "tcp", topic, "0", String(missed[topic] ?? 0)], "\(after.out)")
+        }
+        #expect(try runCLI(["top", "--http", "127.0.0.1:1", "--count", "1"] + server.portArguments).status == 1)
         server.stop()
     }
 

@@ -5,24 +5,6 @@ import Testing
 import Glibc
 #endif
 
-/// A loopback port nobody listens on now (bound, read, released).
-private func freeLoopbackPort() throws -> UInt16 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw E2EFailure("socket: errno \(errno)") }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-            bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0
-        }
-    }
-    guard bound else { throw E2EFailure("bind: errno \(errno)") }
-    return UInt16(bigEndian: address.sin_port)
-}
-
 /// The daemon with its HTTP port, and the `ws://` address of its WebSocket.
 private func webSocketServer(_ extra: [String] = []) throws -> (Server, String) {
     let server = try Server(port: 0, ["--http-port", String(try freeLoopbackPort())] + extra)

@@ -255,9 +255,12 @@ import Testing
           Subscribes to $SYS.lagged and counts, per client, address and topic, the lag
           reports and the messages missed. Every interval it shows the STATS figures
           (connections, topics, lagged totals and rates) and the subscribers sorted by
-          messages missed in the last interval, then in total. On a terminal the
-          screen is redrawn in place; otherwise one table is printed per refresh,
-          separated by a blank line. Ctrl-C exits with status 0.
+          messages missed in the last interval, then in total. With --http, the table
+          comes from the broker's /api/v1/connections instead: per connection and
+          topic, how many messages it is behind now and how many it missed in all,
+          most behind first. On a terminal the screen is redrawn in place; otherwise
+          one table is printed per refresh, separated by a blank line. Ctrl-C exits
+          with status 0.
 
         USAGE: broker-cli top [<options>]
 
@@ -265,6 +268,7 @@ import Testing
               --interval <seconds>  Time between refreshes (default: 1)
               --count <n>           Exit after n refreshes
               --limit <n>           Rows to show (default: 20)
+              --http <host:port>    The broker's HTTP port: show who is behind now
               --host <host>         Broker host name or IP address (default: 127.0.0.1)
               --port <port>         Broker TCP port (default: 7400)
               --server <list>       Brokers to try in order, host:port,host:port,...: the
@@ -277,6 +281,7 @@ import Testing
 
         EXAMPLES:
           broker-cli top
+          broker-cli top --http 127.0.0.1:8080
           broker-cli top --limit 5 --interval 2
           broker-cli top --count 1 > lagged.txt
 

@@ -180,3 +180,50 @@ private func stats(_ text: String) throws -> BrokerStats {
         #expect(empty.hasSuffix("CLIENT  ADDR  TOPIC  EVENTS  MISSED  MISSED/INT  LAST SEEN\n(no lagged subscriber seen yet)\n"))
     }
 }
+
+@Suite struct BehindTableFormat {
+    static let json = Array("""
+    {"now":1,"total":3,"offset":0,"limit":2,"sort":"lag","connections":[
+     {"id":7,"address":"10.0.0.2:5000","transport":"websocket","protocol":2,"connected_since":1,"bytes_in":1,"bytes_out":2,
+      "messages_in":0,"messages_out":3,"pending_bytes":0,"behind":40,"missed":900,"subscriptions":[
+       {"pattern":"a.*","group":null,"topics":[{"topic":"a.x","behind":40,"missed":100},{"topic":"a.y","behind":0,"missed":0}]},
+       {"pattern":"b","group":"g","topics":[{"topic":"b","behind":0,"missed":800}]}]},
+     {"id":2,"address":"10.0.0.1:4000","transport":"tcp","protocol":1,"connected_since":1,"bytes_in":1,"bytes_out":2,
+      "messages_in":0,"messages_out":3,"pending_bytes":0,"behind":40,"missed":5,"subscriptions":[
+       {"pattern":"c","group":null,"topics":[{"topic":"c","behind":40,"missed":5}]}]}]}
+    """.utf8)
+
+    @Test func rowsArePerTopicMostBehindFirstAndQuietTopicsAreLeftOut() throws {
+        let page = try #require(BehindPage(json: Self.json))
+        #expect(page.totalConnections == 3)
+        #expect(page.rows == [
+            BehindRow(client: 7, address: "10.0.0.2:5000", transport: "websocket", topic: "a.x", behind: 40, missed: 100),
+            BehindRow(client: 2, address: "10.0.0.1:4000", transport: "tcp", topic: "c", behind: 40, missed: 5),
+            BehindRow(client: 7, address: "10.0.0.2:5000", transport: "websocket", topic: "b", behind: 0, missed: 800),
+        ])
+    }
+
+    @Test func theTableSaysWhatItLeftOut() throws {
+        let page = try #require(BehindPage(json: Self.json))
+        #expect(page.render(limit: 2, looked: 2) == """
+            CLIENT  ADDR           TRANSPORT  TOPIC  BEHIND  MISSED
+                 7  10.0.0.2:5000  websocket  a.x        40     100
+                 2  10.0.0.1:4000  tcp        c          40       5
+            (1 more rows)
+            (1 more connections not looked at)
+
+            """)
+        #expect(BehindPage(totalConnections: 0, rows: []).render(limit: 5, looked: 5) == """
+            CLIENT  ADDR  TRANSPORT  TOPIC  BEHIND  MISSED
+            (no subscriber behind or missing messages among the 0 most lagged connections)
+
+            """)
+    }
+
+    @Test func anythingButTheAPIsShapeIsRefused() {
+        #expect(BehindPage(json: Array("{}".utf8)) == nil)
+        #expect(BehindPage(json: Array("not json".utf8)) == nil)
+        #expect(BehindPage(json: Array(#"{"total":1,"connections":[{"id":1}]}"#.utf8)) == nil)
+        #expect(BehindPage.path(limit: 50_000) == "/api/v1/connections?sort=lag&limit=10000")
+    }
+}

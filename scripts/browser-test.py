@@ -5,9 +5,11 @@ DevTools protocol against a running broker-server. Checks that
      its client id, topic and the exact missed count it received, and in the $SYS.lagged feed;
   2. a message published from the page's panel reaches a TCP subscriber;
   3. /broker.js in the page round-trips messages with resume across a forced reconnect;
-then saves a screenshot of the dashboard showing the lag.
+  4. with 10,000 more connections and 10,000 more topics, the page shows 25 rows of each table,
+     says how many it hides, and one refresh (three API calls and the redraw) ends within 2 s;
+then saves a screenshot of the dashboard showing the lag (after step 1).
 Usage: scripts/browser-test.py TCP_PORT HTTP_PORT SCREENSHOT.png"""
-import base64, json, os, re, socket, struct, subprocess, sys, tempfile, time, urllib.request
+import base64, json, os, re, resource, socket, statistics, struct, subprocess, sys, tempfile, time, urllib.request
 
 def fail(text):
     print("browser-test: FAILED: " + text, file=sys.stderr)
@@ -195,6 +197,46 @@ def main():
         if result != "1:one,2:two,3:three":
             fail(f"broker.js in the page: {result}")
         print("browser-test: /broker.js in the page resumed after a forced reconnect: " + result)
+
+        # 4. 10,000 connections, each subscribed to a topic of its own that holds a message.
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        crowd = []
+        for i in range(10000):
+            s = socket.create_connection(("127.0.0.1", tcp_port))
+            s.sendall(f"SUB load.{i}\n".encode())
+            crowd.append(s)
+        for s in crowd:
+            s.settimeout(30)
+            reply = b""
+            while not reply.endswith(b"\n"):
+                chunk = s.recv(16)
+                if not chunk:
+                    fail("a crowd connection closed")
+                reply += chunk
+            if reply != b"OK\n":
+                fail(f"SUB load.*: {reply!r}")
+        publisher.sendall(b"".join(f"PUB load.{i} x\n".encode() for i in range(10000)))
+        for _ in range(10000):
+            publisher_lines.readline()
+        stats = json.load(urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/v1/stats"))
+        if stats["connections"] < 10000 or stats["topics"] < 10000:
+            fail(f"the broker has {stats['connections']} connections and {stats['topics']} topics")
+        timings = []
+        for _ in range(5):
+            timings.append(page.evaluate("(async () => { const t = performance.now(); await refresh(); return performance.now() - t; })()"))
+        topic_rows = page.evaluate("document.querySelectorAll('#topics-table tbody tr').length")
+        hidden = page.evaluate("document.getElementById('topics-hidden').textContent")
+        total_topics = json.load(urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/v1/topics?limit=1"))["total"]
+        if topic_rows != 25 or hidden != f"{total_topics - 25} more topics not shown":
+            fail(f"with {total_topics} topics the page shows {topic_rows} rows and says '{hidden}'")
+        slowest = max(timings)
+        if slowest > 2000:
+            fail(f"a refresh with 10,000 connections and topics took {slowest:.0f} ms")
+        print(f"browser-test: {stats['connections']} connections, {total_topics} topics: 25 topic rows, '{hidden}'; "
+              f"a refresh took {statistics.median(timings):.0f} ms (median of 5, slowest {slowest:.0f} ms)")
+        for s in crowd:
+            s.close()
     finally:
         chromium.kill()
         chromium.wait()

@@ -100,16 +100,18 @@ enum ConnectionsAPI {
     /// The first `offset + limit` of `sessions` in the query's order (a loop's part): every
     /// session is ranked, only those that can be on the page are looked at in detail.
     static func collect(_ sessions: some Sequence<Session>, query: APIQuery) -> LoopConnections {
-        let ranked = sessions.map { ($0, $0.rank()) }.sorted { ConnectionOrder.precedes($0.1, $1.1, by: query.sort) }
-        let first = ranked.prefix(query.offset + query.limit).map { $0.0.snapshot($0.1) }
-        return LoopConnections(total: ranked.count, first: first)
+        let ranked = sessions.map { ($0, $0.rank()) }
+        let first = firstInOrder(ranked, count: query.offset + query.limit) { ConnectionOrder.precedes($0.1, $1.1, by: query.sort) }
+        return LoopConnections(total: ranked.count, first: first.map { $0.0.snapshot($0.1) })
     }
 
     /// The page: every loop's part merged in order, then `offset` and `limit`; as JSON.
     static func render(_ parts: [LoopConnections], query: APIQuery, nowUnixMs: Int64) -> [UInt8] {
         let total = parts.reduce(0) { $0 + $1.total }
-        let merged = parts.flatMap(\.first).sorted { ConnectionOrder.precedes($0.rank, $1.rank, by: query.sort) }
-        let page = merged.dropFirst(query.offset).prefix(query.limit)
+        let merged = firstInOrder(parts.lazy.flatMap(\.first), count: query.offset + query.limit) {
+            ConnectionOrder.precedes($0.rank, $1.rank, by: query.sort)
+        }
+        let page = merged.dropFirst(query.offset)
         var json = JSONText()
         json.openObject()
         json.field("now", nowUnixMs)

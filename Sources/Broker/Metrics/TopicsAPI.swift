@@ -11,7 +11,7 @@ enum TopicOrder {
     static let keys = ["lag", "subscribers", "published", "name"]
 
     static func precedes(_ a: TopicSnapshot, _ b: TopicSnapshot, by key: String) -> Bool {
-        func tie() -> Bool { a.name.lexicographicallyPrecedes(b.name) }
+        func tie() -> Bool { bytesPrecede(a.name, b.name) }
         switch key {
         case "subscribers": return a.figures.subscribers != b.figures.subscribers ? a.figures.subscribers > b.figures.subscribers : tie()
         case "published": return a.figures.published != b.figures.published ? a.figures.published > b.figures.published : tie()
@@ -28,28 +28,28 @@ final class TopicRates: @unchecked Sendable {
     private var last: [[UInt8]: UInt64] = [:]
     private var lastMs: Int64?
 
-    /// Messages per second since the previous call for each topic (nil on the first call, or
-    /// for a topic not seen then); remembers this call's counts.
-    func rates(_ topics: [TopicSnapshot], nowMs: Int64) -> [[UInt8]: Double] {
-        var rates: [[UInt8]: Double] = [:]
-        if let lastMs, nowMs > lastMs {
-            let seconds = Double(nowMs - lastMs) / 1000
-            for topic in topics {
-                if let before = last[topic.name], topic.figures.published >= before {
-                    rates[topic.name] = Double(topic.figures.published - before) / seconds
-                }
-            }
+    /// Messages per second since the previous call, for each of `topics` in their order (nil
+    /// on the first call, or for a topic not seen then); remembers this call's counts. One
+    /// hash per topic; names of topics gone are forgotten when they outnumber the live ones.
+    func rates(_ topics: [TopicSnapshot], nowMs: Int64) -> [Double?] {
+        let seconds = lastMs.map { Double(nowMs - $0) / 1000 } ?? 0
+        if last.count > 2 * topics.count + 1024 { last = [:] }
+        let rates = topics.map { topic -> Double? in
+            let before = last.updateValue(topic.figures.published, forKey: topic.name)
+            guard seconds > 0, let before, topic.figures.published >= before else { return nil }
+            return Double(topic.figures.published - before) / seconds
         }
-        last = Dictionary(topics.map { ($0.name, $0.figures.published) }, uniquingKeysWith: { a, _ in a })
         lastMs = nowMs
         return rates
     }
 }
 
 enum TopicsAPI {
-    /// The page of `topics` in the query's order, as JSON.
-    static func render(_ topics: [TopicSnapshot], rates: [[UInt8]: Double], query: APIQuery, nowUnixMs: Int64) -> [UInt8] {
-        let page = topics.sorted { TopicOrder.precedes($0, $1, by: query.sort) }.dropFirst(query.offset).prefix(query.limit)
+    /// The page of `topics` in the query's order, as JSON; `rates[i]` is `topics[i]`'s publish rate.
+    static func render(_ topics: [TopicSnapshot], rates: [Double?], query: APIQuery, nowUnixMs: Int64) -> [UInt8] {
+        let page = firstInOrder(topics.indices, count: query.offset + query.limit) {
+            TopicOrder.precedes(topics[$0], topics[$1], by: query.sort)
+        }.dropFirst(query.offset)
         var json = JSONText()
         json.openObject()
         json.field("now", nowUnixMs)
@@ -59,14 +59,15 @@ enum TopicsAPI {
         json.field("sort", query.sort)
         json.key("topics")
         json.openArray()
-        for topic in page {
+        for index in page {
+            let topic = topics[index]
             let figures = topic.figures
             json.openObject()
             json.field("topic", topic.name)
             json.field("subscribers", figures.subscribers)
             json.field("published_total", figures.published)
             json.key("publish_rate")
-            if let rate = rates[topic.name] { json.number(rate) } else { json.null() }
+            if index < rates.count, let rate = rates[index] { json.number(rate) } else { json.null() }
             json.field("held", figures.held)
             json.field("held_bytes", figures.heldBytes)
             json.field("epoch", figures.epoch)

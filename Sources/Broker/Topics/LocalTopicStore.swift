@@ -393,36 +393,51 @@ final class LocalTopicStore: TopicStore {
     /// One topic's figures now, or nil if no such topic exists.
     func statistics(of name: [UInt8]) -> TopicStatistics? {
         state.withLock { state -> TopicStatistics? in
-            guard let topic = state.topics[name] else { return nil }
-            let positions = topic.sender.positions
-            var figures = TopicStatistics(subscribers: 0, held: Int(positions.tail &- positions.oldest),
-                                          published: positions.tail, lagging: 0, maxLag: 0,
-                                          epoch: epoch(of: topic), head: positions.tail, heldBytes: positions.heldBytes)
-            for cursor in topic.cursors {
-                guard let receiver = cursor.receiver else { continue }
-                figures.subscribers += 1
-                let lag = receiver.pendingCount
-                if lag > 0 { figures.lagging += 1 }
-                figures.maxLag = max(figures.maxLag, lag)
-            }
-            return figures
+            state.topics[name].map(figures(of:))
         }
     }
 
-    /// Every topic's figures, in no particular order.
+    /// A topic's figures; under the store's lock (its cursor list changes under it).
+    private func figures(of topic: Topic) -> TopicStatistics {
+        let positions = topic.sender.positions
+        var figures = TopicStatistics(subscribers: 0, held: Int(positions.tail &- positions.oldest),
+                                      published: positions.tail, lagging: 0, maxLag: 0,
+                                      epoch: epoch(of: topic), head: positions.tail, heldBytes: positions.heldBytes)
+        for cursor in topic.cursors {
+            guard let receiver = cursor.receiver else { continue }
+            figures.subscribers += 1
+            let lag = receiver.pendingCount
+            if lag > 0 { figures.lagging += 1 }
+            figures.maxLag = max(figures.maxLag, lag)
+        }
+        return figures
+    }
+
+    /// Topics whose figures are taken under one hold of the store's lock: publishers and
+    /// subscribers on other loops wait at most that long for it.
+    static let figuresPerLock = 256
+
+    /// Every topic's figures, in no particular order: the topics as they are now, then their
+    /// figures a few hundred at a time (no lookup by name).
     func allTopicFigures() -> [(name: [UInt8], figures: TopicStatistics)] {
-        let names = state.withLock { state in Array(state.topics.keys) }
-        return names.compactMap { name in statistics(of: name).map { (name, $0) } }
+        let entries = state.withLock { state in Array(state.topics) }
+        var all: [(name: [UInt8], figures: TopicStatistics)] = []
+        all.reserveCapacity(entries.count)
+        var start = 0
+        while start < entries.count {
+            let end = min(entries.count, start + LocalTopicStore.figuresPerLock)
+            state.withLock { _ in
+                for entry in entries[start..<end] { all.append((entry.key, figures(of: entry.value))) }
+            }
+            start = end
+        }
+        return all
     }
 
     /// Per-topic figures for the `limit` topics with the most subscribers or lag.
     func busiestTopics(limit: Int) -> [(name: [UInt8], figures: TopicStatistics)] {
         guard limit > 0 else { return [] }
-        let names = state.withLock { state in Array(state.topics.keys) }
-        var all: [(name: [UInt8], figures: TopicStatistics)] = []
-        for name in names {
-            if let figures = statistics(of: name) { all.append((name, figures)) }
-        }
+        var all = allTopicFigures()
         all.sort { ($0.figures.subscribers, $0.figures.maxLag) > ($1.figures.subscribers, $1.figures.maxLag) }
         var chosen = Array(all.prefix(limit))
         // Make room for the most lagged topics too, when they were not among the busiest.

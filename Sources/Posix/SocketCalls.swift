@@ -92,6 +92,17 @@ enum SocketCalls {
 
     /// TCP_NODELAY, and keepalive probing after `keepaliveSeconds` idle (0 = off).
     /// Failures are ignored: they only make the connection less responsive.
+    /// Sets on a listening socket what `configureConnection` sets on a connection: Linux gives
+    /// every connection it accepts the listener's options (the socket is cloned from it), so
+    /// the five `setsockopt` calls are made once, not once per connection. Keepalive off
+    /// (`keepaliveSeconds` 0) clears `SO_KEEPALIVE`, so a change reaches later connections.
+    static func configureListener(_ fd: Int32, keepaliveSeconds: Int) {
+        configureConnection(fd, keepaliveSeconds: keepaliveSeconds)
+        if keepaliveSeconds <= 0 {
+            try? setOption(fd, level: SOL_SOCKET, option: SO_KEEPALIVE, to: 0, name: "setsockopt(SO_KEEPALIVE)")
+        }
+    }
+
     static func configureConnection(_ fd: Int32, keepaliveSeconds: Int) {
         let tcp = Int32(IPPROTO_TCP)
         try? setOption(fd, level: tcp, option: TCP_NODELAY, to: 1, name: "setsockopt(TCP_NODELAY)")

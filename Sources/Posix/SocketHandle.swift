@@ -97,6 +97,14 @@ public struct SocketHandle: ~Copyable, Sendable {
         SocketCalls.configureConnection(fd, keepaliveSeconds: keepaliveSeconds)
     }
 
+    /// On a listening socket: the options every connection it accepts then starts with
+    /// (Linux copies a listener's socket options to the connections it accepts):
+    /// `TCP_NODELAY`, and keepalive as ``configureConnection(keepaliveSeconds:)`` sets it,
+    /// or off with 0. Call again to change what later connections get.
+    public func configureListener(keepaliveSeconds: Int) {
+        SocketCalls.configureListener(fd, keepaliveSeconds: keepaliveSeconds)
+    }
+
     /// Sets an integer socket option (`SOL_SOCKET`/`SO_REUSEADDR`, `IPPROTO_TCP`/...);
     /// `name` names it in the error.
     public func setOption(level: Int32, option: Int32, to value: Int32, name: String = "setsockopt") throws(SystemError) {

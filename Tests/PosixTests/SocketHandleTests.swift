@@ -182,6 +182,28 @@ private func send(_ bytes: [UInt8], on socket: borrowing SocketHandle) throws ->
         #expect(try SocketAddress.resolve(host: "127.0.0.1", port: 7400).map(\.description) == ["127.0.0.1:7400"])
         #expect(try SocketAddress.resolve(host: "::1", port: 7400).map(\.description) == ["[::1]:7400"])
     }
+
+    @Test(arguments: [0, 30])
+    func connectionsTakeTheListenersNoDelayAndKeepalive(keepalive: Int) throws {
+        let listener = try SocketHandle.listen(on: #require(SocketAddress(host: "127.0.0.1", port: 0)), backlog: 4)
+        listener.configureListener(keepaliveSeconds: 77)
+        listener.configureListener(keepaliveSeconds: keepalive)  // a reload: later connections get this
+        let client = try SocketHandle.connect(to: "127.0.0.1", port: try listener.localAddress().port, timeout: .seconds(10))
+        #expect(try !listener.poll(for: .readable, until: .now.advanced(by: .seconds(10))).isEmpty)
+        guard case let .done(accepted) = try listener.accept() else {
+            Issue.record("no connection to accept")
+            return
+        }
+        let server = accepted.socket
+        #expect(try server.option(level: Int32(IPPROTO_TCP), option: TCP_NODELAY) != 0)
+        #expect(try server.option(level: SOL_SOCKET, option: SO_KEEPALIVE) == (keepalive > 0 ? 1 : 0))
+        if keepalive > 0 {
+            #expect(try server.option(level: Int32(IPPROTO_TCP), option: TCP_KEEPIDLE) == 30)
+            #expect(try server.option(level: Int32(IPPROTO_TCP), option: TCP_KEEPINTVL) == 10)
+            #expect(try server.option(level: Int32(IPPROTO_TCP), option: TCP_KEEPCNT) == 3)
+        }
+        withExtendedLifetime(client) {}
+    }
 }
 
 /// Whether `accept()` would have blocked (an accepted socket is closed on the way).

@@ -256,6 +256,11 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
         for session in scheduler.sessions.values { session.framer.maxLineBytes = settings.maxLineBytes }
         if settings.statsIntervalMs != old.statsIntervalMs { armStatisticsTimer() }
         if settings.idleTimeoutMs != old.idleTimeoutMs { armIdleCheck(restart: true) }
+        if settings.tcpKeepaliveS != old.tcpKeepaliveS {
+            // Connections accepted from now on get the new keepalive; open ones keep theirs.
+            listener?.socket.configureListener(keepaliveSeconds: settings.tcpKeepaliveS)
+            metrics?.socket.configureListener(keepaliveSeconds: settings.tcpKeepaliveS)
+        }
     }
 
     // MARK: - Sessions
@@ -263,6 +268,7 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
     /// Starts accepting on `fd` (loop 0 only), spreading connections over `loops`.
     func listen(on socket: consuming SocketHandle, spreadingOver loops: [LoopMailbox]) throws(SystemError) {
         let token = reactor.reserveToken()
+        socket.configureListener(keepaliveSeconds: core.settings.tcpKeepaliveS)
         let listener = TCPListener(socket: socket, token: token, loop: self, targets: loops)
         try reactor.register(listener.socket.fd, events: EpollBits.readable, token: token, handler: listener)
         self.listener = listener
@@ -275,7 +281,7 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
             context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
             return
         }
-        socket.configureConnection(keepaliveSeconds: core.settings.tcpKeepaliveS)
+        // TCP_NODELAY and keepalive come from the listener (``SocketHandle/configureListener(keepaliveSeconds:)``).
         let id = context.nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
         let interest = EpollBits.readable | EpollBits.readHangup
         let token = reactor.reserveToken()
@@ -301,7 +307,7 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
               limit == 0 || context.connectionCount.load(ordering: .relaxed) < limit else { return false }
         context.connectionCount.wrappingAdd(1, ordering: .relaxed)
         let socket = SocketHandle(adopting: fd)
-        socket.configureConnection(keepaliveSeconds: core.settings.tcpKeepaliveS)
+        // TCP_NODELAY and keepalive come from the HTTP listener, as for the TCP one.
         let id = context.nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
         let interest = EpollBits.readable | EpollBits.readHangup | EpollBits.writable
         let token = reactor.reserveToken()
@@ -401,6 +407,7 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
     private func serveMetrics(_ socket: consuming SocketHandle, requestDeadlineMs: Int64) {
         guard metrics == nil, shutdownDeadlineMs == nil else { return }
         let token = reactor.reserveToken()
+        socket.configureListener(keepaliveSeconds: core.settings.tcpKeepaliveS)
         let endpoint = MetricsEndpoint(socket: socket, token: token, reactor: reactor, context: context, core: core,
                                        mailbox: mailbox, requestDeadlineMs: requestDeadlineMs)
         endpoint.adoptWebSocket = { [unowned self] fd, peer, handshake, early in

@@ -29,8 +29,8 @@ final class TCPSession: Session, ReactorHandler {
         if events & EpollBits.writable != 0, !state.isClosed { services.scheduler.markDirty(self) }
     }
 
-    private func read() {
-        readSocket(socket, reads: TCPSession.readsPerTurn) { receive(UnsafeRawBufferPointer($0)) }
+    private func read(_ peerHungUp: Bool) {
+        readSocket(socket, reads: TCPSession.readsPerTurn, peerHungUp: peerHungUp) { receive(UnsafeRawBufferPointer($0)) }
     }
 
     override func transportWrite(_ output: inout OutputQueue) throws(SystemError) -> IOResult<Int> {

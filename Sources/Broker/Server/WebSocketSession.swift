@@ -92,8 +92,8 @@ final class WebSocketSession: Session, ReactorHandler {
         copy.withUnsafeMutableBytes { feed($0) }
     }
 
-    private func read() {
-        readSocket(socket, reads: WebSocketSession.readsPerTurn) { chunk in
+    private func read(_ peerHungUp: Bool) {
+        readSocket(socket, reads: WebSocketSession.readsPerTurn, peerHungUp: peerHungUp) { chunk in
             feed(chunk)
             if case .reading = state { return true }
             return false

@@ -103,13 +103,14 @@ class Session {
         preconditionFailure("a Session subclass provides transportClose")
     }
 
-    /// The reading half of a socket transport's events: `read` while the session reads, or a
+    /// The reading half of a socket transport's events: `read` while the session reads (told
+    /// whether the peer has shut its side: then a short read is known to be the last), or a
     /// close on a hang-up once the peer is known gone. False when the session closed.
     @inline(__always)
-    final func handleReadEvents(_ events: UInt32, _ read: () -> Void) -> Bool {
+    final func handleReadEvents(_ events: UInt32, _ read: (_ peerHungUp: Bool) -> Void) -> Bool {
         guard events & (EpollBits.readable | EpollBits.hangup | EpollBits.error | EpollBits.readHangup) != 0 else { return true }
         if case .reading = state {
-            read()
+            read(events & EpollBits.readHangup != 0)
         } else if events & (EpollBits.hangup | EpollBits.error) != 0 && peerGone {
             close(reason: .peerReset)
             return false
@@ -119,9 +120,12 @@ class Session {
 
     /// Reads `socket` into the loop's read buffer up to `reads` times while it has bytes,
     /// handing each chunk to `take` (false: stop reading for now); closes on an error and
-    /// reports end of file (``peerClosed()``). The read loop of every socket transport.
+    /// reports end of file (``peerClosed()``). With `peerHungUp` (the event said the peer shut
+    /// its side, so everything it sent is already here), a read that does not fill the buffer
+    /// took the last bytes: the end of file is reported without another read to see it.
+    /// The read loop of every socket transport.
     @inline(__always)
-    final func readSocket(_ socket: borrowing SocketHandle, reads: Int,
+    final func readSocket(_ socket: borrowing SocketHandle, reads: Int, peerHungUp: Bool,
                           _ take: (UnsafeMutableRawBufferPointer) -> Bool) {
         let buffer = services.buffers.read
         for _ in 0..<reads {
@@ -138,7 +142,10 @@ class Session {
                 return
             }
             if !take(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])) { return }
-            if count < buffer.count { break }
+            if count < buffer.count {
+                if peerHungUp { peerClosed() }
+                break
+            }
         }
     }
 
@@ -270,7 +277,8 @@ class Session {
         notePartialLine(completedLine: false)
         dropSubscriptions()
         state = .closing(reason: .peerClosed, peerGone: true)
-        updateInterest()
+        // No interest change here: the flush this turn ends with either closes the session or
+        // asks for exactly what it needs (one epoll_ctl fewer per connection that closes).
         services.scheduler.markDirty(self)
     }
 

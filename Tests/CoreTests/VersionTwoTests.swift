@@ -260,6 +260,31 @@ private extension EmbeddedBroker {
         #expect(again.epoch != reply.epoch && again.head == 0)
     }
 
+    @Test func streamsThatNeverHadAMessageLingerOnlyUpToALimitOldestFreedFirst() throws {
+        let broker = embedded { $0.lingerMs = 60_000 }
+        let client = broker.connectV2()
+        let limit = LocalTopicStore.emptyLingeringLimit
+        // A stream that had a message, and the first empty one, then `limit` more empty ones.
+        _ = client.exchange("SUB kept.full", "PUB kept.full x", "UNSUB kept.full")
+        let first = try #require(epochAndHead(client.exchange("SUB empty.0")[0]))
+        _ = client.exchange("UNSUB empty.0")
+        // One that lingers empty, is subscribed to again, and left again later: not freed early
+        // while it is subscribed.
+        _ = client.exchange("SUB back.again", "UNSUB back.again", "SUB back.again")
+        client.send((1...limit).map { "SUB empty.\($0)\nUNSUB empty.\($0)\n" }.joined())
+        _ = client.take()
+        // The oldest empty ones went; the newest `limit` and the one with a message stay.
+        #expect(client.exchange("STATS empty.0")[0].hasPrefix("ERR no-such-topic "))
+        #expect(client.exchange("STATS empty.\(limit)")[0].hasPrefix("OK topic="))
+        #expect(client.exchange("STATS kept.full")[0].contains(" head=1"))
+        #expect(client.exchange("STATS back.again")[0].hasPrefix("OK topic="))
+        let topics = client.exchange("STATS")[0].split(separator: " ").first { $0.hasPrefix("topics=") }
+        #expect(topics.flatMap { Int($0.dropFirst("topics=".count)) }.map { $0 <= limit + 3 } == true, "\(String(describing: topics))")
+        // Coming back with the position of a freed empty stream: a new epoch at head 0, nothing missed.
+        let back = try #require(epochAndHead(client.exchange("SUB empty.0 from=\(first.epoch):0")[0]))
+        #expect(back.epoch != first.epoch && back.head == 0)
+    }
+
     @Test func maxTopicsFreesALingeringStreamRatherThanRefuse() {
         let broker = embedded { $0.maxTopics = 2 }
         let client = broker.connect()

@@ -20,6 +20,11 @@ final class LocalTopicStore: TopicStore {
         var lingering: [ObjectIdentifier: Linger] = [:]
         /// Counts topics that began to linger (their ``Linger/rank``).
         var lingerCount: UInt64 = 0
+        /// Topics that began to linger without ever having had a message, oldest first from
+        /// `emptyLingeringStart` (some may since have been freed, subscribed to again or
+        /// published to: looked at when their turn comes, ``freeEmptyLingering(in:)``).
+        var emptyLingering: [Topic] = []
+        var emptyLingeringStart = 0
         /// Queue groups with at least one member.
         var groups: [GroupKey: QueueGroup] = [:]
         /// The group of each subscription that is in one (kept here rather than in
@@ -506,8 +511,38 @@ final class LocalTopicStore: TopicStore {
         guard state.topics[topic.name] === topic, state.lingering[ObjectIdentifier(topic)] == nil,
               state.pinned.isEmpty || !state.pinned.contains(ObjectIdentifier(topic)) else { return }
         state.lingerCount += 1
+        let tail = topic.sender.positions.tail
         state.lingering[ObjectIdentifier(topic)] = Linger(
-            topic: topic, sinceMs: monotonicMilliseconds(), seenTail: topic.sender.positions.tail, rank: state.lingerCount)
+            topic: topic, sinceMs: monotonicMilliseconds(), seenTail: tail, rank: state.lingerCount)
+        if tail == 0 {
+            state.emptyLingering.append(topic)
+            freeEmptyLingering(in: &state)
+        }
+    }
+
+    /// The most streams that never had a message kept lingering: past it the oldest of them
+    /// are freed (PROTOCOL.md lets the broker free a lingering stream early when it needs the
+    /// memory). Such a stream has nothing to resume; a client that comes back with its
+    /// position `<epoch>:0` finds a new epoch at head 0 and has missed nothing. Bounds what
+    /// clients that subscribe to a new topic each and leave (connection churn) leave behind.
+    static let emptyLingeringLimit = 4096
+
+    /// Frees the oldest lingering streams that never had a message while more than
+    /// ``emptyLingeringLimit`` were queued; skips those that no longer linger or have had
+    /// a message since (they are only dropped from the queue).
+    private func freeEmptyLingering(in state: inout State) {
+        while state.emptyLingering.count - state.emptyLingeringStart > LocalTopicStore.emptyLingeringLimit {
+            let topic = state.emptyLingering[state.emptyLingeringStart]
+            state.emptyLingeringStart += 1
+            if state.lingering[ObjectIdentifier(topic)] != nil, topic.sender.positions.tail == 0, topic.sender.closeIfDrained() {
+                retire(topic, in: &state)
+            }
+        }
+        // The queue's taken front is dropped once it is most of the array.
+        if state.emptyLingeringStart >= 1024, state.emptyLingeringStart * 2 >= state.emptyLingering.count {
+            state.emptyLingering.removeFirst(state.emptyLingeringStart)
+            state.emptyLingeringStart = 0
+        }
     }
 
     private func stopLingering(_ topic: Topic, in state: inout State) {

@@ -311,6 +311,10 @@ struct OutputQueue: ~Copyable {
         segmentCount += 1
     }
 
+    /// A reply buffer up to this size, after a write that carried no message, is freed
+    /// rather than kept (``reset()``): a few replies' worth.
+    static let smallReplyBytes = 64
+
     /// Pieces up to this size are gathered into the staging buffer rather than
     /// given their own iovec: the kernel copies one large piece much faster than
     /// hundreds of 30-byte ones (perf: `_copy_from_iter` per iovec dominated).
@@ -468,7 +472,20 @@ struct OutputQueue: ~Copyable {
         controlUnwritten = 0
         segmentCount = 0
         if segments.count > 256 { segments = [] }
-        if control.capacity > 65_536 { control = [] } else if !control.isEmpty { control.removeAll(keepingCapacity: true) }
+        if control.capacity > 65_536 {
+            control = []
+        } else if !control.isEmpty {
+            // A write of a few replies and no message (a SUB's OK, a request's answer) leaves
+            // nothing behind: an idle connection holds no reply buffer or list of runs. What
+            // carried messages, or many replies (a pipelining publisher), keeps them for the
+            // next write. (A write of messages alone does not come here: no extra work.)
+            if control.capacity <= OutputQueue.smallReplyBytes && framesAppended == 0 && messagePeak == 0 {
+                control = []
+                segments = []
+            } else {
+                control.removeAll(keepingCapacity: true)
+            }
+        }
         dropFrames()  // memory of the queue's own held only what a write left
         messageStart = 0
         messageEnd = 0

@@ -75,8 +75,30 @@ public final class Topic: @unchecked Sendable {
         guard other.count == name.count, let otherBase = other.baseAddress else { return other.isEmpty && name.isEmpty }
         return name.withUnsafeBytes { mine in
             guard let mineBase = mine.baseAddress else { return false }
-            return memcmp(mineBase, otherBase, other.count) == 0
+            return Topic.sameBytes(mineBase, otherBase, count: other.count)
         }
+    }
+
+    /// Whether `count` bytes at `a` and `b` are the same, inlined: words of 8, 4 or 2 bytes,
+    /// the last one overlapping the one before rather than a loop over the bytes left. On
+    /// every PUB that uses the connection's cached topic; a `memcmp` call cost 18 to 26
+    /// instructions there (callgrind), depending on where the name fell in the read buffer.
+    @inline(__always)
+    static func sameBytes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, count: Int) -> Bool {
+        @inline(__always) func same<Word: FixedWidthInteger>(_ offset: Int, _: Word.Type) -> Bool {
+            a.loadUnaligned(fromByteOffset: offset, as: Word.self) == b.loadUnaligned(fromByteOffset: offset, as: Word.self)
+        }
+        if count >= 8 {
+            var index = 0
+            while index + 8 < count {
+                if !same(index, UInt64.self) { return false }
+                index += 8
+            }
+            return same(count - 8, UInt64.self)
+        }
+        if count >= 4 { return same(0, UInt32.self) && same(count - 4, UInt32.self) }
+        if count >= 2 { return same(0, UInt16.self) && same(count - 2, UInt16.self) }
+        return count == 0 || same(0, UInt8.self)
     }
 
     /// Subscriptions currently attached.

@@ -194,7 +194,9 @@ struct StatsTopAndTokenAgainstDaemon {
         let endpoint = Endpoint(host: "127.0.0.1", port: server.port)
         let (stalled, publisher) = try stalledSubscriber(endpoint, topics: ["fill", "flood"])
         let address = try localAddress(stalled)
-        try publishNumbered(publisher, "flood", 200, size: 0)
+        // More than any socket buffer can still take (the kernel may grow them after the
+        // fill): `flood` is certainly left behind, and overrun, while the subscriber reads nothing.
+        try publishNumbered(publisher, "flood", 10_000, size: 1000)
         // While it reads nothing, it is behind on both topics: top says so.
         let during = try runCLI(["top", "--http", http, "--count", "1"] + server.portArguments)
         #expect(during.status == 0, "\(during.err)")

@@ -53,3 +53,24 @@ struct APIQueryError: Error, Equatable, Sendable {
 extension Character {
     fileprivate var isASCIIDigit: Bool { ("0"..."9").contains(self) }
 }
+
+extension APIQuery {
+    /// A page of the JSON API: `now`, `total`, this query's `offset`, `limit` and `sort`, then
+    /// the array under `key`, whose elements `items` writes. The one envelope of
+    /// `/api/v1/connections` and `/api/v1/topics`.
+    func page(_ key: String, total: Int, nowUnixMs: Int64, _ items: (inout JSONText) -> Void) -> [UInt8] {
+        var json = JSONText()
+        json.openObject()
+        json.field("now", nowUnixMs)
+        json.field("total", total)
+        json.field("offset", offset)
+        json.field("limit", limit)
+        json.field("sort", sort)
+        json.key(key)
+        json.openArray()
+        items(&json)
+        json.closeArray()
+        json.closeObject()
+        return json.bytes
+    }
+}

@@ -111,48 +111,41 @@ enum ConnectionsAPI {
         let merged = firstInOrder(parts.lazy.flatMap(\.first), count: query.offset + query.limit) {
             ConnectionOrder.precedes($0.rank, $1.rank, by: query.sort)
         }
-        let page = merged.dropFirst(query.offset)
-        var json = JSONText()
+        return query.page("connections", total: total, nowUnixMs: nowUnixMs) { json in
+            for connection in merged.dropFirst(query.offset) { write(connection, to: &json) }
+        }
+    }
+
+    /// One connection of the page, with its subscriptions and their topics.
+    private static func write(_ connection: ConnectionSnapshot, to json: inout JSONText) {
+        let rank = connection.rank
         json.openObject()
-        json.field("now", nowUnixMs)
-        json.field("total", total)
-        json.field("offset", query.offset)
-        json.field("limit", query.limit)
-        json.field("sort", query.sort)
-        json.key("connections")
+        json.field("id", rank.id)
+        json.field("address", connection.address)
+        json.field("transport", connection.transport)
+        json.field("protocol", connection.version)
+        json.field("connected_since", connection.openedAtUnixMs)
+        json.field("bytes_in", connection.bytesIn)
+        json.field("bytes_out", rank.bytesOut)
+        json.field("messages_in", connection.messagesIn)
+        json.field("messages_out", connection.messagesOut)
+        json.field("pending_bytes", rank.pendingBytes)
+        json.field("behind", rank.behind)
+        json.field("missed", rank.missed)
+        json.key("subscriptions")
         json.openArray()
-        for connection in page {
-            let rank = connection.rank
+        for subscription in connection.subscriptions {
             json.openObject()
-            json.field("id", rank.id)
-            json.field("address", connection.address)
-            json.field("transport", connection.transport)
-            json.field("protocol", connection.version)
-            json.field("connected_since", connection.openedAtUnixMs)
-            json.field("bytes_in", connection.bytesIn)
-            json.field("bytes_out", rank.bytesOut)
-            json.field("messages_in", connection.messagesIn)
-            json.field("messages_out", connection.messagesOut)
-            json.field("pending_bytes", rank.pendingBytes)
-            json.field("behind", rank.behind)
-            json.field("missed", rank.missed)
-            json.key("subscriptions")
+            json.field("pattern", subscription.pattern)
+            json.key("group")
+            if let group = subscription.group { json.string(group) } else { json.null() }
+            json.key("topics")
             json.openArray()
-            for subscription in connection.subscriptions {
+            for topic in subscription.topics {
                 json.openObject()
-                json.field("pattern", subscription.pattern)
-                json.key("group")
-                if let group = subscription.group { json.string(group) } else { json.null() }
-                json.key("topics")
-                json.openArray()
-                for topic in subscription.topics {
-                    json.openObject()
-                    json.field("topic", topic.topic)
-                    json.field("behind", topic.behind)
-                    json.field("missed", topic.missed)
-                    json.closeObject()
-                }
-                json.closeArray()
+                json.field("topic", topic.topic)
+                json.field("behind", topic.behind)
+                json.field("missed", topic.missed)
                 json.closeObject()
             }
             json.closeArray()
@@ -160,6 +153,5 @@ enum ConnectionsAPI {
         }
         json.closeArray()
         json.closeObject()
-        return json.bytes
     }
 }

@@ -50,34 +50,24 @@ enum TopicsAPI {
         let page = firstInOrder(topics.indices, count: query.offset + query.limit) {
             TopicOrder.precedes(topics[$0], topics[$1], by: query.sort)
         }.dropFirst(query.offset)
-        var json = JSONText()
-        json.openObject()
-        json.field("now", nowUnixMs)
-        json.field("total", topics.count)
-        json.field("offset", query.offset)
-        json.field("limit", query.limit)
-        json.field("sort", query.sort)
-        json.key("topics")
-        json.openArray()
-        for index in page {
-            let topic = topics[index]
-            let figures = topic.figures
-            json.openObject()
-            json.field("topic", topic.name)
-            json.field("subscribers", figures.subscribers)
-            json.field("published_total", figures.published)
-            json.key("publish_rate")
-            if index < rates.count, let rate = rates[index] { json.number(rate) } else { json.null() }
-            json.field("held", figures.held)
-            json.field("held_bytes", figures.heldBytes)
-            json.field("epoch", figures.epoch)
-            json.field("head", figures.head)
-            json.field("lagging", figures.lagging)
-            json.field("max_lag", figures.maxLag)
-            json.closeObject()
+        return query.page("topics", total: topics.count, nowUnixMs: nowUnixMs) { json in
+            for index in page {
+                let topic = topics[index]
+                let figures = topic.figures
+                json.openObject()
+                json.field("topic", topic.name)
+                json.field("subscribers", figures.subscribers)
+                json.field("published_total", figures.published)
+                json.key("publish_rate")
+                if index < rates.count, let rate = rates[index] { json.number(rate) } else { json.null() }
+                json.field("held", figures.held)
+                json.field("held_bytes", figures.heldBytes)
+                json.field("epoch", figures.epoch)
+                json.field("head", figures.head)
+                json.field("lagging", figures.lagging)
+                json.field("max_lag", figures.maxLag)
+                json.closeObject()
+            }
         }
-        json.closeArray()
-        json.closeObject()
-        return json.bytes
     }
 }

@@ -36,8 +36,10 @@ let package = Package(
         .target(name: "CBrokerShim"),
         // The system layer of server and client: one errno funnel, owned descriptors, sockets, epoll, signals.
         .target(name: "Posix", dependencies: ["CBrokerShim"]),
+        // TLS through the system's OpenSSL 3, loaded at run time by the shim (nothing needed to build).
+        .target(name: "TLS", dependencies: ["CBrokerShim"]),
         // The daemon's core: reactor, sessions, command core, topics, server, metrics, configuration.
-        .target(name: "Broker", dependencies: ["Protocol", "CBrokerShim", "Channels", "Locks", "Posix", "RESP"]),
+        .target(name: "Broker", dependencies: ["Protocol", "CBrokerShim", "Channels", "Locks", "Posix", "RESP", "TLS"]),
         // The daemon's entry point: configuration, signals, the server.
         .executableTarget(name: "broker-server", dependencies: ["Broker", "Posix"]),
         // The channel family beside tokio's (release mode; see scripts/bench-channels.sh).
@@ -50,6 +52,8 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Broker", "RESP"]),
         // The system layer: the errno funnel, error text, descriptor ownership, loopback sockets.
         .testTarget(name: "PosixTests", dependencies: ["Posix", "CBrokerShim"]),
+        // TLS over socket pairs: handshakes, verification, reads and writes that wait, the dev certificates.
+        .testTarget(name: "TLSTests", dependencies: ["TLS", "Posix"]),
         .testTarget(name: "ConfigTests", dependencies: ["Broker"]),
         // The channels alone, no broker: lag and close semantics, cancellation, wakers, batched reads.
         .testTarget(name: "ChannelsTests", dependencies: ["Channels", "Locks"]),
@@ -61,7 +65,7 @@ let package = Package(
         // Every row and guarantee of PROTOCOL.md version 1 against the command core in memory: no sockets, no threads.
         .testTarget(name: "CoreTests", dependencies: ["Broker", "Locks", "Protocol", "Posix"]),
         // Talking to the broker from Swift: connect, publish (single and pipelined), subscribe, ping.
-        .target(name: "BrokerClient", dependencies: ["Protocol", "Posix"]),
+        .target(name: "BrokerClient", dependencies: ["Protocol", "Posix", "TLS"]),
         // The command-line client: pub, sub, ping, bench.
         .executableTarget(name: "broker-cli", dependencies: ["BrokerClient", "Locks", "Protocol"]),
         // broker-cli's argument parsing, output formats and help (unit), and end to end against broker-server.

@@ -16,6 +16,9 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+// TLS through the system's OpenSSL 3, loaded at run time (tls.c).
+#include "CBrokerTLS.h"
+
 /// accept4(2), which glibc declares only under _GNU_SOURCE (see shim.c).
 int cbroker_accept4(int fd, struct sockaddr *_Nullable address, socklen_t *_Nullable length, int flags);
 

@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "MetricsTests", dependencies: ["Broker"]),
         // End to end: real TCP against an in-process server and the built broker-server binary.
         // The Redis connection against a real redis-server (scripts/ci-redis.sh; skipped, with the reason, without it).
-        .testTarget(name: "BrokerServerTests", dependencies: ["Broker", "Locks", "Protocol", "Posix", "RESP"]),
+        .testTarget(name: "BrokerServerTests", dependencies: ["Broker", "Locks", "Protocol", "Posix", "RESP", "TLS"]),
         // Every row and guarantee of PROTOCOL.md version 1 against the command core in memory: no sockets, no threads.
         .testTarget(name: "CoreTests", dependencies: ["Broker", "Locks", "Protocol", "Posix"]),
         // Talking to the broker from Swift: connect, publish (single and pipelined), subscribe, ping.

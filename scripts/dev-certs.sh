@@ -8,7 +8,8 @@
 # 127.0.0.1 and ::1), client.pem/client.key (CN alice), client-bob.pem/client-bob.key (CN bob),
 # other-ca.pem/other-ca.key (a CA nobody trusts), untrusted-client.pem/.key (CN mallory, signed
 # by other-ca), expired.pem/expired.key (a server certificate that expired a day before it was
-# made). Keys are P-256, unencrypted: for development and tests only.
+# made), server-other.pem/.key (a server certificate for localhost signed by other-ca: a
+# certificate to reload to). Keys are P-256, unencrypted: for development and tests only.
 set -euo pipefail
 dir=${1:-certs}
 days=${DEV_CERT_DAYS:-36500}
@@ -49,5 +50,6 @@ leaf client alice ca "$client_ext" "$days"
 leaf client-bob bob ca "$client_ext" "$days"
 leaf untrusted-client mallory other-ca "$client_ext" "$days"
 leaf expired localhost ca "$server_ext" -1
+leaf server-other localhost other-ca "$server_ext" "$days"
 rm -f ./*.srl
 echo "dev-certs.sh: made $(ls ./*.pem | wc -l) certificates in $(pwd)"

@@ -223,7 +223,7 @@ public final class BrokerConnection {
             throw .invalidToken
         }
         var line: [UInt8] = []
-        WireEncoder.appendAuth(token.utf8, to: &line)
+        WireEncoder.appendAuth(token: token.utf8, to: &line)
         try send(line)
         let reply: ServerFrame
         do {

@@ -30,8 +30,9 @@ public enum CommandView {
     case quit
     /// `STATS [<topic>]` (extension): server figures, or one topic's; the topic is a valid concrete topic.
     case stats(topic: UnsafeRawBufferPointer?)
-    /// `AUTH <token>` (extension): authenticate with the configured token; the token is non-empty.
-    case auth(token: UnsafeRawBufferPointer)
+    /// `AUTH [<user>] <token>` (extension): log in with the configured token, or as an
+    /// `acl_file` user; user (when given) and token are non-empty.
+    case auth(user: UnsafeRawBufferPointer?, token: UnsafeRawBufferPointer)
 }
 
 /// Why a `BPUB` topic is refused; the reply is sent after its payload is taken off the wire.
@@ -66,7 +67,7 @@ public enum Command: Hashable, Sendable {
     case ping(token: [UInt8]?)
     case quit
     case stats(topic: [UInt8]?)
-    case auth(token: [UInt8])
+    case auth(user: [UInt8]?, token: [UInt8])
 
     /// Copies a borrowed view. A `BPUB` line holds only its payload's size: `payload`
     /// is that payload, read after the line (empty when not given). A `BPUB` view's
@@ -81,7 +82,7 @@ public enum Command: Hashable, Sendable {
         case let .ping(token): self = .ping(token: token.map { Array($0) })
         case .quit: self = .quit
         case let .stats(topic): self = .stats(topic: topic.map { Array($0) })
-        case let .auth(token): self = .auth(token: Array(token))
+        case let .auth(user, token): self = .auth(user: user.map { Array($0) }, token: Array(token))
         }
     }
 
@@ -103,7 +104,7 @@ public enum Command: Hashable, Sendable {
         case let .ping(token): WireEncoder.appendPing(token, to: &buffer)
         case .quit: WireEncoder.appendQuit(to: &buffer)
         case let .stats(topic): WireEncoder.appendStats(topic, to: &buffer)
-        case let .auth(token): WireEncoder.appendAuth(token, to: &buffer)
+        case let .auth(user, token): WireEncoder.appendAuth(user: user, token: token, to: &buffer)
         }
     }
 }

@@ -59,10 +59,15 @@ public enum CommandParser {
             if let violation = Names.validateTopic(rest) { throw ProtocolError(.badTopic, violation.text) }
             return .stats(topic: rest)
         case .auth:
-            guard let rest, !rest.isEmpty, rest.firstIndex(of: ASCII.space, from: 0) == nil else {
-                throw ProtocolError(.badArguments, "AUTH takes exactly one token")
+            // `AUTH <token>`, or `AUTH <user> <token>` (acl_file users): non-empty, no spaces.
+            guard let rest, !rest.isEmpty else { throw ProtocolError(.badArguments, "AUTH takes a token, or a user and a token") }
+            guard let space = rest.firstIndex(of: ASCII.space, from: 0) else { return .auth(user: nil, token: rest) }
+            let user = UnsafeRawBufferPointer(rebasing: rest[0..<space])
+            let token = UnsafeRawBufferPointer(rebasing: rest[(space + 1)...])
+            guard !user.isEmpty, !token.isEmpty, token.firstIndex(of: ASCII.space, from: 0) == nil else {
+                throw ProtocolError(.badArguments, "AUTH takes a token, or a user and a token")
             }
-            return .auth(token: rest)
+            return .auth(user: user, token: token)
         case .unknown:
             throw ProtocolError(.unknownCommand, "unknown command")
         }

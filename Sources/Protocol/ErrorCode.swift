@@ -64,13 +64,18 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// cluster engine's Redis lost the topic's keys: a new epoch); resume with `from=`.
     public static let streamReset = ErrorCode(rawValue: "stream-reset")
 
+    // Extension (docs/security.md): users and permissions (`acl_file`).
+
+    /// A `PUB`, `BPUB`, `SUB` or `STATS <topic>` outside the logged-in user's grant.
+    public static let permissionDenied = ErrorCode(rawValue: "permission-denied")
+
     /// Every code above, in the order declared.
     public static let known: [ErrorCode] = [
         .unknownCommand, .badArguments, .badTopic, .reservedTopic, .lineTooLong, .notSubscribed,
         .tooManySubscriptions, .shuttingDown, .tooManyConnections, .idleTimeout,
         .authRequired, .authFailed, .noSuchTopic, .tooManyTopics,
         .unsupportedVersion, .payloadTooLarge, .badFraming, .engineUnavailable,
-        .streamReset,
+        .streamReset, .permissionDenied,
     ]
 }
 

@@ -56,15 +56,34 @@ public enum WireEncoder {
         appendOptionalToken(topic, to: &buffer)
     }
 
-    /// `AUTH <token>\n` (extension).
+    /// `AUTH [<user> ]<token>\n` (extension).
     @inlinable
-    public static func appendAuth(_ token: some Collection<UInt8>, to buffer: inout [UInt8]) {
+    public static func appendAuth(user: [UInt8]? = nil, token: some Collection<UInt8>, to buffer: inout [UInt8]) {
         appendVerb("AUTH ", to: &buffer)
+        if let user {
+            buffer.append(contentsOf: user)
+            buffer.append(ASCII.space)
+        }
         buffer.append(contentsOf: token)
         buffer.append(ASCII.lf)
     }
 
     // MARK: Broker to client
+
+    /// `REVOKED <pattern>[ group=<group>] <text>\n` (extension, docs/security.md): the broker
+    /// ended the subscription made with this string (and group) because the user's permissions
+    /// no longer allow it; nothing for it follows.
+    public static func appendRevoked(_ pattern: some Collection<UInt8>, group: [UInt8]?, text: String, to buffer: inout [UInt8]) {
+        appendVerb("REVOKED ", to: &buffer)
+        buffer.append(contentsOf: pattern)
+        if let group {
+            appendVerb(" group=", to: &buffer)
+            buffer.append(contentsOf: group)
+        }
+        buffer.append(ASCII.space)
+        buffer.append(contentsOf: text.utf8)
+        buffer.append(ASCII.lf)
+    }
 
     /// `OK\n`
     @inlinable

@@ -50,10 +50,18 @@ case let .run(config, configPath, overriddenKeys):
         if case .conflict = error { fail(error.description, exitCode: ConfigError.exitConfig) }
         fail(error.description, exitCode: 71)
     }
-    // The readiness line: exactly this, on stdout, in one write (stdout carries nothing else).
-    let ready = Array("listening on \(address)\n".utf8)
-    _ = ready.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
-    logger.info("listening on \(address) with \(server.eventLoopCount) event loop(s)")
+    // The readiness line: exactly this, on stdout, in one write (stdout carries nothing else);
+    // `tls listening on` follows (or, with plaintext off, comes alone) for the TLS listener.
+    if config.plaintext {
+        let ready = Array("listening on \(address)\n".utf8)
+        _ = ready.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+        logger.info("listening on \(address) with \(server.eventLoopCount) event loop(s)")
+    }
+    if let tlsAddress = server.tlsAddress {
+        let ready = Array("tls listening on \(tlsAddress)\n".utf8)
+        _ = ready.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+        logger.info("tls listening on \(tlsAddress) with \(server.eventLoopCount) event loop(s)")
+    }
     if !address.isLoopback && config.authToken.isEmpty && config.authTokenFile.isEmpty {
         logger.warn("listening on the non-loopback address \(address) without auth_token: anyone who can reach it may publish and subscribe")
     }

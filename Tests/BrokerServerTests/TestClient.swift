@@ -1,5 +1,6 @@
 // A blocking TCP client for the end-to-end tests: send lines, read lines, expect lines.
 import Glibc
+import TLS
 import Testing
 
 /// Failure guard for blocking reads and writes: a test that waits this long has already failed.
@@ -23,6 +24,10 @@ final class TestClient {
     private var start = 0
     /// Where to resume the search for LF.
     private var scanned = 0
+    /// TLS over the socket, once ``startTLS(_:hostName:)`` completed its handshake.
+    private(set) var tls: TLSConnection?
+    /// Why the last TLS read or write failed.
+    private(set) var tlsFailure: TLSError?
 
     /// Connects to `127.0.0.1:port`. `receiveBuffer` sets `SO_RCVBUF` before
     /// connecting (a small one makes a stalled reader stall the broker soon).
@@ -63,6 +68,47 @@ final class TestClient {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
+    // MARK: TLS
+
+    /// Runs a TLS handshake on the (blocking) socket; throws why it failed.
+    func startTLS(_ context: TLSContext, hostName: String = "localhost") throws {
+        let connection = try TLSConnection(context: context, fd: fd, hostName: hostName)
+        guard try connection.handshake() == .done(0) else { throw ClientError("TLS handshake did not complete in time") }
+        tls = connection
+    }
+
+    /// send(2), or a TLS write: the count sent, or -1 with errno set.
+    private func transmit(_ base: UnsafeRawPointer, _ count: Int, flags: Int32) -> Int {
+        guard let tls else { return Glibc.send(fd, base, count, flags) }
+        do {
+            switch try tls.write(UnsafeRawBufferPointer(start: base, count: count)) {
+            case let .done(sent): return sent
+            case .wantRead, .wantWrite: errno = EAGAIN
+            case .closed: errno = EPIPE
+            }
+        } catch {
+            tlsFailure = error
+            errno = ECONNRESET
+        }
+        return -1
+    }
+
+    /// recv(2), or a TLS read: the count read (0 at the end), or -1 with errno set.
+    private func receive(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        guard let tls else { return recv(fd, buffer.baseAddress, buffer.count, 0) }
+        do {
+            switch try tls.read(into: buffer) {
+            case let .done(count): return count
+            case .wantRead, .wantWrite: errno = EAGAIN
+            case .closed: return 0
+            }
+        } catch {
+            tlsFailure = error
+            errno = ECONNRESET
+        }
+        return -1
+    }
+
     // MARK: Writing
 
     /// Sends `text` as it is (add the LF yourself), all of it.
@@ -75,7 +121,7 @@ final class TestClient {
         var offset = 0
         try bytes.withUnsafeBytes { raw in
             while offset < raw.count {
-                let sent = Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+                let sent = transmit(raw.baseAddress! + offset, raw.count - offset, flags: Int32(MSG_NOSIGNAL))
                 if sent < 0 {
                     if errno == EINTR { continue }
                     throw ClientError("send: errno \(errno)")
@@ -91,7 +137,9 @@ final class TestClient {
         var offset = offset
         try bytes.withUnsafeBytes { raw in
             while offset < raw.count {
-                let sent = Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                // Over TLS a write cannot be made non-blocking here: it blocks (within the guard time).
+                let flags = Int32(tls == nil ? MSG_NOSIGNAL | MSG_DONTWAIT : MSG_NOSIGNAL)
+                let sent = transmit(raw.baseAddress! + offset, raw.count - offset, flags: flags)
                 if sent < 0 {
                     if errno == EINTR { continue }
                     if errno == EAGAIN || errno == EWOULDBLOCK { return }
@@ -124,7 +172,7 @@ final class TestClient {
             }
             scanned = buffer.count
             var chunk = [UInt8](repeating: 0, count: 65536)
-            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let count = chunk.withUnsafeMutableBytes { receive(into: $0) }
             if count == 0 {
                 return nil  // a partial line at EOF is not a line
             }
@@ -144,7 +192,7 @@ final class TestClient {
     func readBytes(_ count: Int) throws -> [UInt8]? {
         while buffer.count - start < count {
             var chunk = [UInt8](repeating: 0, count: 65536)
-            let received = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let received = chunk.withUnsafeMutableBytes { receive(into: $0) }
             if received == 0 { return nil }
             if received < 0 {
                 if errno == EINTR { continue }

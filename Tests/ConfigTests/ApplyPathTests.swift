@@ -15,7 +15,7 @@ import Testing
 
     /// `base` with `key` changed to a valid value it did not hold, parsed as the file parser parses it.
     static func changing(_ key: ConfigKey, in base: BrokerConfig) -> BrokerConfig? {
-        for text in ["2", "65", "::1", "debug", "s3cret", "2048", "2097152", "redis://127.0.0.1:6380"] {
+        for text in ["2", "65", "::1", "debug", "s3cret", "2048", "2097152", "redis://127.0.0.1:6380", "off"] {
             var changed = base
             if key.apply(text, to: &changed) == nil, !key.isSame(in: base, and: changed) { return changed }
         }
@@ -76,7 +76,8 @@ import Testing
 
     @Test func onlyRestartKeysAreReportedAsNotReloadingLive() {
         let restart = ConfigKey.all.filter { !$0.reloadsLive }.map(\.name)
-        #expect(restart == ["host", "port", "threads", "metrics_port", "http_port", "engine", "engine_password_file"])
+        #expect(restart == ["host", "port", "threads", "metrics_port", "http_port", "tls_port", "https_port", "plaintext",
+                            "engine", "engine_password_file"])
         #expect(ConfigKey.named("capacity")?.applyPath == .liveForNewTopics(.capacity))
         #expect(ConfigKey.named("tcp_keepalive_s")?.applyPath.summary == "yes (new connections)")
         #expect(ConfigKey.named("shutdown_grace_ms")?.applyPath == .atShutdown)

@@ -62,6 +62,14 @@ import Testing
         source.metricsPort = 9100
         source.httpPort = 9100
         source.metricsTopTopics = 5
+        source.tlsPort = 7443
+        source.httpsPort = 8443
+        source.tlsCertFile = "/etc/broker/cert.pem"
+        source.tlsKeyFile = "/etc/broker/key.pem"
+        source.tlsClientCAFile = "/etc/broker/clients.pem"
+        source.tlsHandshakeTimeoutMs = 2500
+        source.plaintext = false
+        source.aclFile = "/etc/broker/acl.conf"
         source.authToken = "t0ken"
         source.authTokenFile = "/run/token"
         source.engine = .redis(host: "::1", port: 6380, database: 2)

@@ -30,7 +30,9 @@ import Testing
             "max_connections",
             "max_subscriptions_per_connection", "max_topics", "max_line_bytes",
             "idle_timeout_ms", "shutdown_grace_ms", "tcp_keepalive_s", "idle_poll_us",
-            "log_level", "stats_interval_ms", "metrics_port", "http_port", "metrics_top_topics", "auth_token", "auth_token_file",
+            "log_level", "stats_interval_ms", "metrics_port", "http_port", "metrics_top_topics",
+            "tls_port", "https_port", "tls_cert_file", "tls_key_file", "tls_client_ca_file", "tls_handshake_timeout_ms", "plaintext",
+            "auth_token", "auth_token_file", "acl_file",
             "engine", "engine_password_file",
         ])
         #expect(Set(ConfigKey.all.map(\.name)).count == ConfigKey.all.count)
@@ -46,7 +48,8 @@ import Testing
 
     @Test func liveReloadClassification() {
         let restart = ConfigKey.all.filter { !$0.reloadsLive }.map(\.name)
-        #expect(restart == ["host", "port", "threads", "metrics_port", "http_port", "engine", "engine_password_file"])
+        #expect(restart == ["host", "port", "threads", "metrics_port", "http_port", "tls_port", "https_port", "plaintext",
+                            "engine", "engine_password_file"])
     }
 
     @Test func defaultsRenderAndReparse() throws {

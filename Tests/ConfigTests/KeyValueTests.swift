@@ -53,6 +53,9 @@ import Testing
         ("metrics_port", ["0": 0, "65535": 65535], ["65536"], "0 to 65535"),
         ("http_port", ["0": 0, "8080": 8080, "65535": 65535], ["65536", "-1"], "0 to 65535"),
         ("metrics_top_topics", ["0": 0, "10000": 10000], ["10001"], "0 to 10000"),
+        ("tls_port", ["0": 0, "7443": 7443], ["65536", "-1"], "0 to 65535"),
+        ("https_port", ["0": 0, "8443": 8443], ["65536"], "0 to 65535"),
+        ("tls_handshake_timeout_ms", ["100": 100, "600000": 600_000], ["99", "600001"], "100 to 600000"),
     ]
 
     @Test func integerKeysAcceptAndReject() throws {
@@ -69,7 +72,8 @@ import Testing
         }
         // Every integer key in the table is covered above.
         let covered = Set(Self.integerCases.map(\.0))
-        #expect(covered == Set(ConfigKey.all.map(\.name)).subtracting(["host", "log_level", "auth_token", "auth_token_file", "engine", "engine_password_file"]))
+        #expect(covered == Set(ConfigKey.all.map(\.name)).subtracting(["host", "log_level", "auth_token", "auth_token_file", "engine", "engine_password_file",
+                                                                                     "tls_cert_file", "tls_key_file", "tls_client_ca_file", "plaintext", "acl_file"]))
     }
 
     @Test func aBadTokenIsRefusedWithoutRepeatingIt() throws {

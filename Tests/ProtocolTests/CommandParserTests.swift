@@ -137,10 +137,14 @@ import Protocol
         #expect(errorCode("STATS a..b") == .badTopic)
     }
 
-    @Test func authTakesExactlyOneToken() throws {
-        #expect(try parse("AUTH s3cret").get() == .auth(token: bytes("s3cret")))
+    @Test func authTakesATokenOrAUserAndAToken() throws {
+        #expect(try parse("AUTH s3cret").get() == .auth(user: nil, token: bytes("s3cret")))
+        #expect(try parse("AUTH alice s3cret").get() == .auth(user: bytes("alice"), token: bytes("s3cret")))
         #expect(errorCode("AUTH") == .badArguments)
         #expect(errorCode("AUTH ") == .badArguments)
-        #expect(errorCode("AUTH a b") == .badArguments)
+        #expect(errorCode("AUTH a b c") == .badArguments)
+        #expect(errorCode("AUTH a ") == .badArguments)
+        #expect(errorCode("AUTH  b") == .badArguments)
+        #expect(errorCode("AUTH a  b") == .badArguments)
     }
 }

@@ -54,6 +54,21 @@ public struct BrokerConfig: Sendable, Equatable {
     /// `http_port`: the HTTP listener (WebSocket at `/ws`, `/metrics`, `/healthz`); 0 = off.
     public var httpPort: Int = 0
 
+    /// `tls_port`: the line protocol over TLS on this port; 0 = off.
+    public var tlsPort: Int = 0
+    /// `https_port`: the HTTP listener over TLS (`wss://`, `https://`); 0 = off.
+    public var httpsPort: Int = 0
+    /// `tls_cert_file`: the TLS listeners' certificate chain (PEM); empty = TLS off.
+    public var tlsCertFile: String = ""
+    /// `tls_key_file`: the private key of `tls_cert_file` (PEM).
+    public var tlsKeyFile: String = ""
+    /// `tls_client_ca_file`: when set, TLS clients must present a certificate this CA signed.
+    public var tlsClientCAFile: String = ""
+    /// `tls_handshake_timeout_ms`: how long a TLS client has to complete its handshake.
+    public var tlsHandshakeTimeoutMs: Int = 10_000
+    /// `plaintext`: whether `port` and `http_port` listen; false leaves only the TLS listeners.
+    public var plaintext: Bool = true
+
     /// The HTTP listener's port: `http_port`, else `metrics_port` (0: none).
     public var httpListenerPort: Int { httpPort != 0 ? httpPort : metricsPort }
     /// `metrics_top_topics`: cap on per-topic metric series.
@@ -62,6 +77,8 @@ public struct BrokerConfig: Sendable, Equatable {
     public var authToken: String = ""
     /// `auth_token_file`: a file holding the token; empty = none.
     public var authTokenFile: String = ""
+    /// `acl_file`: users and their publish/subscribe permissions; empty = none.
+    public var aclFile: String = ""
     /// `engine`: where topics are kept (this process, or a Redis shared by several brokers).
     public var engine: EngineSetting = .local
     /// `engine_password_file`: a file holding the password of Redis's `default` user; empty = none.

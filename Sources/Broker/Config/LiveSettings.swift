@@ -1,4 +1,5 @@
 // The settings an event loop reads while it runs; replaced as a whole on reload.
+import TLS
 
 /// The configuration values that apply without a restart, as one value that the
 /// server hands to every event loop when it changes.
@@ -25,10 +26,21 @@ public struct LiveSettings: Sendable, Equatable {
     public var metricsTopTopics: Int
     /// The token clients must send with AUTH; nil = authentication off.
     public var authToken: [UInt8]?
+    /// The TLS listeners' files and the context loaded from them.
+    public var tls: TLSSettings
+    /// How long a TLS client has to complete its handshake, in ms.
+    public var tlsHandshakeTimeoutMs: Int
+    /// The `acl_file` and the users read from it.
+    public var access: AccessSettings
 
-    /// The settings of `config`, with `authToken` as `AuthToken.resolve(config)` found it.
-    public init(_ config: BrokerConfig, authToken: String?) {
+    /// The settings of `config`, with `authToken` as `AuthToken.resolve(config)` found it and
+    /// `tlsContext` as `TLSSettings.load(config)` made it and `accessList` as
+    /// `AccessListParser.load(config)` read it.
+    public init(_ config: BrokerConfig, authToken: String?, tlsContext: TLSContext? = nil, accessList: AccessList? = nil) {
+        access = AccessSettings(file: config.aclFile, list: accessList)
         self.authToken = authToken.map { Array($0.utf8) }
+        tls = TLSSettings(config, context: tlsContext)
+        tlsHandshakeTimeoutMs = config.tlsHandshakeTimeoutMs
         capacity = config.capacity
         maxRingBytes = config.maxRingBytes
         maxHeldBytes = config.maxHeldBytes
@@ -87,6 +99,13 @@ extension LiveSettings {
         case metricsTopTopics
         /// The event loops: at each accept (whether the connection must send `AUTH`) and at each `AUTH`.
         case authToken
+        /// The event loops, at each TLS accept (the context a new connection is made with).
+        case tls
+        /// The event loops, at each TLS accept (the handshake's deadline).
+        case tlsHandshakeTimeoutMs
+        /// The event loops: at each accept and `AUTH`, at each `PUB`, `BPUB` and `SUB` of a
+        /// logged-in user, and at once for open connections (their grants and subscriptions).
+        case access
     }
 
     /// Whether `self` and `other` hold the same value in `field`.
@@ -108,6 +127,9 @@ extension LiveSettings {
         case .statsIntervalMs: statsIntervalMs == other.statsIntervalMs
         case .metricsTopTopics: metricsTopTopics == other.metricsTopTopics
         case .authToken: authToken == other.authToken
+        case .tls: tls == other.tls
+        case .tlsHandshakeTimeoutMs: tlsHandshakeTimeoutMs == other.tlsHandshakeTimeoutMs
+        case .access: access == other.access
         }
     }
 }

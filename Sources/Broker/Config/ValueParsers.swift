@@ -60,6 +60,15 @@ enum ValueParsers {
         return .success(text)
     }
 
+    /// A switch: `on` or `off`.
+    static func onOff(_ text: String) -> Result<Bool, InvalidValue> {
+        switch text {
+        case "on": .success(true)
+        case "off": .success(false)
+        default: .failure(InvalidValue(reason: "expected on or off, got \(ConfigText.quoted(text))"))
+        }
+    }
+
     /// A file path, or empty (none).
     static func path(_ text: String) -> Result<String, InvalidValue> {
         guard !text.utf8.contains(0), text.utf8.count <= 4096 else {

@@ -84,8 +84,8 @@ final class CommandCore {
             }
         case let .stats(topic):
             statistics(topic, session)
-        case let .auth(token):
-            authenticate(token, session)
+        case let .auth(user, token):
+            authenticate(user: user, token: token, session)
         case .quit:
             reply(session) { WireEncoder.appendOK(to: &$0) }
             session.closeAfterFlush(reason: .quit)
@@ -141,6 +141,11 @@ final class CommandCore {
     /// `lineSafe`: whether the payload can be one line (nil: look; a `PUB` payload can).
     private func publish(topic name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, lineSafe: Bool?,
                          from session: Session) {
+        // A valid, unreserved topic outside the user's grant (other topics get the store's refusal).
+        if let user = session.user, !user.mayPublish(name), Names.validateTopic(name) == nil, !Names.isReserved(name) {
+            denyPermission(session, "publish to", name)
+            return
+        }
         if store.answersPublishesLater {
             publishLater(topic: name, payload: payload, lineSafe: lineSafe, from: session)
             return
@@ -199,6 +204,10 @@ final class CommandCore {
             start = .after(epoch: from.epoch, seq: from.seq)
         } else if let last = options.last {
             start = .last(last)
+        }
+        if let user = session.user, !user.maySubscribe(UnsafeRawBufferPointer(pattern)) {
+            denyPermission(session, "subscribe to", pattern)
+            return
         }
         let key = CommandCore.subscriptionKey(pattern, group: options.group)
         if let existing = session.subscriptions[key] {
@@ -316,6 +325,10 @@ final class CommandCore {
             reply(session) { WireEncoder.appendOK(rest: line.utf8, to: &$0) }
             return
         }
+        if let user = session.user, !user.maySubscribe(topic) {
+            denyPermission(session, "see the figures of", topic)
+            return
+        }
         let name = Array(topic)
         guard let figures = store.statistics(of: name) else {
             reply(session) { WireEncoder.appendErr(ProtocolError(.noSuchTopic, "no topic \(String(decoding: name, as: UTF8.self))"), to: &$0) }
@@ -327,21 +340,92 @@ final class CommandCore {
         reply(session) { WireEncoder.appendOK(rest: line.utf8, to: &$0) }
     }
 
-    /// `AUTH <token>`: OK when it matches (or no token is configured); else
-    /// `ERR auth-failed`, `BYE auth-failed`, and the session closes.
-    private func authenticate(_ token: UnsafeRawBufferPointer, _ session: Session) {
-        guard let expected = settings.authToken else {
+    /// `AUTH <token>` and `AUTH <user> <token>`: OK when the token is `auth_token` (no limits)
+    /// or the user's token in `acl_file` (the user's grant), or when neither is configured;
+    /// else `ERR auth-failed`, `BYE auth-failed`, and the session closes. Without `acl_file`,
+    /// a user name is not checked (the token is compared with `auth_token`).
+    private func authenticate(user: UnsafeRawBufferPointer?, token: UnsafeRawBufferPointer, _ session: Session) {
+        let list = settings.access.list
+        let expected = settings.authToken
+        if expected == nil && list == nil {
             reply(session) { WireEncoder.appendOK(to: &$0) }
             return
         }
-        if AuthToken.matches(token, expected) {
+        if let user, let list {
+            if let grant = list.authenticate(user: user, token: token) {
+                session.access = .granted
+                session.user = grant
+                session.publishCache = nil
+                logger.info("logged in as user \(grant.name)", connection: session.id, peer: session.peer)
+                reply(session) { WireEncoder.appendOK(to: &$0) }
+                return
+            }
+        } else if let expected, AuthToken.matches(token, expected) {
             session.access = .granted
+            session.user = nil
             reply(session) { WireEncoder.appendOK(to: &$0) }
             return
         }
+        let reason = user == nil ? "wrong token" : "wrong user or token"
         logger.warn("authentication failed", connection: session.id, peer: session.peer)
-        reply(session) { WireEncoder.appendErr(ProtocolError(.authFailed, "wrong token"), to: &$0) }
-        session.sayGoodbye(.authFailed, "wrong token", reason: .authFailed)
+        reply(session) { WireEncoder.appendErr(ProtocolError(.authFailed, reason), to: &$0) }
+        session.sayGoodbye(.authFailed, reason, reason: .authFailed)
+    }
+
+    /// A verified client certificate named `commonName`: the session logs in as the
+    /// `acl_file` user of that name if it allows certificate logins.
+    func certificateVerified(commonName: String, on session: Session) {
+        guard let list = settings.access.list, let grant = list.certificateUser(commonName: commonName) else { return }
+        session.access = .granted
+        session.user = grant
+        logger.info("logged in as user \(grant.name) by its client certificate", connection: session.id, peer: session.peer)
+    }
+
+    /// `ERR permission-denied` for a command outside the session's grant.
+    private func denyPermission(_ session: Session, _ verb: String, _ name: UnsafeRawBufferPointer) {
+        let user = session.user?.name ?? "?"
+        let text = "user \(user) may not \(verb) \(String(decoding: name, as: UTF8.self))"
+        reply(session) { WireEncoder.appendErr(ProtocolError(.permissionDenied, text), to: &$0) }
+    }
+
+    /// Applies a reloaded `acl_file` to an open session: a logged-in user gets its new grant and
+    /// loses, with a `REVOKED` frame each, the subscriptions it no longer allows; a user no
+    /// longer in the file is logged out (`BYE auth-failed`). Without any `acl_file` now, the
+    /// session has no limits. Sessions that logged in with `auth_token`, or before logins were
+    /// required, are not changed.
+    func applyAccess(to session: Session) {
+        guard let user = session.user, !session.state.isEnding else { return }
+        guard let list = settings.access.list else {
+            session.user = nil
+            return
+        }
+        guard let grant = list.user(user.name) else {
+            logger.info("user \(user.name) is no longer in acl_file: logged out", connection: session.id, peer: session.peer)
+            session.sayGoodbye(.authFailed, "user \(user.name) is no longer in acl_file", reason: .authFailed)
+            return
+        }
+        session.user = grant
+        session.publishCache = nil
+        var revoked: [([UInt8], Subscription)] = []
+        session.subscriptions.forEachKeyed { key, subscription in
+            if !grant.maySubscribe(subscription.pattern) { revoked.append((key, subscription)) }
+        }
+        for (key, subscription) in revoked {
+            _ = session.subscriptions.removeValue(forKey: key)
+            store.unsubscribe(subscription)
+            stats.subscriptions.subtract(1)
+            session.ready.removeAll { cursor in
+                guard cursor.subscriptionID == subscription.id else { return false }
+                cursor.isQueued = false
+                return true
+            }
+            let group: [UInt8]? = key.count > subscription.pattern.count ? Array(key[(subscription.pattern.count + 1)...]) : nil
+            let text = "permission-denied user \(grant.name) may no longer subscribe to it"
+            reply(session) { WireEncoder.appendRevoked(subscription.pattern, group: group, text: text, to: &$0) }
+            logger.info("subscription to \(String(decoding: subscription.pattern, as: UTF8.self)) revoked: user \(grant.name) may no longer subscribe to it",
+                        connection: session.id, peer: session.peer)
+        }
+        if !revoked.isEmpty { session.replyArrived() }
     }
 
     // MARK: - Lag

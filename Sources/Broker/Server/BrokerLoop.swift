@@ -11,8 +11,9 @@ enum LoopCommand: Sendable {
     case wake(Cursor)
     /// A freshly accepted socket for this loop to own (the connection count was
     /// already taken). A number, since commands are copyable: the sender released
-    /// its ``SocketHandle``, and the receiver adopts it into one at once.
-    case adopt(fd: Int32, peer: SocketAddress)
+    /// its ``SocketHandle``, and the receiver adopts it into one at once. `secure`: it came
+    /// to the TLS listener.
+    case adopt(fd: Int32, peer: SocketAddress, secure: Bool)
     /// The settings or shutdown watch changed: read them, then acknowledge on `ack`.
     case watchesChanged(ack: OneshotSender<Void>?)
     /// A `/metrics` response rendered off the loop, for the metrics connection `token`.
@@ -110,6 +111,8 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
     private var statsTimer: ReactorTimer?
     /// The listening socket, on the loop that accepts (loop 0).
     private var listener: TCPListener?
+    /// The TLS listening socket (`tls_port`), on loop 0.
+    private var secureListener: TCPListener?
     /// The metrics endpoint, on loop 0 once started.
     private var metrics: MetricsEndpoint?
     /// Set once shutdown has begun: the monotonic deadline.
@@ -196,7 +199,12 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
     /// a client's after a best-effort `BYE shutting-down`.
     static func discard(_ command: LoopCommand, context: ServerContext) {
         switch command {
-        case let .adopt(fd, _):
+        case let .adopt(fd, _, secure):
+            if secure {  // nothing can be said in plaintext to a TLS client
+                _ = SocketHandle(adopting: fd)
+                context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
+                return
+            }
             SocketHandle(adopting: fd).sayBye(.shuttingDown, "the broker is shutting down")
             context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
         case let .serveMetrics(fd, _, _):
@@ -224,7 +232,7 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
     private func handle(_ command: LoopCommand) {
         switch command {
         case let .wake(cursor): scheduler.wake(cursor)
-        case let .adopt(fd, peer): adopt(SocketHandle(adopting: fd), peer: peer)
+        case let .adopt(fd, peer, secure): adopt(SocketHandle(adopting: fd), peer: peer, secure: secure)
         case let .watchesChanged(ack):
             readWatches()
             _ = try? ack?.send(())
@@ -256,28 +264,34 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
         for session in scheduler.sessions.values { session.framer.maxLineBytes = settings.maxLineBytes }
         if settings.statsIntervalMs != old.statsIntervalMs { armStatisticsTimer() }
         if settings.idleTimeoutMs != old.idleTimeoutMs { armIdleCheck(restart: true) }
+        if settings.access != old.access {
+            for session in Array(scheduler.sessions.values) { core.applyAccess(to: session) }
+        }
         if settings.tcpKeepaliveS != old.tcpKeepaliveS {
             // Connections accepted from now on get the new keepalive; open ones keep theirs.
             listener?.socket.configureListener(keepaliveSeconds: settings.tcpKeepaliveS)
+            secureListener?.socket.configureListener(keepaliveSeconds: settings.tcpKeepaliveS)
             metrics?.socket.configureListener(keepaliveSeconds: settings.tcpKeepaliveS)
         }
     }
 
     // MARK: - Sessions
 
-    /// Starts accepting on `fd` (loop 0 only), spreading connections over `loops`.
-    func listen(on socket: consuming SocketHandle, spreadingOver loops: [LoopMailbox]) throws(SystemError) {
+    /// Starts accepting on `socket` (loop 0 only), spreading connections over `loops`; `secure`:
+    /// it is the TLS listener.
+    func listen(on socket: consuming SocketHandle, spreadingOver loops: [LoopMailbox], secure: Bool = false) throws(SystemError) {
         let token = reactor.reserveToken()
         socket.configureListener(keepaliveSeconds: core.settings.tcpKeepaliveS)
-        let listener = TCPListener(socket: socket, token: token, loop: self, targets: loops)
+        let listener = TCPListener(socket: socket, token: token, loop: self, targets: loops, secure: secure)
         try reactor.register(listener.socket.fd, events: EpollBits.readable, token: token, handler: listener)
-        self.listener = listener
+        if secure { secureListener = listener } else { self.listener = listener }
     }
 
-    /// Takes ownership of an accepted socket (the connection count was already taken).
-    func adopt(_ socket: consuming SocketHandle, peer: SocketAddress) {
+    /// Takes ownership of an accepted socket (the connection count was already taken); `secure`:
+    /// it speaks TLS.
+    func adopt(_ socket: consuming SocketHandle, peer: SocketAddress, secure: Bool = false) {
         if shutdownDeadlineMs != nil {
-            socket.sayBye(.shuttingDown, "the broker is shutting down")
+            if !secure { socket.sayBye(.shuttingDown, "the broker is shutting down") }
             context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
             return
         }
@@ -285,17 +299,39 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
         let id = context.nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
         let interest = EpollBits.readable | EpollBits.readHangup
         let token = reactor.reserveToken()
-        let session = TCPSession(socket: socket, id: id, token: token, peer: peer.description, reactor: reactor, services: services)
+        let session: Session & ReactorHandler
+        let fd = socket.fd
+        if secure {
+            guard let tlsContext = core.settings.tls.context else {
+                context.logger.error("TLS connection refused: no TLS context", connection: id, peer: peer.description)
+                context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
+                return
+            }
+            do {
+                let tls = try TLSSession(socket: socket, id: id, token: token, peer: peer.description, reactor: reactor,
+                                         services: services, context: tlsContext,
+                                         handshakeTimeoutMs: core.settings.tlsHandshakeTimeoutMs)
+                tls.interest = interest
+                session = tls
+            } catch {
+                context.logger.error("TLS connection refused: \(error)", connection: id, peer: peer.description)
+                context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
+                return
+            }
+        } else {
+            let tcp = TCPSession(socket: socket, id: id, token: token, peer: peer.description, reactor: reactor, services: services)
+            tcp.interest = interest
+            session = tcp
+        }
         do {
-            try reactor.register(session.socket.fd, events: interest, token: token, handler: session)
+            try reactor.register(fd, events: interest, token: token, handler: session)
         } catch {
             context.logger.error("cannot watch connection: \(error)", connection: id, peer: peer.description)
             context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
             return
         }
-        session.interest = interest
         scheduler.sessions[session.token] = session
-        context.logger.info("connection opened", connection: id, peer: session.peer)
+        context.logger.info(secure ? "connection opened (TLS)" : "connection opened", connection: id, peer: session.peer)
     }
 
     /// Takes an upgraded HTTP connection (its descriptor `fd`) as a WebSocket session, writing
@@ -348,6 +384,8 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
         for session in Array(scheduler.sessions.values) { session.close(reason: reason) }
         listener?.close()
         listener = nil
+        secureListener?.close()
+        secureListener = nil
         metrics?.close()
         metrics = nil
     }
@@ -428,6 +466,8 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
         shutdownDeadlineMs = deadlineMs
         listener?.close()
         listener = nil
+        secureListener?.close()
+        secureListener = nil
         metrics?.close()
         metrics = nil
         for session in Array(scheduler.sessions.values) {

@@ -49,6 +49,8 @@ public final class BrokerServer: Sendable {
     private let threads = PthreadLock<[pthread_t]>([])
     /// The metrics endpoint's address, once ``startMetrics()`` has started it.
     private let metricsAddress = PthreadLock<SocketAddress?>(nil)
+    /// The TLS line-protocol listener's address, once ``start()`` bound it.
+    private let secureAddress = PthreadLock<SocketAddress?>(nil)
     /// The live settings every loop follows (a watch: the latest value counts).
     private let settingsWatch: WatchSender<LiveSettings>
     /// The shutdown deadline (monotonic ms), nil while running.
@@ -58,10 +60,12 @@ public final class BrokerServer: Sendable {
         self.config = config
         let settings: LiveSettings
         do {
-            settings = LiveSettings(config, authToken: try AuthToken.resolve(config))
+            settings = LiveSettings(config, authToken: try AuthToken.resolve(config), tlsContext: try TLSSettings.load(config),
+                                    accessList: try AccessListParser.load(config))
         } catch {
             throw .configuration(error)
         }
+        try BrokerServer.checkListeners(config, tlsConfigured: settings.tls.context != nil)
         let engine: RedisEndpoint?
         do {
             engine = try EngineEndpoint.resolve(config)
@@ -90,16 +94,29 @@ public final class BrokerServer: Sendable {
         self.loops = loops
     }
 
-    /// Binds `host:port`, starts the loops, and returns the address actually bound.
+    /// The listeners the configuration asks for can be opened: TLS ones have credentials, and
+    /// with `plaintext off` at least one TLS listener is left.
+    static func checkListeners(_ config: BrokerConfig, tlsConfigured: Bool) throws(ServerError) {
+        if !tlsConfigured {
+            if config.tlsPort != 0 { throw .conflict("tls_port \(config.tlsPort) needs tls_cert_file and tls_key_file") }
+            if config.httpsPort != 0 { throw .conflict("https_port \(config.httpsPort) needs tls_cert_file and tls_key_file") }
+        }
+        if !config.plaintext && config.tlsPort == 0 && config.httpsPort == 0 {
+            throw .conflict("plaintext off leaves no listener: set tls_port or https_port")
+        }
+    }
+
+    /// Binds the line-protocol listeners (`host:port` unless `plaintext off`, and `host:tls_port`
+    /// when set), starts the loops, and returns the address bound: the plaintext one, or with
+    /// `plaintext off` the TLS one (``tlsAddress``).
     public func start() throws(ServerError) -> SocketAddress {
-        guard let address = SocketAddress(host: config.host, port: config.port) else { throw .badHost(config.host) }
-        let bound: SocketAddress
-        do {
-            let listener = try SocketHandle.listen(on: address)
-            bound = try listener.localAddress()
-            try loops[0].listen(on: listener, spreadingOver: loops.map(\.mailbox))
-        } catch {
-            throw .cannotListen(address: address.description, error)
+        var plaintextAddress: SocketAddress?
+        if config.plaintext {
+            plaintextAddress = try bindLineListener(port: config.port, secure: false)
+        }
+        if config.tlsPort != 0 {
+            let bound = try bindLineListener(port: config.tlsPort, secure: true)
+            secureAddress.withLock { $0 = bound }
         }
         var started: [pthread_t] = []
         for loop in loops {
@@ -110,12 +127,32 @@ public final class BrokerServer: Sendable {
             }
         }
         threads.withLock { $0 = started }
+        guard let bound = plaintextAddress ?? tlsAddress else {
+            throw .conflict("plaintext off leaves no line-protocol listener: set tls_port")
+        }
         return bound
     }
 
+    /// The TLS line-protocol listener's address, once ``start()`` bound it (`tls_port`).
+    public var tlsAddress: SocketAddress? { secureAddress.withLock { $0 } }
+
+    /// Binds a line-protocol listener on loop 0 (before the loops start).
+    private func bindLineListener(port: Int, secure: Bool) throws(ServerError) -> SocketAddress {
+        guard let address = SocketAddress(host: config.host, port: port) else { throw .badHost(config.host) }
+        do {
+            let listener = try SocketHandle.listen(on: address)
+            let bound = try listener.localAddress()
+            try loops[0].listen(on: listener, spreadingOver: loops.map(\.mailbox), secure: secure)
+            return bound
+        } catch {
+            throw .cannotListen(address: address.description, error)
+        }
+    }
+
     /// Starts the metrics HTTP server on `host:metrics_port` on its own thread and
-    /// returns the address bound, or nil when `metrics_port` is 0 (off).
+    /// returns the address bound, or nil when `metrics_port` is 0 (off) or `plaintext off`.
     public func startMetrics() throws(ServerError) -> SocketAddress? {
+        guard config.plaintext else { return nil }
         if config.httpPort != 0, config.metricsPort != 0, config.httpPort != config.metricsPort {
             throw .conflict("http_port \(config.httpPort) and metrics_port \(config.metricsPort) name one HTTP listener: set one, or both to the same port")
         }
@@ -147,7 +184,15 @@ public final class BrokerServer: Sendable {
     /// Applies live settings to every loop (a configuration reload). Throws,
     /// changing nothing, when the token file cannot be read.
     public func apply(_ newConfig: BrokerConfig) throws(ConfigError) {
-        let settings = LiveSettings(newConfig, authToken: try AuthToken.resolve(newConfig))
+        let tlsContext = try TLSSettings.load(newConfig)
+        if tlsContext == nil, config.tlsPort != 0 || config.httpsPort != 0 {
+            throw .unreadableFile(file: "tls_cert_file", reason: "the TLS listeners are open: a reload cannot leave them without tls_cert_file and tls_key_file")
+        }
+        let settings = LiveSettings(newConfig, authToken: try AuthToken.resolve(newConfig), tlsContext: tlsContext,
+                                    accessList: try AccessListParser.load(newConfig))
+        if tlsContext != nil {
+            context.logger.info("TLS: certificate \(newConfig.tlsCertFile) and its key read again; new connections use them")
+        }
         context.store.update(settings.topicStore)
         context.logger.setLevel(settings.logLevel)
         settingsWatch.send(settings)

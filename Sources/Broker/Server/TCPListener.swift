@@ -3,7 +3,7 @@ import Posix
 import Glibc
 import Protocol
 
-/// Accepts connections on the broker's listening socket (on loop 0) and hands
+/// Accepts connections on one of the broker's listening sockets, plaintext or TLS (on loop 0), and hands
 /// each to a loop in turn, enforcing `max_connections`. When the process runs
 /// out of file descriptors it stops accepting for 100 ms instead of spinning.
 /// Loop thread only.
@@ -16,12 +16,15 @@ final class TCPListener: ReactorHandler {
     /// Every loop's mailbox, this one's included, in order.
     private let targets: [LoopMailbox]
     private var nextTarget = 0
+    /// Whether its connections speak TLS (`tls_port`).
+    let secure: Bool
 
-    init(socket: consuming SocketHandle, token: ReactorToken, loop: BrokerLoop, targets: [LoopMailbox]) {
+    init(socket: consuming SocketHandle, token: ReactorToken, loop: BrokerLoop, targets: [LoopMailbox], secure: Bool) {
         self.socket = socket
         self.token = token
         self.loop = loop
         self.targets = targets
+        self.secure = secure
     }
 
     func handleEvents(_ events: UInt32) {
@@ -51,11 +54,11 @@ final class TCPListener: ReactorHandler {
             let target = targets.isEmpty ? loop.mailbox : targets[nextTarget % targets.count]
             nextTarget &+= 1
             if target === loop.mailbox {
-                loop.adopt(connection.socket, peer: peer)
+                loop.adopt(connection.socket, peer: peer, secure: secure)
             } else {
                 // Across threads as a number: the mailbox's commands are copyable. The
                 // receiving loop adopts it; a mailbox whose loop has ended closes it.
-                target.send(.adopt(fd: connection.socket.release(), peer: peer))
+                target.send(.adopt(fd: connection.socket.release(), peer: peer, secure: secure))
             }
         }
     }

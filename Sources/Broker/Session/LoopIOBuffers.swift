@@ -1,6 +1,7 @@
 // Scratch memory the transports of one loop share for reads and writes.
 import Glibc
 import Protocol
+import TLS
 
 /// Scratch memory every session of a loop shares for its transport's reads and writes.
 /// Loop thread only.
@@ -20,6 +21,9 @@ final class LoopIOBuffers {
             + DeliveryScheduler.readBatchSize * (OutputQueue.stageLimit + WebSocketFrameEncoder.maxHeaderBytes),
         alignment: 16)
 
+    /// Where a TLS write gathers small pieces into one record (``TLSConnection/recordBytes``).
+    let tlsRecord = UnsafeMutableRawBufferPointer.allocate(byteCount: TLSConnection.recordBytes, alignment: 16)
+
     init() { vectors.initialize(repeating: iovec()) }
 
     deinit {
@@ -27,5 +31,6 @@ final class LoopIOBuffers {
         vectors.deallocate()
         staging.deallocate()
         frames.deallocate()
+        tlsRecord.deallocate()
     }
 }

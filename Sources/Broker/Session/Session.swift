@@ -35,6 +35,8 @@ class Session {
     // The one-byte fields sit together, after `state`, to share its padding.
     /// Whether commands other than AUTH and QUIT may run.
     final var access: SessionAccess
+    /// The `acl_file` user it logged in as; nil: no limits (no users configured, or `AUTH <token>`).
+    final var user: UserGrant?
     /// True while on the scheduler's list of sessions to flush this turn.
     final var isQueuedForFlush = false
     /// The protocol version of the frames written from now on (`HELLO`): 1 or 2.
@@ -82,7 +84,8 @@ class Session {
         self.peer = peer
         self.services = services
         framer = LineFramer(maxLineBytes: services.core.settings.maxLineBytes)
-        access = services.core.settings.authToken == nil ? .granted : .needsAuth
+        let settings = services.core.settings
+        access = settings.authToken == nil && settings.access.list == nil ? .granted : .needsAuth
     }
 
     // MARK: - Transport hooks (each transport's subclass provides them)

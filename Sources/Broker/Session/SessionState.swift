@@ -23,6 +23,8 @@ enum CloseReason: Equatable, CustomStringConvertible {
     case streamReset
     /// The WebSocket transport closed with this close code (a protocol violation by the client).
     case webSocket(code: UInt16)
+    /// TLS failed: a handshake refused or timed out, or a record that could not be read.
+    case tls(String)
 
     var description: String {
         switch self {
@@ -37,6 +39,7 @@ enum CloseReason: Equatable, CustomStringConvertible {
         case .badFraming: "the byte stream could not be framed (BPUB)"
         case .streamReset: "a subscribed stream was replaced in the engine"
         case let .webSocket(code): "WebSocket close \(code)"
+        case let .tls(reason): "TLS: \(reason)"
         }
     }
 }

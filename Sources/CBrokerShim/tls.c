@@ -327,6 +327,10 @@ CBrokerTLS *cbroker_tls_new(void *context, int fd, int server, const char *host_
     return tls;
 }
 
+void cbroker_tls_set_fd(CBrokerTLS *tls, int fd) {
+    tls->fd = fd;
+}
+
 void cbroker_tls_free(CBrokerTLS *tls) {
     p_SSL_free(tls->ssl);  // frees the BIO too
     free(tls);

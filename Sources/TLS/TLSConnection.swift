@@ -133,6 +133,12 @@ public final class TLSConnection {
         }
     }
 
+    /// Moves the connection to `fd`, another descriptor of the same socket (a `dup` taken over
+    /// by another owner); the old descriptor may then be closed.
+    public func moveToDescriptor(_ fd: Int32) {
+        cbroker_tls_set_fd(handle, fd)
+    }
+
     /// Decrypted bytes held inside the connection, which the socket's readiness does not show.
     public var pendingPlaintext: Int { Int(cbroker_tls_pending(handle)) }
 

@@ -40,10 +40,12 @@ case let .run(config, configPath, overriddenKeys):
     let server: BrokerServer
     let address: SocketAddress
     let metricsAddress: SocketAddress?
+    let httpsAddress: SocketAddress?
     do {
         server = try BrokerServer(config: config, logger: logger)
         address = try server.start()
         metricsAddress = try server.startMetrics()
+        httpsAddress = try server.startSecureHTTP()
     } catch {
         if case .cannotListen = error { fail(error.description, exitCode: 69) }
         if case let .configuration(configError) = error { fail(configError.description, exitCode: configError.exitCode) }
@@ -62,7 +64,7 @@ case let .run(config, configPath, overriddenKeys):
         _ = ready.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
         logger.info("tls listening on \(tlsAddress) with \(server.eventLoopCount) event loop(s)")
     }
-    if !address.isLoopback && config.authToken.isEmpty && config.authTokenFile.isEmpty {
+    if !address.isLoopback && config.authToken.isEmpty && config.authTokenFile.isEmpty && config.aclFile.isEmpty {
         logger.warn("listening on the non-loopback address \(address) without auth_token: anyone who can reach it may publish and subscribe")
     }
     if let metricsAddress {
@@ -77,6 +79,11 @@ case let .run(config, configPath, overriddenKeys):
             _ = bytes.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
             logger.info(String(line))
         }
+    }
+    if let httpsAddress {
+        let ready = Array("https listening on \(httpsAddress)\n".utf8)
+        _ = ready.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+        logger.info("https listening on \(httpsAddress)")
     }
 
     let signals = try? spawnSignalThread(watcher: watcher, server: server, logger: logger,

@@ -2,6 +2,7 @@
 import Foundation
 import Glibc
 import Protocol
+import TLS
 
 /// One frame from the server.
 struct ServerWebSocketFrame: Equatable {
@@ -20,10 +21,12 @@ final class WebSocketTestClient {
     /// The server's response head, line by line.
     private(set) var responseHead: [String] = []
 
-    /// Connects and sends the handshake for `path`; `expectUpgrade`: fail unless 101.
+    /// Connects (through TLS with `tls`: `wss://`) and sends the handshake for `path`;
+    /// `expectUpgrade`: fail unless 101.
     init(port: Int, path: String = "/ws", headers: [String]? = nil, expectUpgrade: Bool = true,
-         receiveBuffer: Int32? = nil) throws {
+         receiveBuffer: Int32? = nil, tls: TLSContext? = nil) throws {
         socket = try TestClient(port: port, receiveBuffer: receiveBuffer)
+        if let tls { try socket.startTLS(tls) }
         let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         let fields = headers ?? ["Host: 127.0.0.1", "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Key: \(key)",
                                  "Sec-WebSocket-Version: 13"]

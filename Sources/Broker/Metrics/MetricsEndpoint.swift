@@ -4,6 +4,7 @@ import Posix
 import Protocol
 import Dispatch
 import Glibc
+import TLS
 
 /// Serves the broker's figures over HTTP/1.1 on one loop's reactor (loop 0):
 /// `GET /metrics` (the Prometheus text format 0.0.4) and `GET /healthz` (`ok`);
@@ -45,14 +46,19 @@ final class MetricsEndpoint: ReactorHandler {
     /// The loop's mailbox, through which a rendered body comes back.
     private let mailbox: LoopMailbox
     /// Takes an upgraded connection as a WebSocket session (the loop sets it): the socket's
-    /// descriptor (a duplicate, now the caller's), the peer, the 101 response, and the bytes
-    /// read after the request head. Returns false when the broker takes no more connections.
-    var adoptWebSocket: (Int32, SocketAddress, [UInt8], [UInt8]) -> Bool = { _, _, _, _ in false }
+    /// descriptor (a duplicate, now the caller's), the peer, the 101 response, the bytes
+    /// read after the request head, and its TLS (moved to the duplicate) on the HTTPS listener.
+    /// Returns false when the broker takes no more connections.
+    var adoptWebSocket: (Int32, SocketAddress, [UInt8], [UInt8], TLSLink?) -> Bool = { _, _, _, _, _ in false }
+    /// Whether this is the HTTPS listener (`https_port`): its connections speak TLS, made with
+    /// the loop's TLS context at accept.
+    let secure: Bool
     /// Where requests are read (one per endpoint; reads never overlap on one loop).
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
 
     init(socket: consuming SocketHandle, token: ReactorToken, reactor: Reactor, context: ServerContext, core: CommandCore,
-         mailbox: LoopMailbox, requestDeadlineMs: Int64) {
+         mailbox: LoopMailbox, requestDeadlineMs: Int64, secure: Bool = false) {
+        self.secure = secure
         self.socket = socket
         self.mailbox = mailbox
         self.token = token
@@ -80,12 +86,21 @@ final class MetricsEndpoint: ReactorHandler {
             }
             guard case let .done(accepted) = accepted else { return }
             if connections.count >= MetricsEndpoint.maxConnections {
-                accepted.socket.sendFinalFrame(HTTPResponse.plain(.serviceUnavailable, "too many metrics connections").encoded)
+                // Over TLS nothing can be said before a handshake: the connection just closes.
+                if !secure {
+                    accepted.socket.sendFinalFrame(HTTPResponse.plain(.serviceUnavailable, "too many metrics connections").encoded)
+                }
                 continue
+            }
+            var link: TLSLink?
+            if secure {
+                guard let tlsContext = core.settings.tls.context,
+                      let made = try? TLSLink(context: tlsContext, fd: accepted.socket.fd) else { continue }
+                link = made
             }
             let connectionToken = reactor.reserveToken()
             let peer = accepted.peer
-            let connection = MetricsHTTPConnection(socket: accepted.socket, peer: peer, token: connectionToken, endpoint: self)
+            let connection = MetricsHTTPConnection(socket: accepted.socket, peer: peer, token: connectionToken, endpoint: self, tls: link)
             do {
                 try reactor.register(connection.socket.fd, events: EpollBits.readable | EpollBits.readHangup,
                                      token: connectionToken, handler: connection)
@@ -206,6 +221,8 @@ final class MetricsEndpoint: ReactorHandler {
 final class MetricsHTTPConnection: ReactorHandler {
     /// What the connection is doing now.
     enum Phase {
+        /// The TLS handshake (HTTPS listener only).
+        case handshaking
         /// Reading the request head.
         case reading
         /// Waiting for the `/metrics` body, rendered off the loop.
@@ -232,12 +249,16 @@ final class MetricsHTTPConnection: ReactorHandler {
     private var phase = Phase.reading
     /// Cuts the connection off when it has not finished in time.
     private var deadline: ReactorTimer?
+    /// The connection's TLS (HTTPS listener); handed over with the connection on an upgrade.
+    private var tls: TLSLink?
 
-    init(socket: consuming SocketHandle, peer: SocketAddress, token: ReactorToken, endpoint: MetricsEndpoint) {
+    init(socket: consuming SocketHandle, peer: SocketAddress, token: ReactorToken, endpoint: MetricsEndpoint, tls: TLSLink? = nil) {
         self.socket = socket
         self.peer = peer
         self.token = token
         self.endpoint = endpoint
+        self.tls = tls
+        if tls != nil { phase = .handshaking }
     }
 
     /// (Re)starts the connection's deadline: the request deadline from now.
@@ -248,7 +269,12 @@ final class MetricsHTTPConnection: ReactorHandler {
             deadline = nil
             if case .reading = phase {
                 // Best effort: the socket is empty, so a short reply fits; then cut the connection off.
-                socket.sendFinalFrame(HTTPResponse.plain(.requestTimeout).encoded)
+                let response = HTTPResponse.plain(.requestTimeout).encoded
+                if let tls {
+                    _ = response.withUnsafeBytes { try? tls.write($0) }
+                } else {
+                    socket.sendFinalFrame(response)
+                }
             }
             close()
         }
@@ -256,6 +282,7 @@ final class MetricsHTTPConnection: ReactorHandler {
 
     func handleEvents(_ events: UInt32) {
         switch phase {
+        case .handshaking: handshake()
         case .reading: readRequest()
         case .rendering: break
         case .writing: writeResponse()
@@ -266,7 +293,7 @@ final class MetricsHTTPConnection: ReactorHandler {
         if events & (EpollBits.error | EpollBits.hangup) != 0 {
             switch phase {
             case .writing, .closed: return  // the write reports the error itself
-            case .reading, .rendering, .draining: close()
+            case .handshaking, .reading, .rendering, .draining: close()
             }
         }
     }
@@ -276,12 +303,44 @@ final class MetricsHTTPConnection: ReactorHandler {
     /// connection is closed).
     private func readChunk() -> Int? {
         do {
-            guard case let .done(count) = try socket.read(into: endpoint.readBuffer) else { return nil }
+            let outcome = if let tls { try tls.read(into: endpoint.readBuffer) } else { try socket.read(into: endpoint.readBuffer) }
+            guard case let .done(count) = outcome else {
+                if let tls, tls.readWaitsForWritable { try? watch(EpollBits.readable | EpollBits.writable) }
+                return nil
+            }
             return count
         } catch {
             close()
             return nil
         }
+    }
+
+    /// Advances the TLS handshake; once complete, reads the request.
+    private func handshake() {
+        guard let tls else { return }
+        var peerLeft = false
+        let complete: Bool
+        do {
+            complete = try tls.handshake(peerLeft: &peerLeft)
+        } catch {
+            endpoint.context.logger.info("HTTPS: TLS handshake failed: \(TLSLink.describeHandshakeFailure(error))", peer: peer.description)
+            close()
+            return
+        }
+        if peerLeft {
+            close()
+            return
+        }
+        guard complete else {
+            do { try watch(tls.handshakeEvents) } catch { close() }
+            return
+        }
+        phase = .reading
+        do { try watch(EpollBits.readable | EpollBits.readHangup) } catch {
+            close()
+            return
+        }
+        readRequest()
     }
 
     /// Changes what the socket is watched for.
@@ -337,11 +396,14 @@ final class MetricsHTTPConnection: ReactorHandler {
             respond(with: .plain(.serviceUnavailable, "the broker cannot take this connection now"))
             return
         }
-        guard endpoint.adoptWebSocket(duplicate, peer, WebSocketHandshake.response(for: key), reader.leftover) else {
+        tls?.connection.moveToDescriptor(duplicate)
+        guard endpoint.adoptWebSocket(duplicate, peer, WebSocketHandshake.response(for: key), reader.leftover, tls) else {
+            tls?.connection.moveToDescriptor(socket.fd)
             _ = Glibc.close(duplicate)
             respond(with: .plain(.serviceUnavailable, "the broker takes no more connections"))
             return
         }
+        tls = nil  // the WebSocket session's now
         close()
     }
 
@@ -354,7 +416,7 @@ final class MetricsHTTPConnection: ReactorHandler {
     func respond(encoded response: [UInt8]) {
         switch phase {
         case .reading, .rendering: break
-        case .writing, .draining, .closed: return
+        case .handshaking, .writing, .draining, .closed: return
         }
         phase = .writing(response: response, offset: 0)
         armDeadline()
@@ -373,7 +435,8 @@ final class MetricsHTTPConnection: ReactorHandler {
             let result: IOResult<Int>
             do {
                 result = try bytes.withUnsafeBytes { raw throws(SystemError) in
-                    try socket.send(UnsafeRawBufferPointer(rebasing: raw[offset...]))
+                    let rest = UnsafeRawBufferPointer(rebasing: raw[offset...])
+                    return if let tls { try tls.write(rest) } else { try socket.send(rest) }
                 }
             } catch {
                 close()
@@ -381,11 +444,13 @@ final class MetricsHTTPConnection: ReactorHandler {
             }
             guard case let .done(sent) = result else {
                 phase = .writing(response: bytes, offset: offset)
+                if let tls, tls.writeWaitsForReadable { try? watch(EpollBits.readable | EpollBits.writable) }
                 return  // EPOLLOUT brings us back
             }
             offset += sent
         }
-        // All out: half-close, then wait for the client's EOF (a lingering close).
+        // All out: half-close (after TLS's close_notify), then wait for the client's EOF (a lingering close).
+        tls?.close()
         try? socket.shutdown(.writing)
         phase = .draining(discarded: 0)
         do {

@@ -20,7 +20,7 @@ enum LoopCommand: Sendable {
     case metricsRendered(token: ReactorToken, response: [UInt8])
     /// Serve the metrics endpoint on this bound, listening socket (loop 0); a
     /// released ``SocketHandle``, adopted by the receiver as for `adopt`.
-    case serveMetrics(fd: Int32, requestDeadlineMs: Int64, loops: [LoopMailbox])
+    case serveMetrics(fd: Int32, requestDeadlineMs: Int64, loops: [LoopMailbox], secure: Bool)
     /// `/api/v1/connections`: this loop's connections, the first of them in the query's order.
     case snapshotConnections(query: APIQuery, reply: OneshotSender<LoopConnections>)
     /// `/api/v1/topics`: every topic's figures from this loop's store (loop 0).
@@ -115,6 +115,8 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
     private var secureListener: TCPListener?
     /// The metrics endpoint, on loop 0 once started.
     private var metrics: MetricsEndpoint?
+    /// The HTTPS endpoint (`https_port`), on loop 0 once started.
+    private var secureMetrics: MetricsEndpoint?
     /// Set once shutdown has begun: the monotonic deadline.
     private var shutdownDeadlineMs: Int64?
     /// The cluster engine's store, when topics are kept in Redis (one loop then).
@@ -207,7 +209,7 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
             }
             SocketHandle(adopting: fd).sayBye(.shuttingDown, "the broker is shutting down")
             context.connectionCount.wrappingSubtract(1, ordering: .relaxed)
-        case let .serveMetrics(fd, _, _):
+        case let .serveMetrics(fd, _, _, _):
             _ = SocketHandle(adopting: fd)
         case .wake, .watchesChanged, .metricsRendered, .snapshotConnections, .snapshotTopics:
             break
@@ -236,16 +238,19 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
         case let .watchesChanged(ack):
             readWatches()
             _ = try? ack?.send(())
-        case let .serveMetrics(fd, deadline, loops):
-            serveMetrics(SocketHandle(adopting: fd), requestDeadlineMs: deadline)
+        case let .serveMetrics(fd, deadline, loops, secure):
+            serveMetrics(SocketHandle(adopting: fd), requestDeadlineMs: deadline, secure: secure)
             metrics?.loops = loops
+            secureMetrics?.loops = loops
         case let .snapshotConnections(query, reply):
             _ = try? reply.send(ConnectionsAPI.collect(scheduler.sessions.values, query: query))
         case let .snapshotTopics(reply):
             let topics = core.store.allTopicFigures().map { TopicSnapshot(name: $0.name, figures: $0.figures) }
             _ = try? reply.send(topics)
         case let .metricsRendered(token, response):
+            // Tokens are unique on the reactor: only the endpoint holding the connection answers.
             metrics?.deliver(response, to: token)
+            secureMetrics?.deliver(response, to: token)
         }
     }
 
@@ -272,6 +277,7 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
             listener?.socket.configureListener(keepaliveSeconds: settings.tcpKeepaliveS)
             secureListener?.socket.configureListener(keepaliveSeconds: settings.tcpKeepaliveS)
             metrics?.socket.configureListener(keepaliveSeconds: settings.tcpKeepaliveS)
+            secureMetrics?.socket.configureListener(keepaliveSeconds: settings.tcpKeepaliveS)
         }
     }
 
@@ -337,7 +343,7 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
     /// Takes an upgraded HTTP connection (its descriptor `fd`) as a WebSocket session, writing
     /// `handshake` (the 101 response) first and reading `early` as its first bytes. False when
     /// the broker takes no more connections (`max_connections`, shutdown): the caller answers.
-    func adoptWebSocket(fd: Int32, peer: SocketAddress, handshake: [UInt8], early: [UInt8]) -> Bool {
+    func adoptWebSocket(fd: Int32, peer: SocketAddress, handshake: [UInt8], early: [UInt8], tls: TLSLink? = nil) -> Bool {
         let limit = core.settings.maxConnections
         guard shutdownDeadlineMs == nil,
               limit == 0 || context.connectionCount.load(ordering: .relaxed) < limit else { return false }
@@ -348,7 +354,7 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
         let interest = EpollBits.readable | EpollBits.readHangup | EpollBits.writable
         let token = reactor.reserveToken()
         let session = WebSocketSession(socket: socket, id: id, token: token, peer: peer.description, reactor: reactor,
-                                       services: services, handshake: handshake)
+                                       services: services, handshake: handshake, tls: tls)
         do {
             try reactor.register(session.socket.fd, events: interest, token: token, handler: session)
         } catch {
@@ -358,7 +364,11 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
         }
         session.interest = interest
         scheduler.sessions[session.token] = session
-        context.logger.info("connection opened (WebSocket)", connection: id, peer: session.peer)
+        context.logger.info(tls == nil ? "connection opened (WebSocket)" : "connection opened (WebSocket over TLS)",
+                            connection: id, peer: session.peer)
+        if let tls, core.settings.access.list != nil, let name = tls.connection.peerCommonName {
+            core.certificateVerified(commonName: name, on: session)
+        }
         session.receiveEarly(early)
         return true
     }
@@ -388,6 +398,8 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
         secureListener = nil
         metrics?.close()
         metrics = nil
+        secureMetrics?.close()
+        secureMetrics = nil
     }
 
     // MARK: - Timers
@@ -442,18 +454,18 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
 
     // MARK: - Metrics
 
-    private func serveMetrics(_ socket: consuming SocketHandle, requestDeadlineMs: Int64) {
-        guard metrics == nil, shutdownDeadlineMs == nil else { return }
+    private func serveMetrics(_ socket: consuming SocketHandle, requestDeadlineMs: Int64, secure: Bool) {
+        guard (secure ? secureMetrics : metrics) == nil, shutdownDeadlineMs == nil else { return }
         let token = reactor.reserveToken()
         socket.configureListener(keepaliveSeconds: core.settings.tcpKeepaliveS)
         let endpoint = MetricsEndpoint(socket: socket, token: token, reactor: reactor, context: context, core: core,
-                                       mailbox: mailbox, requestDeadlineMs: requestDeadlineMs)
-        endpoint.adoptWebSocket = { [unowned self] fd, peer, handshake, early in
-            adoptWebSocket(fd: fd, peer: peer, handshake: handshake, early: early)
+                                       mailbox: mailbox, requestDeadlineMs: requestDeadlineMs, secure: secure)
+        endpoint.adoptWebSocket = { [unowned self] fd, peer, handshake, early, tls in
+            adoptWebSocket(fd: fd, peer: peer, handshake: handshake, early: early, tls: tls)
         }
         do {
             try reactor.register(endpoint.socket.fd, events: EpollBits.readable, token: token, handler: endpoint)
-            metrics = endpoint
+            if secure { secureMetrics = endpoint } else { metrics = endpoint }
         } catch {
             context.logger.error("metrics: cannot watch the listener: \(error)")
         }
@@ -470,6 +482,8 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
         secureListener = nil
         metrics?.close()
         metrics = nil
+        secureMetrics?.close()
+        secureMetrics = nil
         for session in Array(scheduler.sessions.values) {
             session.sayGoodbye(.shuttingDown, "the broker is shutting down", reason: .shutdown)
         }

@@ -51,6 +51,8 @@ public final class BrokerServer: Sendable {
     private let metricsAddress = PthreadLock<SocketAddress?>(nil)
     /// The TLS line-protocol listener's address, once ``start()`` bound it.
     private let secureAddress = PthreadLock<SocketAddress?>(nil)
+    /// The HTTPS listener's address, once ``startSecureHTTP()`` started it.
+    private let secureHTTPAddress = PthreadLock<SocketAddress?>(nil)
     /// The live settings every loop follows (a watch: the latest value counts).
     private let settingsWatch: WatchSender<LiveSettings>
     /// The shutdown deadline (monotonic ms), nil while running.
@@ -165,6 +167,29 @@ public final class BrokerServer: Sendable {
     /// head. A second call returns the address of the endpoint already running.
     func startMetrics(port: Int, requestDeadlineMs: Int = 5000) throws(ServerError) -> SocketAddress {
         if let running = metricsAddress.withLock({ $0 }) { return running }
+        let bound = try bindHTTPListener(port: port, requestDeadlineMs: requestDeadlineMs, secure: false)
+        metricsAddress.withLock { $0 = bound }
+        return bound
+    }
+
+    /// Starts the HTTPS listener on `host:https_port` (served by loop 0, as the HTTP one) and
+    /// returns the address bound, or nil when `https_port` is 0 (off).
+    public func startSecureHTTP() throws(ServerError) -> SocketAddress? {
+        guard config.httpsPort != 0 else { return nil }
+        return try startSecureHTTP(port: config.httpsPort)
+    }
+
+    /// Starts the HTTPS listener on `port` (0 picks a free one). A second call returns the
+    /// address of the listener already running.
+    func startSecureHTTP(port: Int, requestDeadlineMs: Int = 5000) throws(ServerError) -> SocketAddress {
+        if let running = secureHTTPAddress.withLock({ $0 }) { return running }
+        let bound = try bindHTTPListener(port: port, requestDeadlineMs: requestDeadlineMs, secure: true)
+        secureHTTPAddress.withLock { $0 = bound }
+        return bound
+    }
+
+    /// Binds an HTTP listener and hands it to loop 0.
+    private func bindHTTPListener(port: Int, requestDeadlineMs: Int, secure: Bool) throws(ServerError) -> SocketAddress {
         guard let address = SocketAddress(host: config.host, port: port) else { throw .badHost(config.host) }
         let bound: SocketAddress
         let fd: Int32
@@ -175,9 +200,9 @@ public final class BrokerServer: Sendable {
         } catch {
             throw .cannotListen(address: address.description, error)
         }
-        metricsAddress.withLock { $0 = bound }
         // Connections that arrive before loop 0 takes the socket wait in its backlog.
-        loops[0].mailbox.send(.serveMetrics(fd: fd, requestDeadlineMs: Int64(requestDeadlineMs), loops: loops.map(\.mailbox)))
+        loops[0].mailbox.send(.serveMetrics(fd: fd, requestDeadlineMs: Int64(requestDeadlineMs), loops: loops.map(\.mailbox),
+                                            secure: secure))
         return bound
     }
 

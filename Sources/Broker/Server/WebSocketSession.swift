@@ -44,11 +44,16 @@ final class WebSocketSession: Session, ReactorHandler {
     private var wroteMidPiece = false
     /// A turn that feeds `heldInput`, once scheduled.
     private var resumeTimer: ReactorTimer?
+    /// TLS under the WebSocket (`wss://`, the HTTPS listener): established before the upgrade.
+    let tls: TLSLink?
+    /// A turn that reads what TLS holds decrypted (the socket will not announce it).
+    private var bufferedReadTurn: ReactorTimer?
 
     /// A session on an upgraded connection; `handshake` (the 101 response) is written first,
     /// then `early` (bytes the client sent after its request head) is read as WebSocket frames.
     init(socket: consuming SocketHandle, id: UInt64, token: ReactorToken, peer: String, reactor: Reactor,
-         services: SessionServices, handshake: [UInt8]) {
+         services: SessionServices, handshake: [UInt8], tls: TLSLink? = nil) {
+        self.tls = tls
         self.socket = socket
         self.reactor = reactor
         let settings = services.core.settings
@@ -61,7 +66,10 @@ final class WebSocketSession: Session, ReactorHandler {
         let sent: Int
         do {
             let result: Result<IOResult<Int>, SystemError> = handshake.withUnsafeBytes { bytes in
-                Result { () throws(SystemError) in try self.socket.send(bytes) }
+                Result { () throws(SystemError) in
+                    if let tls { return try tls.write(bytes) }
+                    return try self.socket.send(bytes)
+                }
             }
             if case let .done(count) = try result.get() { sent = count } else { sent = 0 }
         } catch {
@@ -70,7 +78,7 @@ final class WebSocketSession: Session, ReactorHandler {
         if sent < handshake.count { output.appendTransportBytes { $0.append(contentsOf: handshake[sent...]) } }
     }
 
-    override var transportName: String { "websocket" }
+    override var transportName: String { tls == nil ? "websocket" : "wss" }
 
     /// The largest client message: a line of `max_line_bytes`, or a `BPUB` line with its payload.
     static func messageLimit(maxLineBytes: Int, maxPayloadBytes: Int) -> Int {
@@ -81,6 +89,15 @@ final class WebSocketSession: Session, ReactorHandler {
 
     func handleEvents(_ events: UInt32) {
         if state.isClosed { return }
+        if let tls {
+            // TLS may need the socket writable to go on reading (and readable to go on writing).
+            let turned = tls.readWaitsForWritable && events & EpollBits.writable != 0 ? EpollBits.readable : 0
+            guard handleReadEvents(events | turned, read) else { return }
+            if events & (EpollBits.writable | EpollBits.readable) != 0, !state.isClosed, !output.isEmpty {
+                services.scheduler.markDirty(self)
+            }
+            return
+        }
         guard handleReadEvents(events, read) else { return }
         if events & EpollBits.writable != 0, !state.isClosed { services.scheduler.markDirty(self) }
     }
@@ -93,10 +110,45 @@ final class WebSocketSession: Session, ReactorHandler {
     }
 
     private func read(_ peerHungUp: Bool) {
-        readSocket(socket, reads: WebSocketSession.readsPerTurn, peerHungUp: peerHungUp) { chunk in
-            feed(chunk)
-            if case .reading = state { return true }
-            return false
+        guard let tls else {
+            readSocket(socket, reads: WebSocketSession.readsPerTurn, peerHungUp: peerHungUp) { chunk in
+                feed(chunk)
+                if case .reading = state { return true }
+                return false
+            }
+            return
+        }
+        let buffer = services.buffers.read
+        for _ in 0..<WebSocketSession.readsPerTurn {
+            let outcome: IOResult<Int>
+            do {
+                outcome = try tls.read(into: buffer)
+            } catch {
+                services.core.logger.info("TLS read failed: \(tls.lastFailure?.reason ?? "\(error)")", connection: id, peer: peer)
+                close(reason: .tls("read failed"))
+                return
+            }
+            guard case let .done(count) = outcome else {
+                if tls.readWaitsForWritable { updateInterest() }
+                return
+            }
+            if count == 0 {
+                peerClosed()
+                return
+            }
+            feed(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
+            guard case .reading = state else { return }
+        }
+        if tls.hasBufferedInput { scheduleBufferedRead() }
+    }
+
+    /// Reads on the next turn what TLS holds decrypted.
+    private func scheduleBufferedRead() {
+        guard bufferedReadTurn == nil else { return }
+        bufferedReadTurn = reactor.addTimer(at: monotonicMilliseconds()) { [weak self] in
+            guard let self else { return }
+            bufferedReadTurn = nil
+            if case .reading = state { read(false) }
         }
     }
 
@@ -145,8 +197,22 @@ final class WebSocketSession: Session, ReactorHandler {
     override func transportWrite(_ output: inout OutputQueue) throws(SystemError) -> IOResult<Int> {
         // The queue already holds WebSocket messages: written as TCP writes its queue.
         let buffers = services.buffers
-        let outcome = try output.write(vectors: buffers.vectors, staging: buffers.staging) { pieces throws(SystemError) in
-            try socket.send(pieces: pieces)
+        let outcome: IOResult<Int>
+        if let tls {
+            do {
+                outcome = try output.write(vectors: buffers.vectors, staging: buffers.staging) { pieces throws(SystemError) in
+                    try tls.write(pieces: pieces, staging: buffers.tlsRecord)
+                }
+            } catch {
+                if let failure = tls.lastFailure {
+                    services.core.logger.info("TLS write failed: \(failure.reason)", connection: id, peer: peer)
+                }
+                throw error
+            }
+        } else {
+            outcome = try output.write(vectors: buffers.vectors, staging: buffers.staging) { pieces throws(SystemError) in
+                try socket.send(pieces: pieces)
+            }
         }
         wroteMidPiece = !output.startsAtPieceBoundary
         return outcome
@@ -154,8 +220,13 @@ final class WebSocketSession: Session, ReactorHandler {
 
     override func transportWatch(reading: Bool, writing: Bool) throws(SystemError) {
         var wanted: UInt32 = 0
-        if reading { wanted |= EpollBits.readable | EpollBits.readHangup }
-        if writing { wanted |= EpollBits.writable }
+        if let tls {
+            wanted = tls.events(reading: reading, writing: writing)
+            if reading, tls.hasBufferedInput { scheduleBufferedRead() }
+        } else {
+            if reading { wanted |= EpollBits.readable | EpollBits.readHangup }
+            if writing { wanted |= EpollBits.writable }
+        }
         if reading, !heldInput.isEmpty, resumeTimer == nil {
             // Input resumed with data held: it is fed on the next turn (not from inside this call).
             resumeTimer = reactor.addTimer(at: monotonicMilliseconds()) { [weak self] in self?.feedHeldInput() }
@@ -168,14 +239,21 @@ final class WebSocketSession: Session, ReactorHandler {
     override func transportClose() {
         if let resumeTimer { reactor.cancelTimer(resumeTimer) }
         resumeTimer = nil
+        if let bufferedReadTurn { reactor.cancelTimer(bufferedReadTurn) }
+        bufferedReadTurn = nil
         // The close frame follows whatever was written (BYE included), unless the last write
         // stopped inside a message; then the connection ends. Best effort: the socket closes
         // with the session.
         if !wroteMidPiece {
             var frame: [UInt8] = []
             WebSocketFrameEncoder.appendClose(code: closeCode, reason: closeReason, to: &frame)
-            socket.sendFinalFrame(frame)
+            if let tls {
+                _ = frame.withUnsafeBytes { try? tls.write($0) }
+            } else {
+                socket.sendFinalFrame(frame)
+            }
         }
+        tls?.close()
         reactor.deregister(socket.fd, token: ReactorToken(rawValue: token))
     }
 }

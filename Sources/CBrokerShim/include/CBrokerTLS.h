@@ -52,6 +52,9 @@ void cbroker_tls_context_free(void *_Nonnull context);
 /// IP literal) when the context verifies. NULL when it cannot be made.
 CBrokerTLS *_Nullable cbroker_tls_new(void *_Nonnull context, int fd, int server, const char *_Nullable host_name);
 
+/// Moves a connection to another descriptor of the same socket (a dup), for a handover.
+void cbroker_tls_set_fd(CBrokerTLS *_Nonnull tls, int fd);
+
 /// Frees a connection (the socket is not closed).
 void cbroker_tls_free(CBrokerTLS *_Nonnull tls);
 

@@ -93,19 +93,20 @@ public final class BrokerConnection {
     static let readBufferBytes = 1 << 20
 
     /// Connects, waiting at most `timeout` for the broker to accept; then, when `token`
-    /// is given, authenticates with `AUTH <token>`, and with `version` `.v2` sends
+    /// is given, authenticates with `AUTH <token>` (`AUTH <user> <token>` with `user`, an
+    /// `acl_file` user of the broker), and with `version` `.v2` sends
     /// `HELLO 2` (each reply awaited at most `timeout`), before anything else is sent.
     ///
     /// Throws ``BrokerClientError/cannotConnect(address:reason:)`` with the system's text,
     /// ``BrokerClientError/authenticationFailed`` when the broker refuses the token, and
     /// ``BrokerClientError/refused(_:)`` with `unknown-command` from a broker that knows
     /// only version 1. A broker without a configured token accepts any `AUTH`.
-    public init(to endpoint: Endpoint, timeout: Duration = .seconds(5), token: String? = nil,
+    public init(to endpoint: Endpoint, timeout: Duration = .seconds(5), token: String? = nil, user: String? = nil,
                 version: ProtocolVersion = .v1) throws(BrokerClientError) {
         self.endpoint = endpoint
         self.socket = try ConnectionSocket.connect(to: endpoint, timeout: timeout)
         self.readBuffer = .allocate(byteCount: BrokerConnection.readBufferBytes, alignment: 16)
-        if let token { try authenticate(token, timeout: timeout) }
+        if let token { try authenticate(token, user: user, timeout: timeout) }
         if version != .v1 { try hello(version, timeout: timeout) }
     }
 
@@ -213,17 +214,19 @@ public final class BrokerConnection {
         }
     }
 
-    /// Sends `AUTH <token>` and waits up to `timeout` for its reply.
+    /// Sends `AUTH <token>` (`AUTH <user> <token>` with `user`) and waits up to `timeout`
+    /// for its reply.
     ///
     /// `ERR auth-failed` (or the `BYE auth-failed` after it) becomes
-    /// ``BrokerClientError/authenticationFailed``; a token that is empty or holds a
+    /// ``BrokerClientError/authenticationFailed``; a token or user that is empty or holds a
     /// space or control character is refused here, without being sent.
-    public func authenticate(_ token: String, timeout: Duration? = nil) throws(BrokerClientError) {
-        guard !token.isEmpty, token.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else {
+    public func authenticate(_ token: String, user: String? = nil, timeout: Duration? = nil) throws(BrokerClientError) {
+        func isWord(_ text: String) -> Bool { !text.isEmpty && text.utf8.allSatisfy { $0 > 0x20 && $0 != 0x7F } }
+        guard isWord(token), user.map(isWord) ?? true else {
             throw .invalidToken
         }
         var line: [UInt8] = []
-        WireEncoder.appendAuth(token: token.utf8, to: &line)
+        WireEncoder.appendAuth(user: user.map { Array($0.utf8) }, token: token.utf8, to: &line)
         try send(line)
         let reply: ServerFrame
         do {

@@ -1,4 +1,4 @@
-// Where a broker listens: host and port, parsed from `host:port`, `[v6]:port` or `ws://host:port/path` and shown the same way.
+// Where a broker listens: host and port, parsed from `host:port`, `[v6]:port`, `tls://host:port` or `ws[s]://host:port/path` and shown the same way.
 
 /// A broker's address as the user gave it: a host name or IP literal, a TCP port, and for a
 /// WebSocket (PROTOCOL.md, "Transports") the path of the upgrade on the broker's HTTP port.
@@ -13,15 +13,33 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     /// The broker's default address, `127.0.0.1:7400`.
     public static let `default` = Endpoint(host: "127.0.0.1", port: 7400)
 
-    public init(host: String, port: UInt16, webSocketPath: String? = nil) {
+    /// TLS to the broker (`tls://`, `wss://`, or `--tls`); nil: plaintext.
+    public var tls: TLSClientOptions?
+
+    public init(host: String, port: UInt16, webSocketPath: String? = nil, tls: TLSClientOptions? = nil) {
         self.host = host
         self.port = port
         self.webSocketPath = webSocketPath
+        self.tls = tls
     }
 
     /// Parses `host:port`, `[ipv6]:port` (brackets required for IPv6), or either after
     /// `ws://` for a WebSocket, with a path (`/ws` when none is given). Nil when malformed.
+    /// `tls://host:port` is the line protocol over TLS, `wss://host:port/path` a WebSocket over
+    /// TLS (both verified against the system's CAs unless options are set later).
     public init?(parsing text: String) {
+        if text.hasPrefix("tls://") {
+            guard var endpoint = Endpoint(parsing: String(text.dropFirst(6))), endpoint.webSocketPath == nil else { return nil }
+            endpoint.tls = TLSClientOptions()
+            self = endpoint
+            return
+        }
+        if text.hasPrefix("wss://") {
+            guard var endpoint = Endpoint(parsing: "ws://" + text.dropFirst(6)) else { return nil }
+            endpoint.tls = TLSClientOptions()
+            self = endpoint
+            return
+        }
         if text.hasPrefix("ws://") {
             let rest = text.dropFirst(5)
             let slash = rest.firstIndex(of: "/") ?? rest.endIndex
@@ -61,7 +79,7 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     /// followed by the path for a WebSocket: `ws://127.0.0.1:8080/ws`.
     public var description: String {
         let address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
-        guard let webSocketPath else { return address }
-        return "ws://\(address)\(webSocketPath)"
+        guard let webSocketPath else { return tls == nil ? address : "tls://\(address)" }
+        return "\(tls == nil ? "ws" : "wss")://\(address)\(webSocketPath)"
     }
 }

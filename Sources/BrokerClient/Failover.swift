@@ -2,7 +2,7 @@
 
 extension BrokerConnection {
     /// Connects to the first of `endpoints` that can be reached, trying each once, in order
-    /// from index `start` (wrapping around), as ``init(to:timeout:token:version:)`` does for one.
+    /// from index `start` (wrapping around), as ``init(to:timeout:token:user:version:)`` does for one.
     /// A broker that cannot be reached (``BrokerClientError/isUnreachable``) passes the turn
     /// to the next; any other failure (a refused token, a refused `HELLO`) is thrown at once.
     /// Throws the last broker's failure when none can be reached.
@@ -12,12 +12,13 @@ extension BrokerConnection {
     /// topic carries on after its last message, or reports `positionLost` when the new broker's
     /// stream is another one.
     public static func connect(toFirstOf endpoints: [Endpoint], from start: Int = 0, timeout: Duration = .seconds(5),
-                               token: String? = nil, version: ProtocolVersion = .v1) throws(BrokerClientError) -> BrokerConnection {
+                               token: String? = nil, user: String? = nil,
+                               version: ProtocolVersion = .v1) throws(BrokerClientError) -> BrokerConnection {
         var failure = BrokerClientError.cannotConnect(address: "(no broker given)", reason: "the list of brokers is empty")
         for step in 0..<endpoints.count {
             let endpoint = endpoints[(max(0, start) + step) % endpoints.count]
             do {
-                return try BrokerConnection(to: endpoint, timeout: timeout, token: token, version: version)
+                return try BrokerConnection(to: endpoint, timeout: timeout, token: token, user: user, version: version)
             } catch let error where error.isUnreachable {
                 failure = error
             }

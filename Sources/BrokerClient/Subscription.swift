@@ -66,10 +66,10 @@ extension BrokerConnection {
     /// every pattern (each `SUB` answered), and returns the events. In version 2 the
     /// messages carry their sequences and every frame is checked (see ``BrokerConnection``).
     public static func subscribe(
-        to patterns: [String], at endpoint: Endpoint, timeout: Duration = .seconds(5), token: String? = nil, buffer: Int = 1024,
-        version: ProtocolVersion = .v1
+        to patterns: [String], at endpoint: Endpoint, timeout: Duration = .seconds(5), token: String? = nil, user: String? = nil,
+        buffer: Int = 1024, version: ProtocolVersion = .v1
     ) throws(BrokerClientError) -> Subscription {
-        let connection = try BrokerConnection(to: endpoint, timeout: timeout, token: token, version: version)
+        let connection = try BrokerConnection(to: endpoint, timeout: timeout, token: token, user: user, version: version)
         for pattern in patterns { try connection.subscribe(pattern) }
         let canceller = connection.canceller
         let credits = DispatchSemaphore(value: max(1, buffer))

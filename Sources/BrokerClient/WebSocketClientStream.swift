@@ -52,7 +52,7 @@ final class WebSocketClientStream {
     /// Sends the upgrade request for `path` on `socket` and reads the response until
     /// `deadline`; returns the bytes that followed the response head. Throws
     /// `cannotConnect` naming what the server answered when it is not a 101 with the right accept key.
-    static func handshake(on socket: borrowing SocketHandle, endpoint: Endpoint, path: String,
+    static func handshake(on socket: ClientTransport, endpoint: Endpoint, path: String,
                           deadline: ContinuousClock.Instant) throws(BrokerClientError) -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
         let key = Base64.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
@@ -126,7 +126,7 @@ final class WebSocketClientStream {
     /// Frames `bytes` into masked binary messages and writes as much as the socket takes;
     /// `.done(bytes.count)` once they are framed (what the socket did not take goes first
     /// later), `.wouldBlock` (nothing taken) while earlier frames are still waiting.
-    func write(_ bytes: UnsafeRawBufferPointer, on socket: borrowing SocketHandle) throws(SystemError) -> IOResult<Int> {
+    func write(_ bytes: UnsafeRawBufferPointer, on socket: ClientTransport) throws(SystemError) -> IOResult<Int> {
         if bytes.isEmpty { return .done(0) }
         guard try flush(on: socket) else { return .wouldBlock }
         wire.removeAll(keepingCapacity: true)
@@ -167,7 +167,7 @@ final class WebSocketClientStream {
     }
 
     /// Writes waiting frames as far as the socket takes them; true when none is left.
-    func flush(on socket: borrowing SocketHandle) throws(SystemError) -> Bool {
+    func flush(on socket: ClientTransport) throws(SystemError) -> Bool {
         while wireSent < wire.count {
             let start = wireSent
             let result: Result<IOResult<Int>, SystemError> = wire.withUnsafeBytes { all in
@@ -184,7 +184,7 @@ final class WebSocketClientStream {
     /// Reads the payloads of the server's data frames into `buffer`: `.done(n)` with `n > 0`,
     /// `.done(0)` once the server closed (a close frame or the end of the connection),
     /// `.wouldBlock` when a whole frame header or payload byte is not there yet.
-    func read(into buffer: UnsafeMutableRawBufferPointer, on socket: borrowing SocketHandle) throws(BrokerClientError) -> IOResult<Int> {
+    func read(into buffer: UnsafeMutableRawBufferPointer, on socket: ClientTransport) throws(BrokerClientError) -> IOResult<Int> {
         if ended { return .done(0) }
         do { _ = try flush(on: socket) } catch { throw BrokerClientError(error) }
         while true {
@@ -209,7 +209,7 @@ final class WebSocketClientStream {
 
     /// Takes apart the frames in `raw` as far as they are there, copying data payloads into
     /// `buffer`; returns the bytes copied. A control frame is taken once it is whole.
-    private func take(into buffer: UnsafeMutableRawBufferPointer, on socket: borrowing SocketHandle) throws(BrokerClientError) -> Int {
+    private func take(into buffer: UnsafeMutableRawBufferPointer, on socket: ClientTransport) throws(BrokerClientError) -> Int {
         guard let base = raw.baseAddress, let out = buffer.baseAddress else { return 0 }
         var copied = 0
         while copied < buffer.count, rawStart < rawEnd, !ended {

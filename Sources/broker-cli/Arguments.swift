@@ -21,6 +21,8 @@ struct Invocation: Equatable, Sendable {
     var timeout: Duration = .seconds(5)
     /// The token sent with `AUTH` after connecting: BROKER_TOKEN, then `--token`; nil sends none.
     var token: String?
+    /// The `acl_file` user the token belongs to: BROKER_USER, then `--user` (`AUTH <user> <token>`).
+    var user: String?
     /// `-v`: pub prints receivers and totals, sub prints `topic payload`.
     var verbose = false
     /// `--json`: sub, bench and stats print JSON.
@@ -97,6 +99,7 @@ private enum Option: String, CaseIterable {
     case token = "--token", watch = "--watch", interval = "--interval", limit = "--limit"
     case protocolVersion = "--protocol", from = "--from", last = "--last", group = "--group", seq = "--seq"
     case file = "--file", binary = "--binary", http = "--http"
+    case user = "--user", tls = "--tls", ca = "--ca", cert = "--cert", key = "--key", insecure = "--insecure"
 
     init?(spelling: String) {
         switch spelling {
@@ -109,15 +112,15 @@ private enum Option: String, CaseIterable {
     var takesValue: Bool {
         switch self {
         case .host, .port, .server, .timeout, .token, .count, .pubs, .subs, .msgs, .size, .topic, .interval, .limit,
-             .protocolVersion, .from, .last, .group, .file, .http: true
-        case .help, .version, .verbose, .json, .noReconnect, .watch, .seq, .binary: false
+             .protocolVersion, .from, .last, .group, .file, .http, .user, .ca, .cert, .key: true
+        case .help, .version, .verbose, .json, .noReconnect, .watch, .seq, .binary, .tls, .insecure: false
         }
     }
 
     /// The subcommands that accept this option; nil means every one (connection and help options).
     var accepted: Set<Subcommand>? {
         switch self {
-        case .help, .version, .host, .port, .server, .timeout, .token: nil
+        case .help, .version, .host, .port, .server, .timeout, .token, .user, .tls, .ca, .cert, .key, .insecure: nil
         case .verbose: [.pub, .sub]
         case .json: [.sub, .bench, .stats]
         case .count: [.sub, .stats, .top]
@@ -201,7 +204,7 @@ func parseArguments(_ arguments: [String], environment: [String: String]) throws
     var invocation = Invocation(subcommand: subcommand)
     if let address = environment["BROKER_ADDR"], !address.isEmpty {
         guard let endpoints = parseEndpointList(address) else {
-            throw UsageError(message: "invalid BROKER_ADDR '\(address)' (expected host:port, [ipv6]:port or ws://host:port/path, or several separated by commas)",
+            throw UsageError(message: "invalid BROKER_ADDR '\(address)' (expected host:port, [ipv6]:port, tls://host:port or ws[s]://host:port/path, or several separated by commas)",
                              subcommand: subcommand)
         }
         invocation.endpoint = endpoints[0]
@@ -216,6 +219,13 @@ func parseArguments(_ arguments: [String], environment: [String: String]) throws
         }
         invocation.token = token
     }
+    if let user = environment["BROKER_USER"], !user.isEmpty {
+        guard isValidToken(user) else {
+            throw UsageError(message: "invalid BROKER_USER '\(user)' (one word of printable characters expected)", subcommand: subcommand)
+        }
+        invocation.user = user
+    }
+    var tls: TLSClientOptions?
     for (option, spelling, value) in seen {
         if let accepted = option.accepted, !accepted.contains(subcommand) {
             throw UsageError(message: "unknown option '\(spelling)'", subcommand: subcommand)
@@ -248,6 +258,25 @@ func parseArguments(_ arguments: [String], environment: [String: String]) throws
                 throw UsageError(message: "invalid token (one word of printable characters expected; the value is not shown)", subcommand: subcommand)
             }
             invocation.token = text
+        case .user:
+            guard isValidToken(text) else { throw invalid("user") }
+            invocation.user = text
+        case .tls: tls = tls ?? TLSClientOptions()
+        case .ca:
+            guard !text.isEmpty else { throw invalid("CA file") }
+            tls = tls ?? TLSClientOptions()
+            tls?.caFile = text
+        case .cert:
+            guard !text.isEmpty else { throw invalid("certificate file") }
+            tls = tls ?? TLSClientOptions()
+            tls?.certificateFile = text
+        case .key:
+            guard !text.isEmpty else { throw invalid("key file") }
+            tls = tls ?? TLSClientOptions()
+            tls?.keyFile = text
+        case .insecure:
+            tls = tls ?? TLSClientOptions()
+            tls?.verify = false
         case .watch: invocation.watch = true
         case .interval:
             guard let seconds = Double(text), seconds >= 0.01, seconds <= 86_400 else { throw invalid("interval") }
@@ -297,6 +326,17 @@ func parseArguments(_ arguments: [String], environment: [String: String]) throws
             }
             invocation.http = endpoint
         }
+    }
+    if let tls {
+        // --tls, --ca, --cert, --key and --insecure apply to every broker given.
+        if (tls.certificateFile == nil) != (tls.keyFile == nil) {
+            throw UsageError(message: "--cert and --key go together", subcommand: subcommand)
+        }
+        invocation.endpoint.tls = tls
+        for index in invocation.alternates.indices { invocation.alternates[index].tls = tls }
+    }
+    if invocation.user != nil && invocation.token == nil {
+        throw UsageError(message: "--user needs a token (--token or BROKER_TOKEN)", subcommand: subcommand)
     }
     invocation.arguments = positionals
     try checkArguments(invocation, given: Set(seen.map(\.0.rawValue)))

@@ -25,10 +25,10 @@ func run(_ invocation: Invocation) -> Int32 {
 /// Connects to the invocation's broker within its timeout, authenticates when it has a
 /// token, and says `HELLO` for a version other than 1. With several brokers (`--server`,
 /// BROKER_ADDR) they are tried in order from `start`, each once; a broker that cannot be
-/// reached passes the turn to the next (``BrokerConnection/connect(toFirstOf:from:timeout:token:version:)``).
+/// reached passes the turn to the next (``BrokerConnection/connect(toFirstOf:from:timeout:token:user:version:)``).
 func connect(_ invocation: Invocation, version: ProtocolVersion = .v1, from start: Int = 0) throws(BrokerClientError) -> BrokerConnection {
     try BrokerConnection.connect(toFirstOf: invocation.endpoints, from: start, timeout: invocation.timeout,
-                                 token: invocation.token, version: version)
+                                 token: invocation.token, user: invocation.user, version: version)
 }
 
 /// What to print for a failure: the error's own text, with a hint when the broker wants a token.

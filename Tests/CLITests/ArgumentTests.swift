@@ -133,6 +133,28 @@ private func usageText(_ line: String, env: [String: String] = [:]) -> String? {
         #expect(try invocation("top", env: ["BROKER_TOKEN": ""]).token == nil)
     }
 
+    @Test func userComesFromTheFlagOrBrokerUserAndNeedsAToken() throws {
+        #expect(try invocation("ping --token t --user alice").user == "alice")
+        #expect(try invocation("ping --token t", env: ["BROKER_USER": "bob"]).user == "bob")
+        #expect(try invocation("ping --user carol", env: ["BROKER_USER": "bob", "BROKER_TOKEN": "t"]).user == "carol")
+        #expect(usageText("ping --user alice") == "broker-cli: --user needs a token (--token or BROKER_TOKEN)\nRun 'broker-cli help ping' for usage.\n")
+        #expect(usageText("ping --token t --user a\u{7F}b") != nil)
+    }
+
+    @Test func tlsOptionsApplyToEveryBroker() throws {
+        let plain = try invocation("ping")
+        #expect(plain.endpoint.tls == nil)
+        let tls = try invocation("ping --tls --server a:1,b:2")
+        #expect(tls.endpoints.map(\.tls) == [TLSClientOptions(), TLSClientOptions()])
+        let ca = try invocation("sub t --ca /etc/ca.pem --cert c.pem --key k.pem")
+        #expect(ca.endpoint.tls == TLSClientOptions(caFile: "/etc/ca.pem", certificateFile: "c.pem", keyFile: "k.pem"))
+        #expect(try invocation("ping --insecure").endpoint.tls?.verify == false)
+        #expect(try invocation("ping --server tls://a:7443").endpoint.tls == TLSClientOptions())
+        #expect(try invocation("ping --ca x.pem", env: ["BROKER_ADDR": "wss://a:8443/ws"]).endpoint
+            == Endpoint(host: "a", port: 8443, webSocketPath: "/ws", tls: TLSClientOptions(caFile: "x.pem")))
+        #expect(usageText("ping --cert c.pem") == "broker-cli: --cert and --key go together\nRun 'broker-cli help ping' for usage.\n")
+    }
+
     @Test func helpAndVersion() throws {
         #expect(try parse("--help") == .help(nil))
         #expect(try parse("-h") == .help(nil))
@@ -198,7 +220,7 @@ private func usageText(_ line: String, env: [String: String] = [:]) -> String? {
 
     @Test func malformedBrokerAddr() {
         #expect(usageText("ping", env: ["BROKER_ADDR": "::1:7400"])
-            == "broker-cli: invalid BROKER_ADDR '::1:7400' (expected host:port, [ipv6]:port or ws://host:port/path, or several separated by commas)\nRun 'broker-cli help ping' for usage.\n")
+            == "broker-cli: invalid BROKER_ADDR '::1:7400' (expected host:port, [ipv6]:port, tls://host:port or ws[s]://host:port/path, or several separated by commas)\nRun 'broker-cli help ping' for usage.\n")
         #expect(usageText("ping", env: ["BROKER_ADDR": "localhost"]) != nil)
     }
 
@@ -218,13 +240,22 @@ private func usageText(_ line: String, env: [String: String] = [:]) -> String? {
         #expect(Endpoint(parsing: "host:+80") == nil)
     }
 
+    @Test func parsesTLSAddresses() {
+        #expect(Endpoint(parsing: "tls://broker.example:7443") == Endpoint(host: "broker.example", port: 7443, tls: TLSClientOptions()))
+        #expect(Endpoint(parsing: "tls://[::1]:7443")?.description == "tls://[::1]:7443")
+        #expect(Endpoint(parsing: "tls://ws://a:1/ws") == nil)
+        #expect(Endpoint(parsing: "tls://a") == nil)
+        #expect(Endpoint(parsing: "wss://a:8443/ws")?.description == "wss://a:8443/ws")
+    }
+
     @Test func parsesWebSocketAddressesWithTheirPath() {
         #expect(Endpoint(parsing: "ws://127.0.0.1:8080/ws") == Endpoint(host: "127.0.0.1", port: 8080, webSocketPath: "/ws"))
         #expect(Endpoint(parsing: "ws://localhost:80") == Endpoint(host: "localhost", port: 80, webSocketPath: "/ws"))
         #expect(Endpoint(parsing: "ws://[::1]:9/a/b") == Endpoint(host: "::1", port: 9, webSocketPath: "/a/b"))
         #expect(Endpoint(parsing: "ws://host") == nil)
         #expect(Endpoint(parsing: "ws://host:80/a b") == nil)
-        #expect(Endpoint(parsing: "wss://host:80/ws") == nil)
+        #expect(Endpoint(parsing: "wss://host:80/ws") == Endpoint(host: "host", port: 80, webSocketPath: "/ws", tls: TLSClientOptions()))
+        #expect(Endpoint(parsing: "wss://host") == nil)
         #expect(Endpoint(host: "::1", port: 9, webSocketPath: "/ws").description == "ws://[::1]:9/ws")
         #expect(parseEndpointList("ws://a:1/ws,b:2") == [Endpoint(host: "a", port: 1, webSocketPath: "/ws"), Endpoint(host: "b", port: 2)])
     }

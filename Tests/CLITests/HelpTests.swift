@@ -15,17 +15,27 @@ import Testing
               --server <list>       Brokers to try in order, host:port,host:port,...: the
                                     first that answers is used, and sub fails over to the
                                     next when its connection drops; ws://host:port/ws is a
-                                    broker's WebSocket on its HTTP port
+                                    broker's WebSocket on its HTTP port; tls://host:port
+                                    and wss://host:port/ws speak TLS
               --timeout <seconds>   Connect timeout (default: 5)
               --token <token>       Send AUTH <token> after connecting (default: BROKER_TOKEN)
+              --user <name>         Send AUTH <name> <token>: an acl_file user (default:
+                                    BROKER_USER)
+              --tls                 Speak TLS to every broker given (its certificate is
+                                    checked against the system's CAs and the host name)
+              --ca <file>           Trust the CAs of this PEM file instead (implies --tls)
+              --cert <file>         Present this PEM certificate when the broker asks for
+              --key <file>          one, with its key (implies --tls)
+              --insecure            Do not check the broker's certificate (tests only)
           -h, --help                Show help information
               --version             Show the version
 
           Options may come before or after the subcommand; '--' ends the options.
-          BROKER_ADDR=host:port (or [ipv6]:port, ws://host:port/ws, or several separated by
-          commas, as --server)
+          BROKER_ADDR=host:port (or [ipv6]:port, tls://host:port, ws[s]://host:port/ws, or several
+          separated by commas, as --server)
           sets the broker; --server, --host and --port win over it.
-          BROKER_TOKEN=<token> is sent with AUTH when the broker needs one; --token wins over it.
+          BROKER_TOKEN=<token> is sent with AUTH when the broker needs one; --token wins over it;
+          BROKER_USER=<name> names its acl_file user; --user wins over it.
           A refused token prints 'authentication failed' and exits with status 1.
 
         SUBCOMMANDS:
@@ -74,9 +84,18 @@ import Testing
               --server <list>       Brokers to try in order, host:port,host:port,...: the
                                     first that answers is used, and sub fails over to the
                                     next when its connection drops; ws://host:port/ws is a
-                                    broker's WebSocket on its HTTP port
+                                    broker's WebSocket on its HTTP port; tls://host:port
+                                    and wss://host:port/ws speak TLS
               --timeout <seconds>   Connect timeout (default: 5)
               --token <token>       Send AUTH <token> after connecting (default: BROKER_TOKEN)
+              --user <name>         Send AUTH <name> <token>: an acl_file user (default:
+                                    BROKER_USER)
+              --tls                 Speak TLS to every broker given (its certificate is
+                                    checked against the system's CAs and the host name)
+              --ca <file>           Trust the CAs of this PEM file instead (implies --tls)
+              --cert <file>         Present this PEM certificate when the broker asks for
+              --key <file>          one, with its key (implies --tls)
+              --insecure            Do not check the broker's certificate (tests only)
           -h, --help                Show help information
 
         EXAMPLES:
@@ -127,9 +146,18 @@ import Testing
               --server <list>       Brokers to try in order, host:port,host:port,...: the
                                     first that answers is used, and sub fails over to the
                                     next when its connection drops; ws://host:port/ws is a
-                                    broker's WebSocket on its HTTP port
+                                    broker's WebSocket on its HTTP port; tls://host:port
+                                    and wss://host:port/ws speak TLS
               --timeout <seconds>   Connect timeout (default: 5)
               --token <token>       Send AUTH <token> after connecting (default: BROKER_TOKEN)
+              --user <name>         Send AUTH <name> <token>: an acl_file user (default:
+                                    BROKER_USER)
+              --tls                 Speak TLS to every broker given (its certificate is
+                                    checked against the system's CAs and the host name)
+              --ca <file>           Trust the CAs of this PEM file instead (implies --tls)
+              --cert <file>         Present this PEM certificate when the broker asks for
+              --key <file>          one, with its key (implies --tls)
+              --insecure            Do not check the broker's certificate (tests only)
           -h, --help                Show help information
 
         EXAMPLES:
@@ -158,9 +186,18 @@ import Testing
               --server <list>       Brokers to try in order, host:port,host:port,...: the
                                     first that answers is used, and sub fails over to the
                                     next when its connection drops; ws://host:port/ws is a
-                                    broker's WebSocket on its HTTP port
+                                    broker's WebSocket on its HTTP port; tls://host:port
+                                    and wss://host:port/ws speak TLS
               --timeout <seconds>   Connect timeout (default: 5)
               --token <token>       Send AUTH <token> after connecting (default: BROKER_TOKEN)
+              --user <name>         Send AUTH <name> <token>: an acl_file user (default:
+                                    BROKER_USER)
+              --tls                 Speak TLS to every broker given (its certificate is
+                                    checked against the system's CAs and the host name)
+              --ca <file>           Trust the CAs of this PEM file instead (implies --tls)
+              --cert <file>         Present this PEM certificate when the broker asks for
+              --key <file>          one, with its key (implies --tls)
+              --insecure            Do not check the broker's certificate (tests only)
           -h, --help                Show help information
 
         EXAMPLES:
@@ -196,9 +233,18 @@ import Testing
               --server <list>       Brokers to try in order, host:port,host:port,...: the
                                     first that answers is used, and sub fails over to the
                                     next when its connection drops; ws://host:port/ws is a
-                                    broker's WebSocket on its HTTP port
+                                    broker's WebSocket on its HTTP port; tls://host:port
+                                    and wss://host:port/ws speak TLS
               --timeout <seconds>   Connect timeout (default: 5)
               --token <token>       Send AUTH <token> after connecting (default: BROKER_TOKEN)
+              --user <name>         Send AUTH <name> <token>: an acl_file user (default:
+                                    BROKER_USER)
+              --tls                 Speak TLS to every broker given (its certificate is
+                                    checked against the system's CAs and the host name)
+              --ca <file>           Trust the CAs of this PEM file instead (implies --tls)
+              --cert <file>         Present this PEM certificate when the broker asks for
+              --key <file>          one, with its key (implies --tls)
+              --insecure            Do not check the broker's certificate (tests only)
           -h, --help                Show help information
 
         EXAMPLES:
@@ -234,9 +280,18 @@ import Testing
               --server <list>       Brokers to try in order, host:port,host:port,...: the
                                     first that answers is used, and sub fails over to the
                                     next when its connection drops; ws://host:port/ws is a
-                                    broker's WebSocket on its HTTP port
+                                    broker's WebSocket on its HTTP port; tls://host:port
+                                    and wss://host:port/ws speak TLS
               --timeout <seconds>   Connect timeout (default: 5)
               --token <token>       Send AUTH <token> after connecting (default: BROKER_TOKEN)
+              --user <name>         Send AUTH <name> <token>: an acl_file user (default:
+                                    BROKER_USER)
+              --tls                 Speak TLS to every broker given (its certificate is
+                                    checked against the system's CAs and the host name)
+              --ca <file>           Trust the CAs of this PEM file instead (implies --tls)
+              --cert <file>         Present this PEM certificate when the broker asks for
+              --key <file>          one, with its key (implies --tls)
+              --insecure            Do not check the broker's certificate (tests only)
           -h, --help                Show help information
 
         EXAMPLES:
@@ -274,9 +329,18 @@ import Testing
               --server <list>       Brokers to try in order, host:port,host:port,...: the
                                     first that answers is used, and sub fails over to the
                                     next when its connection drops; ws://host:port/ws is a
-                                    broker's WebSocket on its HTTP port
+                                    broker's WebSocket on its HTTP port; tls://host:port
+                                    and wss://host:port/ws speak TLS
               --timeout <seconds>   Connect timeout (default: 5)
               --token <token>       Send AUTH <token> after connecting (default: BROKER_TOKEN)
+              --user <name>         Send AUTH <name> <token>: an acl_file user (default:
+                                    BROKER_USER)
+              --tls                 Speak TLS to every broker given (its certificate is
+                                    checked against the system's CAs and the host name)
+              --ca <file>           Trust the CAs of this PEM file instead (implies --tls)
+              --cert <file>         Present this PEM certificate when the broker asks for
+              --key <file>          one, with its key (implies --tls)
+              --insecure            Do not check the broker's certificate (tests only)
           -h, --help                Show help information
 
         EXAMPLES:

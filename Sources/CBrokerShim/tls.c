@@ -169,14 +169,19 @@ static int bio_create(BIO *bio) {
 }
 
 static void load(void) {
-    void *ssl = dlopen("libssl.so.3", RTLD_NOW | RTLD_LOCAL);
+    // BROKER_LIBSSL and BROKER_LIBCRYPTO name another build of OpenSSL 3 (a path or a file name).
+    const char *ssl_name = getenv("BROKER_LIBSSL");
+    const char *crypto_name = getenv("BROKER_LIBCRYPTO");
+    if (ssl_name == NULL || ssl_name[0] == 0) ssl_name = "libssl.so.3";
+    if (crypto_name == NULL || crypto_name[0] == 0) crypto_name = "libcrypto.so.3";
+    void *ssl = dlopen(ssl_name, RTLD_NOW | RTLD_LOCAL);
     if (ssl == NULL) {
-        snprintf(load_error, sizeof load_error, "cannot load OpenSSL 3 (libssl.so.3): %s", dlerror());
+        snprintf(load_error, sizeof load_error, "cannot load OpenSSL 3 (%s): %s", ssl_name, dlerror());
         return;
     }
-    void *crypto = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
+    void *crypto = dlopen(crypto_name, RTLD_NOW | RTLD_LOCAL);
     if (crypto == NULL) {
-        snprintf(load_error, sizeof load_error, "cannot load OpenSSL 3 (libcrypto.so.3): %s", dlerror());
+        snprintf(load_error, sizeof load_error, "cannot load OpenSSL 3 (%s): %s", crypto_name, dlerror());
         return;
     }
 #define CBROKER_TLS_LOOKUP(lib, ret, name, params) \
@@ -207,20 +212,17 @@ int cbroker_tls_load(char *error, size_t size) {
     return load_status;
 }
 
-/// OpenSSL's error queue of this thread as text (the last error last), then emptied.
+/// The first error of OpenSSL's error queue of this thread (the root cause; what follows it
+/// only says which layers it crossed) as text; the queue is emptied.
 static void queue_text(char *buffer, size_t size, const char *fallback) {
     if (size == 0) return;
-    buffer[0] = 0;
-    size_t used = 0;
-    unsigned long code;
-    while ((code = p_ERR_get_error()) != 0) {
-        char line[256];
-        p_ERR_error_string_n(code, line, sizeof line);
-        int wrote = snprintf(buffer + used, size - used, "%s%s", used > 0 ? "; " : "", line);
-        if (wrote < 0 || (size_t)wrote >= size - used) break;
-        used += (size_t)wrote;
+    unsigned long first = p_ERR_get_error();
+    while (p_ERR_get_error() != 0) {}
+    if (first == 0) {
+        copy_text(buffer, size, fallback);
+        return;
     }
-    if (used == 0) copy_text(buffer, size, fallback);
+    p_ERR_error_string_n(first, buffer, size);
 }
 
 static SSL_CTX *new_context(const SSL_METHOD *method, char *error, size_t size) {

@@ -98,10 +98,14 @@ final class BrokerProcess {
     /// The port from the `listening on` line (0 until then).
     private(set) var port = 0
 
-    /// Launches `broker-server arguments...`; does not wait for readiness.
-    init(arguments: [String]) throws {
+    /// Launches `broker-server arguments...` (with `environment` added to the test's);
+    /// does not wait for readiness.
+    init(arguments: [String], environment: [String: String] = [:]) throws {
         process.executableURL = try brokerServerExecutable()
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.currentDirectoryURL = URL(fileURLWithPath: NSTemporaryDirectory())  // no conf/broker.conf there
         let out = Pipe()
         let err = Pipe()
@@ -193,8 +197,8 @@ final class ConfigFile {
 }
 
 /// Runs the executable to completion; returns exit status, stdout and stderr lines.
-func runBrokerServer(_ arguments: [String]) throws -> (status: Int32, stdout: [String], stderr: [String]) {
-    let broker = try BrokerProcess(arguments: arguments)
+func runBrokerServer(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: [String], stderr: [String]) {
+    let broker = try BrokerProcess(arguments: arguments, environment: environment)
     let status = try broker.waitForExit()
     try broker.stdout.waitForClose()
     return (status, broker.stdout.lines, broker.stderr.lines)

@@ -15,6 +15,9 @@ public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A command-line argument is wrong: unknown flag, missing value, bad value,
     /// repeated flag or stray argument. Description: `<flag>: <reason>`.
     case badFlag(flag: String, reason: String)
+    /// A setting cannot be used as given, whichever file or flag gave it (a TLS certificate
+    /// OpenSSL refuses, keys that need each other). Description: `<key>: <reason>`.
+    case unusableSetting(key: String, reason: String)
 
     /// `EX_USAGE` from sysexits(3).
     public static let exitUsage: Int32 = 64
@@ -25,7 +28,7 @@ public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     public var exitCode: Int32 {
         switch self {
         case .badFlag: ConfigError.exitUsage
-        case .badFileEntry, .unreadableFile: ConfigError.exitConfig
+        case .badFileEntry, .unreadableFile, .unusableSetting: ConfigError.exitConfig
         }
     }
 
@@ -38,6 +41,8 @@ public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
             text = "\(file): \(reason)"
         case let .badFlag(flag, reason):
             text = "\(flag): \(reason)"
+        case let .unusableSetting(key, reason):
+            text = "\(key): \(reason)"
         }
         return ConfigText.oneLine(text)
     }

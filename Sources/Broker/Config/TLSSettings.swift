@@ -38,21 +38,22 @@ public struct TLSSettings: Sendable, Equatable {
     public static func load(_ config: BrokerConfig) throws(ConfigError) -> TLSContext? {
         guard isConfigured(config) else { return nil }
         if config.tlsCertFile.isEmpty {
-            throw .unreadableFile(file: config.tlsKeyFile, reason: "tls_key_file is set without tls_cert_file: set both")
+            throw .unusableSetting(key: "tls_key_file", reason: "tls_key_file is set without tls_cert_file: set both")
         }
         if config.tlsKeyFile.isEmpty {
-            throw .unreadableFile(file: config.tlsCertFile, reason: "tls_cert_file is set without tls_key_file: set both")
+            throw .unusableSetting(key: "tls_cert_file", reason: "tls_cert_file is set without tls_key_file: set both")
         }
         do {
             try TLSLibrary.load()
         } catch {
-            throw .unreadableFile(file: config.tlsCertFile, reason: "tls_cert_file: TLS is configured but \(error.reason)")
+            throw .unusableSetting(key: "tls_cert_file", reason: "TLS is configured but \(error.reason)")
         }
         do {
             return try TLSContext.server(certificateFile: config.tlsCertFile, keyFile: config.tlsKeyFile,
                                          clientCAFile: config.tlsClientCAFile.isEmpty ? nil : config.tlsClientCAFile)
         } catch {
-            throw .unreadableFile(file: config.tlsCertFile, reason: "tls_cert_file/tls_key_file/tls_client_ca_file: \(error.reason)")
+            // OpenSSL's reason names the file it could not use.
+            throw .unusableSetting(key: "tls", reason: error.reason)
         }
     }
 }

@@ -211,7 +211,7 @@ public final class BrokerServer: Sendable {
     public func apply(_ newConfig: BrokerConfig) throws(ConfigError) {
         let tlsContext = try TLSSettings.load(newConfig)
         if tlsContext == nil, config.tlsPort != 0 || config.httpsPort != 0 {
-            throw .unreadableFile(file: "tls_cert_file", reason: "the TLS listeners are open: a reload cannot leave them without tls_cert_file and tls_key_file")
+            throw .unusableSetting(key: "tls_cert_file", reason: "the TLS listeners are open: a reload cannot leave them without tls_cert_file and tls_key_file")
         }
         let settings = LiveSettings(newConfig, authToken: try AuthToken.resolve(newConfig), tlsContext: tlsContext,
                                     accessList: try AccessListParser.load(newConfig))

@@ -28,8 +28,9 @@ enum {
 /// (MSG_NOSIGNAL: no SIGPIPE, whatever the process's signal settings).
 typedef struct CBrokerTLS CBrokerTLS;
 
-/// Loads libssl.so.3 and libcrypto.so.3 once per process. 0 when loaded; -1 with the reason in
-/// `error` (e.g. the library is missing, or a function is absent).
+/// Loads libssl.so.3 and libcrypto.so.3 once per process (or the files the environment variables
+/// BROKER_LIBSSL and BROKER_LIBCRYPTO name). 0 when loaded; -1 with the reason in `error` (e.g.
+/// the library is missing, or a function is absent).
 int cbroker_tls_load(char *_Nonnull error, size_t size);
 
 /// A server context: TLS 1.2 at least, the certificate chain and key of the PEM files, and when

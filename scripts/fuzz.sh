@@ -4,7 +4,7 @@
 # usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [RUNS]
 #   SECONDS_PER_TARGET  -max_total_time for each target (default 60; 0 = no time limit)
 #   RUNS                if given and > 0, also -runs=RUNS (whichever limit comes first ends the run)
-# Environment: FUZZ_TARGETS (default "framer config"), FUZZ_SEED (libFuzzer -seed; unset = random), SWIFTC (default swiftc on PATH, else /opt/swift/usr/bin/swiftc).
+# Environment: FUZZ_TARGETS (default "framer config acl"), FUZZ_SEED (libFuzzer -seed; unset = random), SWIFTC (default swiftc on PATH, else /opt/swift/usr/bin/swiftc).
 #
 # Prints, per target, the inputs executed (libFuzzer's stat::number_of_executed_units) and
 # the time taken. Exits 1 if any target crashed, hit an invariant or timed out; the failing
@@ -36,22 +36,24 @@ mkdir -p "$out/artifacts"
 sources_for() {
     case "$1" in
         framer) echo "Sources/Protocol/*.swift Fuzz/FramerParser/*.swift" ;;
-        config) echo "Sources/Broker/Config/*.swift Fuzz/Config/*.swift" ;;
-        *) echo "fuzz.sh: unknown target '$1' (known: framer config)" >&2; exit 64 ;;
+        # The configuration names the acl_file's types, which use the protocol's names and SHA-256.
+        config) echo "Sources/Protocol/*.swift Sources/Broker/Config/*.swift Sources/Broker/Access/*.swift Fuzz/Config/*.swift" ;;
+        acl) echo "Sources/Protocol/*.swift Sources/Broker/Config/*.swift Sources/Broker/Access/*.swift Fuzz/Config/SystemErrorText.swift Fuzz/Config/TLSContextStandIn.swift Fuzz/AccessList/*.swift" ;;
+        *) echo "fuzz.sh: unknown target '$1' (known: framer config acl)" >&2; exit 64 ;;
     esac
 }
 module_for() {
-    case "$1" in framer) echo FuzzFramerParser ;; config) echo FuzzConfig ;; esac
+    case "$1" in framer) echo FuzzFramerParser ;; config) echo FuzzConfig ;; acl) echo FuzzAccessList ;; esac
 }
 # Small inputs keep the rate high; the framer's small maximum (1...64) reaches the
 # long-line paths, and the config limit fits the shipped conf/broker.conf.
 max_len_for() {
-    case "$1" in framer) echo 512 ;; config) echo 2400 ;; esac
+    case "$1" in framer) echo 512 ;; config) echo 2400 ;; acl) echo 2400 ;; esac
 }
 
 failed=0
 summary=()
-for target in ${FUZZ_TARGETS:-framer config}; do
+for target in ${FUZZ_TARGETS:-framer config acl}; do
     sources=$(sources_for "$target")
     binary="$out/fuzz-$target"
     echo "== fuzz $target: building $binary"

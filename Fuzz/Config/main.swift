@@ -106,6 +106,8 @@ func fuzzCommandLine(_ arguments: [String]) {
             check(error.exitCode == 78, "unreadable file exits \(error.exitCode)")
         case .badFileEntry:
             fail("bad file entry without files: \(error)")
+        case .unusableSetting:
+            fail("the command line alone made an unusable setting: \(error)")
         }
         return
     }

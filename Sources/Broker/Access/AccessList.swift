@@ -1,5 +1,8 @@
 // The users of acl_file: how each logs in and what each may publish and subscribe to.
+// The fuzz build compiles the Protocol sources into the same module (scripts/fuzz.sh).
+#if canImport(Protocol)
 import Protocol
+#endif
 
 /// One user of the `acl_file`: how it logs in, and its grant.
 ///

@@ -1,5 +1,8 @@
 // Reading an acl_file: `key value` lines, a `user` line opening each user's block.
+// The fuzz build compiles the Protocol sources into the same module (scripts/fuzz.sh).
+#if canImport(Protocol)
 import Protocol
+#endif
 
 /// Parses the text of an `acl_file`. Reads only the `token_file`s it names.
 ///

@@ -1,5 +1,8 @@
 // A pattern of an acl_file rule, and how two patterns relate: does one cover the other, can they both match one topic.
+// The fuzz build compiles the Protocol sources into the same module (scripts/fuzz.sh).
+#if canImport(Protocol)
 import Protocol
+#endif
 
 /// A topic or pattern of an `acl_file` rule (`publish_allow orders.>`), split into levels.
 ///

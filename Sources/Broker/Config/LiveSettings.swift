@@ -1,5 +1,8 @@
 // The settings an event loop reads while it runs; replaced as a whole on reload.
+// The fuzz build compiles this directory alone, with a stand-in for TLSContext (Fuzz/Config).
+#if canImport(TLS)
 import TLS
+#endif
 
 /// The configuration values that apply without a restart, as one value that the
 /// server hands to every event loop when it changes.

@@ -113,6 +113,9 @@ struct CBrokerTLS {
     int fd;
     /// errno of the last failed recv/send (0: none since the call began).
     int system_errno;
+    /// More records follow the one being written: its send carries MSG_MORE (one segment, one
+    /// wake-up of the peer for the whole batch instead of one per record).
+    int more;
 };
 
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
@@ -130,7 +133,7 @@ static int bio_write(BIO *bio, const char *data, int length) {
     struct CBrokerTLS *tls = p_BIO_get_data(bio);
     p_BIO_clear_flags(bio, BIO_FLAGS_READ | BIO_FLAGS_WRITE | BIO_FLAGS_IO_SPECIAL | BIO_FLAGS_SHOULD_RETRY);
     for (;;) {
-        ssize_t sent = send(tls->fd, data, (size_t)length, MSG_NOSIGNAL);
+        ssize_t sent = send(tls->fd, data, (size_t)length, MSG_NOSIGNAL | (tls->more ? MSG_MORE : 0));
         if (sent >= 0) return (int)sent;
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -373,9 +376,11 @@ int cbroker_tls_read(CBrokerTLS *tls, void *buffer, int size) {
     return value > 0 ? value : outcome(tls, value);
 }
 
-int cbroker_tls_write(CBrokerTLS *tls, const void *buffer, int size) {
+int cbroker_tls_write(CBrokerTLS *tls, const void *buffer, int size, int more) {
     begin_call(tls);
+    tls->more = more;
     int value = p_SSL_write(tls->ssl, buffer, size);
+    tls->more = 0;
     return value > 0 ? value : outcome(tls, value);
 }
 

@@ -66,10 +66,11 @@ public final class TLSConnection {
         return try step(cbroker_tls_read(handle, base, Int32(clamping: buffer.count)))
     }
 
-    /// Encrypts and writes from `bytes`: the count taken (one record or more), or what it waits for.
-    public func write(_ bytes: UnsafeRawBufferPointer) throws(TLSError) -> TLSStep {
+    /// Encrypts and writes from `bytes`: the count taken (one record or more), or what it waits
+    /// for. `more`: further writes follow at once (the kernel holds the record to send it with them).
+    public func write(_ bytes: UnsafeRawBufferPointer, more: Bool = false) throws(TLSError) -> TLSStep {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return .done(0) }
-        return try step(cbroker_tls_write(handle, base, Int32(clamping: bytes.count)))
+        return try step(cbroker_tls_write(handle, base, Int32(clamping: bytes.count), more ? 1 : 0))
     }
 
     /// Writes the bytes of `pieces` in order, in records of up to ``recordBytes``: a piece
@@ -90,11 +91,12 @@ public final class TLSConnection {
             let length = min(remaining, TLSConnection.recordBytes, staging.count)
             let piece = pieces[index]
             let step: TLSStep
+            let more = remaining > length  // records of one batch leave in as few segments as they fill
             if let base = piece.iov_base, piece.iov_len - offset >= length {
-                step = try write(UnsafeRawBufferPointer(start: base + offset, count: length))
+                step = try write(UnsafeRawBufferPointer(start: base + offset, count: length), more: more)
             } else {
                 gather(length, from: pieces, index: index, offset: offset, into: staging)
-                step = try write(UnsafeRawBufferPointer(rebasing: staging[0..<length]))
+                step = try write(UnsafeRawBufferPointer(rebasing: staging[0..<length]), more: more)
             }
             guard case let .done(count) = step else { return written > 0 ? .done(written) : step }
             written += count

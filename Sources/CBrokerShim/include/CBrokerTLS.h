@@ -67,8 +67,9 @@ int cbroker_tls_read(CBrokerTLS *_Nonnull tls, void *_Nonnull buffer, int size);
 
 /// Writes up to `size` bytes of plaintext (one TLS record or more): the count taken > 0, or a
 /// CBROKER_TLS_ code. After a WANT code the next call must offer at least the same bytes again
-/// (they may be at another address: moving write buffers are accepted).
-int cbroker_tls_write(CBrokerTLS *_Nonnull tls, const void *_Nonnull buffer, int size);
+/// (they may be at another address: moving write buffers are accepted). `more` not 0: more
+/// writes follow at once, so the record is sent with MSG_MORE (the last write of a batch clears it).
+int cbroker_tls_write(CBrokerTLS *_Nonnull tls, const void *_Nonnull buffer, int size, int more);
 
 /// Plaintext bytes already decrypted and not yet read (the socket may not be readable for them).
 int cbroker_tls_pending(CBrokerTLS *_Nonnull tls);

@@ -68,6 +68,8 @@ final class CommandCore {
         }
         switch command {
         case let .publish(topic, payload):
+            // A logged-in user's grant is checked out of line: the publish path stays as it was.
+            if session.user != nil, refusesPublish(to: topic, session) { return .proceed }
             publish(topic: topic, payload: payload, lineSafe: true, from: session)
         case let .binaryPublish(topic, size, refusal):
             return startBinaryPublish(topic: topic, size: size, refusal: refusal?.error, session)
@@ -120,6 +122,7 @@ final class CommandCore {
         }
         guard let payload else { return }
         pending.topic.withUnsafeBytes { topic in
+            if session.user != nil, refusesPublish(to: topic, session) { return }
             publish(topic: topic, payload: payload, lineSafe: nil, from: session)
         }
     }
@@ -141,11 +144,6 @@ final class CommandCore {
     /// `lineSafe`: whether the payload can be one line (nil: look; a `PUB` payload can).
     private func publish(topic name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, lineSafe: Bool?,
                          from session: Session) {
-        // A valid, unreserved topic outside the user's grant (other topics get the store's refusal).
-        if let user = session.user, !user.mayPublish(name), Names.validateTopic(name) == nil, !Names.isReserved(name) {
-            denyPermission(session, "publish to", name)
-            return
-        }
         if store.answersPublishesLater {
             publishLater(topic: name, payload: payload, lineSafe: lineSafe, from: session)
             return
@@ -379,6 +377,18 @@ final class CommandCore {
         session.access = .granted
         session.user = grant
         logger.info("logged in as user \(grant.name) by its client certificate", connection: session.id, peer: session.peer)
+    }
+
+    /// Whether the session's user may not publish to `topic`, after answering
+    /// `ERR permission-denied`. Only a valid, unreserved topic is checked: others get the
+    /// store's own refusal (`bad-topic`, `reserved-topic`) first.
+    @inline(never)
+    private func refusesPublish(to topic: UnsafeRawBufferPointer, _ session: Session) -> Bool {
+        guard let user = session.user, !user.mayPublish(topic), Names.validateTopic(topic) == nil, !Names.isReserved(topic) else {
+            return false
+        }
+        denyPermission(session, "publish to", topic)
+        return true
     }
 
     /// `ERR permission-denied` for a command outside the session's grant.

@@ -125,5 +125,13 @@ struct CLIOverTLS {
         client.stdin.write(Data("QUIT\n".utf8))
         #expect(client.waitForExit() != nil)
         #expect(client.stdout.waitForEnd() == ["OK", "PONG ready", "MSG outside from broker-cli", "OK"])
+        // TLS 1.1 is refused (TLS 1.2 at least), even from a client that would accept it.
+        let old = try Child(openssl, ["s_client", "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0", "-connect", "127.0.0.1:\(port)",
+                                      "-CAfile", fixture("ca.pem")])
+        try? old.stdin.close()
+        #expect(old.waitForExit() != 0)
+        let said = (old.stdout.waitForEnd() + old.stderr.waitForEnd()).joined(separator: "\n")
+        #expect(said.contains("alert protocol version") || said.contains("no protocols available") || said.contains("unsupported protocol"),
+                "\(said)")
     }
 }

@@ -9,36 +9,8 @@ public enum SHA1 {
     /// The 20-byte digest of `message`.
     public static func digest(of message: some Collection<UInt8>) -> [UInt8] {
         var state: (UInt32, UInt32, UInt32, UInt32, UInt32) = (0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0)
-        var block = [UInt8](repeating: 0, count: 64)
-        var filled = 0
-        var length: UInt64 = 0
-        for byte in message {
-            block[filled] = byte
-            filled += 1
-            length &+= 1
-            if filled == 64 {
-                compress(&state, block)
-                filled = 0
-            }
-        }
-        // Padding: 0x80, zeros, then the length in bits, big-endian, ending a block.
-        block[filled] = 0x80
-        filled += 1
-        if filled > 56 {
-            for index in filled..<64 { block[index] = 0 }
-            compress(&state, block)
-            filled = 0
-        }
-        for index in filled..<56 { block[index] = 0 }
-        let bits = length &* 8
-        for index in 0..<8 { block[56 + index] = UInt8(truncatingIfNeeded: bits >> (56 - 8 * UInt64(index))) }
-        compress(&state, block)
-        var out: [UInt8] = []
-        out.reserveCapacity(20)
-        for word in [state.0, state.1, state.2, state.3, state.4] {
-            for shift in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: word >> UInt32(shift))) }
-        }
-        return out
+        HashPadding.forEachBlock(of: message) { compress(&state, $0) }
+        return HashPadding.bigEndianBytes(of: [state.0, state.1, state.2, state.3, state.4])
     }
 
     /// The digest as 40 lowercase hexadecimal digits.

@@ -19,36 +19,8 @@ public enum SHA256 {
     /// The 32-byte digest of `message`.
     public static func digest(of message: some Collection<UInt8>) -> [UInt8] {
         var state: [UInt32] = [0x6A09_E667, 0xBB67_AE85, 0x3C6E_F372, 0xA54F_F53A, 0x510E_527F, 0x9B05_688C, 0x1F83_D9AB, 0x5BE0_CD19]
-        var block = [UInt8](repeating: 0, count: 64)
-        var filled = 0
-        var length: UInt64 = 0
-        for byte in message {
-            block[filled] = byte
-            filled += 1
-            length &+= 1
-            if filled == 64 {
-                compress(&state, block)
-                filled = 0
-            }
-        }
-        // Padding: 0x80, zeros, then the length in bits, big-endian, ending a block.
-        block[filled] = 0x80
-        filled += 1
-        if filled > 56 {
-            for index in filled..<64 { block[index] = 0 }
-            compress(&state, block)
-            filled = 0
-        }
-        for index in filled..<56 { block[index] = 0 }
-        let bits = length &* 8
-        for index in 0..<8 { block[56 + index] = UInt8(truncatingIfNeeded: bits >> (56 - 8 * UInt64(index))) }
-        compress(&state, block)
-        var out: [UInt8] = []
-        out.reserveCapacity(32)
-        for word in state {
-            for shift in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: word >> UInt32(shift))) }
-        }
-        return out
+        HashPadding.forEachBlock(of: message) { compress(&state, $0) }
+        return HashPadding.bigEndianBytes(of: state)
     }
 
     /// The digest as 64 lowercase hexadecimal digits.

@@ -450,7 +450,7 @@ final class MetricsHTTPConnection: ReactorHandler {
             offset += sent
         }
         // All out: half-close (after TLS's close_notify), then wait for the client's EOF (a lingering close).
-        tls?.close()
+        tls?.close(reactor: endpoint.reactor)
         try? socket.shutdown(.writing)
         phase = .draining(discarded: 0)
         do {

@@ -26,6 +26,8 @@ final class TLSLink {
     private(set) var writeWaitsForReadable = false
     /// OpenSSL's reason for the last failure.
     private(set) var lastFailure: TLSError?
+    /// A turn that reads what TLS holds decrypted, once scheduled.
+    private var bufferedReadTurn: ReactorTimer?
 
     init(context: TLSContext, fd: Int32) throws(TLSError) {
         connection = try TLSConnection(context: context, fd: fd)
@@ -113,8 +115,20 @@ final class TLSLink {
     /// Decrypted bytes TLS holds that the socket's readiness will not announce.
     var hasBufferedInput: Bool { connection.pendingPlaintext > 0 }
 
-    /// Sends close_notify when the handshake completed; best effort, never waits.
-    func close() {
+    /// Runs `read` on the reactor's next turn (once, however often it is asked before then).
+    func scheduleBufferedRead(on reactor: Reactor, _ read: @escaping () -> Void) {
+        guard bufferedReadTurn == nil else { return }
+        bufferedReadTurn = reactor.addTimer(at: monotonicMilliseconds()) { [weak self] in
+            self?.bufferedReadTurn = nil
+            read()
+        }
+    }
+
+    /// Sends close_notify when the handshake completed (best effort, never waits), and drops a
+    /// scheduled read.
+    func close(reactor: Reactor) {
+        if let bufferedReadTurn { reactor.cancelTimer(bufferedReadTurn) }
+        bufferedReadTurn = nil
         if isEstablished { connection.shutdown() }
     }
 

@@ -29,8 +29,6 @@ final class TLSSession: Session, ReactorHandler {
     let link: TLSLink
     /// Closes the connection if its handshake has not completed by then.
     private var handshakeDeadline: ReactorTimer?
-    /// A turn that reads what TLS holds decrypted (the socket will not announce it).
-    private var bufferedReadTurn: ReactorTimer?
 
     init(socket: consuming SocketHandle, id: UInt64, token: ReactorToken, peer: String, reactor: Reactor,
          services: SessionServices, context: TLSContext, handshakeTimeoutMs: Int) throws(TLSError) {
@@ -92,37 +90,7 @@ final class TLSSession: Session, ReactorHandler {
     }
 
     private func read(_ peerHungUp: Bool) {
-        let buffer = services.buffers.read
-        for _ in 0..<TLSSession.readsPerTurn {
-            let outcome: IOResult<Int>
-            do {
-                outcome = try link.read(into: buffer)
-            } catch {
-                services.core.logger.info("TLS read failed: \(link.lastFailure?.reason ?? "\(error)")", connection: id, peer: peer)
-                close(reason: .tls("read failed"))
-                return
-            }
-            guard case let .done(count) = outcome else {
-                if link.readWaitsForWritable { updateInterest() }
-                return
-            }
-            if count == 0 {
-                peerClosed()
-                return
-            }
-            if !receive(UnsafeRawBufferPointer(rebasing: buffer[0..<count])) { return }
-        }
-        if link.hasBufferedInput { scheduleBufferedRead() }
-    }
-
-    /// Reads on the next turn what TLS holds decrypted.
-    private func scheduleBufferedRead() {
-        guard bufferedReadTurn == nil else { return }
-        bufferedReadTurn = reactor.addTimer(at: monotonicMilliseconds()) { [weak self] in
-            guard let self else { return }
-            bufferedReadTurn = nil
-            if case .reading = state { read(false) }
-        }
+        readTLS(link, reads: TLSSession.readsPerTurn, reactor: reactor) { receive(UnsafeRawBufferPointer($0)) }
     }
 
     override func transportWrite(_ output: inout OutputQueue) throws(SystemError) -> IOResult<Int> {
@@ -142,7 +110,7 @@ final class TLSSession: Session, ReactorHandler {
 
     override func transportWatch(reading: Bool, writing: Bool) throws(SystemError) {
         let wanted = link.events(reading: reading, writing: writing)
-        if reading, link.isEstablished, link.hasBufferedInput { scheduleBufferedRead() }
+        if reading, link.isEstablished { readBufferedTLS(link, reactor: reactor) }
         guard wanted != interest else { return }
         try reactor.modify(socket.fd, token: ReactorToken(rawValue: token), events: wanted)
         interest = wanted
@@ -151,9 +119,7 @@ final class TLSSession: Session, ReactorHandler {
     override func transportClose() {
         if let handshakeDeadline { reactor.cancelTimer(handshakeDeadline) }
         handshakeDeadline = nil
-        if let bufferedReadTurn { reactor.cancelTimer(bufferedReadTurn) }
-        bufferedReadTurn = nil
-        link.close()
+        link.close(reactor: reactor)
         reactor.deregister(socket.fd, token: ReactorToken(rawValue: token))
     }
 }

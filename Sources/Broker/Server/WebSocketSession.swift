@@ -46,8 +46,6 @@ final class WebSocketSession: Session, ReactorHandler {
     private var resumeTimer: ReactorTimer?
     /// TLS under the WebSocket (`wss://`, the HTTPS listener): established before the upgrade.
     let tls: TLSLink?
-    /// A turn that reads what TLS holds decrypted (the socket will not announce it).
-    private var bufferedReadTurn: ReactorTimer?
 
     /// A session on an upgraded connection; `handshake` (the 101 response) is written first,
     /// then `early` (bytes the client sent after its request head) is read as WebSocket frames.
@@ -110,45 +108,15 @@ final class WebSocketSession: Session, ReactorHandler {
     }
 
     private func read(_ peerHungUp: Bool) {
-        guard let tls else {
-            readSocket(socket, reads: WebSocketSession.readsPerTurn, peerHungUp: peerHungUp) { chunk in
-                feed(chunk)
-                if case .reading = state { return true }
-                return false
-            }
-            return
+        let take = { (chunk: UnsafeMutableRawBufferPointer) -> Bool in
+            self.feed(chunk)
+            if case .reading = self.state { return true }
+            return false
         }
-        let buffer = services.buffers.read
-        for _ in 0..<WebSocketSession.readsPerTurn {
-            let outcome: IOResult<Int>
-            do {
-                outcome = try tls.read(into: buffer)
-            } catch {
-                services.core.logger.info("TLS read failed: \(tls.lastFailure?.reason ?? "\(error)")", connection: id, peer: peer)
-                close(reason: .tls("read failed"))
-                return
-            }
-            guard case let .done(count) = outcome else {
-                if tls.readWaitsForWritable { updateInterest() }
-                return
-            }
-            if count == 0 {
-                peerClosed()
-                return
-            }
-            feed(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
-            guard case .reading = state else { return }
-        }
-        if tls.hasBufferedInput { scheduleBufferedRead() }
-    }
-
-    /// Reads on the next turn what TLS holds decrypted.
-    private func scheduleBufferedRead() {
-        guard bufferedReadTurn == nil else { return }
-        bufferedReadTurn = reactor.addTimer(at: monotonicMilliseconds()) { [weak self] in
-            guard let self else { return }
-            bufferedReadTurn = nil
-            if case .reading = state { read(false) }
+        if let tls {
+            readTLS(tls, reads: WebSocketSession.readsPerTurn, reactor: reactor, take)
+        } else {
+            readSocket(socket, reads: WebSocketSession.readsPerTurn, peerHungUp: peerHungUp, take)
         }
     }
 
@@ -222,7 +190,7 @@ final class WebSocketSession: Session, ReactorHandler {
         var wanted: UInt32 = 0
         if let tls {
             wanted = tls.events(reading: reading, writing: writing)
-            if reading, tls.hasBufferedInput { scheduleBufferedRead() }
+            if reading { readBufferedTLS(tls, reactor: reactor) }
         } else {
             if reading { wanted |= EpollBits.readable | EpollBits.readHangup }
             if writing { wanted |= EpollBits.writable }
@@ -239,8 +207,6 @@ final class WebSocketSession: Session, ReactorHandler {
     override func transportClose() {
         if let resumeTimer { reactor.cancelTimer(resumeTimer) }
         resumeTimer = nil
-        if let bufferedReadTurn { reactor.cancelTimer(bufferedReadTurn) }
-        bufferedReadTurn = nil
         // The close frame follows whatever was written (BYE included), unless the last write
         // stopped inside a message; then the connection ends. Best effort: the socket closes
         // with the session.
@@ -253,7 +219,7 @@ final class WebSocketSession: Session, ReactorHandler {
                 socket.sendFinalFrame(frame)
             }
         }
-        tls?.close()
+        tls?.close(reactor: reactor)
         reactor.deregister(socket.fd, token: ReactorToken(rawValue: token))
     }
 }

@@ -152,6 +152,44 @@ class Session {
         }
     }
 
+    /// Reads decrypted bytes from `link` into the loop's read buffer up to `reads` times,
+    /// handing each chunk to `take` (false: stop reading for now); closes when TLS fails and
+    /// reports the end of the stream (``peerClosed()``). Decrypted bytes TLS still holds
+    /// afterwards are read on the next turn (the socket will not announce them). The read loop
+    /// of every transport over TLS.
+    final func readTLS(_ link: TLSLink, reads: Int, reactor: Reactor, _ take: (UnsafeMutableRawBufferPointer) -> Bool) {
+        let buffer = services.buffers.read
+        for _ in 0..<reads {
+            let outcome: IOResult<Int>
+            do {
+                outcome = try link.read(into: buffer)
+            } catch {
+                services.core.logger.info("TLS read failed: \(link.lastFailure?.reason ?? "\(error)")", connection: id, peer: peer)
+                close(reason: .tls("read failed"))
+                return
+            }
+            guard case let .done(count) = outcome else {
+                if link.readWaitsForWritable { updateInterest() }
+                return
+            }
+            if count == 0 {
+                peerClosed()
+                return
+            }
+            if !take(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])) { return }
+        }
+        readBufferedTLS(link, reactor: reactor)
+    }
+
+    /// Schedules a read on the next turn when TLS holds decrypted bytes and the session reads.
+    final func readBufferedTLS(_ link: TLSLink, reactor: Reactor) {
+        guard case .reading = state, link.hasBufferedInput else { return }
+        link.scheduleBufferedRead(on: reactor) { [weak self] in
+            guard let self, case .reading = state, let handler = self as? ReactorHandler else { return }
+            handler.handleEvents(EpollBits.readable)
+        }
+    }
+
     // MARK: - Input
 
     /// `partialSince` when no incomplete line is held (no monotonic clock reads it).

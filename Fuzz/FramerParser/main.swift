@@ -164,8 +164,9 @@ func checkCommand(_ line: [UInt8], max: Int) {
         }
     case let .stats(topic):
         topic?.withUnsafeBytes { check(Names.validateTopic($0) == nil, "STATS accepted an invalid topic") }
-    case let .auth(token):
+    case let .auth(user, token):
         check(!token.isEmpty && !token.contains(ASCII.space), "AUTH token empty or with a space")
+        if let user { check(!user.isEmpty && !user.contains(ASCII.space), "AUTH user empty or with a space") }
     case .quit:
         break
     }
@@ -184,7 +185,7 @@ func checkCommand(_ line: [UInt8], max: Int) {
     // ...and through a framer: the encoding is exactly one line of the same command.
     // (A PING or AUTH token ending in CR would lose that CR to the framing; the parser
     // refuses such PING tokens, and an AUTH token with a CR can never match a configured one.)
-    if case let .auth(token) = command, token.last == ASCII.cr { return }
+    if case let .auth(_, token) = command, token.last == ASCII.cr { return }
     var framed: [OwnedEvent] = []
     var framer = LineFramer(maxLineBytes: max)
     _ = encoded.withUnsafeBytes { bytes in

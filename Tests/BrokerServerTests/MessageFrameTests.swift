@@ -41,6 +41,18 @@ import Testing
         }
     }
 
+    /// A 16-byte payload's message fits the 96-byte malloc size class (112 with 64-bit lengths):
+    /// the topics workload holds millions of them.
+    @Test func theHeaderIsThirtyTwoBytesAndKeepsLengthsAboveSixteenBits() {
+        #expect(MemoryLayout<Message.Header>.stride == 32)
+        let payload = [UInt8](repeating: 0x61, count: 100_000)
+        let message = make("wide", payload, room: true)
+        #expect(message.count == 4 + 4 + 1 + payload.count + 1)
+        #expect(Array(message.bytes.suffix(3)) == [0x61, 0x61, 0x0A])
+        message.makeVersionTwoFrame(seq: 7)
+        #expect(versionTwoBytes(message) == Array("MSG wide 7 100000\n".utf8) + payload + [0x0A])
+    }
+
     @Test func theRoomHoldsTheLongestHeader() {
         let message = make("t", payload(512), room: true)
         message.makeVersionTwoFrame(seq: .max)

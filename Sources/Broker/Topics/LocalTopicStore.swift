@@ -13,7 +13,9 @@ import Synchronization
 /// ring's lock is taken, never the reverse (rings call no registry code).
 final class LocalTopicStore: TopicStore {
     private struct State: Sendable {
-        var topics: [[UInt8]: Topic] = [:]
+        var topics: [TopicName: Topic] = [:]
+        /// The key of lookups by a borrowed name, refilled each time (no allocation per lookup).
+        var lookupKey = TopicName([])
         var patterns = PatternIndex()
         /// Topics without a subscription to their own name: they live on for
         /// `linger_ms` after that began or after their last message.
@@ -36,6 +38,13 @@ final class LocalTopicStore: TopicStore {
         var pinned: Set<ObjectIdentifier> = []
         /// Live settings (written by ``update(_:)``).
         var settings: TopicStoreSettings
+
+        /// The topic called `name` (borrowed bytes), if it exists.
+        mutating func topic(named name: UnsafeRawBufferPointer) -> Topic? {
+            lookupKey.bytes.removeAll(keepingCapacity: true)
+            lookupKey.bytes.append(contentsOf: name)
+            return topics[lookupKey]
+        }
 
         /// The next stream's epoch number, taken.
         mutating func takeEpochNumber() -> UInt64 {
@@ -245,12 +254,12 @@ final class LocalTopicStore: TopicStore {
             if subscription.isPattern {
                 state.patterns.insert(subscription)
                 let group = state.group(of: subscription)
-                for (name, topic) in state.topics where matches(subscription.pattern, name) {
+                for (name, topic) in state.topics where matches(subscription.pattern, name.bytes) {
                     subscription.attach(to: topic, group: group)
                 }
                 return .success(nil)
             }
-            let existed = state.topics[subscription.pattern] != nil
+            let existed = state.topics[TopicName(subscription.pattern)] != nil
             switch topic(named: subscription.pattern, in: &state) {
             case let .success(topic):
                 if !existed {
@@ -291,7 +300,7 @@ final class LocalTopicStore: TopicStore {
     /// The stream of a topic now, or nil when the topic does not exist.
     func head(of name: [UInt8]) -> StreamHead? {
         state.withLock { state in
-            guard let topic = state.topics[name] else { return nil }
+            guard let topic = state.topics[TopicName(name)] else { return nil }
             return StreamHead(epoch: epoch(of: topic), head: topic.sender.positions.tail)
         }
     }
@@ -366,9 +375,9 @@ final class LocalTopicStore: TopicStore {
     /// attach a subscription, ``RedisTopicStore``).
     func topicForPublish(_ name: UnsafeRawBufferPointer, createsStream: Bool = true,
                          evenForNobody: Bool = false) throws(TopicStoreError) -> Topic? {
-        let key = Array(name)
         let result: Result<Topic?, TopicStoreError> = state.withLock { state in
-            if let topic = state.topics[key] { return .success(topic) }
+            if let topic = state.topic(named: name) { return .success(topic) }
+            let key = Array(name)
             var matching: [Subscription] = []
             state.patterns.forEachMatch(key) { matching.append($0) }
             if matching.isEmpty && !evenForNobody && (state.settings.lingerMs == 0 || !createsStream) { return .success(nil) }
@@ -392,13 +401,13 @@ final class LocalTopicStore: TopicStore {
 
     /// The topic called `name`, if it exists.
     func existingTopic(_ name: [UInt8]) -> Topic? {
-        state.withLock { $0.topics[name] }
+        state.withLock { $0.topics[TopicName(name)] }
     }
 
     /// One topic's figures now, or nil if no such topic exists.
     func statistics(of name: [UInt8]) -> TopicStatistics? {
         state.withLock { state -> TopicStatistics? in
-            state.topics[name].map(figures(of:))
+            state.topics[TopicName(name)].map(figures(of:))
         }
     }
 
@@ -432,7 +441,7 @@ final class LocalTopicStore: TopicStore {
         while start < entries.count {
             let end = min(entries.count, start + LocalTopicStore.figuresPerLock)
             state.withLock { _ in
-                for entry in entries[start..<end] { all.append((entry.key, figures(of: entry.value))) }
+                for entry in entries[start..<end] { all.append((entry.key.bytes, figures(of: entry.value))) }
             }
             start = end
         }
@@ -457,7 +466,7 @@ final class LocalTopicStore: TopicStore {
     // MARK: - Under the lock
 
     private func topic(named name: [UInt8], in state: inout State) -> Result<Topic, TopicStoreError> {
-        if let topic = state.topics[name] { return .success(topic) }
+        if let topic = state.topics[TopicName(name)] { return .success(topic) }
         let limit = state.settings.maxTopics
         if state.topics.count >= limit && freeLingering(in: &state, limit: 1) == 0 { return .failure(.tooManyTopics(limit: limit)) }
         var limits = state.settings.ring
@@ -476,7 +485,7 @@ final class LocalTopicStore: TopicStore {
             }
             made = fallback
         }
-        state.topics[name] = made
+        state.topics[TopicName(name)] = made
         topicCount.store(state.topics.count, ordering: .relaxed)
         return .success(made)
     }
@@ -508,7 +517,7 @@ final class LocalTopicStore: TopicStore {
     }
 
     private func startLingering(_ topic: Topic, in state: inout State) {
-        guard state.topics[topic.name] === topic, state.lingering[ObjectIdentifier(topic)] == nil,
+        guard state.topics[TopicName(topic.name)] === topic, state.lingering[ObjectIdentifier(topic)] == nil,
               state.pinned.isEmpty || !state.pinned.contains(ObjectIdentifier(topic)) else { return }
         state.lingerCount += 1
         let tail = topic.sender.positions.tail
@@ -555,8 +564,8 @@ final class LocalTopicStore: TopicStore {
             state.pinned.remove(ObjectIdentifier(topic))
         }
         state.lingering[ObjectIdentifier(topic)] = nil
-        guard let current = state.topics[topic.name], current === topic else { return }
-        state.topics[topic.name] = nil
+        guard let current = state.topics[TopicName(topic.name)], current === topic else { return }
+        state.topics[TopicName(topic.name)] = nil
         topic.markRetired()
         topic.sender.close()
         topicCount.store(state.topics.count, ordering: .relaxed)

@@ -27,21 +27,17 @@ public struct Message: @unchecked Sendable {
     // value is shared, and never again; the version 2 frame is written once, under the
     // ring's lock, before any reader that reads it took the message under that lock.
 
-    /// The fixed part of a message's allocation.
+    /// The fixed part of a message's allocation: 32 bytes (lengths as 32-bit numbers: a frame
+    /// is at most a 1 GiB payload and a line; 48 bytes with 64-bit ones, which made a 16-byte
+    /// message's allocation one malloc size class larger).
     struct Header {
-        /// Length of the version 1 frame.
-        var count: Int
-        /// Offset of the payload in the frame (`MSG <topic> ` before it).
-        var payloadOffset: Int
-        /// Length of the version 2 frame's first piece (the whole frame, or its header);
-        /// 0 until the frame is made.
-        var versionTwoCount = 0
-        /// Length of the whole version 2 frame (with the payload and LF written from the
-        /// version 1 frame's bytes when the first piece is a header alone); 0 until made.
-        var versionTwoFrameCount = 0
         /// Where the version 2 frame's first piece is, once made: in the room after the
         /// version 1 frame, or in an allocation of its own (``hasVersionTwoRoom`` false).
         var versionTwoFrame: UnsafeMutableRawPointer?
+        private var count32: UInt32
+        private var payloadOffset32: UInt32
+        private var versionTwoCount32: UInt32 = 0
+        private var versionTwoFrameCount32: UInt32 = 0
         /// Whether the payload can be written as one line (no LF, no final CR).
         var isLineSafe: Bool
         /// Whether the version 2 frame, once made, holds the payload and its LF too.
@@ -51,6 +47,30 @@ public struct Message: @unchecked Sendable {
         /// The WebSocket opcode of the message's frames (text or binary, by the payload's
         /// UTF-8); 0 until a WebSocket reader looks (``webSocketOpcode``).
         var webSocketOpcode: UInt8 = 0
+
+        init(count: Int, payloadOffset: Int, isLineSafe: Bool, hasVersionTwoRoom: Bool) {
+            count32 = UInt32(truncatingIfNeeded: count)
+            payloadOffset32 = UInt32(truncatingIfNeeded: payloadOffset)
+            self.isLineSafe = isLineSafe
+            self.hasVersionTwoRoom = hasVersionTwoRoom
+        }
+
+        /// Length of the version 1 frame.
+        var count: Int { Int(count32) }
+        /// Offset of the payload in the frame (`MSG <topic> ` before it).
+        var payloadOffset: Int { Int(payloadOffset32) }
+        /// Length of the version 2 frame's first piece (the whole frame, or its header);
+        /// 0 until the frame is made.
+        var versionTwoCount: Int {
+            get { Int(versionTwoCount32) }
+            set { versionTwoCount32 = UInt32(truncatingIfNeeded: newValue) }
+        }
+        /// Length of the whole version 2 frame (with the payload and LF written from the
+        /// version 1 frame's bytes when the first piece is a header alone); 0 until made.
+        var versionTwoFrameCount: Int {
+            get { Int(versionTwoFrameCount32) }
+            set { versionTwoFrameCount32 = UInt32(truncatingIfNeeded: newValue) }
+        }
     }
 
     /// Tail-allocated storage: the header, then the version 1 frame.

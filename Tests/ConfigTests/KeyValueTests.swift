@@ -85,6 +85,17 @@ import Testing
         #expect(try Self.parse("auth_token_file /etc/broker/token").authTokenFile == "/etc/broker/token")
     }
 
+    /// A path with a control character is refused (one ending in CR would not survive a write-back).
+    @Test func pathsRefuseControlCharacters() throws {
+        #expect(try Self.parse("tls_cert_file /etc/broker/cert.pem").tlsCertFile == "/etc/broker/cert.pem")
+        #expect(try Self.parse("acl_file \"/etc/broker/my acl.conf\"").aclFile == "/etc/broker/my acl.conf")
+        for bad in ["/etc/a\rb", "/etc/a\tb", "/etc/a\u{7F}"] {
+            #expect(Self.errorLine("tls_key_file \"\(bad)\"")?.contains("tls_key_file: expected a file path") == true, "\(bad.debugDescription)")
+        }
+        // The fuzz target's input: a value that ends with CR once the trailing tab is trimmed.
+        #expect(Self.errorLine("tls_client_ca_file /x\r\t") != nil)
+    }
+
     @Test func exampleErrorLineFromTheSpec() {
         #expect(Self.errorLine("max_line_bytes abc")
             == "conf/broker.conf:2: max_line_bytes: expected an integer from 64 to 67108864, got 'abc'")

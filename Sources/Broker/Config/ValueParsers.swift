@@ -69,9 +69,10 @@ enum ValueParsers {
         }
     }
 
-    /// A file path, or empty (none).
+    /// A file path, or empty (none). Control characters are refused: a path ending in CR would
+    /// not survive being written back as a line (the fuzz target's round trip found it).
     static func path(_ text: String) -> Result<String, InvalidValue> {
-        guard !text.utf8.contains(0), text.utf8.count <= 4096 else {
+        guard !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }), text.utf8.count <= 4096 else {
             return .failure(InvalidValue(reason: "expected a file path, got \(ConfigText.quoted(text))"))
         }
         return .success(text)

@@ -295,6 +295,14 @@ final class CommandCore {
             }
             return
         }
+        detach(subscription, from: session)
+        session.publishCache = nil
+        reply(session) { WireEncoder.appendOK(to: &$0) }
+    }
+
+    /// Ends a subscription already taken out of the session's table: the store lets go of it
+    /// and its cursors leave the session's ready list (nothing more is written for it).
+    private func detach(_ subscription: Subscription, from session: Session) {
         store.unsubscribe(subscription)
         stats.subscriptions.subtract(1)
         session.ready.removeAll { cursor in
@@ -302,8 +310,6 @@ final class CommandCore {
             cursor.isQueued = false
             return true
         }
-        session.publishCache = nil
-        reply(session) { WireEncoder.appendOK(to: &$0) }
     }
 
     /// `STATS` → `OK key=value ...`; `STATS <topic>` → that topic's figures or `ERR no-such-topic`.
@@ -422,13 +428,7 @@ final class CommandCore {
         }
         for (key, subscription) in revoked {
             _ = session.subscriptions.removeValue(forKey: key)
-            store.unsubscribe(subscription)
-            stats.subscriptions.subtract(1)
-            session.ready.removeAll { cursor in
-                guard cursor.subscriptionID == subscription.id else { return false }
-                cursor.isQueued = false
-                return true
-            }
+            detach(subscription, from: session)
             let group: [UInt8]? = key.count > subscription.pattern.count ? Array(key[(subscription.pattern.count + 1)...]) : nil
             let text = "permission-denied user \(grant.name) may no longer subscribe to it"
             reply(session) { WireEncoder.appendRevoked(subscription.pattern, group: group, text: text, to: &$0) }

@@ -52,12 +52,7 @@ final class TLSSession: Session, ReactorHandler {
             advanceHandshake()
             return
         }
-        // TLS may need the socket writable to go on reading (and readable to go on writing).
-        let turned = link.readWaitsForWritable && events & EpollBits.writable != 0 ? EpollBits.readable : 0
-        guard handleReadEvents(events | turned, read) else { return }
-        if events & (EpollBits.writable | EpollBits.readable) != 0, !state.isClosed, !output.isEmpty {
-            services.scheduler.markDirty(self)
-        }
+        handleTLSEvents(events, link, read)
     }
 
     private func advanceHandshake() {
@@ -94,18 +89,7 @@ final class TLSSession: Session, ReactorHandler {
     }
 
     override func transportWrite(_ output: inout OutputQueue) throws(SystemError) -> IOResult<Int> {
-        guard link.isEstablished else { return .wouldBlock }
-        let buffers = services.buffers
-        do {
-            return try output.write(vectors: buffers.vectors, staging: buffers.staging) { pieces throws(SystemError) in
-                try link.write(pieces: pieces, staging: buffers.tlsRecord)
-            }
-        } catch {
-            if let failure = link.lastFailure {
-                services.core.logger.info("TLS write failed: \(failure.reason)", connection: id, peer: peer)
-            }
-            throw error
-        }
+        try writeTLS(link, &output)
     }
 
     override func transportWatch(reading: Bool, writing: Bool) throws(SystemError) {

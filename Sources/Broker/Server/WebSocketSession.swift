@@ -88,12 +88,7 @@ final class WebSocketSession: Session, ReactorHandler {
     func handleEvents(_ events: UInt32) {
         if state.isClosed { return }
         if let tls {
-            // TLS may need the socket writable to go on reading (and readable to go on writing).
-            let turned = tls.readWaitsForWritable && events & EpollBits.writable != 0 ? EpollBits.readable : 0
-            guard handleReadEvents(events | turned, read) else { return }
-            if events & (EpollBits.writable | EpollBits.readable) != 0, !state.isClosed, !output.isEmpty {
-                services.scheduler.markDirty(self)
-            }
+            handleTLSEvents(events, tls, read)
             return
         }
         guard handleReadEvents(events, read) else { return }
@@ -164,20 +159,11 @@ final class WebSocketSession: Session, ReactorHandler {
 
     override func transportWrite(_ output: inout OutputQueue) throws(SystemError) -> IOResult<Int> {
         // The queue already holds WebSocket messages: written as TCP writes its queue.
-        let buffers = services.buffers
         let outcome: IOResult<Int>
         if let tls {
-            do {
-                outcome = try output.write(vectors: buffers.vectors, staging: buffers.staging) { pieces throws(SystemError) in
-                    try tls.write(pieces: pieces, staging: buffers.tlsRecord)
-                }
-            } catch {
-                if let failure = tls.lastFailure {
-                    services.core.logger.info("TLS write failed: \(failure.reason)", connection: id, peer: peer)
-                }
-                throw error
-            }
+            outcome = try writeTLS(tls, &output)
         } else {
+            let buffers = services.buffers
             outcome = try output.write(vectors: buffers.vectors, staging: buffers.staging) { pieces throws(SystemError) in
                 try socket.send(pieces: pieces)
             }

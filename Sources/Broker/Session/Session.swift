@@ -181,6 +181,35 @@ class Session {
         readBufferedTLS(link, reactor: reactor)
     }
 
+    /// The events of an established transport over TLS: `read` as ``handleReadEvents(_:_:)``
+    /// calls it (also on a writable event when TLS needs one to go on reading), then a flush
+    /// when the socket turned ready and output waits (a write may have waited on either).
+    @inline(__always)
+    final func handleTLSEvents(_ events: UInt32, _ link: TLSLink, _ read: (_ peerHungUp: Bool) -> Void) {
+        let turned = link.readWaitsForWritable && events & EpollBits.writable != 0 ? EpollBits.readable : 0
+        guard handleReadEvents(events | turned, read) else { return }
+        if events & (EpollBits.writable | EpollBits.readable) != 0, !state.isClosed, !output.isEmpty {
+            services.scheduler.markDirty(self)
+        }
+    }
+
+    /// Writes the front of `output` through `link` (nothing before its handshake completed),
+    /// logging OpenSSL's reason when it fails. The write of every transport over TLS.
+    final func writeTLS(_ link: TLSLink, _ output: inout OutputQueue) throws(SystemError) -> IOResult<Int> {
+        guard link.isEstablished else { return .wouldBlock }
+        let buffers = services.buffers
+        do {
+            return try output.write(vectors: buffers.vectors, staging: buffers.staging) { pieces throws(SystemError) in
+                try link.write(pieces: pieces, staging: buffers.tlsRecord)
+            }
+        } catch {
+            if let failure = link.lastFailure {
+                services.core.logger.info("TLS write failed: \(failure.reason)", connection: id, peer: peer)
+            }
+            throw error
+        }
+    }
+
     /// Schedules a read on the next turn when TLS holds decrypted bytes and the session reads.
     final func readBufferedTLS(_ link: TLSLink, reactor: Reactor) {
         guard case .reading = state, link.hasBufferedInput else { return }

@@ -77,12 +77,8 @@ extension Broadcast {
     public static func channel<T: Sendable>(
         of: T.Type = T.self, capacity: Int, retention: BroadcastRetention<T>
     ) throws(BroadcastChannelError) -> (BroadcastSender<T>, BroadcastReceiver<T>) {
-        guard capacity >= 1, capacity <= maxCapacity else { throw .invalidCapacity(capacity) }
-        var c = 1
-        while c < capacity { c <<= 1 }
-        let shared = BroadcastShared<T>(capacity: c, retention: retention)
-        let rx = BroadcastReceiver(shared: shared)
-        return (BroadcastSender(shared: shared), rx)
+        let sender = try BroadcastSender<T>(capacity: capacity, retention: retention)
+        return (sender, sender.subscribe())
     }
 }
 
@@ -91,8 +87,8 @@ extension BroadcastSender {
     /// channel or this handle is closed). On a retaining channel the value is
     /// stored even with no receiver, and counts `weight` bytes for the byte bounds.
     @inlinable @inline(__always)
-    public func sendLocated(_ value: consuming T, weight: UInt32 = 0) -> (receivers: Int, position: UInt64?) {
-        if released.load(ordering: .relaxed) { return (0, nil) }
+    public final func sendLocated(_ value: consuming T, weight: UInt32 = 0) -> (receivers: Int, position: UInt64?) {
+        if released { return (0, nil) }
         if shared.isRetaining { return shared.sendRetaining(value, weight: weight) }
         let before = shared.positions.tail
         let receivers = shared.send(value)
@@ -100,24 +96,24 @@ extension BroadcastSender {
     }
 
     /// A new receiver that starts at `start`.
-    public func subscribe(_ start: BroadcastStart) -> BroadcastReceiver<T> {
+    public final func subscribe(_ start: BroadcastStart) -> BroadcastReceiver<T> {
         var tail: UInt64 = 0
         return BroadcastReceiver(shared: shared, start: start, tail: &tail)
     }
 
     /// A new receiver that starts at `start`; `tail` is set to the channel's tail
     /// when the receiver was placed (the number of values sent before it).
-    public func subscribe(_ start: BroadcastStart, tail: inout UInt64) -> BroadcastReceiver<T> {
+    public final func subscribe(_ start: BroadcastStart, tail: inout UInt64) -> BroadcastReceiver<T> {
         BroadcastReceiver(shared: shared, start: start, tail: &tail)
     }
 
     /// The channel's positions now.
-    public var positions: BroadcastPositions { shared.positions }
+    public final var positions: BroadcastPositions { shared.positions }
 
     /// Drops the oldest values held until at most `limit` bytes are held (the newest
     /// stays); returns the bytes freed.
     @discardableResult
-    public func trim(toBytes limit: Int) -> Int { shared.trim(toBytes: limit) }
+    public final func trim(toBytes limit: Int) -> Int { shared.trim(toBytes: limit) }
 
     /// Retaining channels: moves the tail forward to `position` without values, as if
     /// the values of the positions between were sent and overwritten at once, and drops
@@ -130,5 +126,5 @@ extension BroadcastSender {
     /// Not in Tokio: a ring that mirrors a stream numbered elsewhere (the cluster engine's,
     /// issue #15) uses it to start at that stream's head, and to count what it could not get.
     @discardableResult
-    public func skip(to position: UInt64) -> Bool { shared.skip(to: position) }
+    public final func skip(to position: UInt64) -> Bool { shared.skip(to: position) }
 }

@@ -7,18 +7,45 @@ import Synchronization
 /// A sender handle stays valid until it is closed: ``close()`` or its deinit.
 /// The channel closes when the last sender handle is closed; receivers then
 /// get what is still held, then ``BroadcastRecvError/closed``.
-public final class BroadcastSender<T: Sendable>: Sendable {
+///
+/// Open so that an object that owns a channel can be its sender, rather than hold
+/// one (one allocation and one pointer hop fewer per send); every member is final.
+/// Such a subclass keeps its own flags in ``handleFlags`` (every bit but
+/// ``releasedBit``), so that it adds no word of padding after this class's fields.
+open class BroadcastSender<T: Sendable>: @unchecked Sendable {
+    // @unchecked Sendable: an open class; its own fields are a `let` and an atomic.
+
     /// The channel.
-    @usableFromInline let shared: BroadcastShared<T>
-    /// Set once this handle is closed (its claim on the channel given back).
-    @usableFromInline let released: Atomic<Bool>
+    @usableFromInline final let shared: BroadcastShared<T>
+    /// ``releasedBit``: set once this handle is closed (its claim on the channel given
+    /// back). The other bits belong to a subclass.
+    public final let handleFlags: Atomic<UInt64>
+    /// The bit of ``handleFlags`` that says this handle is closed.
+    public static var releasedBit: UInt64 { 1 << 63 }
 
     init(shared: BroadcastShared<T>, released: Bool = false) {
         self.shared = shared
-        self.released = Atomic(released)
+        self.handleFlags = Atomic(released ? BroadcastSender.releasedBit : 0)
+    }
+
+    /// Creates a retaining channel (see ``BroadcastRetention``) of at most `capacity`
+    /// values (rounded up to a power of two), with this object as its first sender
+    /// and no receiver: the form for a subclass that owns its channel.
+    ///
+    /// - Throws: ``BroadcastChannelError/invalidCapacity(_:)`` as ``Broadcast/channel(of:capacity:retention:)``.
+    public init(capacity: Int, retention: BroadcastRetention<T>) throws(BroadcastChannelError) {
+        guard capacity >= 1, capacity <= Broadcast.maxCapacity else { throw .invalidCapacity(capacity) }
+        var c = 1
+        while c < capacity { c <<= 1 }
+        self.shared = BroadcastShared<T>(capacity: c, retention: retention)
+        self.handleFlags = Atomic(0)
     }
 
     deinit { close() }
+
+    /// Whether this handle is closed.
+    @inlinable @inline(__always)
+    final var released: Bool { handleFlags.load(ordering: .relaxed) & BroadcastSender.releasedBit != 0 }
 
     /// Stores `value` for every current receiver and wakes the waiting ones.
     ///
@@ -29,35 +56,36 @@ public final class BroadcastSender<T: Sendable>: Sendable {
     /// If the ring is full, the oldest value is overwritten, and receivers that
     /// had not read it will see ``BroadcastRecvError/lagged(_:)``.
     @inlinable @discardableResult
-    public func send(_ value: T) -> Int {
-        if released.load(ordering: .relaxed) { return 0 }
+    public final func send(_ value: T) -> Int {
+        if released { return 0 }
         return shared.send(value)
     }
 
     /// A new receiver that sees only values sent after this call.
-    public func subscribe() -> BroadcastReceiver<T> {
+    public final func subscribe() -> BroadcastReceiver<T> {
         BroadcastReceiver(shared: shared)
     }
 
     /// The number of live receivers.
-    public var receiverCount: Int { shared.receiverCount }
+    public final var receiverCount: Int { shared.receiverCount }
 
     /// The channel's capacity (the requested one rounded up to a power of two).
-    public var capacity: Int { shared.capacity }
+    public final var capacity: Int { shared.capacity }
 
     /// Another sender handle for the same channel. The channel stays open while
     /// any handle is open. Cloning a handle of a channel that already closed
     /// returns a closed handle.
-    public func clone() -> BroadcastSender<T> {
-        let ok = !released.load(ordering: .relaxed) && shared.addSender()
+    public final func clone() -> BroadcastSender<T> {
+        let ok = !released && shared.addSender()
         return BroadcastSender(shared: shared, released: !ok)
     }
 
     /// Closes this handle (idempotent; deinit does the same). When it was the
     /// last open sender handle, the channel closes and waiting receivers wake.
     /// Later `send` calls on this handle return 0 and store nothing.
-    public func close() {
-        if !released.exchange(true, ordering: .acquiringAndReleasing) {
+    public final func close() {
+        let before = handleFlags.bitwiseOr(BroadcastSender.releasedBit, ordering: .acquiringAndReleasing).oldValue
+        if before & BroadcastSender.releasedBit == 0 {
             shared.releaseSender()
         }
     }
@@ -67,8 +95,8 @@ public final class BroadcastSender<T: Sendable>: Sendable {
     /// later sends store nothing and return 0. (Not in Tokio: the broker uses
     /// it to free topics that only wildcard subscriptions keep open.)
     @discardableResult
-    public func closeIfDrained() -> Bool { shared.closeIfDrained() }
+    public final func closeIfDrained() -> Bool { shared.closeIfDrained() }
 
     /// Whether the channel is closed.
-    public var isClosed: Bool { shared.isClosed }
+    public final var isClosed: Bool { shared.isClosed }
 }

@@ -41,10 +41,13 @@ enum BroadcastRead<T> {
 @usableFromInline
 struct BroadcastState<T: Sendable>: @unchecked Sendable {
     /// The ring's storage: `physical` slots, a manually managed buffer so
-    /// that slot writes need no copy-on-write uniqueness check. It starts small
-    /// and doubles (up to `capacity`) only when a send would otherwise
-    /// overwrite a value some receiver has not read, so an idle or keeping-up
-    /// channel costs a few slots, not `capacity`.
+    /// that slot writes need no copy-on-write uniqueness check. None is allocated
+    /// until the first send (`physical` 0: `slots` is a placeholder that is never
+    /// read, because nothing is held: `tail == start`, or `tail == 0` without
+    /// retention); then it starts small and doubles (up to `capacity`) only when a
+    /// send would otherwise overwrite a value some receiver has not read, so a
+    /// channel that never carried a value costs no slot, and an idle or keeping-up
+    /// one a few, not `capacity`.
     @usableFromInline var slots: UnsafeMutablePointer<BroadcastSlot<T>>
     /// Slots allocated now: a power of two, at most `capacity`.
     @usableFromInline var physical: Int
@@ -84,10 +87,9 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
     init(capacity: Int, retention: Int = 0, maxBytes: Int = .max) {
         self.retention = Int32(min(retention, capacity))
         self.maxBytes = maxBytes
-        physical = min(capacity, 2)
-        slots = .allocate(capacity: physical)
-        slots.initialize(repeating: BroadcastSlot(pos: .max, rem: 0, value: nil), count: physical)
-        mask = physical - 1
+        physical = 0
+        slots = BroadcastState.unallocatedSlots
+        mask = 0
         self.capacity = UInt64(capacity)
     }
 
@@ -97,10 +99,17 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
     /// Values held now (retaining channels; 0 otherwise).
     @inlinable var heldCount: Int { isRetaining ? Int(truncatingIfNeeded: tail &- start) : 0 }
 
+    /// `slots` before the first send: never dereferenced (`physical` is 0) nor freed.
+    @usableFromInline static var unallocatedSlots: UnsafeMutablePointer<BroadcastSlot<T>> {
+        UnsafeMutablePointer(bitPattern: MemoryLayout<BroadcastSlot<T>>.alignment).unsafelyUnwrapped
+    }
+
     /// Frees the ring and the waiter slab (values still held are released).
     func destroy() {
-        slots.deinitialize(count: physical)
-        slots.deallocate()
+        if physical > 0 {
+            slots.deinitialize(count: physical)
+            slots.deallocate()
+        }
         waiters.destroy()
     }
 
@@ -108,9 +117,10 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
     /// Called by a send that would overwrite a value still owed to a receiver
     /// while `physical < capacity`; the live positions are the last `physical`
     /// ones before `tail`, so they stay distinct under the larger mask.
+    /// The first call allocates the first slots (2, or `capacity` when smaller).
     @inlinable
     mutating func grow() {
-        let larger = physical * 2
+        let larger = physical == 0 ? min(Int(capacity), 2) : physical * 2
         let newSlots = UnsafeMutablePointer<BroadcastSlot<T>>.allocate(capacity: larger)
         newSlots.initialize(repeating: BroadcastSlot(pos: .max, rem: 0, value: nil), count: larger)
         let newMask = larger - 1
@@ -120,7 +130,7 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
                 newSlots[Int(truncatingIfNeeded: slot.pos) & newMask] = slot
             }
         }
-        slots.deallocate()
+        if physical > 0 { slots.deallocate() }
         slots = newSlots
         physical = larger
         mask = newMask
@@ -272,7 +282,7 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
     mutating func storeRetaining(_ value: consuming T, receivers n: Int, weight: UInt32) -> T? {
         var idx = Int(truncatingIfNeeded: tail) & mask
         while tail &- start >= UInt64(physical) && physical < Int(capacity)
-            && (physical < Int(retention) || slots[idx].rem > 0) {
+            && (physical < Int(retention) || physical == 0 || slots[idx].rem > 0) {
             grow()
             idx = Int(truncatingIfNeeded: tail) & mask
         }
@@ -400,6 +410,7 @@ final class BroadcastShared<T: Sendable>: Sendable {
             let (count, old, woken, rest) = state.withLock { s -> (Int, T?, Int, Int32) in
                 let n = s.receiverCount
                 if n == 0 || s.closed { return (0, nil, 0, -1) }
+                if s.physical == 0 { s.grow() }  // the first send allocates the ring
                 var idx = Int(truncatingIfNeeded: s.tail) & s.mask
                 while s.slots[idx].rem > 0 && s.physical < Int(s.capacity) {
                     s.grow()  // the slot is still owed to a receiver: make room instead of overwriting

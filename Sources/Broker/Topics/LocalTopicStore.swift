@@ -158,11 +158,11 @@ final class LocalTopicStore: TopicStore {
             message.makeVersionTwoFrame(seq: seq)  // before any ring holds it: no reader yet
             for ring in groupRings {
                 if !message.isLineSafe { ring.markCarriesMultiline() }
-                ring.sender.sendLocated(message, weight: weight)
+                _ = ring.sender.sendLocated(message, weight: weight)
             }
         }
         if !message.isLineSafe { topic.markCarriesMultiline() }
-        topic.sender.sendLocated(consume message, weight: weight)
+        _ = topic.sender.sendLocated(consume message, weight: weight)
         if heldBytes.bytes > budgetBytes.load(ordering: .relaxed) { enforceBudget() }
     }
 

@@ -9,9 +9,12 @@ import Synchronization
 /// Any thread. `retired` is set (under the registry's lock) when the registry
 /// drops the topic; a publisher that cached the topic must check it and look
 /// the topic up again.
-public final class Topic: @unchecked Sendable {
+public final class Topic: BroadcastSender<Message>, @unchecked Sendable {
     // @unchecked Sendable: `cursors` is read and changed only under the
     // registry's lock; every other stored property is immutable or atomic.
+    //
+    // The topic is its ring's sender (a subclass, not a field): one object and one
+    // pointer hop fewer per topic and per publish.
 
     /// The topic's name.
     public let name: [UInt8]
@@ -20,10 +23,10 @@ public final class Topic: @unchecked Sendable {
     /// topic object, so a topic freed and made again, or a restarted broker, has another.
     let epochNumber: UInt64
     /// The ring: it holds the newest messages (``RingLimits``) and numbers them; a
-    /// message's sequence is its ring position + 1. The registry holds the only sender.
-    let sender: BroadcastSender<Message>
-    /// Three flags in one word (one word, not three: the topic takes 64 bytes of
-    /// heap, not 96):
+    /// message's sequence is its ring position + 1. The topic itself is the only sender.
+    var sender: BroadcastSender<Message> { self }
+    /// Three flags in the sender's word (``BroadcastSender/handleFlags``, beside the
+    /// sender's own bit: the topic and its ring's sender take 64 bytes of heap, not 112):
     /// - ``retiredBit``, set once the registry has removed this topic
     ///   (release/acquire: what the registry did before is visible to a reader that sees it);
     /// - ``multilineBit``, set once a message whose payload cannot be one line was
@@ -35,10 +38,9 @@ public final class Topic: @unchecked Sendable {
     ///
     /// The messages published here are not counted apart: every publish takes the next
     /// ring position, so the ring's tail is that count (an atomic increment per publish less).
-    private let flags = Atomic<UInt64>(0)
-    private static let retiredBit: UInt64 = 1 << 63
-    private static let multilineBit: UInt64 = 1 << 62
-    private static let versionTwoBit: UInt64 = 1 << 61
+    private static let retiredBit: UInt64 = 1 << 62
+    private static let multilineBit: UInt64 = 1 << 61
+    private static let versionTwoBit: UInt64 = 1 << 60
     /// The cursors reading this topic (guarded by the registry's lock); each
     /// cursor knows its index here, for O(1) removal.
     var cursors = CursorList()
@@ -48,20 +50,19 @@ public final class Topic: @unchecked Sendable {
         self.epochNumber = epochNumber
         let retention = BroadcastRetention<Message>(
             count: limits.capacity, maxBytes: limits.maxBytes, account: account)
-        let (sender, _) = try Broadcast.channel(of: Message.self, capacity: limits.capacity, retention: retention)
-        self.sender = sender
+        try super.init(capacity: limits.capacity, retention: retention)
     }
 
     // The flags live inside the topic (not as objects of their own):
     // an idle topic is one allocation fewer each.
 
-    var isRetired: Bool { flags.load(ordering: .acquiring) & Topic.retiredBit != 0 }
-    func markRetired() { flags.bitwiseOr(Topic.retiredBit, ordering: .releasing) }
-    var carriesMultiline: Bool { flags.load(ordering: .relaxed) & Topic.multilineBit != 0 }
-    func markCarriesMultiline() { flags.bitwiseOr(Topic.multilineBit, ordering: .relaxed) }
-    var hasVersionTwoReaders: Bool { flags.load(ordering: .relaxed) & Topic.versionTwoBit != 0 }
+    var isRetired: Bool { handleFlags.load(ordering: .acquiring) & Topic.retiredBit != 0 }
+    func markRetired() { handleFlags.bitwiseOr(Topic.retiredBit, ordering: .releasing) }
+    var carriesMultiline: Bool { handleFlags.load(ordering: .relaxed) & Topic.multilineBit != 0 }
+    func markCarriesMultiline() { handleFlags.bitwiseOr(Topic.multilineBit, ordering: .relaxed) }
+    var hasVersionTwoReaders: Bool { handleFlags.load(ordering: .relaxed) & Topic.versionTwoBit != 0 }
     func markVersionTwoReaders() {
-        if !hasVersionTwoReaders { flags.bitwiseOr(Topic.versionTwoBit, ordering: .relaxed) }
+        if !hasVersionTwoReaders { handleFlags.bitwiseOr(Topic.versionTwoBit, ordering: .relaxed) }
     }
     /// Messages published to this topic: its ring's tail (one lock acquisition; for figures).
     var published: UInt64 { sender.positions.tail }
@@ -101,8 +102,7 @@ public final class Topic: @unchecked Sendable {
         return count == 0 || same(0, UInt8.self)
     }
 
-    /// Subscriptions currently attached.
-    public var receiverCount: Int { sender.receiverCount }
+    // `receiverCount` (subscriptions currently attached) is the sender's.
 }
 
 /// The bounds of one topic's ring.

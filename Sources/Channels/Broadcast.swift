@@ -77,7 +77,7 @@ public enum Broadcast {
         guard capacity >= 1, capacity <= maxCapacity else { throw .invalidCapacity(capacity) }
         var c = 1
         while c < capacity { c <<= 1 }
-        let shared = BroadcastShared<T>(capacity: c)
+        let shared = BroadcastShared<T>.make(capacity: c)
         let rx = BroadcastReceiver(shared: shared)
         return (BroadcastSender(shared: shared), rx)
     }

@@ -36,7 +36,7 @@ extension BroadcastReceiver {
     /// waker. No allocation once the channel's waiter slab has grown.
     @inlinable
     public func armWaker(_ waker: any BroadcastWaker) -> Bool {
-        let (armed, old) = shared.state.withLock { s -> (Bool, Waiter) in
+        let (armed, old) = shared.withLock { s -> (Bool, Waiter) in
             if s.waiters.nodes[Int(id)].cursor != s.tail || s.closed { return (false, .none) }
             return (true, s.waiters.park(id, .waker(waker)))
         }
@@ -47,7 +47,7 @@ extension BroadcastReceiver {
     /// Cancels a pending ``armWaker(_:)`` (no-op if none or already fired).
     @inlinable
     public func disarmWaker() {
-        let old = shared.state.withLock { $0.waiters.unpark(id) }
+        let old = shared.withLock { $0.waiters.unpark(id) }
         _ = old
     }
 
@@ -151,7 +151,7 @@ extension BroadcastReceiver {
         visit: (_ value: UnsafePointer<T?>, _ position: UInt64) -> Bool
     ) -> BroadcastBatch {
         var replaced = Waiter.none
-        let batch = shared.state.withLock { s -> BroadcastBatch in
+        let batch = shared.withLock { s -> BroadcastBatch in
             if let missed = s.catchUp(id) { return BroadcastBatch(lagged: missed) }
             let cursor = s.waiters.nodes[Int(id)].cursor
             let n = Int(min(s.tail &- cursor, UInt64(max(0, limit))))
@@ -171,7 +171,7 @@ extension BroadcastReceiver {
         finishes: Bool, finish: (_ read: UnsafeMutableBufferPointer<T>, _ firstPosition: UInt64) -> Void
     ) -> BroadcastBatch {
         var replaced = Waiter.none
-        let batch = shared.state.withLock { s -> BroadcastBatch in
+        let batch = shared.withLock { s -> BroadcastBatch in
             if let missed = s.catchUp(id) { return BroadcastBatch(lagged: missed) }
             let cursor = s.waiters.nodes[Int(id)].cursor
             let n = Int(min(s.tail &- cursor, UInt64(max(0, limit))))
@@ -188,7 +188,7 @@ extension BroadcastReceiver {
 
     @inlinable @inline(__always)
     func readBatch(limit count: Int, _ store: (Int, T) -> Void) -> BroadcastBatch {
-        shared.state.withLock { s -> BroadcastBatch in
+        shared.withLock { s -> BroadcastBatch in
             if let missed = s.catchUp(id) { return BroadcastBatch(lagged: missed) }
             let behind = s.tail &- s.waiters.nodes[Int(id)].cursor
             if behind == 0 { return BroadcastBatch(closed: s.closed) }

@@ -9,7 +9,9 @@ import Locks
 /// behind the channel lock, but they would split the values between callers
 /// and a receiver has only one parking place). Deinitializing a receiver
 /// releases its claim on every value it had not read.
-public final class BroadcastReceiver<T: Sendable>: Sendable {
+public final class BroadcastReceiver<T: Sendable>: @unchecked Sendable {
+    // @unchecked Sendable: its fields are `let`s, and the channel they refer to is
+    // reached only under its lock (``BroadcastShared``'s invariant).
     /// The channel.
     @usableFromInline let shared: BroadcastShared<T>
     /// This receiver's node in the channel's waiter slab (holds its cursor).
@@ -26,7 +28,7 @@ public final class BroadcastReceiver<T: Sendable>: Sendable {
     }
 
     /// The position of the next value this receiver reads.
-    public var position: UInt64 { shared.state.withLock { $0.waiters.nodes[Int(id)].cursor } }
+    public var position: UInt64 { shared.withLock { $0.waiters.nodes[Int(id)].cursor } }
 
     deinit { shared.removeReceiver(id) }
 
@@ -42,7 +44,7 @@ public final class BroadcastReceiver<T: Sendable>: Sendable {
     @inlinable @inline(__always)
     nonisolated(nonsending) public func recv() async throws(BroadcastRecvError) -> T {
         while true {
-            switch shared.state.withLock({ $0.read(id) }) {
+            switch shared.withLock({ $0.read(id) }) {
             case .value(let v): return v
             case .lagged(let n): throw .lagged(n)
             case .closed: throw .closed
@@ -59,7 +61,7 @@ public final class BroadcastReceiver<T: Sendable>: Sendable {
         let shared = self.shared, id = self.id
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
-                let parked = shared.state.withLock { s -> Bool in
+                let parked = shared.withLock { s -> Bool in
                     let cursor = s.waiters.nodes[Int(id)].cursor
                     // Checked under the lock: a cancellation handler that ran
                     // before this point found nothing to resume.
@@ -70,7 +72,7 @@ public final class BroadcastReceiver<T: Sendable>: Sendable {
                 if !parked { c.resume() }
             }
         } onCancel: {
-            let w = shared.state.withLock { $0.waiters.unpark(id) }
+            let w = self.shared.withLock { $0.waiters.unpark(self.id) }
             w.fire()
         }
     }
@@ -78,7 +80,7 @@ public final class BroadcastReceiver<T: Sendable>: Sendable {
     /// Returns the next value if one is available, without waiting.
     @inlinable
     public func tryRecv() throws(BroadcastTryRecvError) -> T {
-        switch shared.state.withLock({ $0.read(id) }) {
+        switch shared.withLock({ $0.read(id) }) {
         case .value(let v): return v
         case .lagged(let n): throw .lagged(n)
         case .closed: throw .closed
@@ -90,7 +92,7 @@ public final class BroadcastReceiver<T: Sendable>: Sendable {
     /// capacity means the receiver lagged (the next read reports it).
     @inlinable
     public var pendingCount: Int {
-        shared.state.withLock { s in Int(truncatingIfNeeded: s.tail &- s.waiters.nodes[Int(id)].cursor) }
+        shared.withLock { s in Int(truncatingIfNeeded: s.tail &- s.waiters.nodes[Int(id)].cursor) }
     }
 
     /// A new receiver on the same channel that sees only values sent after

@@ -37,7 +37,7 @@ open class BroadcastSender<T: Sendable>: @unchecked Sendable {
         guard capacity >= 1, capacity <= Broadcast.maxCapacity else { throw .invalidCapacity(capacity) }
         var c = 1
         while c < capacity { c <<= 1 }
-        self.shared = BroadcastShared<T>(capacity: c, retention: retention)
+        self.shared = BroadcastShared<T>.make(capacity: c, retention: retention)
         self.handleFlags = Atomic(0)
     }
 
@@ -70,7 +70,7 @@ open class BroadcastSender<T: Sendable>: @unchecked Sendable {
     public final var receiverCount: Int { shared.receiverCount }
 
     /// The channel's capacity (the requested one rounded up to a power of two).
-    public final var capacity: Int { shared.capacity }
+    public final var capacity: Int { shared.channelCapacity }
 
     /// Another sender handle for the same channel. The channel stays open while
     /// any handle is open. Cloning a handle of a channel that already closed

@@ -49,16 +49,8 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
     /// channel that never carried a value costs no slot, and an idle or keeping-up
     /// one a few, not `capacity`.
     @usableFromInline var slots: UnsafeMutablePointer<BroadcastSlot<T>>
-    /// Slots allocated now: a power of two, at most `capacity`.
-    @usableFromInline var physical: Int
-    /// `physical - 1`: position `p` lives in slot `p & mask`.
-    @usableFromInline var mask: Int
-    /// The channel's capacity: how far behind a receiver may fall before it lags.
-    @usableFromInline let capacity: UInt64
     /// Position the next send writes.
     @usableFromInline var tail: UInt64 = 0
-    /// Live receivers: the claim count a send gives its slot.
-    @usableFromInline var receiverCount = 0
     /// Retaining channels only: the oldest position still held. Every position
     /// in `start..<tail` holds its value.
     @usableFromInline var start: UInt64 = 0
@@ -71,11 +63,21 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
     /// read calls it for them again. One interval, the newest one kept.
     @usableFromInline var finishedFrom: UInt64 = 0
     @usableFromInline var finishedThrough: UInt64 = 0
+    /// Retaining channels: where held bytes are also added up across channels (added to
+    /// under the lock, with the change it counts).
+    @usableFromInline let account: BroadcastByteAccount?
     // The small fields last, after the waiter list's own 32-bit fields: the state is
-    // 125 bytes, and with its lock one allocation of 192 bytes of heap.
+    // 109 bytes, and with its mutex and the object's header one allocation of 176
+    // bytes of heap (the channel's whole shared part, ``BroadcastShared``).
     /// One node per receiver (allocated at subscribe, freed at deinit); the
     /// node's `cursor` is that receiver's next position to read.
     @usableFromInline var waiters = WaiterList()
+    /// `physical - 1`: position `p` lives in slot `p & mask` (-1 while no slot is allocated).
+    @usableFromInline var maskStored: Int32 = -1
+    /// The channel's capacity (see ``capacity``).
+    @usableFromInline let capacityStored: UInt32
+    /// Live receivers (see ``receiverCount``).
+    @usableFromInline var receiverCountStored: Int32 = 0
     /// Values kept after every receiver read them (0: none, as in Tokio; see
     /// ``BroadcastRetention``). At most `capacity` (≤ ``Broadcast/maxCapacity``).
     @usableFromInline let retention: Int32
@@ -84,13 +86,25 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
     /// No send stores anything any more (last sender gone, or closed when drained).
     @usableFromInline var closed = false
 
-    init(capacity: Int, retention: Int = 0, maxBytes: Int = .max) {
+    init(capacity: Int, retention: Int = 0, maxBytes: Int = .max, account: BroadcastByteAccount? = nil) {
         self.retention = Int32(min(retention, capacity))
         self.maxBytes = maxBytes
-        physical = 0
+        self.account = account
         slots = BroadcastState.unallocatedSlots
-        mask = 0
-        self.capacity = UInt64(capacity)
+        self.capacityStored = UInt32(capacity)
+    }
+
+    /// Slots allocated now: a power of two, at most `capacity` (0 before the first send).
+    @inlinable var physical: Int { Int(maskStored) + 1 }
+    /// `physical - 1`: position `p` lives in slot `p & mask`.
+    @inlinable var mask: Int { Int(maskStored) }
+    /// The channel's capacity: how far behind a receiver may fall before it lags
+    /// (at most ``Broadcast/maxCapacity``, 2^30: 32 bits hold it).
+    @inlinable var capacity: UInt64 { UInt64(capacityStored) }
+    /// Live receivers: the claim count a send gives its slot.
+    @inlinable var receiverCount: Int {
+        get { Int(receiverCountStored) }
+        set { receiverCountStored = Int32(truncatingIfNeeded: newValue) }
     }
 
     /// True when values stay after every receiver read them.
@@ -132,8 +146,7 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
         }
         if physical > 0 { slots.deallocate() }
         slots = newSlots
-        physical = larger
-        mask = newMask
+        maskStored = Int32(truncatingIfNeeded: newMask)
     }
 
     /// Reads one value (or lag/empty/closed) for receiver node `id`.
@@ -367,37 +380,41 @@ struct BroadcastState<T: Sendable>: @unchecked Sendable {
     }
 }
 
-/// The storage shared by every sender and receiver handle of one broadcast
-/// channel. All mutable state is inside `state` (a `PthreadLock`), so the class is
-/// `Sendable` without `@unchecked`.
+/// The shared part of one broadcast channel: its mutex and its state in one
+/// allocation (a ``PthreadLockStorage``: this object is the lock's storage), shared
+/// by every sender and receiver handle.
+///
+/// Not `Sendable` (a `ManagedBuffer` cannot be); the handles that hold it are
+/// `@unchecked Sendable` by this invariant: every mutable field is reached only
+/// inside ``PthreadLockStorage/withLock(_:)``, and ``isRetaining``, read without it,
+/// is set at creation and never changes.
 ///
 /// Its hot paths (send, and the reads in ``BroadcastReceiver``) are inlinable so
 /// that the modules using a channel get them specialized for their value type.
 @usableFromInline
-final class BroadcastShared<T: Sendable>: Sendable {
-    /// Every mutable field of the channel, behind one mutex.
-    @usableFromInline let state: PthreadLock<BroadcastState<T>>
-    /// Retaining channels: where held bytes are also added up across channels.
-    @usableFromInline let account: BroadcastByteAccount?
-    /// True when the channel keeps values after every receiver read them.
-    @usableFromInline let isRetaining: Bool
-    // The capacity is not copied here (it is read from `state`, off the hot paths):
-    // the object takes 48 bytes of heap, not 64.
+final class BroadcastShared<T: Sendable>: PthreadLockStorage<BroadcastState<T>> {
+    // No field of its own (a `ManagedBuffer`'s rule): the account and the retention are
+    // in the state, and the object, the mutex and the state take 176 bytes of heap where
+    // an object holding a lock took 48 + 192.
 
-    init(capacity: Int, retention: BroadcastRetention<T>? = nil) {
-        isRetaining = (retention?.count ?? 0) > 0
-        account = retention?.account
-        state = PthreadLock(BroadcastState(capacity: capacity, retention: retention?.count ?? 0,
-                                           maxBytes: retention?.maxBytes ?? .max))
+    /// A channel of `capacity` (a power of two) slots.
+    static func make(capacity: Int, retention: BroadcastRetention<T>? = nil) -> BroadcastShared<T> {
+        make(BroadcastState(capacity: capacity, retention: retention?.count ?? 0,
+                            maxBytes: retention?.maxBytes ?? .max, account: retention?.account))
+    }
+
+    /// True when the channel keeps values after every receiver read them. Read
+    /// without the lock: the field is set when the channel is made and never changes.
+    @inlinable var isRetaining: Bool {
+        withUnsafeMutablePointerToElements { $0.pointee.retention > 0 }
     }
 
     deinit {
-        let bytes = state.withLock { s in
+        withLock { s in
             let held = s.heldBytes
             s.destroy()
-            return held
+            s.account?.add(-held)
         }
-        account?.add(-bytes)
     }
 
     // MARK: senders
@@ -407,7 +424,7 @@ final class BroadcastShared<T: Sendable>: Sendable {
     func send(_ value: T) -> Int {
         if isRetaining { return sendRetaining(value, weight: 0).receivers }
         return withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { buf in
-            let (count, old, woken, rest) = state.withLock { s -> (Int, T?, Int, Int32) in
+            let (count, old, woken, rest) = withLock { s -> (Int, T?, Int, Int32) in
                 let n = s.receiverCount
                 if n == 0 || s.closed { return (0, nil, 0, -1) }
                 if s.physical == 0 { s.grow() }  // the first send allocates the ring
@@ -438,20 +455,22 @@ final class BroadcastShared<T: Sendable>: Sendable {
         // Moved into the ring, not copied: no retain here and no release by the caller.
         var moving: T? = consume value
         let (count, position, over) = withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { buf in
-            let (count, position, old, delta, over, woken, rest) = state.withLock {
-                s -> (Int, UInt64?, T?, Int, Bool, Int, Int32) in
-                if s.closed { return (0, nil, nil, 0, false, 0, -1) }
+            let (count, position, old, over, woken, rest) = withLock {
+                s -> (Int, UInt64?, T?, Bool, Int, Int32) in
+                if s.closed { return (0, nil, nil, false, 0, -1) }
                 let n = s.receiverCount
                 let position = s.tail
                 let heldBefore = s.heldBytes
                 let old = s.storeRetaining(moving.take().unsafelyUnwrapped, receivers: n, weight: weight)
                 let delta = s.heldBytes - heldBefore
+                // Added here, under the lock: the account is the state's (no reference
+                // to it leaves the lock, so none is retained per send).
+                if delta != 0 { s.account?.add(delta) }
                 let over = s.heldBytes > s.maxBytes
                 let (w, rest) = s.detachWaitersAfterSend(into: buf)
-                return (n, position, old, delta, over, w, rest)
+                return (n, position, old, over, w, rest)
             }
             _ = old  // released here, outside the lock
-            if delta != 0 { account?.add(delta) }
             wake(woken, rest, buf)
             return (count, position, over)
         }
@@ -464,28 +483,30 @@ final class BroadcastShared<T: Sendable>: Sendable {
     @usableFromInline
     func trimToBound() {
         var released: [T] = []
-        let freed = state.withLock { s in s.heldBytes > s.maxBytes ? s.trimOldest(toBytes: s.maxBytes, into: &released) : 0 }
+        withLock { s in
+            let freed = s.heldBytes > s.maxBytes ? s.trimOldest(toBytes: s.maxBytes, into: &released) : 0
+            if freed != 0 { s.account?.add(-freed) }
+        }
         released.removeAll()
-        if freed != 0 { account?.add(-freed) }
     }
 
     /// See ``BroadcastSender/skip(to:)``.
     func skip(to position: UInt64) -> Bool {
         var released: [T] = []
-        let (skipped, freed) = withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { buf in
-            let (skipped, freed, woken, rest) = state.withLock { s -> (Bool, Int, Int, Int32) in
-                guard s.isRetaining, !s.closed, position > s.tail else { return (false, 0, 0, -1) }
+        let skipped = withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { buf in
+            let (skipped, woken, rest) = withLock { s -> (Bool, Int, Int32) in
+                guard s.isRetaining, !s.closed, position > s.tail else { return (false, 0, -1) }
                 let freed = s.dropHeld(into: &released)
+                if freed != 0 { s.account?.add(-freed) }
                 s.tail = position
                 s.start = position
                 let (w, rest) = s.detachWaitersAfterSend(into: buf)
-                return (true, freed, w, rest)
+                return (true, w, rest)
             }
             wake(woken, rest, buf)
-            return (skipped, freed)
+            return skipped
         }
         released.removeAll()  // released outside the lock
-        if freed != 0 { account?.add(-freed) }
         return skipped
     }
 
@@ -493,9 +514,12 @@ final class BroadcastShared<T: Sendable>: Sendable {
     /// newest stays); receivers that had not read them see lag. Returns the bytes freed.
     func trim(toBytes limit: Int) -> Int {
         var released: [T] = []
-        let freed = state.withLock { $0.trimOldest(toBytes: limit, into: &released) }
+        let freed = withLock { s in
+            let freed = s.trimOldest(toBytes: limit, into: &released)
+            if freed != 0 { s.account?.add(-freed) }
+            return freed
+        }
         released.removeAll()
-        if freed != 0 { account?.add(-freed) }
         return freed
     }
 
@@ -510,12 +534,12 @@ final class BroadcastShared<T: Sendable>: Sendable {
     /// Wakes every waiter of the detached list `sentinel` (see ``wakeDetached(_:in:waiters:using:)``).
     @inlinable
     func drainDetached(_ sentinel: Int32, _ buf: UnsafeMutableBufferPointer<Waiter>) {
-        wakeDetached(sentinel, in: state, waiters: \.waiters, using: buf)
+        wakeDetached(sentinel, in: self, waiters: \.waiters, using: buf)
     }
 
     /// Registers one more sender handle; false if the channel already closed.
     func addSender() -> Bool {
-        state.withLock { s in
+        withLock { s in
             if s.closed { return false }
             s.senderCount += 1
             return true
@@ -526,7 +550,7 @@ final class BroadcastShared<T: Sendable>: Sendable {
     /// every waiting receiver.
     func releaseSender() {
         withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { buf in
-            let rest = state.withLock { s -> Int32 in
+            let rest = withLock { s -> Int32 in
                 s.senderCount -= 1
                 if s.senderCount > 0 || s.closed { return -1 }
                 s.closed = true
@@ -542,7 +566,7 @@ final class BroadcastShared<T: Sendable>: Sendable {
     /// find `closed`. One lock acquisition; O(slots allocated).
     func closeIfDrained() -> Bool {
         withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { buf in
-            let (closed, rest) = state.withLock { s -> (Bool, Int32) in
+            let (closed, rest) = withLock { s -> (Bool, Int32) in
                 if s.closed { return (true, -1) }
                 for index in 0..<s.physical where s.slots[index].rem > 0 { return (false, -1) }
                 s.closed = true
@@ -554,13 +578,13 @@ final class BroadcastShared<T: Sendable>: Sendable {
     }
 
     /// Whether the channel is closed (last sender gone, or closed when drained).
-    var isClosed: Bool { state.withLock { $0.closed } }
+    var isClosed: Bool { withLock { $0.closed } }
 
     // MARK: receivers
 
     /// Creates a receiver node positioned at the tail.
     func addReceiver() -> Int32 {
-        state.withLock { s in
+        withLock { s in
             let id = s.waiters.allocate()
             s.waiters.nodes[Int(id)].cursor = s.tail
             s.receiverCount += 1
@@ -571,7 +595,7 @@ final class BroadcastShared<T: Sendable>: Sendable {
     /// Creates a receiver node whose next read is `start` (see ``BroadcastStart``);
     /// `tail` is set to the channel's tail at that moment.
     func addReceiver(_ start: BroadcastStart, tail: inout UInt64) -> Int32 {
-        state.withLock { s in
+        withLock { s in
             tail = s.tail
             let id = s.waiters.allocate()
             s.receiverCount += 1
@@ -586,7 +610,7 @@ final class BroadcastShared<T: Sendable>: Sendable {
 
     /// The next position a send will take, the oldest position held, and the bytes held.
     @usableFromInline var positions: BroadcastPositions {
-        state.withLock { s in
+        withLock { s in
             BroadcastPositions(tail: s.tail, oldest: s.isRetaining ? s.start : s.tail, heldBytes: s.heldBytes)
         }
     }
@@ -594,7 +618,7 @@ final class BroadcastShared<T: Sendable>: Sendable {
     /// Removes receiver `id`: unparks it and releases its claim on unread values.
     func removeReceiver(_ id: Int32) {
         var released: [T] = []
-        let w = state.withLock { s -> Waiter in
+        let w = withLock { s -> Waiter in
             let w = s.waiters.unpark(id)
             s.releaseClaims(id, into: &released)
             s.waiters.free(id)
@@ -605,11 +629,11 @@ final class BroadcastShared<T: Sendable>: Sendable {
         released.removeAll()  // values are released outside the lock
     }
 
-    var receiverCount: Int { state.withLock { $0.receiverCount } }
+    var receiverCount: Int { withLock { $0.receiverCount } }
 
     /// The capacity (a power of two).
-    var capacity: Int { state.withLock { Int($0.capacity) } }
+    var channelCapacity: Int { withLock { Int($0.capacity) } }
 
     /// Number of parked waiters (async receivers and armed wakers), for tests.
-    var parkedCount: Int { state.withLock { $0.waiters.linkedCount } }
+    var parkedCount: Int { withLock { $0.waiters.linkedCount } }
 }

@@ -88,9 +88,10 @@ struct WaiterList: @unchecked Sendable {
     @usableFromInline var nodes: UnsafeMutablePointer<Node>
     /// Number of nodes linked in any list (main or detached): parked waiters.
     /// Changed only by ``park(_:_:)`` and ``unpark(_:)``.
-    @usableFromInline var linkedCount: Int = 0
-    // 32-bit counts (node indices are `Int32`), last: a list is 28 bytes, and the
+    @usableFromInline var linkedCount: Int { Int(linkedCountStored) }
+    // 32-bit counts (node indices are `Int32`), last: a list is 24 bytes, and the
     // channel state that holds it packs its own small fields after them.
+    @usableFromInline var linkedCountStored: Int32 = 0
     /// Nodes the slab has room for.
     private var capacity: Int32
     /// Nodes initialized so far (allocated or on the free list).
@@ -163,7 +164,7 @@ struct WaiterList: @unchecked Sendable {
             nodes[Int(last)].next = i
             nodes[0].prev = i
             nodes[Int(i)].linked = true
-            linkedCount += 1
+            linkedCountStored += 1
         }
         return old
     }
@@ -178,7 +179,7 @@ struct WaiterList: @unchecked Sendable {
         nodes[Int(i)].prev = i
         nodes[Int(i)].next = i
         nodes[Int(i)].linked = false
-        linkedCount -= 1
+        linkedCountStored -= 1
         let w = nodes[Int(i)].waiter
         nodes[Int(i)].waiter = .none
         return w
@@ -249,7 +250,7 @@ func fireAndClear(_ buffer: UnsafeMutableBufferPointer<Waiter>, _ count: Int) {
 /// lock only to unlink it.
 @inlinable
 func wakeDetached<State: Sendable>(
-    _ sentinel: Int32, in lock: PthreadLock<State>, waiters: WritableKeyPath<State, WaiterList>,
+    _ sentinel: Int32, in lock: PthreadLockStorage<State>, waiters: WritableKeyPath<State, WaiterList>,
     using buffer: UnsafeMutableBufferPointer<Waiter>
 ) {
     var done = false

@@ -51,7 +51,7 @@ final class WatchShared<T: Sendable>: Sendable {
                 return s.waiters.detachAll()
             }
             guard sentinel >= 0 else { return }
-            wakeDetached(sentinel, in: state, waiters: \.waiters, using: buf)
+            wakeDetached(sentinel, in: state.storage, waiters: \.waiters, using: buf)
         }
     }
 }

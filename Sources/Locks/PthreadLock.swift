@@ -36,7 +36,8 @@ import Darwin
 /// be `Sendable` because it is handed between threads.
 /// Inlinable, so that the channels in other modules get it specialized and inlined.
 public struct PthreadLock<Value: Sendable>: @unchecked Sendable {
-    @usableFromInline let storage: PthreadLockStorage<Value>
+    /// The mutex and the value (shared by every copy).
+    public let storage: PthreadLockStorage<Value>
 
     public init(_ initial: Value) {
         storage = PthreadLockStorage.make(initial)
@@ -46,11 +47,7 @@ public struct PthreadLock<Value: Sendable>: @unchecked Sendable {
     /// resume a continuation inside `body`, and never re-enter the same lock.
     @inlinable @inline(__always)
     public func withLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
-        try storage.withUnsafeMutablePointers { (mutex, value) throws(E) -> R in
-            pthread_mutex_lock(mutex)
-            defer { pthread_mutex_unlock(mutex) }
-            return try body(&value.pointee)
-        }
+        try storage.withLock(body)
     }
 }
 
@@ -62,11 +59,19 @@ public struct PthreadLock<Value: Sendable>: @unchecked Sendable {
 /// then writes the cache line the lock's users write anyway, not the value's. With
 /// the value first, beside the count, `channel-bench` mpsc with 4 producers ran at
 /// 5.2 M msgs/s against 6.3 M with the value in an allocation of its own.
-@usableFromInline
-final class PthreadLockStorage<Value: Sendable>: ManagedBuffer<pthread_mutex_t, Value> {
-    static func make(_ initial: Value) -> PthreadLockStorage {
+///
+/// Open, so that an object whose state is behind the lock can be the storage itself
+/// (a broadcast channel's shared part: one allocation for the object, the mutex and the
+/// state). A subclass has no stored property of its own (a `ManagedBuffer`'s rule):
+/// everything it keeps is in `Value`, made by ``make(_:)`` called on the subclass.
+open class PthreadLockStorage<Value: Sendable>: ManagedBuffer<pthread_mutex_t, Value> {
+    // Not `Sendable` (a `ManagedBuffer` cannot be): the handles that share it across
+    // threads (``PthreadLock``, a channel's sender and receivers) are, by their invariant.
+
+    /// A storage of the dynamic type this is called on, holding `initial`.
+    public final class func make(_ initial: Value) -> Self {
         let buffer = create(minimumCapacity: 1) { _ in pthread_mutex_t() }
-        let storage = unsafeDowncast(buffer, to: PthreadLockStorage.self)
+        let storage = unsafeDowncast(buffer, to: self)
         storage.withUnsafeMutablePointers { mutex, value in
             value.initialize(to: initial)
             var attributes = pthread_mutexattr_t()
@@ -76,6 +81,16 @@ final class PthreadLockStorage<Value: Sendable>: ManagedBuffer<pthread_mutex_t, 
             pthread_mutexattr_destroy(&attributes)
         }
         return storage
+    }
+
+    /// Runs `body` with exclusive access to the value (see ``PthreadLock/withLock(_:)``).
+    @inlinable @inline(__always)
+    public final func withLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
+        try withUnsafeMutablePointers { (mutex, value) throws(E) -> R in
+            pthread_mutex_lock(mutex)
+            defer { pthread_mutex_unlock(mutex) }
+            return try body(&value.pointee)
+        }
     }
 
     deinit {

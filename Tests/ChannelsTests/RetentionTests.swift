@@ -35,7 +35,7 @@ import Testing
         }
         // Everybody read everything, yet the last 8 stay.
         #expect(tx.positions.oldest == 12)
-        #expect(tx.shared.state.withLock { $0.physical } == 8)
+        #expect(tx.shared.withLock { $0.physical } == 8)
         #expect(drain(tx.subscribe(.last(100))) == (12..<20).map { String($0) })
     }
 

@@ -447,18 +447,19 @@ final class CommandCore {
         session.output.appendControl { WireEncoder.appendLagged(topic: topic, count: missed, to: &$0) }
         stats.laggedEvents.add(1)
         stats.laggedMessages.add(missed)
-        cursor.lagSinceLog &+= missed
-        cursor.missedTotal &+= missed
+        let lag = cursor.lagFigures()
+        lag.sinceLog &+= missed
+        lag.missedTotal &+= missed
         if topic.first != Names.reservedPrefix {  // lags on the broker's own topics are not announced (no feedback loop)
             publishSystemEvent(SystemTopics.lagged,
                                "topic=\(String(decoding: topic, as: UTF8.self)) client=\(session.id) addr=\(session.peer) missed=\(missed)")
         }
         let now = monotonicMilliseconds()
-        if now - cursor.lagLoggedAtMs >= 1000 {
-            logger.warn("subscription lagging on \(String(decoding: topic, as: UTF8.self)): \(cursor.lagSinceLog) messages missed",
+        if now - lag.loggedAtMs >= 1000 {
+            logger.warn("subscription lagging on \(String(decoding: topic, as: UTF8.self)): \(lag.sinceLog) messages missed",
                         connection: session.id, peer: session.peer)
-            cursor.lagSinceLog = 0
-            cursor.lagLoggedAtMs = now
+            lag.sinceLog = 0
+            lag.loggedAtMs = now
         }
     }
 

@@ -47,46 +47,66 @@ struct OutputQueue: ~Copyable {
         case awaitedReply
     }
 
+    // The counts and offsets are stored as `Int32` (a queue holds far less than 2 GiB:
+    // input pauses at ``Session/replyHighWater``, a batch is bounded by
+    // ``DeliveryScheduler/batchFrameBytes``), read and written as `Int`: the queue takes
+    // 88 bytes of each session, not 145 (fanbench conns: the session 384 -> 320 bytes of heap).
+
     /// Storage of the runs: `segments[head..<segmentCount]` are pending. Entries past
     /// `segmentCount` are stale and overwritten (emptying never goes through
     /// `removeAll`, whose generic path callgrind showed on every write).
     private var segments: [Segment] = []
-    private var segmentCount = 0
+    private var segmentCount: Int { get { Int(segmentCountStored) } set { segmentCountStored = Int32(truncatingIfNeeded: newValue) } }
     /// Index of the first segment not completely written.
-    private var head = 0
+    private var head: Int { get { Int(headStored) } set { headStored = Int32(truncatingIfNeeded: newValue) } }
     /// Bytes already written of the first unwritten control segment or message.
-    private var headOffset = 0
+    private var headOffset: Int { get { Int(headOffsetStored) } set { headOffsetStored = Int32(truncatingIfNeeded: newValue) } }
     /// Backing store of every control segment.
     private var control: [UInt8] = []
     /// Control bytes appended and not written yet (an awaited reply's bytes go to the end
     /// of `control` when they come, so written bytes are not always a prefix).
-    private var controlUnwritten = 0
+    private var controlUnwritten: Int { get { Int(controlUnwrittenStored) } set { controlUnwrittenStored = Int32(truncatingIfNeeded: newValue) } }
     /// Message slots; `messageStart..<messageEnd` are initialized.
     private var messages: UnsafeMutablePointer<Message>?
-    private var messageCapacity = 0
-    private var messageStart = 0
-    private var messageEnd = 0
+    private var messageCapacity: Int { get { Int(messageCapacityStored) } set { messageCapacityStored = Int32(truncatingIfNeeded: newValue) } }
+    private var messageStart: Int { get { Int(messageStartStored) } set { messageStartStored = Int32(truncatingIfNeeded: newValue) } }
+    private var messageEnd: Int { get { Int(messageEndStored) } set { messageEndStored = Int32(truncatingIfNeeded: newValue) } }
     /// The most message slots used since the queue was last empty.
-    private var messagePeak = 0
+    private var messagePeak: Int { get { Int(messagePeakStored) } set { messagePeakStored = Int32(truncatingIfNeeded: newValue) } }
     /// Backing store of every frames segment: `framesCount` bytes used, of which
     /// `framesWritten` are written. Manually managed: appends are on the delivery path.
     /// While `framesBorrowed`, it is the loop's scratch, lent until the next write ends.
     private var frames: UnsafeMutableRawPointer?
     private var framesBorrowed = false
-    private var framesCapacity = 0
-    private var framesCount = 0
-    private var framesWritten = 0
+    private var framesCapacity: Int { get { Int(framesCapacityStored) } set { framesCapacityStored = Int32(truncatingIfNeeded: newValue) } }
+    private var framesCount: Int { get { Int(framesCountStored) } set { framesCountStored = Int32(truncatingIfNeeded: newValue) } }
+    private var framesWritten: Int { get { Int(framesWrittenStored) } set { framesWrittenStored = Int32(truncatingIfNeeded: newValue) } }
     /// Frames copied since the queue was last empty (they count as pending pieces).
-    private var framesAppended = 0
+    private var framesAppended: Int { get { Int(framesAppendedStored) } set { framesAppendedStored = Int32(truncatingIfNeeded: newValue) } }
     /// Where the frames appended since the last ``sealFrames()`` begin (-1: none): their
     /// segment is written once per run, not once per frame.
-    private var openFramesStart = -1
+    private var openFramesStart: Int { get { Int(openFramesStartStored) } set { openFramesStartStored = Int32(truncatingIfNeeded: newValue) } }
 
     /// Whether each server frame goes out as one WebSocket message (PROTOCOL.md,
     /// "Transports"): control bytes are wrapped as they are appended (``appendControl(_:)``,
     /// ``fulfilReply(_:_:)``), message frames come wrapped from the gather
     /// (``DeliveryScheduler/gather(for:)``), so a write sends the queue as it is.
     var carriesWebSocket = false
+
+    // The stored counts (see above), after the references and flags: no padding between.
+    private var segmentCountStored: Int32 = 0
+    private var headStored: Int32 = 0
+    private var headOffsetStored: Int32 = 0
+    private var controlUnwrittenStored: Int32 = 0
+    private var messageCapacityStored: Int32 = 0
+    private var messageStartStored: Int32 = 0
+    private var messageEndStored: Int32 = 0
+    private var messagePeakStored: Int32 = 0
+    private var framesCapacityStored: Int32 = 0
+    private var framesCountStored: Int32 = 0
+    private var framesWrittenStored: Int32 = 0
+    private var framesAppendedStored: Int32 = 0
+    private var openFramesStartStored: Int32 = -1
 
     init() {}
 

@@ -40,7 +40,7 @@ final class TLSSession: Session, ReactorHandler {
             guard let self, !state.isClosed, !link.isEstablished else { return }
             handshakeDeadline = nil
             services.core.logger.info("TLS handshake not completed within \(handshakeTimeoutMs) ms", connection: id, peer: peer)
-            close(reason: .tls("handshake timed out"))
+            close(reason: .tls(.handshakeTimedOut))
         }
     }
 
@@ -62,7 +62,7 @@ final class TLSSession: Session, ReactorHandler {
             complete = try link.handshake(peerLeft: &peerLeft)
         } catch {
             services.core.logger.info("TLS handshake failed: \(TLSLink.describeHandshakeFailure(error))", connection: id, peer: peer)
-            close(reason: .tls("handshake failed"))
+            close(reason: .tls(.handshakeFailed))
             return
         }
         if peerLeft {

@@ -165,7 +165,7 @@ class Session {
                 outcome = try link.read(into: buffer)
             } catch {
                 services.core.logger.info("TLS read failed: \(link.lastFailure?.reason ?? "\(error)")", connection: id, peer: peer)
-                close(reason: .tls("read failed"))
+                close(reason: .tls(.readFailed))
                 return
             }
             guard case let .done(count) = outcome else {

@@ -24,7 +24,7 @@ enum CloseReason: Equatable, CustomStringConvertible {
     /// The WebSocket transport closed with this close code (a protocol violation by the client).
     case webSocket(code: UInt16)
     /// TLS failed: a handshake refused or timed out, or a record that could not be read.
-    case tls(String)
+    case tls(TLSFailure)
 
     var description: String {
         switch self {
@@ -39,7 +39,25 @@ enum CloseReason: Equatable, CustomStringConvertible {
         case .badFraming: "the byte stream could not be framed (BPUB)"
         case .streamReset: "a subscribed stream was replaced in the engine"
         case let .webSocket(code): "WebSocket close \(code)"
-        case let .tls(reason): "TLS: \(reason)"
+        case let .tls(failure): "TLS: \(failure.text)"
+        }
+    }
+}
+
+/// How TLS failed on a connection (``CloseReason/tls(_:)``): a code, not a text, so that
+/// the reason stays a plain value (a `String` inside made ``SessionState`` 18 bytes and
+/// its copies reference-counted).
+enum TLSFailure: UInt8 {
+    case handshakeTimedOut
+    case handshakeFailed
+    case readFailed
+
+    /// The words logged with the close.
+    var text: String {
+        switch self {
+        case .handshakeTimedOut: "handshake timed out"
+        case .handshakeFailed: "handshake failed"
+        case .readFailed: "read failed"
         }
     }
 }

@@ -4,7 +4,9 @@
 # (../shared may be read-only) and runs its run-peers.sh there with SYSTEMS="line nats redis",
 # writing the results into docs/bench/ (never the peers' own result files).
 # Usage: scripts/bench-peers.sh [TAG]        e.g. TAG=after-batching; extra knobs pass through
-#        (REPS, WORKLOADS, QUICK, QUIET_WAIT, ...; see ../shared/bench/peers/README.md).
+#        (REPS, WORKLOADS, QUICK, QUIET_WAIT, SRV_CPU, ...; see ../shared/bench/peers/README.md).
+#        LINE_THREADS=N runs the broker with N loop threads (default 1); give it the CPUs with
+#        SRV_CPU, e.g. LINE_THREADS=2 SRV_CPU=0,1 SYSTEMS=line (the generator stays on CPU 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -le 1 ] || { echo "usage: $0 [TAG]" >&2; exit 64; }
@@ -23,10 +25,10 @@ cd "$scratch/peers"
 make -s fanbench
 # The cluster workload runs three nodes on one redis-server (engine redis://...), which the
 # driver starts first and counts as part of the system.
-# threads 1: the server is pinned to one CPU, like every peer. Logging at warn, like the
+# threads 1 (LINE_THREADS): the server is pinned to one CPU, like every peer. Logging at warn, like the
 # peers' defaults, which do not log every connection.
 SYSTEMS=${SYSTEMS:-"line nats redis"} \
-LINE_CMD="$bin --port 17400 --threads 1 --log-level warn --config /dev/null" \
+LINE_CMD="$bin --port 17400 --threads ${LINE_THREADS:-1} --log-level warn --config /dev/null" \
 LINE_CLUSTER_CMD="$bin --port {port} --log-level warn --config /dev/null --engine redis://127.0.0.1:16390" \
 LINE_CLUSTER_PRE="redis-server --port 16390 --bind 127.0.0.1 --save '' --appendonly no" LINE_CLUSTER_PRE_PORT=16390 \
 OUT="$repo/docs/bench/peers-$tag.jsonl" MD="$repo/docs/bench/peers-$tag.md" \

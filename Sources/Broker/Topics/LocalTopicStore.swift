@@ -13,9 +13,7 @@ import Synchronization
 /// ring's lock is taken, never the reverse (rings call no registry code).
 final class LocalTopicStore: TopicStore {
     private struct State: Sendable {
-        var topics: [TopicName: Topic] = [:]
-        /// The key of lookups by a borrowed name, refilled each time (no allocation per lookup).
-        var lookupKey = TopicName([])
+        var topics = TopicTable()
         var patterns = PatternIndex()
         /// Topics without a subscription to their own name: they live on for
         /// `linger_ms` after that began or after their last message.
@@ -40,10 +38,8 @@ final class LocalTopicStore: TopicStore {
         var settings: TopicStoreSettings
 
         /// The topic called `name` (borrowed bytes), if it exists.
-        mutating func topic(named name: UnsafeRawBufferPointer) -> Topic? {
-            lookupKey.bytes.removeAll(keepingCapacity: true)
-            lookupKey.bytes.append(contentsOf: name)
-            return topics[lookupKey]
+        func topic(named name: UnsafeRawBufferPointer) -> Topic? {
+            topics.topic(named: name)
         }
 
         /// The next stream's epoch number, taken.
@@ -254,12 +250,12 @@ final class LocalTopicStore: TopicStore {
             if subscription.isPattern {
                 state.patterns.insert(subscription)
                 let group = state.group(of: subscription)
-                for (name, topic) in state.topics where matches(subscription.pattern, name.bytes) {
+                for topic in state.topics.values where matches(subscription.pattern, topic.name) {
                     subscription.attach(to: topic, group: group)
                 }
                 return .success(nil)
             }
-            let existed = state.topics[TopicName(subscription.pattern)] != nil
+            let existed = state.topics[subscription.pattern] != nil
             switch topic(named: subscription.pattern, in: &state) {
             case let .success(topic):
                 if !existed {
@@ -300,7 +296,7 @@ final class LocalTopicStore: TopicStore {
     /// The stream of a topic now, or nil when the topic does not exist.
     func head(of name: [UInt8]) -> StreamHead? {
         state.withLock { state in
-            guard let topic = state.topics[TopicName(name)] else { return nil }
+            guard let topic = state.topics[name] else { return nil }
             return StreamHead(epoch: epoch(of: topic), head: topic.sender.positions.tail)
         }
     }
@@ -401,13 +397,13 @@ final class LocalTopicStore: TopicStore {
 
     /// The topic called `name`, if it exists.
     func existingTopic(_ name: [UInt8]) -> Topic? {
-        state.withLock { $0.topics[TopicName(name)] }
+        state.withLock { $0.topics[name] }
     }
 
     /// One topic's figures now, or nil if no such topic exists.
     func statistics(of name: [UInt8]) -> TopicStatistics? {
         state.withLock { state -> TopicStatistics? in
-            state.topics[TopicName(name)].map(figures(of:))
+            state.topics[name].map(figures(of:))
         }
     }
 
@@ -434,14 +430,14 @@ final class LocalTopicStore: TopicStore {
     /// Every topic's figures, in no particular order: the topics as they are now, then their
     /// figures a few hundred at a time (no lookup by name).
     func allTopicFigures() -> [(name: [UInt8], figures: TopicStatistics)] {
-        let entries = state.withLock { state in Array(state.topics) }
+        let entries = state.withLock { state in state.topics.values }
         var all: [(name: [UInt8], figures: TopicStatistics)] = []
         all.reserveCapacity(entries.count)
         var start = 0
         while start < entries.count {
             let end = min(entries.count, start + LocalTopicStore.figuresPerLock)
             state.withLock { _ in
-                for entry in entries[start..<end] { all.append((entry.key.bytes, figures(of: entry.value))) }
+                for topic in entries[start..<end] { all.append((topic.name, figures(of: topic))) }
             }
             start = end
         }
@@ -466,7 +462,7 @@ final class LocalTopicStore: TopicStore {
     // MARK: - Under the lock
 
     private func topic(named name: [UInt8], in state: inout State) -> Result<Topic, TopicStoreError> {
-        if let topic = state.topics[TopicName(name)] { return .success(topic) }
+        if let topic = state.topics[name] { return .success(topic) }
         let limit = state.settings.maxTopics
         if state.topics.count >= limit && freeLingering(in: &state, limit: 1) == 0 { return .failure(.tooManyTopics(limit: limit)) }
         var limits = state.settings.ring
@@ -485,7 +481,7 @@ final class LocalTopicStore: TopicStore {
             }
             made = fallback
         }
-        state.topics[TopicName(name)] = made
+        state.topics.insert(made)
         topicCount.store(state.topics.count, ordering: .relaxed)
         return .success(made)
     }
@@ -517,7 +513,7 @@ final class LocalTopicStore: TopicStore {
     }
 
     private func startLingering(_ topic: Topic, in state: inout State) {
-        guard state.topics[TopicName(topic.name)] === topic, state.lingering[ObjectIdentifier(topic)] == nil,
+        guard state.topics[topic.name] === topic, state.lingering[ObjectIdentifier(topic)] == nil,
               state.pinned.isEmpty || !state.pinned.contains(ObjectIdentifier(topic)) else { return }
         state.lingerCount += 1
         let tail = topic.sender.positions.tail
@@ -564,8 +560,8 @@ final class LocalTopicStore: TopicStore {
             state.pinned.remove(ObjectIdentifier(topic))
         }
         state.lingering[ObjectIdentifier(topic)] = nil
-        guard let current = state.topics[TopicName(topic.name)], current === topic else { return }
-        state.topics[TopicName(topic.name)] = nil
+        guard let current = state.topics[topic.name], current === topic else { return }
+        state.topics.remove(named: topic.name)
         topic.markRetired()
         topic.sender.close()
         topicCount.store(state.topics.count, ordering: .relaxed)

@@ -1,0 +1,96 @@
+// The store's topic table: lookups, inserts and removals (backward shift) against a dictionary.
+import Testing
+@testable import Broker
+
+@Suite struct TopicTableTests {
+    private func topic(_ name: String) throws -> Topic {
+        try Topic(name: Array(name.utf8), epochNumber: 1, limits: RingLimits(capacity: 4, maxBytes: 1 << 20), account: nil)
+    }
+
+    private func expectSame(_ table: TopicTable, _ oracle: [String: Topic], pool: [String]) {
+        #expect(table.count == oracle.count)
+        for name in pool {
+            let found = Array(name.utf8).withUnsafeBytes { table.topic(named: $0) }
+            #expect(found === oracle[name], "lookup of \(name)")
+        }
+        #expect(Set(table.values.map(ObjectIdentifier.init)) == Set(oracle.values.map(ObjectIdentifier.init)))
+    }
+
+    @Test func anEmptyTableFindsNothing() {
+        let table = TopicTable()
+        #expect(table.count == 0)
+        #expect(table[Array("a".utf8)] == nil)
+        #expect(table.values.isEmpty)
+    }
+
+    @Test func namesThatArePrefixesOfEachOtherAreDifferentTopics() throws {
+        var table = TopicTable()
+        let names = ["", "a", "a.", "a.b", "a.bc", "a.b.c.d.e.f.g.h.i", "a.b.c.d.e.f.g.h.j"]
+        var made: [String: Topic] = [:]
+        for name in names {
+            let t = try topic(name)
+            made[name] = t
+            table.insert(t)
+        }
+        expectSame(table, made, pool: names + ["b", "a.b.c.d.e.f.g.h"])
+    }
+
+    /// Random inserts and removals over a pool of names, checked against a dictionary after
+    /// every step: removals in the middle of probe runs (wrapping around the table's end,
+    /// across growths) must leave every remaining topic findable.
+    @Test func randomInsertsAndRemovalsAgreeWithADictionary() throws {
+        var generator = SplitMix(seed: 17)
+        let pool = (0..<300).map { "t.\($0)" }
+        var table = TopicTable()
+        var oracle: [String: Topic] = [:]
+        for step in 0..<6_000 {
+            let name = pool[Int(generator.next() % UInt64(pool.count))]
+            if oracle[name] == nil, generator.next() % 3 != 0 {
+                let t = try topic(name)
+                table.insert(t)
+                oracle[name] = t
+            } else {
+                let removed = table.remove(named: Array(name.utf8))
+                #expect(removed === oracle[name])
+                oracle[name] = nil
+            }
+            if step % 97 == 0 { expectSame(table, oracle, pool: pool) }
+        }
+        expectSame(table, oracle, pool: pool)
+        for name in pool { table.remove(named: Array(name.utf8)) }
+        #expect(table.count == 0)
+        #expect(table.values.isEmpty)
+    }
+
+    /// The store frees topics through the table: made, looked up, freed, made again.
+    @Test func theStoreFindsAndFreesTopicsThroughTheTable() throws {
+        let store = LocalTopicStore(capacity: 8, maxTopics: 10_000)
+        let scheduler = IdleScheduler()
+        var subscriptions: [Subscription] = []
+        for index in 0..<2_000 {
+            let subscription = Subscription(pattern: Array("s.\(index)".utf8), isPattern: false, id: UInt64(index + 1),
+                                            connectionToken: 1, scheduler: scheduler)
+            try store.subscribe(subscription)
+            subscriptions.append(subscription)
+        }
+        #expect(store.existingTopic(Array("s.1999".utf8)) != nil)
+        for subscription in subscriptions where subscription.id % 2 == 0 { store.unsubscribe(subscription) }
+        for index in 0..<2_000 {
+            let exists = store.existingTopic(Array("s.\(index)".utf8)) != nil
+            #expect(exists == ((index + 1) % 2 == 1), "s.\(index)")
+        }
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for repeatable random tests.
+struct SplitMix {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -28,6 +28,10 @@ final class CommandCore {
     /// Publishes not yet added to `stats.published`: the sessions add them once per
     /// read (``countPublishes()``), not with an atomic increment per publish.
     private var uncountedPublishes: UInt64 = 0
+    /// Publishes on this loop, and the receivers they reached, since the scheduler last
+    /// looked (``DeliveryScheduler/flushAll()``: whether to coalesce this turn's deliveries).
+    var turnPublishes = 0
+    var turnReceivers = 0
     var logger: Logger { context.logger }
 
     /// `store`: where topics live; the server context's local store unless given (a test
@@ -156,6 +160,8 @@ final class CommandCore {
             return
         }
         uncountedPublishes &+= 1
+        turnPublishes &+= 1
+        turnReceivers &+= outcome.receivers
         session.publishedSinceInput &+= 1
         if session.protocolVersion == 1 {
             reply(session) { WireEncoder.appendOK(count: outcome.receivers, to: &$0) }

@@ -55,6 +55,8 @@ final class DeliveryScheduler {
     private var deliveriesInProgress: [Session] = []
     /// Whether the last flush phase's writes were small (subscribers keeping up).
     private var lastTurnKeptUp = true
+    /// Whether the last turn left its deliveries to this one (``coalesces(publishes:receivers:sessions:)``).
+    private var coalescedLastTurn = false
     /// Messages delivered in this flush phase (added to the server's counter once per phase).
     private(set) var turnDelivered: UInt64 = 0
     /// The core: lag reports, the store (cursors of freed topics), settings and counters.
@@ -66,8 +68,40 @@ final class DeliveryScheduler {
         self.core = core
     }
 
-    /// True when woken cursors or dirty sessions wait for this turn's end.
-    var hasPendingWork: Bool { !dirty.isEmpty || !dirtyForDelivery.isEmpty || !wokenCursors.isEmpty }
+    /// True when woken cursors or dirty sessions wait for this turn's end (deliveries
+    /// coalesced with the next turn's excepted: they wait for input, see ``hasCoalescedWork``).
+    var hasPendingWork: Bool {
+        !dirty.isEmpty || (!dirtyForDelivery.isEmpty && !coalescedLastTurn) || !wokenCursors.isEmpty
+    }
+
+    /// True when the last turn's deliveries wait for the next turn: the loop may wait for
+    /// input, but at most ``coalescingWaitMs``.
+    var hasCoalescedWork: Bool { coalescedLastTurn && !dirtyForDelivery.isEmpty }
+
+    /// The longest a loop waits for input before it writes deliveries it coalesced.
+    static let coalescingWaitMs: Int32 = 1
+    /// Publishes in a turn from which coalescing is considered (see ``coalesces(publishes:receivers:sessions:)``).
+    static let coalescingMinPublishes = 256
+    /// Sessions with deliveries in a turn from which coalescing is considered.
+    static let coalescingMinSessions = 32
+
+    /// Whether a turn of `publishes` that reached `receivers` subscribers, spread over
+    /// `sessions` sessions to write, should leave those writes to the next turn (once:
+    /// never two turns in a row).
+    ///
+    /// Yes when a pipelining publisher's burst is spread thinly: a large burst (at least
+    /// ``coalescingMinPublishes``) over many sessions (at least ``coalescingMinSessions``),
+    /// fewer than ``smallBatchMessages`` messages each. Then each write costs the kernel
+    /// about as much whatever it carries (≈ 5 µs on loopback), and one write per session
+    /// per turn spends most of the turn there; the publisher's replies are still written
+    /// at once, so its next burst comes in while the deliveries wait, and the next turn
+    /// writes both (fanbench `topics`, 10,000 topics on 100 connections). A few publishes
+    /// a turn (the latency workloads, even to 64 subscribers), a fan-out (every session
+    /// gets the whole burst) or a few sessions never coalesce.
+    static func coalesces(publishes: Int, receivers: Int, sessions: Int) -> Bool {
+        publishes >= coalescingMinPublishes && sessions >= coalescingMinSessions
+            && receivers < smallBatchMessages * sessions
+    }
 
     /// A cursor of one of this loop's sessions has messages. Loop thread.
     @inline(__always)
@@ -108,7 +142,23 @@ final class DeliveryScheduler {
     /// acknowledgements while the bulk is written and sends more meanwhile
     /// (delivery first there cost a quarter of the N = 1 fan-out rate, 3.9 → 2.9 M/s).
     func flushAll() {
+        let (publishes, receivers) = (core.turnPublishes, core.turnReceivers)
+        (core.turnPublishes, core.turnReceivers) = (0, 0)
         if dirty.isEmpty && dirtyForDelivery.isEmpty { return }
+        if !coalescedLastTurn && lastTurnKeptUp
+            && DeliveryScheduler.coalesces(publishes: publishes, receivers: receivers, sessions: dirtyForDelivery.count) {
+            // Replies now (the publisher sends its next burst meanwhile); deliveries next turn.
+            swap(&dirty, &dirtyInProgress)
+            for session in dirtyInProgress {
+                session.isQueuedForFlush = false
+                if !session.state.isClosed { session.flush() }
+            }
+            dirtyInProgress.removeAll(keepingCapacity: true)
+            coalescedLastTurn = true
+            core.stats.coalescedTurns.add(1)
+            return
+        }
+        coalescedLastTurn = false
         swap(&dirty, &dirtyInProgress)
         swap(&dirtyForDelivery, &deliveriesInProgress)
         let capacity = core.settings.capacity

@@ -63,7 +63,7 @@ final class EmbeddedBroker: SessionHost {
         defer { assert(turns < 100_000, "the embedded broker did not settle in 100,000 turns") }
         while turns < 100_000 {
             turns += 1
-            if scheduler.hasPendingWork {
+            if scheduler.hasPendingWork || scheduler.hasCoalescedWork {
                 scheduler.processWokenCursors()
                 scheduler.flushAll()
                 continue

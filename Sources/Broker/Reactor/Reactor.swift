@@ -14,8 +14,15 @@ protocol ReactorHandler: AnyObject {
 protocol ReactorTurnDelegate: AnyObject {
     /// True when work is waiting, so the next wait must not sleep.
     var hasPendingWork: Bool { get }
+    /// How long the next wait may last at most, in ms, when no work is pending but some
+    /// waits for input (nil: only the timers limit it).
+    var longestWaitMs: Int32? { get }
     /// Called after each batch of events has been dispatched, before timers fire.
     func endOfTurn()
+}
+
+extension ReactorTurnDelegate {
+    var longestWaitMs: Int32? { nil }
 }
 
 /// The key of one registration: a slot in the reactor's table and the slot's
@@ -242,7 +249,7 @@ final class Reactor {
         }
         onDoorbell()  // takes what arrived before the loop started
         while running {
-            let count = try waitForEvents(pending: delegate.hasPendingWork)
+            let count = try waitForEvents(pending: delegate.hasPendingWork, longest: delegate.longestWaitMs)
             dispatch(events, count: count)
             delegate.endOfTurn()
             fireDueTimers(now: monotonicMilliseconds())
@@ -278,17 +285,18 @@ final class Reactor {
     }
 
     /// The wait's timeout: 0 with work pending, else the nearest timer, at most 1 s.
-    private func timeoutMs(pending: Bool) -> Int32 {
+    private func timeoutMs(pending: Bool, longest: Int32?) -> Int32 {
         if pending { return 0 }
-        guard earliestDeadlineMs != .max else { return 1000 }
-        return Int32(max(0, min(1000, earliestDeadlineMs - monotonicMilliseconds())))
+        let limit = longest.map { min(1000, max(0, $0)) } ?? 1000
+        guard earliestDeadlineMs != .max else { return limit }
+        return Int32(max(0, min(Int64(limit), earliestDeadlineMs - monotonicMilliseconds())))
     }
 
     /// Waits for the next events: at once when work is pending; else polls for up
     /// to the idle-poll window and then sleeps until an event or the nearest timer
     /// (``IdlePollWindow/wait(timeoutMs:now:poll:block:)``).
-    private func waitForEvents(pending: Bool) throws(SystemError) -> Int {
-        let timeout = timeoutMs(pending: pending)
+    private func waitForEvents(pending: Bool, longest: Int32?) throws(SystemError) -> Int {
+        let timeout = timeoutMs(pending: pending, longest: longest)
         if timeout == 0 { return try epoll.wait(into: events, timeoutMs: 0) }
         let (count, polled) = try idlePoll.wait(
             timeoutMs: timeout, now: monotonicNanoseconds,

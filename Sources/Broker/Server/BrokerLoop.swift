@@ -217,6 +217,7 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
     }
 
     var hasPendingWork: Bool { scheduler.hasPendingWork }
+    var longestWaitMs: Int32? { scheduler.hasCoalescedWork ? DeliveryScheduler.coalescingWaitMs : nil }
 
     func endOfTurn() {
         redisStore?.flushPublishes()

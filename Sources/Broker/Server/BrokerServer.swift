@@ -234,6 +234,8 @@ public final class BrokerServer: Sendable {
 
     /// How many times the loops read input in the middle of a flush phase.
     var inputPollsDuringFlush: UInt64 { context.stats.inputPollsDuringFlush.load }
+    /// Turns whose deliveries were coalesced with the next turn's (for tests).
+    var coalescedTurns: UInt64 { context.stats.coalescedTurns.load }
 
     /// How many idle waits ended with an event found while polling, before sleeping.
     var idlePollHits: UInt64 { loops.reduce(0) { $0 + $1.reactor.idlePollHits.load } }

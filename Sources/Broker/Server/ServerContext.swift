@@ -69,4 +69,7 @@ final class ServerStats: Sendable {
     let subscriptions = RelaxedCounter()
     /// Input polls made between flushes of a long flush phase (not reported; for tests).
     let inputPollsDuringFlush = RelaxedCounter()
+    /// Turns whose deliveries waited for the next turn (``DeliveryScheduler/coalesces(publishes:receivers:sessions:)``;
+    /// not reported; for tests).
+    let coalescedTurns = RelaxedCounter()
 }

@@ -30,8 +30,9 @@ final class CommandCore {
     private var uncountedPublishes: UInt64 = 0
     /// Publishes on this loop, and the receivers they reached, since the scheduler last
     /// looked (``DeliveryScheduler/flushAll()``: whether to coalesce this turn's deliveries).
-    var turnPublishes = 0
-    var turnReceivers = 0
+    /// (Unchecked exclusivity: added to on every publish; a run-time check is ~76 instructions.)
+    @exclusivity(unchecked) var turnPublishes = 0
+    @exclusivity(unchecked) var turnReceivers = 0
     var logger: Logger { context.logger }
 
     /// `store`: where topics live; the server context's local store unless given (a test
@@ -146,6 +147,9 @@ final class CommandCore {
 
     /// Publishes and replies `OK <n>` (version 1) or `OK <n> <epoch>:<seq>` (version 2).
     /// `lineSafe`: whether the payload can be one line (nil: look; a `PUB` payload can).
+    // Always inlined into `run`: out of line it costs a call and what inlining lets the
+    // compiler keep in registers (callgrind: 32 instructions per PUB).
+    @inline(__always)
     private func publish(topic name: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, lineSafe: Bool?,
                          from session: Session) {
         if store.answersPublishesLater {

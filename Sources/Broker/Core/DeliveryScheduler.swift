@@ -16,6 +16,9 @@ import Protocol
 /// - **Fairness**: a batch takes at most ``readBatchSize`` messages from one
 ///   cursor and ``batchSegments`` pieces in all; the next batch starts after the
 ///   last cursor served.
+/// - **Coalescing**: a burst spread thinly over many sessions writes its replies at
+///   once and its deliveries with the next turn's
+///   (``coalesces(publishes:receivers:sessions:)``).
 ///
 /// Loop thread only.
 final class DeliveryScheduler {

@@ -41,13 +41,18 @@ struct TopicTable {
 
     /// The topic called `name`, if any.
     func topic(named name: UnsafeRawBufferPointer) -> Topic? {
+        index(of: name).flatMap { entries[$0].topic }
+    }
+
+    /// Where the topic called `name` is, if it is here: the one probe of lookups and removals.
+    private func index(of name: UnsafeRawBufferPointer) -> Int? {
         let hash = TopicTable.hash(name)
         return entries.withUnsafeBufferPointer { entries in
             var index = Int(truncatingIfNeeded: hash) & mask
             while true {
                 let stored = entries[index].hash
                 if stored == 0 { return nil }
-                if stored == hash, let topic = entries[index].topic, topic.hasName(name) { return topic }
+                if stored == hash, let topic = entries[index].topic, topic.hasName(name) { return index }
                 index = (index + 1) & mask
             }
         }
@@ -69,14 +74,7 @@ struct TopicTable {
     /// Removes the topic called `name`, if any, and returns it.
     @discardableResult
     mutating func remove(named name: [UInt8]) -> Topic? {
-        let hash = name.withUnsafeBytes { TopicTable.hash($0) }
-        var index = Int(truncatingIfNeeded: hash) & mask
-        while true {
-            let stored = entries[index].hash
-            if stored == 0 { return nil }
-            if stored == hash, let topic = entries[index].topic, topic.name == name { break }
-            index = (index + 1) & mask
-        }
+        guard let index = name.withUnsafeBytes({ index(of: $0) }) else { return nil }
         let removed = entries[index].topic
         entries[index] = Entry(hash: 0, topic: nil)
         count -= 1

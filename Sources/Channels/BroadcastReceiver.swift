@@ -22,6 +22,7 @@ public final class BroadcastReceiver<T: Sendable>: @unchecked Sendable {
         self.id = shared.addReceiver()
     }
 
+    @usableFromInline
     init(shared: BroadcastShared<T>, start: BroadcastStart, tail: inout UInt64) {
         self.shared = shared
         self.id = shared.addReceiver(start, tail: &tail)

@@ -89,31 +89,41 @@ extension BroadcastSender {
     @inlinable @inline(__always)
     public final func sendLocated(_ value: consuming T, weight: UInt32 = 0) -> (receivers: Int, position: UInt64?) {
         if released { return (0, nil) }
-        if shared.isRetaining { return shared.sendRetaining(value, weight: weight) }
-        let before = shared.positions.tail
-        let receivers = shared.send(value)
-        return (receivers, receivers > 0 ? before : nil)
+        guard let channel = channel.load(ordering: .acquiring) else { return (0, nil) }
+        var moving: T? = consume value  // moved into the closure below, not copied
+        return channel._withUnsafeGuaranteedRef { shared in
+            if shared.isRetaining { return shared.sendRetaining(moving.take().unsafelyUnwrapped, weight: weight) }
+            let before = shared.positions.tail
+            let receivers = shared.send(moving.take().unsafelyUnwrapped)
+            return (receivers, receivers > 0 ? before : nil)
+        }
     }
 
-    /// A new receiver that starts at `start`.
+    /// A new receiver that starts at `start` (the channel must be open).
     public final func subscribe(_ start: BroadcastStart) -> BroadcastReceiver<T> {
         var tail: UInt64 = 0
-        return BroadcastReceiver(shared: shared, start: start, tail: &tail)
+        return subscribe(start, tail: &tail)
     }
 
     /// A new receiver that starts at `start`; `tail` is set to the channel's tail
-    /// when the receiver was placed (the number of values sent before it).
+    /// when the receiver was placed (the number of values sent before it). The channel
+    /// must be open (see ``init(unopened:)``).
+    @inlinable
     public final func subscribe(_ start: BroadcastStart, tail: inout UInt64) -> BroadcastReceiver<T> {
-        BroadcastReceiver(shared: shared, start: start, tail: &tail)
+        precondition(isOpen, "subscribe(_:tail:) on an unopened broadcast sender")
+        return BroadcastReceiver(shared: shared, start: start, tail: &tail)
     }
 
-    /// The channel's positions now.
-    public final var positions: BroadcastPositions { shared.positions }
+    /// The channel's positions now (all 0 while unopened).
+    @inlinable
+    public final var positions: BroadcastPositions {
+        openShared?.positions ?? BroadcastPositions(tail: 0, oldest: 0, heldBytes: 0)
+    }
 
     /// Drops the oldest values held until at most `limit` bytes are held (the newest
     /// stays); returns the bytes freed.
     @discardableResult
-    public final func trim(toBytes limit: Int) -> Int { shared.trim(toBytes: limit) }
+    public final func trim(toBytes limit: Int) -> Int { openShared?.trim(toBytes: limit) ?? 0 }
 
     /// Retaining channels: moves the tail forward to `position` without values, as if
     /// the values of the positions between were sent and overwritten at once, and drops
@@ -126,5 +136,5 @@ extension BroadcastSender {
     /// Not in Tokio: a ring that mirrors a stream numbered elsewhere (the cluster engine's,
     /// issue #15) uses it to start at that stream's head, and to count what it could not get.
     @discardableResult
-    public final func skip(to position: UInt64) -> Bool { shared.skip(to: position) }
+    public final func skip(to position: UInt64) -> Bool { openShared?.skip(to: position) ?? false }
 }

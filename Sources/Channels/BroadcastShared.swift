@@ -399,6 +399,7 @@ final class BroadcastShared<T: Sendable>: PthreadLockStorage<BroadcastState<T>> 
     // an object holding a lock took 48 + 192.
 
     /// A channel of `capacity` (a power of two) slots.
+    @usableFromInline
     static func make(capacity: Int, retention: BroadcastRetention<T>? = nil) -> BroadcastShared<T> {
         make(BroadcastState(capacity: capacity, retention: retention?.count ?? 0,
                             maxBytes: retention?.maxBytes ?? .max, account: retention?.account))

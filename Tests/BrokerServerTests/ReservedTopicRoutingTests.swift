@@ -23,7 +23,7 @@ final class IdleScheduler: CursorScheduler {
         #expect(try Array("$SYS.lagged".utf8).withUnsafeBytes { try registry.topicForPublish($0) } == nil)
         try registry.subscribe(subscription("$SYS.>", id: 3))
         let topic = try Array("$SYS.lagged".utf8).withUnsafeBytes { try registry.topicForPublish($0) }
-        #expect(topic?.receiverCount == 1)  // only `$SYS.>`
+        #expect(topic?.cursors.count == 1)  // only `$SYS.>`
     }
 
     @Test func aLeadingWildcardSubscribedLaterDoesNotAttachToAnExistingDollarTopic() throws {
@@ -31,9 +31,9 @@ final class IdleScheduler: CursorScheduler {
         try registry.subscribe(subscription("$SYS.lagged", id: 1))
         try registry.subscribe(subscription(">", id: 2))
         try registry.subscribe(subscription("*.lagged", id: 3))
-        #expect(registry.existingTopic(Array("$SYS.lagged".utf8))?.receiverCount == 1)
+        #expect(registry.existingTopic(Array("$SYS.lagged".utf8))?.cursors.count == 1)
         try registry.subscribe(subscription("$SYS.*", id: 4))
-        #expect(registry.existingTopic(Array("$SYS.lagged".utf8))?.receiverCount == 2)
+        #expect(registry.existingTopic(Array("$SYS.lagged".utf8))?.cursors.count == 2)
     }
 }
 
@@ -44,7 +44,7 @@ final class IdleScheduler: CursorScheduler {
         let registry = LocalTopicStore(capacity: 8, maxTopics: 100)
         try registry.subscribe(Subscription(pattern: Array("a.*".utf8), isPattern: true, id: 1, connectionToken: 1, scheduler: scheduler))
         try registry.subscribe(Subscription(pattern: Array("a.b".utf8), isPattern: false, id: 2, connectionToken: 2, scheduler: scheduler))
-        #expect(registry.existingTopic(Array("a.b".utf8))?.receiverCount == 2)
+        #expect(registry.existingTopic(Array("a.b".utf8))?.cursors.count == 2)
     }
 }
 

@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct TopicTableTests {
     private func topic(_ name: String) throws -> Topic {
-        try Topic(name: Array(name.utf8), epochNumber: 1, limits: RingLimits(capacity: 4, maxBytes: 1 << 20), account: nil)
+        Topic(name: Array(name.utf8), epochNumber: 1, limits: RingLimits(capacity: 4, maxBytes: 1 << 20))
     }
 
     private func expectSame(_ table: TopicTable, _ oracle: [String: Topic], pool: [String]) {

@@ -54,6 +54,7 @@ final class DeferredStore: TopicStore, @unchecked Sendable {
     func unsubscribe(_ subscription: Subscription) { local.unsubscribe(subscription) }
     func sweepLingering(nowMs: Int64) -> Int { local.sweepLingering(nowMs: nowMs) }
     func forget(_ cursor: Cursor) { local.forget(cursor) }
+    func withCursorsLocked<R>(_ body: () -> R) -> R { local.withCursorsLocked(body) }
     func statistics(of name: [UInt8]) -> TopicStatistics? { local.statistics(of: name) }
     func busiestTopics(limit: Int) -> [(name: [UInt8], figures: TopicStatistics)] { local.busiestTopics(limit: limit) }
     func allTopicFigures() -> [(name: [UInt8], figures: TopicStatistics)] { local.allTopicFigures() }

@@ -273,6 +273,8 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
         return freed
     }
 
+    func withCursorsLocked<R>(_ body: () -> R) -> R { local.withCursorsLocked(body) }
+
     func forget(_ cursor: Cursor) {
         local.forget(cursor)
         if cursor.topic.isRetired { unfollow(cursor.topic) }
@@ -446,11 +448,18 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
         for outcome in outcomes {
             switch outcome {
             case let .lost(count):
-                topic.sender.skip(to: topic.sender.positions.tail + count)
+                skip(topic, to: topic.sender.positions.tail + count)
             case let .message(message):
                 deliver(message, to: topic, of: entry)
             }
         }
+    }
+
+    /// Moves `topic`'s ring to `position` (``BroadcastSender/skip(to:)``), opening the ring
+    /// first: a topic has none until its first message, and a skip is that stream's start.
+    private func skip(_ topic: Topic, to position: UInt64) {
+        if !topic.isRingOpen { local.openRing(of: topic) }
+        topic.sender.skip(to: position)
     }
 
     /// One message into the ring at the position its sequence names (what came before it and
@@ -461,7 +470,7 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
         let position = message.seq - 1
         let tail = topic.sender.positions.tail
         if tail > position { return }  // already in the ring (the follower hands each sequence once)
-        if tail < position { topic.sender.skip(to: position) }
+        if tail < position { skip(topic, to: position) }
         if !patternGroups.isEmpty { addPatternGroupRings(to: entry) }
         var rings: [Topic] = []
         for (group, ring) in entry.groupRings {
@@ -510,7 +519,7 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
         entry.follower = StreamFollower(epoch: first.epoch, last: first.seq - 1)
         entry.topic = topic
         followed[name] = entry
-        if first.seq > 1 { topic.sender.skip(to: first.seq - 1) }
+        if first.seq > 1 { skip(topic, to: first.seq - 1) }
         for message in messages { step(entry, entry.follower.receive(message)) }
     }
 

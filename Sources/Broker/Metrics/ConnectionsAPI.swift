@@ -99,10 +99,13 @@ extension Session {
 enum ConnectionsAPI {
     /// The first `offset + limit` of `sessions` in the query's order (a loop's part): every
     /// session is ranked, only those that can be on the page are looked at in detail.
-    static func collect(_ sessions: some Sequence<Session>, query: APIQuery) -> LoopConnections {
-        let ranked = sessions.map { ($0, $0.rank()) }
+    /// A session's cursors are read under the store's lock, one session per hold.
+    static func collect(_ sessions: some Sequence<Session>, query: APIQuery, store: any TopicStore) -> LoopConnections {
+        let ranked = sessions.map { session in (session, store.withCursorsLocked { session.rank() }) }
         let first = firstInOrder(ranked, count: query.offset + query.limit) { ConnectionOrder.precedes($0.1, $1.1, by: query.sort) }
-        return LoopConnections(total: ranked.count, first: first.map { $0.0.snapshot($0.1) })
+        return LoopConnections(total: ranked.count, first: first.map { entry in
+            store.withCursorsLocked { entry.0.snapshot(entry.1) }
+        })
     }
 
     /// The page: every loop's part merged in order, then `offset` and `limit`; as JSON.

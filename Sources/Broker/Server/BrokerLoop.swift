@@ -244,7 +244,7 @@ final class BrokerLoop: SessionHost, ReactorTurnDelegate, @unchecked Sendable {
             metrics?.loops = loops
             secureMetrics?.loops = loops
         case let .snapshotConnections(query, reply):
-            _ = try? reply.send(ConnectionsAPI.collect(scheduler.sessions.values, query: query))
+            _ = try? reply.send(ConnectionsAPI.collect(scheduler.sessions.values, query: query, store: core.store))
         case let .snapshotTopics(reply):
             let topics = core.store.allTopicFigures().map { TopicSnapshot(name: $0.name, figures: $0.figures) }
             _ = try? reply.send(topics)

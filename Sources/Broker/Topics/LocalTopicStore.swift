@@ -158,6 +158,7 @@ final class LocalTopicStore: TopicStore {
             }
         }
         if !message.isLineSafe { topic.markCarriesMultiline() }
+        if !topic.isRingOpen { openRing(of: topic) }
         _ = topic.sender.sendLocated(consume message, weight: weight)
         if heldBytes.bytes > budgetBytes.load(ordering: .relaxed) { enforceBudget() }
     }
@@ -165,8 +166,9 @@ final class LocalTopicStore: TopicStore {
     /// A ring named `name` that is not a topic of the store (no lookup finds it, no sweep frees
     /// it): a cluster queue group's messages on this node. Nil at `max_topics`. Its owner closes it.
     func makeGroupRing(named name: [UInt8]) -> Topic? {
-        let limits = currentSettings.ring
-        return try? Topic(name: name, epochNumber: 0, limits: limits, account: heldBytes)
+        let ring = Topic(name: name, epochNumber: 0, limits: currentSettings.ring)
+        guard ring.openRing(account: heldBytes) else { return nil }
+        return ring
     }
 
     /// Attaches `subscription`, a member of queue group `group`, to `ring` (``makeGroupRing(named:)``),
@@ -174,7 +176,7 @@ final class LocalTopicStore: TopicStore {
     func subscribe(_ subscription: Subscription, toGroupRing ring: Topic, group name: [UInt8]) {
         state.withLock { state in
             let group = joinGroup(name, subscription, in: &state)
-            _ = subscription.attach(to: ring, start: .tail, group: group)
+            attach(subscription, to: ring, group: group)
         }
     }
 
@@ -205,6 +207,7 @@ final class LocalTopicStore: TopicStore {
         let message = Message.make(topic: name, payload: payload, lineSafe: lineSafe, versionTwoRoom: topic.hasVersionTwoReaders)
         if lineSafe != true && !message.isLineSafe { topic.markCarriesMultiline() }
         let weight = message.weight
+        if !topic.isRingOpen { openRing(of: topic) }  // its first message
         return topic.sender.sendLocated(consume message, weight: weight)
     }
 
@@ -251,7 +254,7 @@ final class LocalTopicStore: TopicStore {
                 state.patterns.insert(subscription)
                 let group = state.group(of: subscription)
                 for topic in state.topics.values where matches(subscription.pattern, topic.name) {
-                    subscription.attach(to: topic, group: group)
+                    attach(subscription, to: topic, group: group)
                 }
                 return .success(nil)
             }
@@ -260,10 +263,13 @@ final class LocalTopicStore: TopicStore {
             case let .success(topic):
                 if !existed {
                     // A new topic: the pattern subscriptions made earlier that match it read it too.
-                    state.patterns.forEachMatch(subscription.pattern) { $0.attach(to: topic, group: state.group(of: $0)) }
+                    state.patterns.forEachMatch(subscription.pattern) {
+                        attach($0, to: topic, group: state.group(of: $0))
+                    }
                 }
                 stopLingering(topic, in: &state)
-                let head = subscription.attach(to: topic, start: ringStart(start, of: topic), group: state.group(of: subscription))
+                let head = attach(subscription, to: topic, start: ringStart(start, of: topic),
+                                  group: state.group(of: subscription))
                 return .success(StreamHead(epoch: epoch(of: topic), head: head))
             case let .failure(error):
                 leaveGroup(subscription, in: &state)
@@ -309,7 +315,7 @@ final class LocalTopicStore: TopicStore {
                 cursor.drop()
                 let topic = cursor.topic
                 if topic.hasConcreteSubscription { continue }
-                if state.settings.lingerMs == 0 && topic.receiverCount == 0 {
+                if state.settings.lingerMs == 0 && topic.cursors.isEmpty && topic.receiverCount == 0 {
                     retire(topic, in: &state)
                 } else {
                     startLingering(topic, in: &state)
@@ -352,6 +358,10 @@ final class LocalTopicStore: TopicStore {
     /// about this much plus the time a message takes to be noticed after its linger.
     static let lingerSweepIntervalMs: Int64 = 400
 
+    func withCursorsLocked<R>(_ body: () -> R) -> R {
+        state.withLock { _ in body() }
+    }
+
     /// Drops a cursor whose ring was closed by a sweep. Call on its owning loop.
     func forget(_ cursor: Cursor) {
         state.withLock { state in
@@ -379,7 +389,9 @@ final class LocalTopicStore: TopicStore {
             if matching.isEmpty && !evenForNobody && (state.settings.lingerMs == 0 || !createsStream) { return .success(nil) }
             switch topic(named: key, in: &state) {
             case let .success(topic):
-                for subscription in matching { subscription.attach(to: topic, group: state.group(of: subscription)) }
+                for subscription in matching {
+                    attach(subscription, to: topic, group: state.group(of: subscription))
+                }
                 startLingering(topic, in: &state)
                 return .success(topic)
             case let .failure(error):
@@ -413,9 +425,9 @@ final class LocalTopicStore: TopicStore {
         var figures = TopicStatistics(subscribers: 0, held: Int(positions.tail &- positions.oldest),
                                       published: positions.tail, lagging: 0, maxLag: 0,
                                       epoch: epoch(of: topic), head: positions.tail, heldBytes: positions.heldBytes)
-        for cursor in topic.cursors {
-            guard let receiver = cursor.receiver else { continue }
+        for cursor in topic.cursors where !cursor.isDetached {
             figures.subscribers += 1
+            guard let receiver = cursor.receiver else { continue }  // waiting for the ring: nothing sent
             let lag = receiver.pendingCount
             if lag > 0 { figures.lagging += 1 }
             figures.maxLag = max(figures.maxLag, lag)
@@ -465,25 +477,41 @@ final class LocalTopicStore: TopicStore {
         if let topic = state.topics[name] { return .success(topic) }
         let limit = state.settings.maxTopics
         if state.topics.count >= limit && freeLingering(in: &state, limit: 1) == 0 { return .failure(.tooManyTopics(limit: limit)) }
-        var limits = state.settings.ring
-        // The broker's own topics keep at least 1024 events, so a burst of lag
-        // reports is not itself lost to a tiny configured capacity.
-        if name.first == Names.reservedPrefix { limits.capacity = max(limits.capacity, LocalTopicStore.systemTopicCapacity) }
-        let epochNumber = state.takeEpochNumber()
-        let made: Topic
-        do {
-            made = try Topic(name: name, epochNumber: epochNumber, limits: limits, account: heldBytes)
-        } catch {
-            // The capacity was validated by the configuration; fall back to the default.
-            limits.capacity = 1024
-            guard let fallback = try? Topic(name: name, epochNumber: epochNumber, limits: limits, account: heldBytes) else {
-                return .failure(.tooManyTopics(limit: limit))
-            }
-            made = fallback
-        }
+        let made = Topic(name: name, epochNumber: state.takeEpochNumber(),
+                         limits: LocalTopicStore.ringLimits(for: name, state.settings))
         state.topics.insert(made)
         topicCount.store(state.topics.count, ordering: .relaxed)
         return .success(made)
+    }
+
+    /// The bounds of a new ring for the topic `name`, by the settings now. The broker's
+    /// own topics keep at least 1024 events, so a burst of lag reports is not itself lost
+    /// to a tiny configured capacity.
+    private static func ringLimits(for name: [UInt8], _ settings: TopicStoreSettings) -> RingLimits {
+        var limits = settings.ring
+        if name.first == Names.reservedPrefix { limits.capacity = max(limits.capacity, LocalTopicStore.systemTopicCapacity) }
+        return limits
+    }
+
+    /// Opens `topic`'s ring if it has none yet (its cursors get their receivers). Under the lock.
+    private func openRing(_ topic: Topic) {
+        guard !topic.isRingOpen else { return }
+        topic.openRing(account: heldBytes)
+    }
+
+    /// Opens `topic`'s ring before a message goes into it: the first publish to a topic
+    /// (or one the cluster engine places), off the hot path. Takes the lock.
+    @inline(never)
+    func openRing(of topic: Topic) {
+        state.withLock { _ in openRing(topic) }
+    }
+
+    /// Attaches `subscription` to `topic` (a queue group member opens the ring first: its
+    /// group reads through one receiver). Under the lock. Returns the head (``Subscription/attach(to:start:group:)``).
+    @discardableResult
+    private func attach(_ subscription: Subscription, to topic: Topic, start: BroadcastStart = .tail, group: QueueGroup?) -> UInt64 {
+        if group != nil { openRing(topic) }
+        return subscription.attach(to: topic, start: start, group: group)
     }
 
     /// Where a subscription to `topic` starts in its ring: `from=` is honored only
@@ -564,6 +592,12 @@ final class LocalTopicStore: TopicStore {
         state.topics.remove(named: topic.name)
         topic.markRetired()
         topic.sender.close()
+        // Cursors still waiting for a ring that will not come had nothing to read: they go now
+        // (those with a receiver read `closed` and go through ``forget(_:)``).
+        for cursor in topic.cursors where cursor.isAwaitingRing {
+            cursor.subscription?.cursors.removeAll { $0 === cursor }
+            cursor.drop()
+        }
         topicCount.store(state.topics.count, ordering: .relaxed)
     }
 

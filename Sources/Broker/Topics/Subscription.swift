@@ -57,6 +57,18 @@ final class Cursor: BroadcastWaker, @unchecked Sendable {
         self.source = .own(topic.sender.subscribe(start, tail: &head))
     }
 
+    /// A cursor on a topic whose ring is not open yet (``Topic/openRing(limits:account:)``
+    /// gives it a receiver at position 0, the head of a ring that has had no message).
+    init(awaitingRingOf topic: Topic, subscriptionID: UInt64, connectionToken: UInt64, scheduler: any CursorScheduler,
+         isPattern: Bool) {
+        self.topic = topic
+        self.isPattern = isPattern
+        self.subscriptionID = subscriptionID
+        self.connectionToken = connectionToken
+        self.scheduler = scheduler
+        self.source = .awaitingRing
+    }
+
     /// A queue group member's cursor, reading through `share`.
     init(topic: Topic, subscriptionID: UInt64, connectionToken: UInt64, scheduler: any CursorScheduler, isPattern: Bool,
          share: GroupShare) {
@@ -71,20 +83,50 @@ final class Cursor: BroadcastWaker, @unchecked Sendable {
     /// What a drained read arms: this cursor, or for a group member its share
     /// (which wakes every waiting member). A member is listed as waiting first.
     /// A receiver of its own, or its queue group's share (the members of a group on one
-    /// topic read one receiver); `.detached` once dropped (UNSUB, close).
+    /// topic read one receiver); `.awaitingRing` while its topic has no ring (no message
+    /// yet); `.detached` once dropped (UNSUB, close).
+    ///
+    /// Changed under the registry's lock only: at init, by ``drop()`` (on the owning loop)
+    /// and by ``attachReceiver()`` (on the loop whose publish opened the ring). The owning
+    /// loop reads it without that lock only for a cursor a ring woke, and a ring wakes a
+    /// cursor only after its receiver was attached (the wake orders the two).
     private enum Source {
         case own(BroadcastReceiver<Message>)
         case group(GroupShare)
+        case awaitingRing
         case detached
     }
 
-    /// The ring receiver; nil once dropped (UNSUB, close): then it is skipped.
+    /// The ring receiver; nil while the topic has no ring (``isAwaitingRing``) and once
+    /// dropped (UNSUB, close): then it is skipped.
     var receiver: BroadcastReceiver<Message>? {
         switch source {
         case let .own(receiver): receiver
         case let .group(share): share.receiver
-        case .detached: nil
+        case .awaitingRing, .detached: nil
         }
+    }
+
+    /// True while the cursor waits for its topic's ring (it has nothing to read).
+    var isAwaitingRing: Bool {
+        if case .awaitingRing = source { return true }
+        return false
+    }
+
+    /// True once dropped (UNSUB, close, or its topic freed).
+    var isDetached: Bool {
+        if case .detached = source { return true }
+        return false
+    }
+
+    /// Gives a cursor that waited for its topic's ring a receiver at position 0 and arms
+    /// it (caller holds the registry lock; the ring was just opened).
+    func attachReceiver() {
+        guard isAwaitingRing else { return }
+        var head: UInt64 = 0
+        let receiver = topic.sender.subscribe(.position(0), tail: &head)
+        source = .own(receiver)
+        if !receiver.armWaker(self) { scheduler.schedule(self) }
     }
 
     /// For a queue group member, the share it reads with the group's other members on
@@ -123,7 +165,7 @@ final class Cursor: BroadcastWaker, @unchecked Sendable {
         switch source {
         case let .group(share): share.group.leave(self, of: share)
         case let .own(receiver): receiver.disarmWaker()
-        case .detached: break
+        case .awaitingRing, .detached: break
         }
         source = .detached
         subscription = nil
@@ -185,12 +227,17 @@ final class Subscription: @unchecked Sendable {
 
     /// Adds and arms a cursor on `topic`, reading from `start`, through `group`'s share
     /// of the topic when the subscription is a member of that queue group (caller holds
-    /// the registry lock). Returns the topic's head when the cursor was placed.
+    /// the registry lock; for a group, the topic's ring is open). Returns the topic's head
+    /// when the cursor was placed. On a topic without a ring (no message yet) the cursor
+    /// waits for it: every `start` is then the head, 0.
     @discardableResult
     func attach(to topic: Topic, start: BroadcastStart = .tail, group: QueueGroup?) -> UInt64 {
         var head: UInt64 = 0
         let cursor: Cursor
-        if let group {
+        if group == nil && !topic.isRingOpen {
+            cursor = Cursor(awaitingRingOf: topic, subscriptionID: id, connectionToken: connectionToken,
+                            scheduler: scheduler, isPattern: isPattern)
+        } else if let group {
             let share = group.share(of: topic, start: start, head: &head)
             share.cursorCount += 1
             cursor = Cursor(topic: topic, subscriptionID: id, connectionToken: connectionToken, scheduler: scheduler,

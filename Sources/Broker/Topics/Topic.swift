@@ -45,12 +45,67 @@ public final class Topic: BroadcastSender<Message>, @unchecked Sendable {
     /// cursor knows its index here, for O(1) removal.
     var cursors = CursorList()
 
-    init(name: [UInt8], epochNumber: UInt64, limits: RingLimits, account: BroadcastByteAccount?) throws(BroadcastChannelError) {
+    /// A topic without its ring: the store opens it (``openRing(account:)``) at the first
+    /// message, or when a subscription needs it (a queue group's share). A topic that only
+    /// has subscribers costs this object and its cursors, not a channel: 176 bytes of ring
+    /// state and a receiver per subscription less (docs/benchmarks.md). `limits` are the
+    /// ring's bounds, fixed now (a reload changes those of topics made afterwards).
+    init(name: [UInt8], epochNumber: UInt64, limits: RingLimits) {
         self.name = name
         self.epochNumber = epochNumber
-        let retention = BroadcastRetention<Message>(
-            count: limits.capacity, maxBytes: limits.maxBytes, account: account)
-        try super.init(capacity: limits.capacity, retention: retention)
+        super.init(unopened: ())
+        handleFlags.bitwiseOr(Topic.packed(limits), ordering: .relaxed)
+    }
+
+    /// The bounds the ring gets when it opens, packed into the low bits of the flags word
+    /// (no field of their own): the capacity as a power of two (5 bits: at most 2^24, it is
+    /// rounded up as the ring rounds it), then the byte bound (41 bits: at most 2^40).
+    private static let capacityShiftBits: UInt64 = 5
+    private static let maxBytesBits: UInt64 = 41
+
+    private static func packed(_ limits: RingLimits) -> UInt64 {
+        let capacity = max(1, min(limits.capacity, 1 << 24))
+        let shift = UInt64((capacity - 1).bitWidth - (capacity - 1).leadingZeroBitCount)  // ceil(log2)
+        let maxBytes = UInt64(max(0, min(limits.maxBytes, 1 << 40)))
+        return shift | maxBytes << capacityShiftBits
+    }
+
+    /// The ring's bounds (as given at init: its capacity rounded up to a power of two).
+    var limits: RingLimits {
+        let word = handleFlags.load(ordering: .relaxed)
+        let shift = word & (1 << Topic.capacityShiftBits - 1)
+        let maxBytes = word >> Topic.capacityShiftBits & (1 << Topic.maxBytesBits - 1)
+        return RingLimits(capacity: 1 << Int(shift), maxBytes: Int(maxBytes))
+    }
+
+    /// Whether the ring exists (acquire: the receivers its opener placed are visible).
+    /// Changes only under the registry's lock.
+    @inline(__always)
+    var isRingOpen: Bool { isOpen }
+
+    /// Makes the ring with the topic's ``limits`` (caller holds the registry lock, or no
+    /// one else knows the topic yet) and gives every cursor waiting for it a receiver at
+    /// position 0. The ring is visible to publishers before those receivers exist, but it
+    /// retains what it is sent: a receiver placed at 0 reads every message since it
+    /// opened. A `capacity` the channel refuses falls back to 1024 (the configuration
+    /// validated it). False when it was open already or retired.
+    @discardableResult
+    func openRing(account: BroadcastByteAccount?) -> Bool {
+        let limits = self.limits
+        let opened: Bool
+        do throws(BroadcastChannelError) {
+            opened = try open(capacity: limits.capacity, retention: Topic.retention(limits, account))
+        } catch {
+            let fallback = RingLimits(capacity: 1024, maxBytes: limits.maxBytes)
+            opened = (try? open(capacity: fallback.capacity, retention: Topic.retention(fallback, account))) ?? false
+        }
+        guard opened else { return false }
+        for cursor in cursors where cursor.isAwaitingRing { cursor.attachReceiver() }
+        return true
+    }
+
+    private static func retention(_ limits: RingLimits, _ account: BroadcastByteAccount?) -> BroadcastRetention<Message> {
+        BroadcastRetention(count: limits.capacity, maxBytes: limits.maxBytes, account: account)
     }
 
     // The flags live inside the topic (not as objects of their own):

@@ -120,6 +120,10 @@ protocol TopicStore: AnyObject, Sendable {
     func sweepLingering(nowMs: Int64) -> Int
     /// Drops a cursor whose ring was closed by a sweep. Call on its owning loop.
     func forget(_ cursor: Cursor)
+    /// Runs `body` under the lock that guards subscriptions' cursor lists and cursors'
+    /// receivers (another loop's publish may add a cursor or give one its receiver): for
+    /// a loop that reads its own sessions' cursors without being woken by a ring.
+    func withCursorsLocked<R>(_ body: () -> R) -> R
     /// One topic's figures now, or nil if no such topic exists.
     func statistics(of name: [UInt8]) -> TopicStatistics?
     /// Per-topic figures for the `limit` topics with the most subscribers or lag.

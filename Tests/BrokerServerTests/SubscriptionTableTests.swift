@@ -72,4 +72,38 @@ import Testing
         second[key("b")] = nil
         #expect(ids(copy) == [1, 2] && ids(second) == [1] && second[key("a")]?.id == 1)
     }
+
+    /// Random inserts, replacements and removals of plain and group keys, checked after each
+    /// step against a dictionary: lookups, count, iteration (the table grows and shifts
+    /// entries back on removal).
+    @Test func randomChangesAgreeWithADictionary() {
+        var generator = SystemRandomNumberGenerator()
+        var table = SubscriptionTable()
+        var oracle: [[UInt8]: UInt64] = [:]
+        let pool = (0..<300).map { k -> (String, String?) in ("t.\(k % 150)", k < 150 ? nil : "g\(k % 3)") }
+        var nextID: UInt64 = 1
+        for step in 0..<6000 {
+            let (pattern, group) = pool[Int.random(in: 0..<pool.count, using: &generator)]
+            let k = key(pattern, group: group)
+            if Bool.random(using: &generator) || step < 200 {
+                table[k] = subscription(pattern, id: nextID)
+                oracle[k] = nextID
+                nextID += 1
+            } else {
+                #expect(table.removeValue(forKey: k)?.id == oracle.removeValue(forKey: k))
+            }
+            if step % 97 == 0 || step > 5900 {
+                #expect(table.count == oracle.count)
+                for (pattern, group) in pool {
+                    let k = key(pattern, group: group)
+                    #expect(table[k]?.id == oracle[k], "\(pattern) \(group ?? "-") at step \(step)")
+                }
+                var seen: [[UInt8]: UInt64] = [:]
+                table.forEachKeyed { key, subscription in seen[key] = subscription.id }
+                #expect(seen == oracle)
+            }
+        }
+        for k in Array(oracle.keys) { #expect(table.removeValue(forKey: k)?.id == oracle[k]) }
+        #expect(table.isEmpty)
+    }
 }

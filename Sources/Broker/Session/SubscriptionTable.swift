@@ -1,12 +1,15 @@
-// A connection's subscriptions by key: one kept inline, more in a dictionary.
+// A connection's subscriptions by key: one kept inline, more in a table of references.
 
 /// A connection's subscriptions by their key (``CommandCore/subscriptionKey(_:group:)``:
 /// the SUB string, and the group after a space).
 ///
 /// Most connections hold one subscription outside any queue group, whose key is its
 /// pattern: that one is kept inline, without an allocation (a dictionary of one took
-/// 112 bytes of heap). Any other case uses a dictionary, as before; the table goes
-/// back to inline when one such subscription is left.
+/// 112 bytes of heap). More are kept in ``Many``: those whose key is their pattern (no
+/// group) in an open-addressing array of references, 8 bytes a slot (a dictionary of
+/// `[UInt8]` keys took 16 bytes a slot at most 3/4 full: about 41 bytes a subscription for
+/// a connection of 100, against 10 here), the others in a dictionary by key. The table
+/// goes back to inline when one subscription without a group is left.
 ///
 /// A value, like a dictionary (copy-on-write). Loop thread only (its session's).
 struct SubscriptionTable {
@@ -14,16 +17,100 @@ struct SubscriptionTable {
         case empty
         /// One subscription outside any queue group: its key is its pattern.
         case one(Subscription)
-        /// Any number, by key.
+        /// Any number.
         case many(Many)
     }
 
-    /// The dictionary, boxed: a dictionary leaves an enum no spare bits, and the
-    /// table would take two words of every session instead of one.
+    /// Two subscriptions or more (or one in a queue group).
     private final class Many {
-        var byKey: [[UInt8]: Subscription]
+        /// Subscriptions whose key is their pattern, found by it: linear probing over a
+        /// power-of-two array, at most 7/8 full. No hash is stored: a probe compares the
+        /// patterns it meets (SUB and UNSUB only look here; the delivery path never does).
+        var byPattern: ContiguousArray<Subscription?>
+        /// How many `byPattern` holds.
+        var patternCount = 0
+        /// Subscriptions of a queue group, by key (pattern, space, group).
+        var byKey: [[UInt8]: Subscription] = [:]
 
-        init(_ byKey: [[UInt8]: Subscription]) { self.byKey = byKey }
+        init(slots: Int) { byPattern = ContiguousArray(repeating: nil, count: slots) }
+
+        func copy() -> Many {
+            let made = Many(slots: byPattern.count)
+            made.byPattern = byPattern
+            made.patternCount = patternCount
+            made.byKey = byKey
+            return made
+        }
+
+        var count: Int { patternCount + byKey.count }
+
+        private var mask: Int { byPattern.count - 1 }
+
+        private static func home(of pattern: [UInt8]) -> Int {
+            var hasher = Hasher()
+            pattern.withUnsafeBytes { hasher.combine(bytes: $0) }
+            return hasher.finalize()
+        }
+
+        /// The slot holding the subscription of pattern `key`, if any.
+        func index(of key: [UInt8]) -> Int? {
+            var index = Many.home(of: key) & mask
+            while let subscription = byPattern[index] {
+                if subscription.pattern == key { return index }
+                index = (index + 1) & mask
+            }
+            return nil
+        }
+
+        /// Stores a subscription whose key is its pattern (replacing the one of that pattern).
+        func insert(_ subscription: Subscription) {
+            if let index = index(of: subscription.pattern) {
+                byPattern[index] = subscription
+                return
+            }
+            if (patternCount + 1) * 8 > byPattern.count * 7 {
+                let old = byPattern
+                byPattern = ContiguousArray(repeating: nil, count: old.count * 2)
+                for case let kept? in old { place(kept) }
+            }
+            place(subscription)
+            patternCount += 1
+        }
+
+        private func place(_ subscription: Subscription) {
+            var index = Many.home(of: subscription.pattern) & mask
+            while byPattern[index] != nil { index = (index + 1) & mask }
+            byPattern[index] = subscription
+        }
+
+        /// Removes and returns the subscription of pattern `key`. Backward shift: each later
+        /// entry of the run moves into the gap unless its home lies cyclically after the gap
+        /// and at or before where it is (no tombstones).
+        func remove(_ key: [UInt8]) -> Subscription? {
+            guard let index = index(of: key) else { return nil }
+            let removed = byPattern[index]
+            byPattern[index] = nil
+            patternCount -= 1
+            var gap = index
+            var next = (index + 1) & mask
+            while let moving = byPattern[next] {
+                let home = Many.home(of: moving.pattern) & mask
+                let staysPut = gap <= next ? (home > gap && home <= next) : (home > gap || home <= next)
+                if !staysPut {
+                    byPattern[gap] = moving
+                    byPattern[next] = nil
+                    gap = next
+                }
+                next = (next + 1) & mask
+            }
+            return removed
+        }
+
+        /// The one subscription left when it has no group (the table then goes inline).
+        var lonePlain: Subscription? {
+            guard patternCount == 1, byKey.isEmpty else { return nil }
+            return byPattern.first { $0 != nil } ?? nil
+        }
     }
 
     private var storage = Storage.empty
@@ -34,7 +121,7 @@ struct SubscriptionTable {
         switch storage {
         case .empty: 0
         case .one: 1
-        case let .many(many): many.byKey.count
+        case let .many(many): many.count
         }
     }
 
@@ -46,7 +133,7 @@ struct SubscriptionTable {
             switch storage {
             case .empty: nil
             case let .one(subscription): subscription.pattern == key ? subscription : nil
-            case let .many(many): many.byKey[key]
+            case let .many(many): many.index(of: key).flatMap { many.byPattern[$0] } ?? many.byKey[key]
             }
         }
         set {
@@ -58,23 +145,44 @@ struct SubscriptionTable {
         }
     }
 
-    /// Stores `subscription` under `key`, replacing the one there was.
-    private mutating func insert(_ subscription: Subscription, forKey key: [UInt8]) {
+    /// A `Many` this table alone refers to, holding what the table holds now.
+    private mutating func uniqueMany() -> Many {
         switch storage {
         case .empty:
-            storage = subscription.pattern == key ? .one(subscription) : .many(Many([key: subscription]))
+            return Many(slots: 8)
         case let .one(existing):
-            if existing.pattern == key {
-                storage = subscription.pattern == key ? .one(subscription) : .many(Many([key: subscription]))
-            } else {
-                storage = .many(Many([existing.pattern: existing, key: subscription]))
-            }
+            let many = Many(slots: 8)
+            many.insert(existing)
+            return many
         case var .many(many):
             storage = .empty  // so that `many` holds the only reference, unless a copy of the table does
-            if !isKnownUniquelyReferenced(&many) { many = Many(many.byKey) }
-            many.byKey[key] = subscription
-            storage = .many(many)
+            if !isKnownUniquelyReferenced(&many) { many = many.copy() }
+            return many
         }
+    }
+
+    /// Stores `subscription` under `key`, replacing the one there was.
+    private mutating func insert(_ subscription: Subscription, forKey key: [UInt8]) {
+        if subscription.pattern == key {
+            switch storage {
+            case .empty:
+                storage = .one(subscription)
+                return
+            case let .one(existing) where existing.pattern == key:
+                storage = .one(subscription)
+                return
+            default: break
+            }
+        }
+        let many = uniqueMany()
+        if subscription.pattern == key {
+            if let stale = many.byKey.removeValue(forKey: key) { _ = stale }  // a key is one or the other
+            many.insert(subscription)
+        } else {
+            _ = many.remove(key)
+            many.byKey[key] = subscription
+        }
+        storage = .many(many)
     }
 
     /// Removes and returns the subscription with this key, if there is one.
@@ -87,15 +195,14 @@ struct SubscriptionTable {
             guard subscription.pattern == key else { return nil }
             storage = .empty
             return subscription
-        case var .many(many):
-            guard many.byKey[key] != nil else { return nil }
-            storage = .empty
-            if !isKnownUniquelyReferenced(&many) { many = Many(many.byKey) }
-            let removed = many.byKey.removeValue(forKey: key)
-            if many.byKey.count == 1, let (left, subscription) = many.byKey.first, subscription.pattern == left {
-                storage = .one(subscription)
-            } else if !many.byKey.isEmpty {
-                storage = .many(many)
+        case let .many(many):
+            guard many.index(of: key) != nil || many.byKey[key] != nil else { return nil }
+            let unique = uniqueMany()
+            let removed = unique.remove(key) ?? unique.byKey.removeValue(forKey: key)
+            if let lone = unique.lonePlain {
+                storage = .one(lone)
+            } else if unique.count > 0 {
+                storage = .many(unique)
             }
             return removed
         }
@@ -110,16 +217,14 @@ struct SubscriptionTable {
         switch storage {
         case .empty: break
         case let .one(subscription): body(subscription.pattern, subscription)
-        case let .many(many): for (key, subscription) in many.byKey { body(key, subscription) }
+        case let .many(many):
+            for case let subscription? in many.byPattern { body(subscription.pattern, subscription) }
+            for (key, subscription) in many.byKey { body(key, subscription) }
         }
     }
 
     /// Calls `body` with every subscription, in no particular order.
     func forEach(_ body: (Subscription) -> Void) {
-        switch storage {
-        case .empty: break
-        case let .one(subscription): body(subscription)
-        case let .many(many): for subscription in many.byKey.values { body(subscription) }
-        }
+        forEachKeyed { _, subscription in body(subscription) }
     }
 }

@@ -9,7 +9,7 @@ import Testing
     private func topicWithPatternReaders(_ count: Int) throws -> (LocalTopicStore, Topic, [Subscription]) {
         let store = LocalTopicStore(capacity: 8, maxTopics: 100)
         let subscriptions = (0..<count).map {
-            Subscription(pattern: Array("a.*".utf8), isPattern: true, id: UInt64($0 + 1), connectionToken: 1, scheduler: scheduler)
+            Subscription(pattern: Array("a.*".utf8), isPattern: true, connectionToken: UInt64($0 + 1), scheduler: scheduler)
         }
         for subscription in subscriptions { try store.subscribe(subscription) }
         let topic = try #require(try Array("a.b".utf8).withUnsafeBytes { try store.topicForPublish($0) })

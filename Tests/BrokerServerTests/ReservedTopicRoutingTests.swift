@@ -4,16 +4,14 @@ import Testing
 @testable import Broker
 
 /// A scheduler that ignores wake-ups (nothing reads these cursors).
-final class IdleScheduler: CursorScheduler {
-    func schedule(_ cursor: Cursor) {}
-}
+final class IdleScheduler: CursorScheduler {}
 
 @Suite struct ReservedTopicRoutingTests {
     private let scheduler = IdleScheduler()
 
     private func subscription(_ pattern: String, id: UInt64) -> Subscription {
         Subscription(pattern: Array(pattern.utf8), isPattern: pattern.contains("*") || pattern.contains(">"),
-                     id: id, connectionToken: id, scheduler: scheduler)
+                     connectionToken: id, scheduler: scheduler)
     }
 
     @Test func aLeadingWildcardDoesNotRouteADollarTopicButDollarSYSDoes() throws {
@@ -42,8 +40,8 @@ final class IdleScheduler: CursorScheduler {
 
     @Test func aTopicCreatedByAnExactSubscriptionIsAlsoReadByEarlierMatchingPatterns() throws {
         let registry = LocalTopicStore(capacity: 8, maxTopics: 100)
-        try registry.subscribe(Subscription(pattern: Array("a.*".utf8), isPattern: true, id: 1, connectionToken: 1, scheduler: scheduler))
-        try registry.subscribe(Subscription(pattern: Array("a.b".utf8), isPattern: false, id: 2, connectionToken: 2, scheduler: scheduler))
+        try registry.subscribe(Subscription(pattern: Array("a.*".utf8), isPattern: true, connectionToken: 1, scheduler: scheduler))
+        try registry.subscribe(Subscription(pattern: Array("a.b".utf8), isPattern: false, connectionToken: 2, scheduler: scheduler))
         #expect(registry.existingTopic(Array("a.b".utf8))?.cursors.count == 2)
     }
 }

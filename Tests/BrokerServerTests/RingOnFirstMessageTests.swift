@@ -8,7 +8,7 @@ import Testing
 /// Counts the wake-ups of cursors (any thread).
 final class CountingScheduler: CursorScheduler {
     let woken = Atomic<Int>(0)
-    func schedule(_ cursor: Cursor) { woken.add(1, ordering: .relaxed) }
+    override func schedule(_ cursor: Cursor) { woken.add(1, ordering: .relaxed) }
 }
 
 @Suite struct RingOnFirstMessageTests {
@@ -16,7 +16,7 @@ final class CountingScheduler: CursorScheduler {
 
     private func subscription(_ pattern: String, id: UInt64) -> Subscription {
         Subscription(pattern: Array(pattern.utf8), isPattern: pattern.contains("*") || pattern.contains(">"),
-                     id: id, connectionToken: id, scheduler: scheduler)
+                     connectionToken: id, scheduler: scheduler)
     }
 
     @discardableResult

@@ -7,7 +7,7 @@ import Testing
 
     private func subscription(_ pattern: String, id: UInt64) -> Subscription {
         Subscription(pattern: Array(pattern.utf8), isPattern: pattern.contains("*") || pattern.contains(">"),
-                     id: id, connectionToken: 1, scheduler: scheduler)
+                     connectionToken: id, scheduler: scheduler)
     }
 
     private func key(_ pattern: String, group: String? = nil) -> [UInt8] {
@@ -16,7 +16,7 @@ import Testing
 
     private func ids(_ table: SubscriptionTable) -> Set<UInt64> {
         var ids: Set<UInt64> = []
-        table.forEach { ids.insert($0.id) }
+        table.forEach { ids.insert($0.connectionToken) }
         return ids
     }
 
@@ -24,16 +24,16 @@ import Testing
         var table = SubscriptionTable()
         #expect(table.isEmpty && table[key("a")] == nil)
         table[key("a")] = subscription("a", id: 1)
-        #expect(table.count == 1 && table[key("a")]?.id == 1 && table[key("b")] == nil)
+        #expect(table.count == 1 && table[key("a")]?.connectionToken == 1 && table[key("b")] == nil)
         table[key("b.*")] = subscription("b.*", id: 2)
         table[key("a", group: "g")] = subscription("a", id: 3)
         #expect(table.count == 3 && ids(table) == [1, 2, 3])
-        #expect(table[key("a")]?.id == 1 && table[key("b.*")]?.id == 2 && table[key("a", group: "g")]?.id == 3)
-        #expect(table.removeValue(forKey: key("a"))?.id == 1)
+        #expect(table[key("a")]?.connectionToken == 1 && table[key("b.*")]?.connectionToken == 2 && table[key("a", group: "g")]?.connectionToken == 3)
+        #expect(table.removeValue(forKey: key("a"))?.connectionToken == 1)
         #expect(table.removeValue(forKey: key("a")) == nil)
-        #expect(table.count == 2 && table[key("a")] == nil && table[key("a", group: "g")]?.id == 3)
-        #expect(table.removeValue(forKey: key("a", group: "g"))?.id == 3)
-        #expect(table.count == 1 && table[key("b.*")]?.id == 2 && ids(table) == [2])
+        #expect(table.count == 2 && table[key("a")] == nil && table[key("a", group: "g")]?.connectionToken == 3)
+        #expect(table.removeValue(forKey: key("a", group: "g"))?.connectionToken == 3)
+        #expect(table.count == 1 && table[key("b.*")]?.connectionToken == 2 && ids(table) == [2])
         table[key("b.*")] = nil
         #expect(table.isEmpty && ids(table).isEmpty)
     }
@@ -41,18 +41,18 @@ import Testing
     @Test func aGroupMemberAloneIsFoundOnlyByItsGroupKey() {
         var table = SubscriptionTable()
         table[key("a", group: "g")] = subscription("a", id: 1)
-        #expect(table.count == 1 && table[key("a", group: "g")]?.id == 1 && table[key("a")] == nil)
+        #expect(table.count == 1 && table[key("a", group: "g")]?.connectionToken == 1 && table[key("a")] == nil)
         table[key("a")] = subscription("a", id: 2)
-        #expect(table.count == 2 && table[key("a")]?.id == 2 && table[key("a", group: "g")]?.id == 1)
-        #expect(table.removeValue(forKey: key("a"))?.id == 2)
-        #expect(table.count == 1 && table[key("a", group: "g")]?.id == 1 && table[key("a")] == nil)
+        #expect(table.count == 2 && table[key("a")]?.connectionToken == 2 && table[key("a", group: "g")]?.connectionToken == 1)
+        #expect(table.removeValue(forKey: key("a"))?.connectionToken == 2)
+        #expect(table.count == 1 && table[key("a", group: "g")]?.connectionToken == 1 && table[key("a")] == nil)
     }
 
     @Test func settingAKeyAgainReplacesItsSubscription() {
         var table = SubscriptionTable()
         table[key("a")] = subscription("a", id: 1)
         table[key("a")] = subscription("a", id: 2)
-        #expect(table.count == 1 && table[key("a")]?.id == 2)
+        #expect(table.count == 1 && table[key("a")]?.connectionToken == 2)
         table[key("b")] = subscription("b", id: 3)
         table[key("b")] = subscription("b", id: 4)
         #expect(table.count == 2 && ids(table) == [2, 4])
@@ -70,7 +70,7 @@ import Testing
         #expect(ids(copy) == [1, 2] && ids(table) == [2, 3])
         var second = copy
         second[key("b")] = nil
-        #expect(ids(copy) == [1, 2] && ids(second) == [1] && second[key("a")]?.id == 1)
+        #expect(ids(copy) == [1, 2] && ids(second) == [1] && second[key("a")]?.connectionToken == 1)
     }
 
     /// Random inserts, replacements and removals of plain and group keys, checked after each
@@ -90,20 +90,20 @@ import Testing
                 oracle[k] = nextID
                 nextID += 1
             } else {
-                #expect(table.removeValue(forKey: k)?.id == oracle.removeValue(forKey: k))
+                #expect(table.removeValue(forKey: k)?.connectionToken == oracle.removeValue(forKey: k))
             }
             if step % 97 == 0 || step > 5900 {
                 #expect(table.count == oracle.count)
                 for (pattern, group) in pool {
                     let k = key(pattern, group: group)
-                    #expect(table[k]?.id == oracle[k], "\(pattern) \(group ?? "-") at step \(step)")
+                    #expect(table[k]?.connectionToken == oracle[k], "\(pattern) \(group ?? "-") at step \(step)")
                 }
                 var seen: [[UInt8]: UInt64] = [:]
-                table.forEachKeyed { key, subscription in seen[key] = subscription.id }
+                table.forEachKeyed { key, subscription in seen[key] = subscription.connectionToken }
                 #expect(seen == oracle)
             }
         }
-        for k in Array(oracle.keys) { #expect(table.removeValue(forKey: k)?.id == oracle[k]) }
+        for k in Array(oracle.keys) { #expect(table.removeValue(forKey: k)?.connectionToken == oracle[k]) }
         #expect(table.isEmpty)
     }
 }

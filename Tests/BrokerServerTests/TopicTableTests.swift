@@ -68,13 +68,13 @@ import Testing
         let scheduler = IdleScheduler()
         var subscriptions: [Subscription] = []
         for index in 0..<2_000 {
-            let subscription = Subscription(pattern: Array("s.\(index)".utf8), isPattern: false, id: UInt64(index + 1),
-                                            connectionToken: 1, scheduler: scheduler)
+            let subscription = Subscription(pattern: Array("s.\(index)".utf8), isPattern: false,
+                                            connectionToken: UInt64(index + 1), scheduler: scheduler)
             try store.subscribe(subscription)
             subscriptions.append(subscription)
         }
         #expect(store.existingTopic(Array("s.1999".utf8)) != nil)
-        for subscription in subscriptions where subscription.id % 2 == 0 { store.unsubscribe(subscription) }
+        for subscription in subscriptions where subscription.connectionToken % 2 == 0 { store.unsubscribe(subscription) }
         for index in 0..<2_000 {
             let exists = store.existingTopic(Array("s.\(index)".utf8)) != nil
             #expect(exists == ((index + 1) % 2 == 1), "s.\(index)")

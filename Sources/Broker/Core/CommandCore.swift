@@ -19,12 +19,9 @@ final class CommandCore {
     /// The loop's session of a connection token (for replies that come later); set by the loop.
     var findSession: ((UInt64) -> Session?)?
     /// Where subscriptions' cursors report that they have messages.
-    unowned(unsafe) var cursorScheduler: (any CursorScheduler)!
+    unowned(unsafe) var cursorScheduler: CursorScheduler!
     /// Server-wide counters.
     let stats: ServerStats
-    /// The id of the next subscription made on this loop (unique per loop, so per
-    /// connection too; kept here, not in each session).
-    private var nextSubscriptionID: UInt64 = 1
     /// Publishes not yet added to `stats.published`: the sessions add them once per
     /// read (``countPublishes()``), not with an atomic increment per publish.
     private var uncountedPublishes: UInt64 = 0
@@ -233,9 +230,8 @@ final class CommandCore {
         // Without a group the key is the pattern itself: one array serves both (an idle
         // connection's subscription is one allocation smaller).
         let subscription = Subscription(pattern: options.group == nil ? key : Array(pattern), isPattern: Names.hasWildcard(pattern),
-                                        id: nextSubscriptionID, connectionToken: session.token, scheduler: cursorScheduler,
+                                        connectionToken: session.token, scheduler: cursorScheduler,
                                         readsVersionTwo: session.protocolVersion == 2)
-        nextSubscriptionID += 1
         if store.answersPublishesLater {
             subscribeLater(subscription, key: key, start: start, group: options.group, session)
             return
@@ -313,13 +309,14 @@ final class CommandCore {
     /// Ends a subscription already taken out of the session's table: the store lets go of it
     /// and its cursors leave the session's ready list (nothing more is written for it).
     private func detach(_ subscription: Subscription, from session: Session) {
-        store.unsubscribe(subscription)
-        stats.subscriptions.subtract(1)
+        // Its cursors leave the ready list first: the store's unsubscribe unlinks them from it.
         session.ready.removeAll { cursor in
-            guard cursor.subscriptionID == subscription.id else { return false }
+            guard cursor.subscription === subscription else { return false }
             cursor.isQueued = false
             return true
         }
+        store.unsubscribe(subscription)
+        stats.subscriptions.subtract(1)
     }
 
     /// `STATS` → `OK key=value ...`; `STATS <topic>` → that topic's figures or `ERR no-such-topic`.

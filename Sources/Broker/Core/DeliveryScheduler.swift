@@ -116,7 +116,8 @@ final class DeliveryScheduler {
             swap(&wokenCursors, &wokenInProgress)
             for cursor in wokenInProgress {
                 guard cursor.receiver != nil, !cursor.isQueued,
-                      let session = sessions[cursor.connectionToken], !session.state.isClosed else { continue }
+                      let token = cursor.subscription?.connectionToken,
+                      let session = sessions[token], !session.state.isClosed else { continue }
                 cursor.isQueued = true
                 session.ready.append(cursor)
                 markDirty(session, forDelivery: true)

@@ -115,7 +115,7 @@ final class EmbeddedWakes: CursorScheduler, @unchecked Sendable {
 
     init(scheduler: DeliveryScheduler) { self.scheduler = scheduler }
 
-    func schedule(_ cursor: Cursor) { scheduler.wake(cursor) }
+    override func schedule(_ cursor: Cursor) { scheduler.wake(cursor) }
 }
 
 /// A session of an ``EmbeddedBroker``: what it writes is appended to

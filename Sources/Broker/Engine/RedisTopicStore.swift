@@ -412,8 +412,10 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
         let epoch = entry.follower.epoch.map { String(decoding: $0, as: UTF8.self) } ?? "?"
         if let topic = entry.topic {
             // Concrete subscribers, queue group members included, cannot go on: their sequences would go back.
-            let tokens = (topic.cursors.filter { !$0.isPattern } + entry.groupRings.values.flatMap { $0.cursors })
-                .map(\.connectionToken)
+            let tokens = local.withCursorsLocked {
+                (topic.cursors.filter { !$0.isPattern } + entry.groupRings.values.flatMap { $0.cursors })
+                    .compactMap { $0.subscription?.connectionToken }
+            }
             logger.warn("the stream of \(String(decoding: entry.name, as: UTF8.self)) was replaced in Redis (new epoch \(epoch)): "
                         + "\(tokens.count) subscription(s) ended with BYE stream-reset")
             if !tokens.isEmpty {

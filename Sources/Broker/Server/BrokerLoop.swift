@@ -63,7 +63,7 @@ final class LoopMailbox: CursorScheduler, @unchecked Sendable {
     }
 
     /// A cursor has messages (called by a ring after a send). Any thread.
-    func schedule(_ cursor: Cursor) {
+    override func schedule(_ cursor: Cursor) {
         if waker.isLoopThread {
             local.wake(cursor)
             return

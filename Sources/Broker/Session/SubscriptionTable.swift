@@ -26,9 +26,9 @@ struct SubscriptionTable {
         /// Subscriptions whose key is their pattern, found by it: linear probing over a
         /// power-of-two array, at most 7/8 full. No hash is stored: a probe compares the
         /// patterns it meets (SUB and UNSUB only look here; the delivery path never does).
-        var byPattern: ContiguousArray<Subscription?>
+        @exclusivity(unchecked) var byPattern: ContiguousArray<Subscription?>
         /// How many `byPattern` holds.
-        var patternCount = 0
+        @exclusivity(unchecked) var patternCount = 0
         /// Subscriptions of a queue group, by key (pattern, space, group).
         var byKey: [[UInt8]: Subscription] = [:]
 
@@ -52,35 +52,33 @@ struct SubscriptionTable {
             return hasher.finalize()
         }
 
-        /// The slot holding the subscription of pattern `key`, if any.
-        func index(of key: [UInt8]) -> Int? {
+        /// Where pattern `key` is, or the empty slot that ends its probe run: one probe
+        /// for lookups, removals and inserts.
+        private func probe(_ key: [UInt8]) -> (index: Int, found: Bool) {
             var index = Many.home(of: key) & mask
             while let subscription = byPattern[index] {
-                if subscription.pattern == key { return index }
+                if subscription.pattern == key { return (index, true) }
                 index = (index + 1) & mask
             }
-            return nil
+            return (index, false)
+        }
+
+        /// The slot holding the subscription of pattern `key`, if any.
+        func index(of key: [UInt8]) -> Int? {
+            let (index, found) = probe(key)
+            return found ? index : nil
         }
 
         /// Stores a subscription whose key is its pattern (replacing the one of that pattern).
         func insert(_ subscription: Subscription) {
-            if let index = index(of: subscription.pattern) {
-                byPattern[index] = subscription
-                return
-            }
             if (patternCount + 1) * 8 > byPattern.count * 7 {
                 let old = byPattern
                 byPattern = ContiguousArray(repeating: nil, count: old.count * 2)
-                for case let kept? in old { place(kept) }
+                for case let kept? in old { byPattern[probe(kept.pattern).index] = kept }
             }
-            place(subscription)
-            patternCount += 1
-        }
-
-        private func place(_ subscription: Subscription) {
-            var index = Many.home(of: subscription.pattern) & mask
-            while byPattern[index] != nil { index = (index + 1) & mask }
+            let (index, found) = probe(subscription.pattern)
             byPattern[index] = subscription
+            if !found { patternCount += 1 }
         }
 
         /// Removes and returns the subscription of pattern `key`. Backward shift: each later

@@ -3,8 +3,16 @@ import Channels
 
 /// Where a cursor reports that it has something to deliver: the event loop
 /// that owns the cursor's connection. Any thread may call `schedule`.
-protocol CursorScheduler: AnyObject, Sendable {
-    func schedule(_ cursor: Cursor)
+///
+/// A class for subclasses to override ``schedule(_:)`` (the base ignores wake-ups), not a
+/// protocol: a reference to it is one word, where an existential took two, in every
+/// cursor and every subscription.
+class CursorScheduler: @unchecked Sendable {
+    // @unchecked Sendable: no state of its own; a subclass that has some says why it is safe.
+    init() {}
+
+    /// A cursor has something to deliver (any thread; cheap, never blocks).
+    func schedule(_ cursor: Cursor) {}
 }
 
 /// One subscription's read position in one topic's ring.
@@ -13,30 +21,29 @@ protocol CursorScheduler: AnyObject, Sendable {
 /// pattern subscription); from then on its loop-only fields are touched only on
 /// the owning event loop's thread.
 final class Cursor: BroadcastWaker, @unchecked Sendable {
-    // @unchecked Sendable: `scheduler`, `topic`, `subscriptionID`, `connectionToken`
-    // and `isPattern` are immutable; `subscription` and `indexInTopic` are
-    // guarded by the registry's lock. `receiver`, `isQueued` and the lag fields are written at
+    // @unchecked Sendable: `scheduler`, `topic` and `isPattern` are immutable;
+    // `subscription` and `indexInTopic` are guarded by the registry's lock. `receiver`, `isQueued` and the lag fields are written at
     // init (before the cursor is published through the registry's lock) and
     // afterwards only on the owning loop's thread. `wake()` reads only `scheduler`.
 
     /// The loop that owns this cursor's connection.
-    let scheduler: any CursorScheduler
+    let scheduler: CursorScheduler
     /// The topic this cursor reads.
     let topic: Topic
-    /// Identifies the owning subscription (unique on its loop).
-    let subscriptionID: UInt64
     /// What the cursor reads through (one word: the two references share it, where a
     /// receiver and a share took two).
     private var source: Source
-    /// The owning connection's token in its loop.
-    let connectionToken: UInt64
     /// Its lag figures, made at its first lag (loop thread only): a cursor that never
     /// lagged holds none (the cursor takes 96 bytes of heap, not 128).
     private(set) var lag: CursorLag?
     /// The subscription this cursor reads for (it owns the cursor); nil once the
     /// cursor is dropped. Strong, and cleared by ``drop()`` to break the cycle: a
     /// `weak` reference gave every subscription a side-table allocation (48 bytes
-    /// an idle connection).
+    /// an idle connection). Its connection token is the cursor's (the cursor keeps no
+    /// copy: 16 bytes of heap less with the subscription's id). Read without the lock
+    /// only on the owning loop: it is written there, or before that loop can see the
+    /// cursor, or (``LocalTopicStore``'s retire) for a cursor waiting for its ring, which
+    /// that loop only reads under the lock.
     var subscription: Subscription?
     // The small fields last, in one word: a cursor takes 112 bytes of heap, not 128.
     /// Position in `topic.cursors` (guarded by the registry's lock); -1 when in none.
@@ -47,35 +54,26 @@ final class Cursor: BroadcastWaker, @unchecked Sendable {
     let isPattern: Bool
 
     /// `head` is set to the topic's head (messages published) when the cursor was placed.
-    init(topic: Topic, subscriptionID: UInt64, connectionToken: UInt64, scheduler: any CursorScheduler, isPattern: Bool,
-         start: BroadcastStart, head: inout UInt64) {
+    init(topic: Topic, scheduler: CursorScheduler, isPattern: Bool, start: BroadcastStart, head: inout UInt64) {
         self.topic = topic
         self.isPattern = isPattern
-        self.subscriptionID = subscriptionID
-        self.connectionToken = connectionToken
         self.scheduler = scheduler
         self.source = .own(topic.sender.subscribe(start, tail: &head))
     }
 
     /// A cursor on a topic whose ring is not open yet (``Topic/openRing(limits:account:)``
     /// gives it a receiver at position 0, the head of a ring that has had no message).
-    init(awaitingRingOf topic: Topic, subscriptionID: UInt64, connectionToken: UInt64, scheduler: any CursorScheduler,
-         isPattern: Bool) {
+    init(awaitingRingOf topic: Topic, scheduler: CursorScheduler, isPattern: Bool) {
         self.topic = topic
         self.isPattern = isPattern
-        self.subscriptionID = subscriptionID
-        self.connectionToken = connectionToken
         self.scheduler = scheduler
         self.source = .awaitingRing
     }
 
     /// A queue group member's cursor, reading through `share`.
-    init(topic: Topic, subscriptionID: UInt64, connectionToken: UInt64, scheduler: any CursorScheduler, isPattern: Bool,
-         share: GroupShare) {
+    init(topic: Topic, scheduler: CursorScheduler, isPattern: Bool, share: GroupShare) {
         self.topic = topic
         self.isPattern = isPattern
-        self.subscriptionID = subscriptionID
-        self.connectionToken = connectionToken
         self.scheduler = scheduler
         self.source = .group(share)
     }
@@ -200,12 +198,10 @@ final class Subscription: @unchecked Sendable {
 
     /// The SUB string as the client sent it.
     let pattern: [UInt8]
-    /// Unique id (for cursor bookkeeping).
-    let id: UInt64
     /// The owning connection's token in its loop.
     let connectionToken: UInt64
     /// The owning loop.
-    let scheduler: any CursorScheduler
+    let scheduler: CursorScheduler
     /// A cursor per concrete topic this subscription reads (guarded by the registry lock).
     /// (Its queue group, if any, is kept by the store: most subscriptions are in none.)
     var cursors = CursorList()
@@ -215,12 +211,11 @@ final class Subscription: @unchecked Sendable {
     /// for the version 2 frame in each message: ``Topic/hasVersionTwoReaders``).
     let readsVersionTwo: Bool
 
-    init(pattern: [UInt8], isPattern: Bool, id: UInt64, connectionToken: UInt64, scheduler: any CursorScheduler,
+    init(pattern: [UInt8], isPattern: Bool, connectionToken: UInt64, scheduler: CursorScheduler,
          readsVersionTwo: Bool = false) {
         self.pattern = pattern
         self.isPattern = isPattern
         self.readsVersionTwo = readsVersionTwo
-        self.id = id
         self.connectionToken = connectionToken
         self.scheduler = scheduler
     }
@@ -235,16 +230,13 @@ final class Subscription: @unchecked Sendable {
         var head: UInt64 = 0
         let cursor: Cursor
         if group == nil && !topic.isRingOpen {
-            cursor = Cursor(awaitingRingOf: topic, subscriptionID: id, connectionToken: connectionToken,
-                            scheduler: scheduler, isPattern: isPattern)
+            cursor = Cursor(awaitingRingOf: topic, scheduler: scheduler, isPattern: isPattern)
         } else if let group {
             let share = group.share(of: topic, start: start, head: &head)
             share.cursorCount += 1
-            cursor = Cursor(topic: topic, subscriptionID: id, connectionToken: connectionToken, scheduler: scheduler,
-                            isPattern: isPattern, share: share)
+            cursor = Cursor(topic: topic, scheduler: scheduler, isPattern: isPattern, share: share)
         } else {
-            cursor = Cursor(topic: topic, subscriptionID: id, connectionToken: connectionToken, scheduler: scheduler,
-                            isPattern: isPattern, start: start, head: &head)
+            cursor = Cursor(topic: topic, scheduler: scheduler, isPattern: isPattern, start: start, head: &head)
         }
         cursor.subscription = self
         if readsVersionTwo { topic.markVersionTwoReaders() }

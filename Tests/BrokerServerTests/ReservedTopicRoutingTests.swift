@@ -4,7 +4,7 @@ import Testing
 @testable import Broker
 
 /// A scheduler that ignores wake-ups (nothing reads these cursors).
-final class IdleScheduler: CursorScheduler {}
+final class IdleScheduler: CursorScheduler, @unchecked Sendable {}
 
 @Suite struct ReservedTopicRoutingTests {
     private let scheduler = IdleScheduler()

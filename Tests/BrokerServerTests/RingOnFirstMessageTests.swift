@@ -6,7 +6,7 @@ import Testing
 @testable import Broker
 
 /// Counts the wake-ups of cursors (any thread).
-final class CountingScheduler: CursorScheduler {
+final class CountingScheduler: CursorScheduler, @unchecked Sendable {
     let woken = Atomic<Int>(0)
     override func schedule(_ cursor: Cursor) { woken.add(1, ordering: .relaxed) }
 }

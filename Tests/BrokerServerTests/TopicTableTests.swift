@@ -80,4 +80,30 @@ import Testing
             #expect(exists == ((index + 1) % 2 == 1), "s.\(index)")
         }
     }
+
+    /// The table holds one reference to each topic: a removed topic, a topic of a table that
+    /// goes, and every topic across growths are freed when nothing else holds them; a copy
+    /// keeps its topics while the original changes.
+    @Test func topicsAreHeldOnceAndFreedWithTheTableAndACopyKeepsItsOwn() throws {
+        weak var removed: Topic?
+        weak var kept: Topic?
+        var copy: TopicTable?
+        do {
+            var table = TopicTable()
+            for index in 0..<100 { table.insert(try topic("n.\(index)")) }  // grows 16 -> 256
+            removed = table["n.3".utf8.map { $0 }]
+            kept = table["n.4".utf8.map { $0 }]
+            #expect(removed != nil && kept != nil)
+            copy = table
+            table.remove(named: Array("n.3".utf8))
+            table.remove(named: Array("n.4".utf8))
+            #expect(copy?[Array("n.3".utf8)] === removed && copy?[Array("n.4".utf8)] === kept)
+            #expect(copy?.count == 100 && table.count == 98)
+            copy?.remove(named: Array("n.3".utf8))
+        }
+        #expect(removed == nil)  // out of both tables
+        #expect(kept != nil)  // still in the copy
+        copy = nil
+        #expect(kept == nil)
+    }
 }

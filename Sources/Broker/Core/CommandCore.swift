@@ -309,7 +309,9 @@ final class CommandCore {
     /// Ends a subscription already taken out of the session's table: the store lets go of it
     /// and its cursors leave the session's ready list (nothing more is written for it).
     private func detach(_ subscription: Subscription, from session: Session) {
-        // Its cursors leave the ready list first: the store's unsubscribe unlinks them from it.
+        // Its cursors leave the ready list and the lag figures first: the store's unsubscribe
+        // unlinks them from it.
+        session.forgetLags(ofSubscription: subscription)
         session.ready.removeAll { cursor in
             guard cursor.subscription === subscription else { return false }
             cursor.isQueued = false
@@ -454,7 +456,7 @@ final class CommandCore {
         session.output.appendControl { WireEncoder.appendLagged(topic: topic, count: missed, to: &$0) }
         stats.laggedEvents.add(1)
         stats.laggedMessages.add(missed)
-        let lag = cursor.lagFigures()
+        let lag = session.lagFigures(of: cursor)
         lag.sinceLog &+= missed
         lag.missedTotal &+= missed
         if topic.first != Names.reservedPrefix {  // lags on the broker's own topics are not announced (no feedback loop)

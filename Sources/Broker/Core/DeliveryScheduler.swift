@@ -360,6 +360,7 @@ final class DeliveryScheduler {
                 continue
             }
             if result.closed {  // a sweep freed this topic: the subscription goes on without it
+                session.forgetLags(of: cursor)
                 core.store.forget(cursor)
                 cursor.isQueued = false
                 session.ready.remove(at: index)

@@ -73,7 +73,7 @@ extension Session {
         subscriptions.forEach { subscription in
             for cursor in subscription.cursors {
                 behind += cursor.receiver?.pendingCount ?? 0
-                missed &+= cursor.missedTotal
+                missed &+= missedTotal(of: cursor)
             }
         }
         return ConnectionRank(id: id, behind: behind, missed: missed, pendingBytes: output.pendingBytes, bytesOut: bytesOut)
@@ -85,7 +85,7 @@ extension Session {
         self.subscriptions.forEachKeyed { key, subscription in
             let group = key.count > subscription.pattern.count ? Array(key[(subscription.pattern.count + 1)...]) : nil
             let topics = subscription.cursors.map { cursor in
-                TopicLag(topic: cursor.topic.name, behind: cursor.receiver?.pendingCount ?? 0, missed: cursor.missedTotal)
+                TopicLag(topic: cursor.topic.name, behind: cursor.receiver?.pendingCount ?? 0, missed: missedTotal(of: cursor))
             }
             subscriptions.append(SubscriptionSnapshot(pattern: subscription.pattern, group: group, topics: topics))
         }

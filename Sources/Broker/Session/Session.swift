@@ -63,6 +63,9 @@ class Session {
     /// run-time check each otherwise).
     @exclusivity(unchecked)
     final var publishCache: Topic?
+    /// The figures of this session's cursors that have lagged, by cursor (most never lag:
+    /// a cursor keeps no field for them, ``lagFigures(of:)``). Loop thread.
+    final var lags: [ObjectIdentifier: CursorLag] = [:]
     /// The `BPUB` whose payload the framer is reading, if any (boxed: most
     /// connections never have one, and an idle connection stays small).
     final var pendingBinaryPublish: PendingBinaryPublish?
@@ -451,6 +454,7 @@ class Session {
         subscriptions.forEach { store.unsubscribe($0) }
         if !subscriptions.isEmpty { services.core.stats.subscriptions.subtract(UInt64(subscriptions.count)) }
         subscriptions.removeAll()
+        lags.removeAll()
         for cursor in ready { cursor.isQueued = false }
         ready.removeAll()
         publishCache = nil
@@ -513,5 +517,38 @@ final class PendingBinaryPublish {
     init(topic: [UInt8], refusal: ProtocolError?) {
         self.topic = topic
         self.refusal = refusal
+    }
+}
+
+extension Session {
+    /// The lag figures of `cursor`, one of this session's, made at its first lag. A cursor's
+    /// figures go when it is dropped (``forgetLags(of:)``, ``forgetLags(ofSubscription:)``);
+    /// as a backstop, those of cursors dropped otherwise go when the table reaches a power
+    /// of two (an entry holds its cursor: an identifier is never reused while in it). Loop thread.
+    func lagFigures(of cursor: Cursor) -> CursorLag {
+        if cursor.hasLagged, let figures = lags[ObjectIdentifier(cursor)] { return figures }
+        if lags.count >= 16 && lags.count.nonzeroBitCount == 1 {
+            lags = lags.filter { !$0.value.cursor.isDetached }
+        }
+        let made = CursorLag(cursor: cursor)
+        lags[ObjectIdentifier(cursor)] = made
+        cursor.hasLagged = true
+        return made
+    }
+
+    /// Messages `cursor`, one of this session's, missed in all (`/api/v1/connections`). Loop thread.
+    func missedTotal(of cursor: Cursor) -> UInt64 {
+        cursor.hasLagged ? lags[ObjectIdentifier(cursor)]?.missedTotal ?? 0 : 0
+    }
+
+    /// Lets go of the lag figures of a dropped cursor. Loop thread.
+    func forgetLags(of cursor: Cursor) {
+        if cursor.hasLagged { lags[ObjectIdentifier(cursor)] = nil }
+    }
+
+    /// Lets go of the lag figures of `subscription`'s cursors (before it is unsubscribed:
+    /// they still name it). Loop thread.
+    func forgetLags(ofSubscription subscription: Subscription) {
+        if !lags.isEmpty { lags = lags.filter { $0.value.cursor.subscription !== subscription } }
     }
 }

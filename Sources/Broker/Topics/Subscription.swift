@@ -33,9 +33,6 @@ final class Cursor: BroadcastWaker, @unchecked Sendable {
     /// What the cursor reads through (one word: the two references share it, where a
     /// receiver and a share took two).
     private var source: Source
-    /// Its lag figures, made at its first lag (loop thread only): a cursor that never
-    /// lagged holds none (the cursor takes 96 bytes of heap, not 128).
-    private(set) var lag: CursorLag?
     /// The subscription this cursor reads for (it owns the cursor); nil once the
     /// cursor is dropped. Strong, and cleared by ``drop()`` to break the cycle: a
     /// `weak` reference gave every subscription a side-table allocation (48 bytes
@@ -50,6 +47,9 @@ final class Cursor: BroadcastWaker, @unchecked Sendable {
     var indexInTopic: Int32 = -1
     /// True while the cursor is on its connection's ready list (loop thread only).
     var isQueued = false
+    /// True once it lagged: its figures are then in its session's ``Session/lags`` (loop
+    /// thread only; kept there, the cursor takes 64 bytes of heap, not 80).
+    var hasLagged = false
     /// True when that subscription is a wildcard pattern.
     let isPattern: Bool
 
@@ -134,17 +134,6 @@ final class Cursor: BroadcastWaker, @unchecked Sendable {
         return nil
     }
 
-    /// Messages missed in all (`/api/v1/connections`).
-    var missedTotal: UInt64 { lag?.missedTotal ?? 0 }
-
-    /// Its lag figures, made now if it never lagged before.
-    func lagFigures() -> CursorLag {
-        if let lag { return lag }
-        let made = CursorLag()
-        lag = made
-        return made
-    }
-
     func prepareToWait() -> any BroadcastWaker {
         guard let share else { return self }
         share.markWaiting(self)
@@ -184,6 +173,11 @@ final class Cursor: BroadcastWaker, @unchecked Sendable {
 /// fields are immutable.
 /// A cursor's lag figures (loop thread only), apart from the cursor: most never lag.
 final class CursorLag {
+    /// The cursor they are of (held, so that its identifier, their key, is not reused).
+    let cursor: Cursor
+
+    init(cursor: Cursor) { self.cursor = cursor }
+
     /// Messages missed since the last lag log line.
     var sinceLog: UInt64 = 0
     /// Messages missed in all (`/api/v1/connections`).

@@ -72,6 +72,7 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
 
     init(local: LocalTopicStore, reactor: Reactor, connection: RedisConnection, logger: Logger, epochSeed: UInt64) {
         self.local = local
+        local.recordRetiredTopics()
         self.reactor = reactor
         self.connection = connection
         self.logger = logger
@@ -262,6 +263,12 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
             if users <= 0 { connection.sendWithoutReply([Array("PUNSUBSCRIBE".utf8), glob]) }
         }
         for topic in topics where topic.isRetired { unfollow(topic) }
+        unfollowRetired()
+    }
+
+    /// Lets go of the Redis channels of every topic the local store freed since the last call.
+    private func unfollowRetired() {
+        for topic in local.takeRetired() { unfollow(topic) }
     }
 
     @discardableResult
@@ -270,6 +277,7 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
         if freed > 0 {
             for entry in Array(followed.values) { if let topic = entry.topic, topic.isRetired { unfollow(topic) } }
         }
+        unfollowRetired()
         return freed
     }
 
@@ -278,6 +286,7 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
     func forget(_ cursor: Cursor) {
         local.forget(cursor)
         if cursor.topic.isRetired { unfollow(cursor.topic) }
+        unfollowRetired()
     }
 
     func statistics(of name: [UInt8]) -> TopicStatistics? {

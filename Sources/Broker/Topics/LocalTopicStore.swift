@@ -36,6 +36,10 @@ final class LocalTopicStore: TopicStore {
         var pinned: Set<ObjectIdentifier> = []
         /// Live settings (written by ``update(_:)``).
         var settings: TopicStoreSettings
+        /// Whether freed topics are recorded for ``takeRetired()`` (``recordRetiredTopics()``).
+        var recordsRetired = false
+        /// Topics freed since ``takeRetired()`` last took them.
+        var retired: [Topic] = []
 
         /// The topic called `name` (borrowed bytes), if it exists.
         func topic(named name: UnsafeRawBufferPointer) -> Topic? {
@@ -362,6 +366,23 @@ final class LocalTopicStore: TopicStore {
         state.withLock { _ in body() }
     }
 
+    /// From now on, every topic freed is recorded until ``takeRetired()`` takes it: for a store
+    /// that follows topics elsewhere (``RedisTopicStore`` lets go of a freed topic's Redis
+    /// channel). A topic can be freed by a call about another one (the oldest lingering
+    /// topics go when too many never had a message), and its waiting cursors leave their
+    /// subscriptions then, so a subscription's cursors do not name every freed topic.
+    func recordRetiredTopics() {
+        state.withLock { $0.recordsRetired = true }
+    }
+
+    /// The topics freed since the last call (``recordRetiredTopics()``).
+    func takeRetired() -> [Topic] {
+        state.withLock { state in
+            defer { state.retired.removeAll() }
+            return state.retired
+        }
+    }
+
     /// Drops a cursor whose ring was closed by a sweep. Call on its owning loop.
     func forget(_ cursor: Cursor) {
         state.withLock { state in
@@ -590,6 +611,7 @@ final class LocalTopicStore: TopicStore {
         state.lingering[ObjectIdentifier(topic)] = nil
         guard let current = state.topics[topic.name], current === topic else { return }
         state.topics.remove(named: topic.name)
+        if state.recordsRetired { state.retired.append(topic) }
         topic.markRetired()
         topic.sender.close()
         // Cursors still waiting for a ring that will not come had nothing to read: they go now

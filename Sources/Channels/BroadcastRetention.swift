@@ -110,7 +110,7 @@ extension BroadcastSender {
     /// must be open (see ``init(unopened:)``).
     @inlinable
     public final func subscribe(_ start: BroadcastStart, tail: inout UInt64) -> BroadcastReceiver<T> {
-        precondition(isOpen, "subscribe(_:tail:) on an unopened broadcast sender")
+        guard let shared = openShared else { preconditionFailure("subscribe(_:tail:) on an unopened broadcast sender") }
         return BroadcastReceiver(shared: shared, start: start, tail: &tail)
     }
 

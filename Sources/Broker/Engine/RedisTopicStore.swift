@@ -252,7 +252,6 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
                 return  // never attached
             }
         }
-        let topics = subscription.cursors.map(\.topic)
         local.unsubscribe(subscription)
         if let group = memberGroup.removeValue(forKey: key) { leave(group, of: subscription.pattern) }
         if let groupKey = patternMember.removeValue(forKey: key) { leavePatternGroup(groupKey, subscription) }
@@ -262,11 +261,11 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
             patternUsers[glob] = users > 0 ? users : nil
             if users <= 0 { connection.sendWithoutReply([Array("PUNSUBSCRIBE".utf8), glob]) }
         }
-        for topic in topics where topic.isRetired { unfollow(topic) }
         unfollowRetired()
     }
 
-    /// Lets go of the Redis channels of every topic the local store freed since the last call.
+    /// Lets go of the Redis channels of every topic the local store freed since the last call
+    /// (every topic it frees is recorded: the one way this store learns of them).
     private func unfollowRetired() {
         for topic in local.takeRetired() { unfollow(topic) }
     }
@@ -274,10 +273,10 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
     @discardableResult
     func sweepLingering(nowMs: Int64) -> Int {
         let freed = local.sweepLingering(nowMs: nowMs)
-        if freed > 0 {
+        unfollowRetired()
+        if freed > 0 {  // and again those a waiter or a group ring kept followed when they were freed
             for entry in Array(followed.values) { if let topic = entry.topic, topic.isRetired { unfollow(topic) } }
         }
-        unfollowRetired()
         return freed
     }
 
@@ -285,7 +284,6 @@ final class RedisTopicStore: TopicStore, @unchecked Sendable {
 
     func forget(_ cursor: Cursor) {
         local.forget(cursor)
-        if cursor.topic.isRetired { unfollow(cursor.topic) }
         unfollowRetired()
     }
 

@@ -93,7 +93,7 @@ struct SubscriptionTable {
             var next = (index + 1) & mask
             while let moving = byPattern[next] {
                 let home = Many.home(of: moving.pattern) & mask
-                let staysPut = gap <= next ? (home > gap && home <= next) : (home > gap || home <= next)
+                let staysPut = LinearProbing.staysPut(home: home, gap: gap, index: next)
                 if !staysPut {
                     byPattern[gap] = moving
                     byPattern[next] = nil
@@ -174,7 +174,7 @@ struct SubscriptionTable {
         }
         let many = uniqueMany()
         if subscription.pattern == key {
-            if let stale = many.byKey.removeValue(forKey: key) { _ = stale }  // a key is one or the other
+            many.byKey.removeValue(forKey: key)  // a key is one or the other
             many.insert(subscription)
         } else {
             _ = many.remove(key)

@@ -446,7 +446,7 @@ final class LocalTopicStore: TopicStore {
         var figures = TopicStatistics(subscribers: 0, held: Int(positions.tail &- positions.oldest),
                                       published: positions.tail, lagging: 0, maxLag: 0,
                                       epoch: epoch(of: topic), head: positions.tail, heldBytes: positions.heldBytes)
-        for cursor in topic.cursors where !cursor.isDetached {
+        for cursor in topic.cursors {  // a dropped cursor has left the list
             figures.subscribers += 1
             guard let receiver = cursor.receiver else { continue }  // waiting for the ring: nothing sent
             let lag = receiver.pendingCount

@@ -22,9 +22,9 @@ class CursorScheduler: @unchecked Sendable {
 /// the owning event loop's thread.
 final class Cursor: BroadcastWaker, @unchecked Sendable {
     // @unchecked Sendable: `scheduler`, `topic` and `isPattern` are immutable;
-    // `subscription` and `indexInTopic` are guarded by the registry's lock. `receiver`, `isQueued` and the lag fields are written at
-    // init (before the cursor is published through the registry's lock) and
-    // afterwards only on the owning loop's thread. `wake()` reads only `scheduler`.
+    // `subscription` and `indexInTopic` are guarded by the registry's lock. `source` is
+    // changed under that lock (see ``Source``); `isQueued` and `hasLagged` only on the
+    // owning loop's thread. `wake()` reads only `scheduler`.
 
     /// The loop that owns this cursor's connection.
     let scheduler: CursorScheduler
@@ -42,7 +42,7 @@ final class Cursor: BroadcastWaker, @unchecked Sendable {
     /// cursor, or (``LocalTopicStore``'s retire) for a cursor waiting for its ring, which
     /// that loop only reads under the lock.
     var subscription: Subscription?
-    // The small fields last, in one word: a cursor takes 112 bytes of heap, not 128.
+    // The small fields last, in one word.
     /// Position in `topic.cursors` (guarded by the registry's lock); -1 when in none.
     var indexInTopic: Int32 = -1
     /// True while the cursor is on its connection's ready list (loop thread only).
@@ -121,8 +121,7 @@ final class Cursor: BroadcastWaker, @unchecked Sendable {
     /// it (caller holds the registry lock; the ring was just opened).
     func attachReceiver() {
         guard isAwaitingRing else { return }
-        var head: UInt64 = 0
-        let receiver = topic.sender.subscribe(.position(0), tail: &head)
+        let receiver = topic.sender.subscribe(.position(0))
         source = .own(receiver)
         if !receiver.armWaker(self) { scheduler.schedule(self) }
     }
@@ -167,10 +166,6 @@ final class Cursor: BroadcastWaker, @unchecked Sendable {
     }
 }
 
-/// One `SUB <topic-or-pattern>` of one connection.
-///
-/// `cursors` is read and changed only under the registry's lock; the other
-/// fields are immutable.
 /// A cursor's lag figures (loop thread only), apart from the cursor: most never lag.
 final class CursorLag {
     /// The cursor they are of (held, so that its identifier, their key, is not reused).
@@ -186,6 +181,10 @@ final class CursorLag {
     var loggedAtMs: Int64 = 0
 }
 
+/// One `SUB <topic-or-pattern>` of one connection.
+///
+/// `cursors` is read and changed only under the registry's lock; the other
+/// fields are immutable.
 final class Subscription: @unchecked Sendable {
     // @unchecked Sendable: `cursors` is guarded by TopicRegistry's mutex (every
     // access is inside `TopicRegistry.state.withLock`); the rest is immutable.

@@ -87,25 +87,15 @@ public final class Topic: BroadcastSender<Message>, @unchecked Sendable {
     /// one else knows the topic yet) and gives every cursor waiting for it a receiver at
     /// position 0. The ring is visible to publishers before those receivers exist, but it
     /// retains what it is sent: a receiver placed at 0 reads every message since it
-    /// opened. A `capacity` the channel refuses falls back to 1024 (the configuration
-    /// validated it). False when it was open already or retired.
+    /// opened. False when it was open already or retired. (The packed capacity is at most
+    /// 2^24, which a channel always accepts: the open cannot throw.)
     @discardableResult
     func openRing(account: BroadcastByteAccount?) -> Bool {
         let limits = self.limits
-        let opened: Bool
-        do throws(BroadcastChannelError) {
-            opened = try open(capacity: limits.capacity, retention: Topic.retention(limits, account))
-        } catch {
-            let fallback = RingLimits(capacity: 1024, maxBytes: limits.maxBytes)
-            opened = (try? open(capacity: fallback.capacity, retention: Topic.retention(fallback, account))) ?? false
-        }
-        guard opened else { return false }
+        let retention = BroadcastRetention<Message>(count: limits.capacity, maxBytes: limits.maxBytes, account: account)
+        guard (try? open(capacity: limits.capacity, retention: retention)) == true else { return false }
         for cursor in cursors where cursor.isAwaitingRing { cursor.attachReceiver() }
         return true
-    }
-
-    private static func retention(_ limits: RingLimits, _ account: BroadcastByteAccount?) -> BroadcastRetention<Message> {
-        BroadcastRetention(count: limits.capacity, maxBytes: limits.maxBytes, account: account)
     }
 
     // The flags live inside the topic (not as objects of their own):

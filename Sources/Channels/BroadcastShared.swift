@@ -550,6 +550,7 @@ final class BroadcastShared<T: Sendable>: PthreadLockStorage<BroadcastState<T>> 
 
     /// Releases one sender handle; the last one closes the channel and wakes
     /// every waiting receiver.
+    @usableFromInline
     func releaseSender() {
         withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { buf in
             let rest = withLock { s -> Int32 in
@@ -566,6 +567,7 @@ final class BroadcastShared<T: Sendable>: PthreadLockStorage<BroadcastState<T>> 
     /// has read everything); returns whether the channel is closed now. After
     /// it, sends store nothing and return 0, and waiting receivers are woken to
     /// find `closed`. One lock acquisition; O(slots allocated).
+    @usableFromInline
     func closeIfDrained() -> Bool {
         withUnsafeTemporaryAllocation(of: Waiter.self, capacity: wakeBatchSize) { buf in
             let (closed, rest) = withLock { s -> (Bool, Int32) in
@@ -580,6 +582,7 @@ final class BroadcastShared<T: Sendable>: PthreadLockStorage<BroadcastState<T>> 
     }
 
     /// Whether the channel is closed (last sender gone, or closed when drained).
+    @usableFromInline
     var isClosed: Bool { withLock { $0.closed } }
 
     // MARK: receivers

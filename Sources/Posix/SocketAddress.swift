@@ -96,13 +96,16 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
                 out[0] = UInt8(ascii: "[")
                 count = 1
             }
-            func appendDecimal(_ value: Int) {
-                if value >= 10_000 { out[count] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: value / 10_000); count += 1 }
-                if value >= 1_000 { out[count] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: value / 1_000 % 10); count += 1 }
-                if value >= 100 { out[count] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: value / 100 % 10); count += 1 }
-                if value >= 10 { out[count] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: value / 10 % 10); count += 1 }
-                out[count] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: value % 10)
-                count += 1
+            func appendDecimal(_ value: Int) {  // an octet or a port: 0 to 65535
+                var digits = 1
+                var rest = value / 10
+                while rest > 0 { digits += 1; rest /= 10 }
+                rest = value
+                for index in stride(from: count + digits - 1, through: count, by: -1) {
+                    out[index] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10)
+                    rest /= 10
+                }
+                count += digits
             }
             if isSix {
                 let written: UnsafePointer<CChar>? = withUnsafeBytes(of: storage) { raw in

@@ -71,9 +71,10 @@ import Testing
 
     @Test(arguments: [UInt64(0), 7, 10, 99, 12_345, 1_000_000_000, UInt64.max])
     func decimals(value: UInt64) {
-        var line: [UInt8] = Array("x".utf8)
-        LogLineFormat.appendDecimal(value, to: &line)
-        #expect(String(decoding: line, as: UTF8.self) == "x\(value)")
+        var line: [UInt8] = []
+        LogLineFormat.appendLine(seconds: 0, nanoseconds: 0, level: .info, connection: value, peer: nil,
+                                 message: "x", to: &line)
+        #expect(String(decoding: line, as: UTF8.self).hasSuffix(" info conn=\(value) x"))
     }
 
     @Test func aLineHasItsFieldsInOrder() {

@@ -1,8 +1,10 @@
 // The bytes of a log line: the timestamp, the decimal numbers, the fields, in one buffer.
+import Protocol
 
 /// Builds log lines as bytes, without `String` formatting: an RFC 3339 UTC timestamp with
 /// milliseconds from the clock's seconds and nanoseconds (the civil date is computed, no
-/// `gmtime_r`), decimal numbers written digit by digit, and the text fields copied as UTF-8.
+/// `gmtime_r`), the connection number by the wire encoder's `appendDecimal`, and the text
+/// fields copied as UTF-8.
 ///
 /// Pure: no clock, no I/O (the ``Logger`` reads the clock and writes the line), so every
 /// case is checked in the tests with fixed times.
@@ -50,21 +52,6 @@ enum LogLineFormat {
         }
     }
 
-    /// Appends `value` in decimal, without leading zeros (`0` for zero).
-    static func appendDecimal(_ value: UInt64, to line: inout [UInt8]) {
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
-        withUnsafeMutableBytes(of: &digits) { room in
-            var rest = value
-            var start = room.count
-            repeat {
-                start -= 1
-                room[start] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10)
-                rest /= 10
-            } while rest > 0
-            line.append(contentsOf: room[start...])
-        }
-    }
-
     /// Appends a whole line's fields, without the final LF: `<timestamp> <level>[ conn=<n>][ peer=<peer>] <message>`.
     static func appendLine(seconds: Int64, nanoseconds: Int64, level: LogLevel, connection: UInt64?, peer: String?,
                            message: String, to line: inout [UInt8]) {
@@ -73,7 +60,7 @@ enum LogLineFormat {
         appendText(level.rawValue, to: &line)
         if let connection {
             appendText(" conn=", to: &line)
-            appendDecimal(connection, to: &line)
+            WireEncoder.appendDecimal(connection, to: &line)
         }
         if let peer {
             appendText(" peer=", to: &line)

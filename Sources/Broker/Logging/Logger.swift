@@ -66,7 +66,9 @@ public final class Logger: Sendable {
         clock_gettime(CLOCK_REALTIME, &now)
         let text = message()
         var line: [UInt8] = []
-        line.reserveCapacity(LogLineFormat.timestampBytes + 40 + (peer?.utf8.count ?? 0) + text.utf8.count)
+        // The fixed part: the level, ` conn=` and up to 20 digits, ` peer=`, the spaces and the LF.
+        let fixedBytes = 48
+        line.reserveCapacity(LogLineFormat.timestampBytes + fixedBytes + (peer?.utf8.count ?? 0) + text.utf8.count)
         LogLineFormat.appendLine(seconds: Int64(now.tv_sec), nanoseconds: Int64(now.tv_nsec), level: messageLevel,
                                  connection: connection, peer: peer, message: text, to: &line)
         let descriptor: Int32
